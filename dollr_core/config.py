@@ -1,0 +1,155 @@
+"""Settings: where Dollr is, who we are to it, where the ledger lives.
+
+Read from `DOLLR_*` environment variables and, in the console, from Streamlit secrets (which win).
+Defaults run the console on the embedded sandbox with no credentials at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+LIVE_BASE_URL = "https://api.heydollr.app"
+SANDBOX_CLIENT_ID = "sandbox"
+SANDBOX_CLIENT_SECRET = "sandbox-secret"
+SANDBOX_PASSCODE = "123456"
+SANDBOX_PASSCODE_PHONE = "231880000000"
+
+
+class Mode(StrEnum):
+    SANDBOX = "sandbox"
+    LIVE = "live"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message is one sentence naming it."""
+
+
+class Settings(BaseModel):
+    """Everything configurable. Build with `Settings.load()`; construct directly in tests."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Mode = Mode.SANDBOX
+    #: None in sandbox mode means "start the embedded sandbox and use its address".
+    base_url: str | None = None
+    client_id: str = SANDBOX_CLIENT_ID
+    client_secret: SecretStr = SecretStr(SANDBOX_CLIENT_SECRET)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    #: Phone registered with the merchant passcode (payout executions send it with the code).
+    passcode_phone: str = SANDBOX_PASSCODE_PHONE
+    device_name: str = "Dollr Ops Console"
+    device_ip: str = "127.0.0.1"
+    bulk_concurrency: int = Field(default=4, ge=1, le=32)
+    #: Payouts above this amount (per currency) wait for a manager's approval.
+    approval_thresholds: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USD": Decimal("500"), "LRD": Decimal("100000"), "RWF": Decimal("500000")}
+    )
+    #: The most an operator may pay out alone in one payout, per currency.
+    operator_payout_limits: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USD": Decimal("2000"), "LRD": Decimal("400000"), "RWF": Decimal("2000000")}
+    )
+    session_idle_minutes: int = Field(default=30, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return value
+
+    @property
+    def is_live(self) -> bool:
+        return self.mode is Mode.LIVE
+
+    @property
+    def ledger_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'ledger.db').as_posix()}"
+
+    @property
+    def sandbox_state_file(self) -> Path:
+        return self.data_dir / "sandbox-state.json"
+
+    def __repr__(self) -> str:  # secrets stay out of logs and tracebacks
+        return f"Settings(mode={self.mode.value!r}, base_url={self.base_url!r}, client_id={self.client_id!r})"
+
+    @classmethod
+    def load(
+        cls, environ: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """Settings from `DOLLR_*` variables, overridden by a `[dollr]` table of Streamlit secrets."""
+        environ = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        for name in cls.model_fields:
+            value = environ.get(f"DOLLR_{name.upper()}")
+            if value is not None and value != "":
+                raw[name] = value
+        for key in ("approval_thresholds", "operator_payout_limits"):
+            if isinstance(raw.get(key), str):
+                raw[key] = _parse_amounts(f"DOLLR_{key.upper()}", raw[key])
+        if secrets:
+            section = secrets.get("dollr", secrets)
+            for name in cls.model_fields:
+                if name in section:
+                    raw[name] = section[name]
+        try:
+            settings = cls(**raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = str(first["loc"][0]) if first["loc"] else "settings"
+            raise SettingsError(
+                f"Setting DOLLR_{name.upper()} is invalid: {first['msg'].lower()}"
+                f" (got {_shown(name, raw.get(name))})."
+            ) from None
+        if settings.is_live:
+            if settings.client_id == SANDBOX_CLIENT_ID or not settings.client_secret.get_secret_value():
+                raise SettingsError(
+                    "Setting DOLLR_CLIENT_ID / DOLLR_CLIENT_SECRET must hold your Dollr API keys in live mode."
+                )
+        return settings
+
+    def resolved_base_url(self) -> str:
+        if self.base_url:
+            return self.base_url
+        if self.is_live:
+            return LIVE_BASE_URL
+        raise SettingsError("Setting DOLLR_BASE_URL is empty: start the embedded sandbox first.")
+
+
+def _parse_amounts(setting: str, text: str) -> dict[str, Decimal]:
+    """`USD=500,LRD=100000` → {"USD": Decimal("500"), ...}."""
+    amounts: dict[str, Decimal] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        currency, _, amount = part.partition("=")
+        try:
+            amounts[currency.strip().upper()] = Decimal(amount.strip())
+        except InvalidOperation:
+            raise SettingsError(f"Setting {setting} must look like USD=500,LRD=100000 (got {part!r}).") from None
+    return amounts
+
+
+def _shown(name: str, value: object) -> str:
+    if "secret" in name:
+        return "a hidden value"
+    return repr(value)
