@@ -1,0 +1,90 @@
+"""Command line: `python -m dollr_core <command>`.
+
+  reconcile --once | --loop     poll every payment not yet final until Dollr says how it ended
+  migrate                       bring the ledger's schema up to date (keeps every row)
+  sandbox [options]             run the Dollr sandbox as a standalone HTTP server
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from dollr_core.config import Settings, SettingsError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["sandbox"]:
+        from dollr_core.sandbox.__main__ import main as sandbox_main
+
+        return sandbox_main(args[1:])
+    parser = argparse.ArgumentParser(prog="python -m dollr_core", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    reconcile = commands.add_parser("reconcile", help="poll payments that are not final yet")
+    mode = reconcile.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--once", action="store_true", help="one pass, then exit")
+    mode.add_argument("--loop", action="store_true", help="keep polling until interrupted")
+    reconcile.add_argument("--interval", type=float, default=2.0, help="seconds between idle passes")
+    commands.add_parser("migrate", help="upgrade the ledger schema")
+    _add_user_commands(commands)
+    options = parser.parse_args(args)
+
+    try:
+        settings = Settings.load()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if options.command == "migrate":
+        from dollr_core.ledger import open_ledger
+
+        open_ledger(settings.ledger_url).dispose()
+        print("ledger schema is up to date")
+        return 0
+    if options.command == "users":
+        from dollr_core.users_cli import run as run_users
+
+        return run_users(settings, options)
+
+    from dollr_core.reconcile import reconcile_once, run_loop
+    from dollr_core.services import start_services
+
+    services = start_services(settings)
+    try:
+        if options.once:
+            print(f"looked at {reconcile_once(services)} payment(s)")
+        else:
+            try:
+                run_loop(services, interval=options.interval)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        services.close()
+    return 0
+
+
+def _add_user_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    users = commands.add_parser("users", help="console users and roles")
+    actions = users.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="create a console user (asks for the password)")
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", required=True, choices=["operator", "finance", "manager", "admin"])
+    add.add_argument("--name", default="")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    actions.add_parser("list", help="list console users")
+    role = actions.add_parser("set-role", help="change a user's role")
+    role.add_argument("--email", required=True)
+    role.add_argument("--role", required=True, choices=["operator", "finance", "manager", "admin"])
+    disable = actions.add_parser("disable", help="stop a user from signing in")
+    disable.add_argument("--email", required=True)
+    unlock = actions.add_parser("unlock", help="lift a sign-in lock-out")
+    unlock.add_argument("--email", required=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

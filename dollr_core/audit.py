@@ -1,0 +1,69 @@
+"""The audit trail: append-only records of who did what, when, and how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, func, or_
+from sqlmodel import Session, col, select
+
+from dollr_core.ledger.tables import AuditRecord
+from dollr_core.redact import redact_text
+
+
+def record(
+    engine: Engine,
+    actor: str,
+    action: str,
+    *,
+    target: str = "",
+    outcome: str = "ok",
+    detail: str | None = None,
+) -> None:
+    """Append one record. Details pass through the redactor: no secret or full phone is kept."""
+    with Session(engine) as db:
+        db.add(
+            AuditRecord(
+                actor=actor[:254],
+                action=action[:64],
+                target=target[:200],
+                outcome=outcome[:16],
+                detail=redact_text(detail) if detail else None,
+            )
+        )
+        db.commit()
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str = ""
+    action: str = ""
+    text: str = ""
+
+
+def search(engine: Engine, flt: AuditFilter, *, limit: int = 500, offset: int = 0) -> list[AuditRecord]:
+    with Session(engine) as db:
+        query = select(AuditRecord)
+        if flt.since:
+            query = query.where(AuditRecord.at >= flt.since)
+        if flt.until:
+            query = query.where(AuditRecord.at < flt.until)
+        if flt.actor:
+            query = query.where(func.lower(AuditRecord.actor).like(f"%{flt.actor.lower()}%"))
+        if flt.action:
+            query = query.where(AuditRecord.action == flt.action)
+        if flt.text:
+            like = f"%{flt.text.lower()}%"
+            query = query.where(
+                or_(func.lower(AuditRecord.target).like(like), func.lower(AuditRecord.detail).like(like))
+            )
+        query = query.order_by(col(AuditRecord.id).desc()).offset(offset).limit(limit)
+        return list(db.exec(query).all())
+
+
+def actions(engine: Engine) -> list[str]:
+    with Session(engine) as db:
+        return sorted(db.exec(select(AuditRecord.action).distinct()).all())

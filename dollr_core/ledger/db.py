@@ -1,0 +1,69 @@
+"""The ledger's engine: SQLite (WAL) by default, PostgreSQL through a URL, same code for both."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine.url import make_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+_migrate_lock = threading.Lock()
+
+
+def create_ledger_engine(url: str) -> Engine:
+    """An engine tuned for the ledger's pattern: short write transactions from many threads."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20
+        )
+        _make_sqlite_transactions_immediate(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+
+
+def _make_sqlite_transactions_immediate(engine: Engine) -> None:
+    """Take SQLite's write lock when a transaction begins, not at its first write.
+
+    Otherwise a transaction that reads, then writes, can fail with "database is locked" at once
+    (WAL cannot upgrade a stale read snapshot) instead of waiting its turn.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; an upgrade keeps every row."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with _migrate_lock, engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def open_ledger(url: str) -> Engine:
+    """An engine on a migrated ledger: what the console, the reconciler and the tests start with."""
+    engine = create_ledger_engine(url)
+    migrate(engine)
+    return engine

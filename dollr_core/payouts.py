@@ -1,0 +1,215 @@
+"""Paying a person's mobile-money wallet: beneficiary → operator → account → quote → approve → pay.
+
+`prepare_payout` does everything that moves no money and may be repeated as the form changes;
+`confirm_payout` hands the prepared intent to the execution protocol with the merchant passcode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pydantic import BaseModel, SecretStr
+
+from dollr_core import __version__, protocol
+from dollr_core.access import Actor, Permission, Role, require
+from dollr_core.directory import Person, ensure_account, ensure_counterparty, ensure_party
+from dollr_core.enums import FeeBearer, OperationType, PaymentMethod, Provider, RelationshipType
+from dollr_core.intents import get_intent, open_intent
+from dollr_core.ledger.tables import Attempt, Intent, IntentKind, IntentState
+from dollr_core.models import (
+    AmountAndFeePrediction,
+    AmountAndFeesQuery,
+    Passcode,
+    PasscodeDevice,
+    PasscodeToken,
+    PayoutExecute,
+    PayoutSessionCreate,
+)
+from dollr_core.money import parse_amount
+from dollr_core.services import Services
+
+
+class PayoutRefused(ValueError):
+    """The payout cannot go ahead as asked; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class PayoutQuote:
+    """What the review screen states before the passcode is asked for."""
+
+    intent_key: str
+    name: str
+    phone: str
+    carrier: str
+    method: PaymentMethod
+    amount: Decimal  # what the recipient gets
+    currency: str
+    platform_fee: Decimal
+    gateway_fee: Decimal
+    fx_fee: Decimal
+    wallet_debit: Decimal  # amount + fees, what leaves our wallet
+    needs_approval: bool
+    state: IntentState
+
+
+def prepare_payout(
+    svc: Services,
+    actor: Actor,
+    intent_key: str,
+    *,
+    name: str,
+    phone: str,
+    amount: str | Decimal,
+    currency: str,
+    note: str = "",
+    batch_id: int | None = None,
+) -> PayoutQuote:
+    """Check the inputs, find or create the beneficiary and account, and quote the fees."""
+    require(actor, Permission.PAY_OUT if batch_id is None else Permission.BULK_PAYOUTS)
+    person = Person.checked(name, phone)
+    value = parse_amount(amount, currency)
+    limit = svc.settings.operator_payout_limits.get(currency)
+    if actor.role is Role.OPERATOR and limit is not None and value > limit:
+        raise PayoutRefused(
+            f"Operators may pay out at most {currency} {limit:,} at once; ask a finance colleague."
+        )
+    info = svc.lookups.operator(person.phone, OperationType.PAYOUT)
+    if currency not in (info.currencies or []):
+        raise PayoutRefused(
+            f"{info.carrier} wallets in {info.country} receive {', '.join(info.currencies or [])}, not {currency}."
+        )
+    if info.payment_method is None:
+        raise PayoutRefused("Dollr could not tell which operator serves this number.")
+    method = PaymentMethod(info.payment_method)
+    provider = Provider(info.gateway_provider or method.provider)
+    customer = ensure_party(svc.engine, svc.client, person)
+    ensure_counterparty(svc.engine, svc.client, customer.dollr_party_id, RelationshipType.BENEFICIARY)
+    account = ensure_account(
+        svc.engine,
+        svc.client,
+        customer=customer,
+        operation=OperationType.PAYOUT,
+        method=method,
+        provider=provider,
+        number=person.phone,
+        country_code=info.country,
+    )
+    prediction = svc.lookups.prediction(
+        AmountAndFeesQuery(
+            base_amount=value,
+            base_currency=currency,
+            target_currency=currency,
+            payment_method=method,
+            operation_type=OperationType.PAYOUT,
+            provider=provider,
+            fee_bearer=FeeBearer.PAYER,
+        )
+    )
+    threshold = svc.settings.approval_thresholds.get(currency)
+    needs_approval = batch_id is None and threshold is not None and value > threshold
+    intent = open_intent(
+        svc.engine,
+        intent_key,
+        kind=IntentKind.PAYOUT,
+        operation_type=OperationType.PAYOUT,
+        operator=actor.email,
+        state=IntentState.AWAITING_APPROVAL if needs_approval else IntentState.READY,
+        terms={"phone": person.phone, "name": person.fullname, "amount": value, "currency": currency},
+        party_name=person.fullname,
+        phone=person.phone,
+        dollr_party_id=customer.dollr_party_id,
+        method=method,
+        provider=provider,
+        account_id=account.dollr_account_id,
+        amount=value,
+        currency=currency,
+        payer_currency=currency,
+        note=note,
+        batch_id=batch_id,
+        needs_approval=needs_approval,
+        **_predicted(prediction),
+    )
+    return _quote(intent, info.carrier or method.value, prediction)
+
+
+def _predicted(prediction: AmountAndFeePrediction) -> dict[str, Decimal | None]:
+    return {
+        "predicted_payer_amount": prediction.payer_amount,
+        "predicted_payee_amount": prediction.payee_amount,
+        "predicted_platform_fee": prediction.platform_fee,
+        "predicted_gateway_fee": prediction.gateway_fee,
+        "predicted_fx_fee": prediction.fx_fee,
+    }
+
+
+def _quote(intent: Intent, carrier: str, prediction: AmountAndFeePrediction) -> PayoutQuote:
+    zero = Decimal(0)
+    return PayoutQuote(
+        intent_key=intent.intent_key,
+        name=intent.party_name,
+        phone=intent.phone,
+        carrier=carrier,
+        method=PaymentMethod(str(intent.method)),
+        amount=intent.amount or zero,
+        currency=intent.currency,
+        platform_fee=prediction.platform_fee or zero,
+        gateway_fee=prediction.gateway_fee or zero,
+        fx_fee=prediction.fx_fee or zero,
+        wallet_debit=prediction.payer_amount,
+        needs_approval=intent.needs_approval,
+        state=IntentState(intent.state),
+    )
+
+
+@dataclass
+class PayoutPlan:
+    """Opens the payout session and builds the execute body. Holds the passcode only in memory."""
+
+    svc: Services
+    intent: Intent
+    passcode: SecretStr
+    operation_type: OperationType = OperationType.PAYOUT
+
+    def open_session(self) -> protocol.OpenedSession:
+        assert self.intent.account_id is not None and self.intent.amount is not None
+        session = self.svc.client.sessions.payout(
+            PayoutSessionCreate(
+                payout_account_id=self.intent.account_id,
+                amount=self.intent.amount,
+                currency=self.intent.currency,
+            )
+        )
+        return protocol.OpenedSession(session.id, session.expires_at)
+
+    def build(self, session_id: int, reference_id: str) -> BaseModel:
+        settings = self.svc.settings
+        assert self.intent.account_id is not None
+        return PayoutExecute(
+            session_id=str(session_id),
+            payout_account_id=self.intent.account_id,
+            reference_id=reference_id,
+            passcode=Passcode(
+                token=PasscodeToken(code=self.passcode, phone=settings.passcode_phone),
+                device=PasscodeDevice(
+                    name=settings.device_name,
+                    type="SERVER",
+                    platform="PYTHON",
+                    user_agent=f"dollr-ops-console/{__version__}",
+                    client_ip=settings.device_ip,
+                ),
+            ),
+        )
+
+
+def confirm_payout(svc: Services, actor: Actor, intent_key: str, passcode: str | SecretStr) -> Attempt:
+    """Send the prepared payout once; a repeat call reports on the attempt already made."""
+    intent = get_intent(svc.engine, intent_key)
+    if intent is None:
+        raise protocol.IntentNotReady("This payout was not prepared; start again from the form.")
+    require(actor, Permission.PAY_OUT if intent.batch_id is None else Permission.BULK_PAYOUTS)
+    secret = passcode if isinstance(passcode, SecretStr) else SecretStr(passcode.strip())
+    if not secret.get_secret_value():
+        raise PayoutRefused("Enter the merchant passcode to confirm the payout.")
+    plan = PayoutPlan(svc, intent, secret)
+    return protocol.submit(svc.engine, svc.client, intent_key, plan, actor=actor.email)

@@ -1,0 +1,52 @@
+"""Phone numbers as Dollr wants them: E.164 digits without `+`, 8–15 digits (contract §1.2)."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["E164_DIGITS", "is_e164_digits", "mask_phone", "normalize_phone"]
+
+#: What Dollr accepts on the wire: 8 to 15 digits, no `+`, country code first (never a 0).
+E164_DIGITS = re.compile(r"[1-9][0-9]{7,14}")
+
+_SEPARATORS = re.compile(r"[\s\-().\u00a0]")
+
+
+def is_e164_digits(value: str) -> bool:
+    """True when `value` is already in Dollr's wire format."""
+    return isinstance(value, str) and E164_DIGITS.fullmatch(value) is not None
+
+
+def normalize_phone(text: str) -> str:
+    """Turn what a person typed into Dollr's format: `"+231 (77) 123-4567"` → `"231771234567"`.
+
+    Accepts spaces, dashes, dots, parentheses and a leading `+` or `00`. Raises ValueError with
+    a plain sentence when the result is not a full international number.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("Enter a phone number with its country code, e.g. 231771234567.")
+    compact = _SEPARATORS.sub("", text.strip())
+    if compact.startswith("+"):
+        compact = compact[1:]
+    elif compact.startswith("00"):
+        compact = compact[2:]
+    if not compact.isdigit() or not compact.isascii():
+        raise ValueError(
+            "A phone number may contain only digits, spaces, dashes, parentheses and a leading + or 00."
+        )
+    if compact.startswith("0"):
+        raise ValueError(
+            "Start the phone number with its country code (for example 231 for Liberia, 250 for Rwanda),"
+            " not with 0."
+        )
+    if not 8 <= len(compact) <= 15:
+        raise ValueError(
+            f"A phone number needs 8 to 15 digits including the country code; this one has {len(compact)}."
+        )
+    return compact
+
+
+def mask_phone(phone: str) -> str:
+    """Hide all but the last four digits: `"231771234567"` → `"••••4567"`."""
+    digits = "".join(ch for ch in str(phone) if ch.isdigit())
+    return "••••" + digits[-4:] if len(digits) > 4 else "••••"

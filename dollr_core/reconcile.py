@@ -1,0 +1,73 @@
+"""The reconciler: polls every attempt that is not final until Dollr says how it ended.
+
+Run as `python -m dollr_core reconcile --once | --loop`. Several reconcilers may share one
+PostgreSQL ledger: each claims due attempts with `FOR UPDATE SKIP LOCKED` and a lease, so no two
+of them ask about the same attempt at the same moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from dollr_core import protocol
+from dollr_core.access import RECONCILER
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.tables import OPEN_ATTEMPT_STATES, Attempt
+from dollr_core.payments import follow_document
+from dollr_core.services import Services
+
+log = logging.getLogger("dollr_core.reconcile")
+
+
+def claim_due(svc: Services, owner: str, *, limit: int = 50) -> list[Attempt]:
+    """Take the lease on up to `limit` attempts that are due for a look and held by nobody."""
+    now = utcnow()
+    with Session(svc.engine) as db:
+        rows = list(
+            db.exec(
+                select(Attempt)
+                .where(
+                    col(Attempt.local_state).in_(OPEN_ATTEMPT_STATES),
+                    or_(col(Attempt.next_poll_at).is_(None), col(Attempt.next_poll_at) <= now),
+                    or_(col(Attempt.lease_until).is_(None), col(Attempt.lease_until) < now),
+                )
+                .order_by(col(Attempt.next_poll_at))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+        )
+        for row in rows:
+            row.lease_owner, row.lease_until = owner, now + protocol.LEASE
+            db.add(row)
+        db.commit()
+        for row in rows:
+            db.refresh(row)
+        return rows
+
+
+def reconcile_once(svc: Services, *, limit: int = 50) -> int:
+    """One pass: every due attempt gets one step forward. Returns how many were looked at."""
+    owner = protocol.owner_id()
+    attempts = claim_due(svc, owner, limit=limit)
+    for attempt in attempts:
+        try:
+            if attempt.sent_at is not None and attempt.local_state in ("SENDING", "PREPARING"):
+                attempt = protocol.mark_unknown(svc.engine, attempt, RECONCILER.email)
+            attempt = protocol.poll_held(svc.engine, svc.client, attempt, actor=RECONCILER.email, owner=owner)
+            follow_document(svc, attempt)
+        except Exception:  # one bad attempt must not stop the others
+            log.exception("reconcile failed for %s", attempt.reference_id)
+            protocol.release(svc.engine, attempt, retry_in=timedelta(seconds=30))
+    return len(attempts)
+
+
+def run_loop(svc: Services, *, interval: float = 2.0, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        busy = reconcile_once(svc)
+        stop.wait(0.2 if busy else interval)
