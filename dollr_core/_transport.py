@@ -175,6 +175,8 @@ class ClientStats:
         self._requests = 0
         self._token_requests = 0
         self._retries = 0
+        self.last_success_at: float | None = None
+        self.last_failure_at: float | None = None
 
     @property
     def requests(self) -> int:
@@ -195,6 +197,15 @@ class ClientStats:
                 self._token_requests += 1
             if retry:
                 self._retries += 1
+
+    def record_answer(self, answered: bool) -> None:
+        """Whether Dollr answered (any HTTP status below 500): the console's health light."""
+        now = time.time()
+        with self._lock:
+            if answered:
+                self.last_success_at = now
+            else:
+                self.last_failure_at = now
 
     def __repr__(self) -> str:
         return f"ClientStats(requests={self._requests}, token_requests={self._token_requests})"
@@ -299,6 +310,7 @@ class Sender:
             try:
                 response = self._http.send(request)
             except httpx.TransportError as exc:
+                self._stats.record_answer(False)
                 failure = Failure.CONNECT if isinstance(exc, _NEVER_LEFT) else Failure.NETWORK
                 self._log(method, shown, type(exc).__name__, started, attempt)
                 if retries < self._max_retries and should_retry(retry, failure):
@@ -308,6 +320,7 @@ class Sender:
                     continue
                 raise _network_error(exc, failure, method, shown) from exc
             status = response.status_code
+            self._stats.record_answer(status < 500)
             self._log(method, shown, str(status), started, attempt)
             if 200 <= status < 300:
                 return self._decode_success(response, method, shown)

@@ -66,10 +66,10 @@ def open_intent(
                 params_fingerprint=stamp,
                 **fields,
             )
-            db.add(intent)
-            db.flush()
-            db.add(LedgerEvent(intent_id=intent.id, actor=operator, action="intent_opened", to_state=state))
             try:
+                db.add(intent)
+                db.flush()
+                db.add(LedgerEvent(intent_id=intent.id, actor=operator, action="intent_opened", to_state=state))
                 db.commit()
             except IntegrityError:  # a second tab opened the same key a moment earlier
                 db.rollback()

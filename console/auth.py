@@ -1,0 +1,142 @@
+"""Sign-in on every page: console passwords by default, OpenID Connect when `[auth]` is configured."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from dollr_core import audit, users
+from dollr_core.access import Actor, Role
+from dollr_core.services import Services
+
+from .widgets import show_error
+
+_EMAIL = "signed_in_email"
+_SEEN = "last_active"
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:
+        return False
+
+
+def signed_in(svc: Services) -> Actor:
+    """The person using this browser session, or a sign-in screen and a stop."""
+    idle_limit = svc.settings.session_idle_minutes * 60
+    email = st.session_state.get(_EMAIL)
+    if email and time.time() - st.session_state.get(_SEEN, 0) > idle_limit:
+        audit.record(svc.engine, email, "sign_out", outcome="idle")
+        _forget()
+        st.info("You were signed out after a period of inactivity. Please sign in again.")
+        email = None
+    if email:
+        who = users.current_actor(svc.engine, email)
+        if who is not None:
+            st.session_state[_SEEN] = time.time()
+            st.session_state["actor"] = who
+            return who
+        _forget()  # disabled or removed since signing in
+    if _oidc_configured():
+        return _oidc_sign_in(svc)
+    if users.count_users(svc.engine) == 0:
+        _first_run(svc)
+    else:
+        _password_form(svc)
+    st.stop()
+
+
+def sign_out(svc: Services) -> None:
+    email = st.session_state.get(_EMAIL)
+    if email:
+        audit.record(svc.engine, email, "sign_out")
+    _forget()
+    if _oidc_configured():
+        st.logout()
+    st.rerun()
+
+
+def _forget() -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+def _remember(who: Actor) -> None:
+    st.session_state[_EMAIL] = who.email
+    st.session_state[_SEEN] = time.time()
+    st.session_state["actor"] = who
+
+
+def _password_form(svc: Services) -> None:
+    st.title("Dollr Ops Console")
+    st.caption("Sign in to continue.")
+    with st.form("sign_in"):
+        email = st.text_input("E-mail")
+        password = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            who = users.sign_in(svc.engine, email, password)
+        except users.SignInError as exc:
+            st.error(str(exc))
+            return
+        _remember(who)
+        st.rerun()
+
+
+def _oidc_sign_in(svc: Services) -> Actor:
+    if not st.user.is_logged_in:
+        st.title("Dollr Ops Console")
+        st.button("Sign in with your company account", type="primary", on_click=st.login)
+        st.stop()
+    try:
+        who = users.actor_for_oidc(svc.engine, str(st.user.get("email") or ""))
+    except users.SignInError as exc:
+        st.error(str(exc))
+        st.button("Sign out", on_click=st.logout)
+        st.stop()
+    _remember(who)
+    return who
+
+
+def _first_run(svc: Services) -> None:
+    st.title("Welcome to the Dollr Ops Console")
+    command = "python -m dollr_core users add --email you@company.com --role admin"
+    if svc.settings.is_live:
+        st.warning("No console user exists yet. Create the first admin on the server, then reload this page:")
+        st.code(command, language="bash")
+        return
+    st.write(
+        "This console runs on the **sandbox**: pretend money, nothing real moves. "
+        "Create the first admin to begin (on a live install this is done on the server with "
+        f"`{command}`)."
+    )
+    with st.form("first_admin"):
+        email = st.text_input("Your e-mail")
+        password = st.text_input("Choose a password (10 characters or more)", type="password")
+        demo = st.checkbox(
+            "Also create a demo team with the same password: operator@, finance@ and manager@ at your domain",
+            value=True,
+        )
+        submitted = st.form_submit_button("Create and sign in", type="primary")
+    if not submitted:
+        return
+    try:
+        admin = users.add_user(svc.engine, email=email, role=Role.ADMIN, password=password, name="Admin")
+        if demo:
+            domain = admin.email.split("@", 1)[1]
+            for role in (Role.OPERATOR, Role.FINANCE, Role.MANAGER):
+                users.add_user(
+                    svc.engine,
+                    email=f"{role.value}@{domain}",
+                    role=role,
+                    password=password,
+                    by=Actor(admin.email, Role.ADMIN),
+                )
+    except users.UserError as exc:
+        show_error(exc)
+        return
+    _remember(Actor(admin.email, Role.ADMIN))
+    st.rerun()

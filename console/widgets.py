@@ -1,0 +1,81 @@
+"""Small pieces of screen used by several pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import streamlit as st
+
+from dollr_core.explain import attempt_outcome, explain
+from dollr_core.ledger.tables import Attempt, AttemptState
+from dollr_core.money import format_money
+from dollr_core.phone import mask_phone
+
+
+def money(amount: Decimal | None, currency: str | None) -> str:
+    if amount is None or not currency:
+        return "—"
+    try:
+        return format_money(amount, currency)
+    except ValueError:
+        return f"{currency} {amount}"
+
+
+def show_error(exc: BaseException) -> None:
+    """The failure in plain words, with what to do; technical details folded away."""
+    said = explain(exc)
+    st.error(f"{said.headline}  \n{said.advice}")
+    if said.details:
+        with st.expander("Technical details"):
+            st.code(said.details, language=None)
+
+
+def attempt_summary(attempt: Attempt) -> None:
+    state = AttemptState(attempt.local_state)
+    said = attempt_outcome(attempt)
+    if state is AttemptState.COMPLETED:
+        st.success(f"**{said.headline}** {said.advice}")
+    elif state in (AttemptState.FAILED, AttemptState.REFUSED):
+        st.error(f"**{said.headline}**  \n{said.advice}")
+    elif state is AttemptState.ABANDONED:
+        st.warning(f"**{said.headline}** {said.advice}")
+    else:
+        st.info(f"**{said.headline}**  \n{said.advice}")
+    rows = {
+        "Reference": attempt.reference_id,
+        "Payment status at Dollr": attempt.remote_status or "not known yet",
+        "To / from": f"{attempt.party_name} ({mask_phone(attempt.phone)})" if attempt.phone else "—",
+        "Amount": money(attempt.amount, attempt.currency),
+        "Payer pays": money(attempt.payer_amount or attempt.predicted_payer_amount,
+                            attempt.settled_payer_currency or attempt.payer_currency),
+        "Payee receives": money(attempt.payee_amount or attempt.predicted_payee_amount,
+                                attempt.payee_currency or attempt.currency),
+    }
+    if attempt.provider_transaction_id:
+        rows["Operator's transaction id"] = attempt.provider_transaction_id
+    st.dataframe(
+        {"What": list(rows.keys()), "Value": [str(v) for v in rows.values()]}, hide_index=True, width="stretch"
+    )
+
+
+def live_status(reference_id: str, refresh: Callable[[str], Attempt], *, every: float = 2.0) -> None:
+    """Follow one payment until it is final; polls only while it is not, then stops."""
+
+    @st.fragment(run_every=every)
+    def _follow() -> None:
+        try:
+            attempt = refresh(reference_id)
+        except Exception as exc:  # keep following: a failed look is not a failed payment
+            show_error(exc)
+            return
+        attempt_summary(attempt)
+        if AttemptState(attempt.local_state).is_final and not st.session_state.get(f"final:{reference_id}"):
+            st.session_state[f"final:{reference_id}"] = True
+            st.rerun()  # one full rerun so the page shows its next steps and the polling stops
+
+    if st.session_state.get(f"final:{reference_id}"):
+        attempt = refresh(reference_id)
+        attempt_summary(attempt)
+    else:
+        _follow()

@@ -1,0 +1,118 @@
+"""Maker-checker: a large payout, and every bulk batch, waits for a manager who did not create it.
+
+The decision is recorded on the item (who, when, why) and in the audit trail; the maker then
+confirms with the merchant passcode. Nobody approves their own payment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from dollr_core import audit
+from dollr_core.access import Actor, Permission, require
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentState, LedgerEvent
+from dollr_core.services import Services
+
+
+class ApprovalError(ValueError):
+    """The decision cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    approve: bool
+    reason: str
+
+
+def _check(actor: Actor, maker: str, decision: Decision) -> str:
+    require(actor, Permission.APPROVE)
+    if actor.email.lower() == maker.lower():
+        raise ApprovalError("You created this payment, so someone else must approve it.")
+    reason = " ".join(decision.reason.split())
+    if not decision.approve and not reason:
+        raise ApprovalError("Say why you reject it: the person who made it will see your reason.")
+    return reason[:500]
+
+
+def pending_payouts(svc: Services, actor: Actor) -> list[Intent]:
+    require(actor, Permission.APPROVE)
+    with Session(svc.engine) as db:
+        return list(
+            db.exec(
+                select(Intent)
+                .where(Intent.state == IntentState.AWAITING_APPROVAL)
+                .order_by(col(Intent.created_at))
+            ).all()
+        )
+
+
+def decide_payout(svc: Services, actor: Actor, intent_key: str, decision: Decision) -> Intent:
+    with Session(svc.engine) as db:
+        intent = db.exec(select(Intent).where(Intent.intent_key == intent_key).with_for_update()).one_or_none()
+        if intent is None:
+            raise ApprovalError("No such payout.")
+        reason = _check(actor, intent.operator, decision)
+        if intent.state != IntentState.AWAITING_APPROVAL:
+            raise ApprovalError("This payout is no longer waiting for approval.")
+        new_state = IntentState.READY if decision.approve else IntentState.REJECTED
+        db.add(
+            LedgerEvent(
+                intent_id=intent.id,
+                actor=actor.email,
+                action="approved" if decision.approve else "rejected",
+                from_state=intent.state,
+                to_state=new_state,
+                detail=reason or None,
+            )
+        )
+        intent.state = new_state
+        intent.decided_by, intent.decided_at, intent.decision_reason = actor.email, utcnow(), reason or None
+        intent.updated_at = utcnow()
+        db.add(intent)
+        db.commit()
+        db.refresh(intent)
+    audit.record(
+        svc.engine,
+        actor.email,
+        "payout_approved" if decision.approve else "payout_rejected",
+        target=intent_key,
+        detail=f"{intent.currency} {intent.amount} to {intent.party_name}; {reason}".strip("; "),
+    )
+    return intent
+
+
+def pending_batches(svc: Services, actor: Actor) -> list[Batch]:
+    require(actor, Permission.APPROVE)
+    with Session(svc.engine) as db:
+        return list(
+            db.exec(
+                select(Batch).where(Batch.state == BatchState.AWAITING_APPROVAL).order_by(col(Batch.created_at))
+            ).all()
+        )
+
+
+def decide_batch(svc: Services, actor: Actor, batch_id: int, decision: Decision) -> Batch:
+    with Session(svc.engine) as db:
+        batch = db.get(Batch, batch_id, with_for_update=True)
+        if batch is None:
+            raise ApprovalError("No such batch.")
+        reason = _check(actor, batch.created_by, decision)
+        if batch.state != BatchState.AWAITING_APPROVAL:
+            raise ApprovalError("This batch is no longer waiting for approval.")
+        batch.state = BatchState.APPROVED if decision.approve else BatchState.REJECTED
+        batch.decided_by, batch.decided_at, batch.decision_reason = actor.email, utcnow(), reason or None
+        batch.updated_at = utcnow()
+        db.add(batch)
+        db.commit()
+        db.refresh(batch)
+    audit.record(
+        svc.engine,
+        actor.email,
+        "batch_approved" if decision.approve else "batch_rejected",
+        target=f"batch {batch_id}",
+        detail=reason or None,
+    )
+    return batch

@@ -1,0 +1,5 @@
+"""Placeholder: built by its issue."""
+
+import streamlit as st
+
+st.title("Coming soon")

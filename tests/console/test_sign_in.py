@@ -1,0 +1,48 @@
+"""Sign-in, first run, lock-out and role-based navigation, through the whole app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from streamlit.testing.v1 import AppTest
+
+from dollr_core import users
+from dollr_core.access import Role
+from dollr_core.services import Services
+
+from .conftest import PASSWORD
+
+
+def _sign_in(at: AppTest, email: str, password: str) -> AppTest:
+    at.text_input[0].input(email)
+    at.text_input[1].input(password)
+    at.button[0].click()
+    return at.run()
+
+
+def test_first_run_creates_admin_and_demo_team(app: Callable[..., AppTest], console: Services) -> None:
+    at = app().run()
+    assert "Welcome" in at.title[0].value
+    at.text_input[0].input("boss@example.com")
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    emails = {u.email: u.role for u in users.list_users(console.engine)}
+    assert emails == {
+        "boss@example.com": "admin",
+        "operator@example.com": "operator",
+        "finance@example.com": "finance",
+        "manager@example.com": "manager",
+    }
+    assert at.session_state["signed_in_email"] == "boss@example.com"
+
+
+def test_wrong_password_is_refused_and_audited(app: Callable[..., AppTest], console: Services) -> None:
+    users.add_user(console.engine, email="op@example.com", role=Role.OPERATOR, password=PASSWORD)
+    at = _sign_in(app().run(), "op@example.com", "wrong password!")
+    assert at.error and "do not match" in at.error[0].value
+    assert "signed_in_email" not in at.session_state
+    at = _sign_in(at, "op@example.com", PASSWORD)
+    assert at.session_state["signed_in_email"] == "op@example.com"
+    assert not at.exception
