@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from dollr_core import audit
 from dollr_core.client import DollrClient
 from dollr_core.enums import ExecutionStatus, OperationType
 from dollr_core.errors import DollrError, InvalidRequestError, NotFoundError, RateLimitError
@@ -99,7 +100,19 @@ def submit(
     attempt = _claim(engine, intent_key, plan.operation_type, actor=actor, owner=me)
     if attempt is None:
         return current_attempt(engine, intent_key)
-    return _drive(engine, client, attempt, plan, actor=actor, owner=me)
+    fresh = attempt.sent_at is None and attempt.local_state == AttemptState.PREPARING
+    attempt = _drive(engine, client, attempt, plan, actor=actor, owner=me)
+    if fresh:
+        audit.record(
+            engine,
+            actor,
+            f"{attempt.op.value.lower()}_submitted",
+            target=attempt.reference_id,
+            outcome="refused" if attempt.local_state == AttemptState.REFUSED else "ok",
+            detail=f"{attempt.currency} {attempt.amount} {attempt.party_name} {attempt.phone} {attempt.source_number or ''}"
+            + (f"; {attempt.last_error}" if attempt.last_error else ""),
+        )
+    return attempt
 
 
 def _claim(
