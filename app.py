@@ -69,4 +69,6 @@ except Exception as exc:
 
 who = auth.signed_in(svc)
 sidebar(who)
+if svc.settings.is_live:
+    st.error("LIVE Dollr: every payment here moves real money.", icon=":material/warning:")
 st.navigation(navigation_for(who)).run()

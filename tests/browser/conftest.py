@@ -1,0 +1,163 @@
+"""Browser tests: the real console (streamlit run app.py) on a standalone sandbox, driven by
+Playwright in Debian's headless Chromium. Screenshots of each step land in screenshots/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PASSWORD = "correct horse battery"
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@dataclass
+class Console:
+    url: str
+    sandbox_url: str
+    data_dir: Path
+    env: dict[str, str]
+
+    def sandbox_executions(self) -> list[dict[str, object]]:
+        result: list[dict[str, object]] = httpx.get(f"{self.sandbox_url}/_sandbox/executions").json()
+        return result
+
+    def advance_clock(self, seconds: float) -> None:
+        httpx.post(f"{self.sandbox_url}/_sandbox/clock/advance", json={"seconds": seconds}).raise_for_status()
+
+    def cli(self, *args: str, stdin: str = "") -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "dollr_core", *args],
+            input=stdin, capture_output=True, text=True, env=self.env, cwd=ROOT, timeout=60, check=True,
+        )
+        return done.stdout
+
+
+@pytest.fixture(scope="session")
+def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (./dev test installs it)")
+    data = tmp_path_factory.mktemp("console")
+    sandbox_port, console_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DOLLR_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+        "DOLLR_DATA_DIR": str(data),
+        "DOLLR_DATABASE_URL": f"sqlite:///{data}/ledger.db",
+        "PYTHONUNBUFFERED": "1",
+    }
+    logs = open(data / "servers.log", "w")  # noqa: SIM115 (closed at teardown)
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "dollr_core.sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port)],
+        cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
+    )
+    streamlit = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.port", str(console_port), "--server.address", "127.0.0.1",
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        ],
+        cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{sandbox_port}/_sandbox/pricing")
+        wait_for(f"http://127.0.0.1:{console_port}/_stcore/health")
+        console = Console(f"http://127.0.0.1:{console_port}", f"http://127.0.0.1:{sandbox_port}", data, env)
+        for role in ("operator", "finance", "manager", "admin"):
+            console.cli("users", "add", "--email", f"{role}@example.com", "--role", role, "--password-stdin",
+                        stdin=PASSWORD + "\n")
+        yield console
+    finally:
+        for process in (streamlit, sandbox):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        logs.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+class Shots:
+    """Numbered screenshots of one test's steps, for people to look at afterwards."""
+
+    def __init__(self, page: object, name: str) -> None:
+        self.page = page
+        self.dir = SHOTS / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.n = 0
+
+    def __call__(self, step: str) -> None:
+        self.n += 1
+        self.page.screenshot(path=str(self.dir / f"{self.n:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower())}.png"),  # type: ignore[attr-defined]
+                             full_page=True)
+
+
+@pytest.fixture
+def page(browser: object, console_server: Console, request: pytest.FixtureRequest) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)  # type: ignore[attr-defined]
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def shots(page: object, request: pytest.FixtureRequest) -> Shots:
+    return Shots(page, request.node.name)
+
+
+def sign_in(page: object, console: Console, role: str) -> None:
+    page.goto(console.url)  # type: ignore[attr-defined]
+    page.get_by_label("E-mail").fill(f"{role}@example.com")  # type: ignore[attr-defined]
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
+    page.get_by_text(f"Signed in as {role}@example.com").wait_for()  # type: ignore[attr-defined]
