@@ -47,15 +47,20 @@ def attempt_summary(attempt: Attempt) -> None:
         "Payment status at Dollr": attempt.remote_status or "not known yet",
         "To / from": f"{attempt.party_name} ({mask_phone(attempt.phone)})" if attempt.phone else "—",
         "Amount": money(attempt.amount, attempt.currency),
-        "Payer pays": money(attempt.payer_amount or attempt.predicted_payer_amount,
-                            attempt.settled_payer_currency or attempt.payer_currency),
-        "Payee receives": money(attempt.payee_amount or attempt.predicted_payee_amount,
-                                attempt.payee_currency or attempt.currency),
+        "Payer pays": money(
+            attempt.payer_amount or attempt.predicted_payer_amount,
+            attempt.settled_payer_currency or attempt.payer_currency,
+        ),
+        "Payee receives": money(
+            attempt.payee_amount or attempt.predicted_payee_amount, attempt.payee_currency or attempt.currency
+        ),
     }
     if attempt.provider_transaction_id:
         rows["Operator's transaction id"] = attempt.provider_transaction_id
     st.dataframe(
-        {"What": list(rows.keys()), "Value": [str(v) for v in rows.values()]}, hide_index=True, width="stretch"
+        {"What": list(rows.keys()), "Value": [str(v) for v in rows.values()]},
+        hide_index=True,
+        width="stretch",
     )
 
 

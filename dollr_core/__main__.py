@@ -1,13 +1,14 @@
 """Command line: `python -m dollr_core <command>`.
 
-  reconcile --once | --loop     poll every payment not yet final until Dollr says how it ended
-  migrate                       bring the ledger's schema up to date (keeps every row)
-  sandbox [options]             run the Dollr sandbox as a standalone HTTP server
+reconcile --once | --loop     poll every payment not yet final until Dollr says how it ended
+migrate                       bring the ledger's schema up to date (keeps every row)
+sandbox [options]             run the Dollr sandbox as a standalone HTTP server
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -20,9 +21,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[:1] == ["sandbox"]:
         from dollr_core.sandbox.__main__ import main as sandbox_main
 
-        return sandbox_main(args[1:])
-    parser = argparse.ArgumentParser(prog="python -m dollr_core", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+        sandbox_main(args[1:])
+        return 0
+    parser = argparse.ArgumentParser(
+        prog="python -m dollr_core", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     reconcile = commands.add_parser("reconcile", help="poll payments that are not final yet")
     mode = reconcile.add_mutually_exclusive_group(required=True)
@@ -59,10 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.once:
             print(f"looked at {reconcile_once(services)} payment(s)")
         else:
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 run_loop(services, interval=options.interval)
-            except KeyboardInterrupt:
-                pass
     finally:
         services.close()
     return 0

@@ -77,7 +77,9 @@ class AccessDenied(PermissionError):
 
 def require(actor: Actor, permission: Permission) -> None:
     if not actor.can(permission):
-        raise AccessDenied(f"Your role ({actor.role.value}) does not allow: {permission.value.replace('_', ' ')}.")
+        raise AccessDenied(
+            f"Your role ({actor.role.value}) does not allow: {permission.value.replace('_', ' ')}."
+        )
 
 
 def require_any(actor: Actor, *permissions: Permission) -> None:

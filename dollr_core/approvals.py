@@ -7,13 +7,23 @@ confirms with the merchant passcode. Nobody approves their own payment.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from dollr_core import audit
-from dollr_core.access import Actor, Permission, require
+from dollr_core.access import Actor, Permission, require, require_any
 from dollr_core.ledger.columns import utcnow
-from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentState, LedgerEvent
+from dollr_core.ledger.tables import (
+    Batch,
+    BatchRow,
+    BatchRowState,
+    BatchState,
+    Intent,
+    IntentState,
+    LedgerEvent,
+)
 from dollr_core.services import Services
 
 
@@ -51,7 +61,9 @@ def pending_payouts(svc: Services, actor: Actor) -> list[Intent]:
 
 def decide_payout(svc: Services, actor: Actor, intent_key: str, decision: Decision) -> Intent:
     with Session(svc.engine) as db:
-        intent = db.exec(select(Intent).where(Intent.intent_key == intent_key).with_for_update()).one_or_none()
+        intent = db.exec(
+            select(Intent).where(Intent.intent_key == intent_key).with_for_update()
+        ).one_or_none()
         if intent is None:
             raise ApprovalError("No such payout.")
         reason = _check(actor, intent.operator, decision)
@@ -89,7 +101,9 @@ def pending_batches(svc: Services, actor: Actor) -> list[Batch]:
     with Session(svc.engine) as db:
         return list(
             db.exec(
-                select(Batch).where(Batch.state == BatchState.AWAITING_APPROVAL).order_by(col(Batch.created_at))
+                select(Batch)
+                .where(Batch.state == BatchState.AWAITING_APPROVAL)
+                .order_by(col(Batch.created_at))
             ).all()
         )
 
@@ -116,3 +130,97 @@ def decide_batch(svc: Services, actor: Actor, batch_id: int, decision: Decision)
         detail=reason or None,
     )
     return batch
+
+
+# --------------------------------------------------------------------------- the maker's side
+
+
+def submit_for_approval(svc: Services, actor: Actor, intent_key: str) -> Intent:
+    """The maker asks a manager to approve: the payout already waits; this records who asked."""
+    require(actor, Permission.PAY_OUT)
+    with Session(svc.engine) as db:
+        intent = db.exec(select(Intent).where(Intent.intent_key == intent_key)).one_or_none()
+    if intent is None or intent.operator.lower() != actor.email.lower():
+        raise ApprovalError("There is no payout of yours to send for approval; prepare it again.")
+    if intent.state != IntentState.AWAITING_APPROVAL:
+        raise ApprovalError("This payout is not waiting for approval any more.")
+    audit.record(
+        svc.engine,
+        actor.email,
+        "payout_sent_for_approval",
+        target=intent_key,
+        detail=f"{intent.currency} {intent.amount} to {intent.party_name}",
+    )
+    return intent
+
+
+def my_payouts(svc: Services, actor: Actor, *, limit: int = 50) -> list[Intent]:
+    """The actor's own single payouts that needed approval, newest first, in whatever state."""
+    require(actor, Permission.PAY_OUT)
+    with Session(svc.engine) as db:
+        return list(
+            db.exec(
+                select(Intent)
+                .where(
+                    func.lower(Intent.operator) == actor.email.lower(),
+                    col(Intent.needs_approval).is_(True),
+                    col(Intent.batch_id).is_(None),
+                )
+                .order_by(col(Intent.updated_at).desc())
+                .limit(limit)
+            ).all()
+        )
+
+
+def approved_to_send(svc: Services, actor: Actor) -> list[Intent]:
+    """The actor's own approved payouts that still wait for the merchant passcode."""
+    return [
+        i
+        for i in my_payouts(svc, actor, limit=200)
+        if i.state == IntentState.READY and i.decided_by is not None and i.current_attempt_id is None
+    ]
+
+
+def my_batches(svc: Services, actor: Actor, *, limit: int = 50) -> list[Batch]:
+    """The actor's own bulk batches that are waiting, approved or rejected, newest first."""
+    require(actor, Permission.BULK_PAYOUTS)
+    states = (BatchState.AWAITING_APPROVAL, BatchState.APPROVED, BatchState.REJECTED)
+    with Session(svc.engine) as db:
+        return list(
+            db.exec(
+                select(Batch)
+                .where(func.lower(Batch.created_by) == actor.email.lower(), col(Batch.state).in_(states))
+                .order_by(col(Batch.updated_at).desc())
+                .limit(limit)
+            ).all()
+        )
+
+
+@dataclass(frozen=True)
+class BatchTotals:
+    """What a batch would pay, per currency, over the rows that will be sent."""
+
+    rows: int
+    amounts: dict[str, Decimal]
+    fees: dict[str, Decimal]
+    debits: dict[str, Decimal]
+
+
+def batch_totals(svc: Services, actor: Actor, batch_id: int) -> BatchTotals:
+    require_any(actor, Permission.APPROVE, Permission.BULK_PAYOUTS)
+    skipped = (BatchRowState.INVALID, BatchRowState.EXCLUDED, BatchRowState.CANCELED)
+    with Session(svc.engine) as db:
+        rows = db.exec(
+            select(BatchRow).where(BatchRow.batch_id == batch_id, col(BatchRow.state).notin_(skipped))
+        ).all()
+    amounts: dict[str, Decimal] = {}
+    fees: dict[str, Decimal] = {}
+    debits: dict[str, Decimal] = {}
+    for row in rows:
+        if row.amount is None or not row.currency:
+            continue
+        pairs = ((amounts, row.amount), (fees, row.predicted_fees), (debits, row.predicted_debit))
+        for totals, value in pairs:
+            if value is not None:
+                totals[row.currency] = totals.get(row.currency, Decimal(0)) + value
+    return BatchTotals(rows=len(rows), amounts=amounts, fees=fees, debits=debits)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from pydantic import BaseModel
+from sqlmodel import Session, col, select
 
 from dollr_core import documents, protocol
 from dollr_core.access import Actor, Permission, require
@@ -174,6 +175,45 @@ def _quote(intent: Intent, carrier: str, prediction: AmountAndFeePrediction) -> 
     )
 
 
+def exchange_rate(quote: CollectionQuote) -> Decimal | None:
+    """Units of the customer's currency per unit of ours; None when no exchange happens.
+
+    Dollr's quote may leave the rate out. Fees are in our currency and the customer's amount is
+    the converted sum of what we receive and the fees, whoever bears them, so the rate follows.
+    """
+    if quote.payer_currency == quote.payee_currency:
+        return None
+    if quote.fx_rate is not None:
+        return quote.fx_rate
+    converted = quote.payee_amount + quote.platform_fee + quote.gateway_fee + quote.fx_fee
+    if converted <= 0:
+        return None
+    return (quote.payer_amount / converted).quantize(Decimal("0.0001"))
+
+
+def collection_attempt(svc: Services, intent_key: str) -> Attempt | None:
+    """The attempt this form's intent already made, if any: then the page shows it, never confirm."""
+    intent = get_intent(svc.engine, intent_key)
+    if intent is None or intent.current_attempt_id is None:
+        return None
+    with Session(svc.engine) as db:
+        return db.get(Attempt, intent.current_attempt_id)
+
+
+def latest_collection(svc: Services, record: DocumentRecord) -> Attempt | None:
+    """The newest collection attempt for the document, from any window or person (ledger only)."""
+    with Session(svc.engine) as db:
+        return db.exec(
+            select(Attempt)
+            .where(
+                Attempt.operation_type == OperationType.COLLECTION,
+                Attempt.source_type == record.source_type,
+                Attempt.source_id == record.dollr_id,
+            )
+            .order_by(col(Attempt.id).desc())
+        ).first()
+
+
 @dataclass
 class CollectionPlan:
     svc: Services
@@ -252,26 +292,61 @@ def collect_new_document(svc: Services, actor: Actor, intent_key: str, order: Ne
 
 
 def _prepare_new_document(svc: Services, actor: Actor, intent_key: str, order: NewCollection) -> None:
-    record = documents.create_document(
+    record = publish_new_document(
         svc,
         actor,
-        draft_key=intent_key,
+        intent_key,
         source_type=order.source_type,
         customer=order.customer,
         currency=order.currency,
-        note=order.note or "Payment",
+        items=order.items,
         fee_bearer=order.fee_bearer,
+        note=order.note,
     )
-    protocol.checkpoint("after_document")
-    if record.status == SourceStatus.IDLE:
-        _ensure_items(svc, actor, record, order.items)
-        protocol.checkpoint("after_items")
-        record = documents.publish(svc, actor, record)
-        protocol.checkpoint("after_publish")
     prepare_collection(
         svc, actor, intent_key, record=record, phone=order.wallet_phone, payer_currency=order.payer_currency
     )
     protocol.checkpoint("after_quote")
+
+
+def publish_new_document(
+    svc: Services,
+    actor: Actor,
+    draft_key: str,
+    *,
+    source_type: SourceType,
+    customer: Person,
+    currency: str,
+    items: Sequence[documents.LineItem],
+    fee_bearer: FeeBearer = FeeBearer.PAYER,
+    note: str = "",
+) -> DocumentRecord:
+    """Draft → items → publish in one go (a sale billed at the counter), ready to be collected.
+
+    Resumable like `collect_new_document`: the same draft key finds the document and the items
+    Dollr already holds, so a rerun or a second click never bills twice.
+    """
+    require(actor, Permission.MANAGE_INVOICES)
+    if not items:
+        raise ValueError("Add at least one item.")
+    checked = [documents.LineItem.checked(i.name, i.qty, i.unit_amount, currency) for i in items]
+    record = documents.create_document(
+        svc,
+        actor,
+        draft_key=draft_key,
+        source_type=source_type,
+        customer=customer,
+        currency=currency,
+        note=note or "Payment",
+        fee_bearer=fee_bearer,
+    )
+    protocol.checkpoint("after_document")
+    if record.status == SourceStatus.IDLE:
+        _ensure_items(svc, actor, record, checked)
+        protocol.checkpoint("after_items")
+        record = documents.publish(svc, actor, record)
+        protocol.checkpoint("after_publish")
+    return record
 
 
 def _ensure_items(
@@ -333,6 +408,17 @@ def create_checkout(
     document = documents.documents_api(svc, created.source_type).retrieve(created.source_id)
     record = documents.mirror(svc.engine, document, created_by=actor.email)
     return CheckoutLink(record, created.url)
+
+
+def checkout_lines(items: Sequence[documents.LineItem], currency: str) -> list[tuple[str, Decimal]]:
+    """Lines for `create_checkout`: Dollr's checkout items have no quantity, so each line is priced
+    at quantity × unit price and its name says how many."""
+    lines = []
+    for item in items:
+        line = documents.LineItem.checked(item.name, item.qty, item.unit_amount, currency)
+        name = line.name if line.qty == 1 else f"{line.name} × {line.qty}"
+        lines.append((name, line.qty * line.unit_amount))
+    return lines
 
 
 def _pay_url(svc: Services, record: DocumentRecord) -> str | None:

@@ -89,7 +89,7 @@ class Settings(BaseModel):
 
     @property
     def sandbox_state_file(self) -> Path:
-        return self.data_dir / "sandbox-state.json"
+        return self.data_dir / "sandbox.sqlite3"
 
     def __repr__(self) -> str:  # secrets stay out of logs and tracebacks
         return f"Settings(mode={self.mode.value!r}, base_url={self.base_url!r}, client_id={self.client_id!r})"
@@ -122,11 +122,11 @@ class Settings(BaseModel):
                 f"Setting DOLLR_{name.upper()} is invalid: {first['msg'].lower()}"
                 f" (got {_shown(name, raw.get(name))})."
             ) from None
-        if settings.is_live:
-            if settings.client_id == SANDBOX_CLIENT_ID or not settings.client_secret.get_secret_value():
-                raise SettingsError(
-                    "Setting DOLLR_CLIENT_ID / DOLLR_CLIENT_SECRET must hold your Dollr API keys in live mode."
-                )
+        keyless = settings.client_id == SANDBOX_CLIENT_ID or not settings.client_secret.get_secret_value()
+        if settings.is_live and keyless:
+            raise SettingsError(
+                "Settings DOLLR_CLIENT_ID and DOLLR_CLIENT_SECRET must hold your live Dollr API keys."
+            )
         return settings
 
     def resolved_base_url(self) -> str:
@@ -145,7 +145,9 @@ def _parse_amounts(setting: str, text: str) -> dict[str, Decimal]:
         try:
             amounts[currency.strip().upper()] = Decimal(amount.strip())
         except InvalidOperation:
-            raise SettingsError(f"Setting {setting} must look like USD=500,LRD=100000 (got {part!r}).") from None
+            raise SettingsError(
+                f"Setting {setting} must look like USD=500,LRD=100000 (got {part!r})."
+            ) from None
     return amounts
 
 

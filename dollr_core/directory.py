@@ -43,7 +43,9 @@ class Person:
         if len(name) > 200:
             raise ValueError("The name is too long (200 characters at most).")
         mail = (email or "").strip() or None
-        if mail is not None and ("@" not in mail or " " in mail or mail.startswith("@") or mail.endswith("@")):
+        if mail is not None and (
+            "@" not in mail or " " in mail or mail.startswith("@") or mail.endswith("@")
+        ):
             raise ValueError("The e-mail address does not look right.")
         country = (country_code or "").strip().upper() or None
         if country is not None and (len(country) != 2 or not country.isalpha()):

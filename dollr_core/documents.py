@@ -6,6 +6,7 @@ we make and every status we read, so lists and searches cost no call to Dollr.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -301,3 +302,27 @@ def pay_link(svc: Services, actor: Actor, record: DocumentRecord) -> str:
 def receipt(svc: Services, actor: Actor, record: DocumentRecord) -> Receipt:
     require(actor, Permission.VIEW_RECEIPTS)
     return documents_api(svc, record.source_type).receipt(record.dollr_id)
+
+
+def record_by_id(engine: Engine, record_id: int) -> DocumentRecord | None:
+    """The mirrored document by our own row id (what a page keeps while a document is open)."""
+    with Session(engine) as db:
+        return db.get(DocumentRecord, record_id)
+
+
+def record_by_number(engine: Engine, number: str) -> DocumentRecord | None:
+    """The mirrored document with exactly this number (INV-…/ORD-…); never asks Dollr."""
+    value = number.strip().upper()
+    if not value:
+        return None
+    with Session(engine) as db:
+        return db.exec(
+            select(DocumentRecord)
+            .where(func.upper(DocumentRecord.number) == value)
+            .order_by(col(DocumentRecord.id).desc())
+        ).first()
+
+
+def lines_total(items: Iterable[LineItem]) -> Decimal:
+    """What the items come to (Σ quantity × unit price), before any fee."""
+    return sum((item.qty * item.unit_amount for item in items), Decimal(0))

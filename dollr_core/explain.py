@@ -84,10 +84,14 @@ def explain(exc: BaseException) -> Explanation:
             details,
         )
     if isinstance(exc, NotFoundError):
-        return Explanation("Dollr has no record of that.", "Check the number or reference and try again.", details)
+        return Explanation(
+            "Dollr has no record of that.", "Check the number or reference and try again.", details
+        )
     if isinstance(exc, RateLimitError):
         wait = f" about {int(exc.retry_after)} seconds" if exc.retry_after else " a moment"
-        return Explanation("Dollr is busy and asked us to slow down.", f"Wait{wait}, then try again.", details)
+        return Explanation(
+            "Dollr is busy and asked us to slow down.", f"Wait{wait}, then try again.", details
+        )
     if isinstance(exc, ServerError | NetworkError):
         return Explanation(
             "Dollr could not be reached or had a problem.",

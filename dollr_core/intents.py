@@ -55,7 +55,9 @@ def open_intent(
     """Create the intent, or bring an editable one in line with the form; never touch one in flight."""
     stamp = fingerprint(terms)
     with Session(engine) as db:
-        intent = db.exec(select(Intent).where(Intent.intent_key == intent_key).with_for_update()).one_or_none()
+        intent = db.exec(
+            select(Intent).where(Intent.intent_key == intent_key).with_for_update()
+        ).one_or_none()
         if intent is None:
             intent = Intent(
                 intent_key=intent_key,
@@ -69,7 +71,9 @@ def open_intent(
             try:
                 db.add(intent)
                 db.flush()
-                db.add(LedgerEvent(intent_id=intent.id, actor=operator, action="intent_opened", to_state=state))
+                db.add(
+                    LedgerEvent(intent_id=intent.id, actor=operator, action="intent_opened", to_state=state)
+                )
                 db.commit()
             except IntegrityError:  # a second tab opened the same key a moment earlier
                 db.rollback()
@@ -154,7 +158,9 @@ class IntentBusy(RuntimeError):
 
 
 @contextmanager
-def holding(engine: Engine, intent_key: str, owner: str, lease: timedelta = timedelta(seconds=90)) -> Iterator[None]:
+def holding(
+    engine: Engine, intent_key: str, owner: str, lease: timedelta = timedelta(seconds=90)
+) -> Iterator[None]:
     """Hold an editable intent while its preparation steps run, so two tabs never both prepare it."""
     now = utcnow()
     with Session(engine) as db:

@@ -16,7 +16,6 @@ from dollr_core.enums import OperationType
 from dollr_core.models import AmountAndFeePrediction, AmountAndFeesQuery, MmoProviderInfo, PaymentSourceQuery
 from dollr_core.phone import normalize_phone
 
-
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 

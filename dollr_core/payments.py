@@ -15,9 +15,7 @@ from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
 from dollr_core.services import Services
 
 
-def refresh_payment(
-    svc: Services, reference_id: str, *, actor: str, force: bool = False
-) -> Attempt:
+def refresh_payment(svc: Services, reference_id: str, *, actor: str, force: bool = False) -> Attempt:
     attempt = protocol.refresh(svc.engine, svc.client, reference_id, actor=actor, force=force)
     follow_document(svc, attempt)
     return attempt
@@ -30,7 +28,8 @@ def follow_document(svc: Services, attempt: Attempt) -> None:
     with Session(svc.engine) as db:
         record = db.exec(
             select(DocumentRecord).where(
-                DocumentRecord.source_type == attempt.source_type, DocumentRecord.dollr_id == attempt.source_id
+                DocumentRecord.source_type == attempt.source_type,
+                DocumentRecord.dollr_id == attempt.source_id,
             )
         ).first()
     state = AttemptState(attempt.local_state)
@@ -45,4 +44,6 @@ def follow_document(svc: Services, attempt: Attempt) -> None:
         status = svc.client.status.source(SourceType(attempt.source_type), attempt.source_id)
     except DollrError:
         return  # the next refresh tries again
-    documents.set_status(svc.engine, attempt.source_type, attempt.source_id, str(status.status), status.paid_at)
+    documents.set_status(
+        svc.engine, attempt.source_type, attempt.source_id, str(status.status), status.paid_at
+    )

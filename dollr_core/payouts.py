@@ -12,14 +12,17 @@ from decimal import Decimal
 from pydantic import BaseModel, SecretStr
 
 from dollr_core import __version__, protocol
-from dollr_core.access import Actor, Permission, Role, require
+from dollr_core.access import Actor, Permission, Role, require, require_any
 from dollr_core.directory import Person, ensure_account, ensure_counterparty, ensure_party
 from dollr_core.enums import FeeBearer, OperationType, PaymentMethod, Provider, RelationshipType
+from dollr_core.errors import InvalidRequestError, RequestValidationError
+from dollr_core.explain import failure_reason
 from dollr_core.intents import get_intent, open_intent
 from dollr_core.ledger.tables import Attempt, Intent, IntentKind, IntentState
 from dollr_core.models import (
     AmountAndFeePrediction,
     AmountAndFeesQuery,
+    MmoProviderInfo,
     Passcode,
     PasscodeDevice,
     PasscodeToken,
@@ -27,6 +30,7 @@ from dollr_core.models import (
     PayoutSessionCreate,
 )
 from dollr_core.money import parse_amount
+from dollr_core.phone import normalize_phone
 from dollr_core.services import Services
 
 
@@ -77,7 +81,8 @@ def prepare_payout(
     info = svc.lookups.operator(person.phone, OperationType.PAYOUT)
     if currency not in (info.currencies or []):
         raise PayoutRefused(
-            f"{info.carrier} wallets in {info.country} receive {', '.join(info.currencies or [])}, not {currency}."
+            f"{info.carrier} wallets in {info.country} receive {', '.join(info.currencies or [])},"
+            f" not {currency}."
         )
     if info.payment_method is None:
         raise PayoutRefused("Dollr could not tell which operator serves this number.")
@@ -213,3 +218,97 @@ def confirm_payout(svc: Services, actor: Actor, intent_key: str, passcode: str |
         raise PayoutRefused("Enter the merchant passcode to confirm the payout.")
     plan = PayoutPlan(svc, intent, secret)
     return protocol.submit(svc.engine, svc.client, intent_key, plan, actor=actor.email)
+
+
+# --------------------------------------------------------------------------- for the console
+
+#: The operator's name as the recipient knows it, per mobile-money method.
+CARRIERS: dict[str, str] = {
+    PaymentMethod.MTN_MOMO_LBR: "MTN",
+    PaymentMethod.MTN_MOMO_RWA: "MTN",
+    PaymentMethod.ORANGE_MONEY_LBR: "Orange",
+    PaymentMethod.ORANGE_MONEY_RWA: "Orange",
+    PaymentMethod.AIRTEL_RWA: "Airtel",
+}
+
+
+def carrier_of(method: str | None) -> str:
+    return CARRIERS.get(str(method), str(method or "unknown operator"))
+
+
+def recipient_operator(svc: Services, actor: Actor, phone: str) -> MmoProviderInfo:
+    """Which operator serves the recipient's number and the currencies it pays out in (cached).
+
+    Raises ValueError (a bad number) or PayoutRefused (no operator we can pay) in plain words.
+    """
+    require_any(actor, Permission.PAY_OUT, Permission.BULK_PAYOUTS)
+    number = normalize_phone(phone)
+    try:
+        info = svc.lookups.operator(number, OperationType.PAYOUT)
+    except (InvalidRequestError, RequestValidationError):
+        raise PayoutRefused(
+            "No mobile-money operator we can pay serves this number: check it, including the country code."
+        ) from None
+    if info.payment_method is None or not info.currencies:
+        raise PayoutRefused("Dollr could not tell which operator serves this number.")
+    return info
+
+
+def quote_of(intent: Intent) -> PayoutQuote:
+    """The review of a prepared payout from the ledger alone (no call to Dollr), e.g. once approved."""
+    zero = Decimal(0)
+    amount = intent.amount or zero
+    platform, gateway, fx = (
+        intent.predicted_platform_fee or zero,
+        intent.predicted_gateway_fee or zero,
+        intent.predicted_fx_fee or zero,
+    )
+    return PayoutQuote(
+        intent_key=intent.intent_key,
+        name=intent.party_name,
+        phone=intent.phone,
+        carrier=carrier_of(intent.method),
+        method=PaymentMethod(str(intent.method)),
+        amount=amount,
+        currency=intent.currency,
+        platform_fee=platform,
+        gateway_fee=gateway,
+        fx_fee=fx,
+        wallet_debit=intent.predicted_payer_amount or amount + platform + gateway + fx,
+        needs_approval=intent.needs_approval,
+        state=IntentState(intent.state),
+    )
+
+
+def own_payout(svc: Services, actor: Actor, intent_key: str) -> Intent | None:
+    """The actor's own single payout with this key; None for anyone else's (links carry any key)."""
+    require(actor, Permission.PAY_OUT)
+    intent = get_intent(svc.engine, intent_key)
+    if (
+        intent is None
+        or intent.kind != IntentKind.PAYOUT
+        or intent.batch_id is not None
+        or intent.operator.lower() != actor.email.lower()
+    ):
+        return None
+    return intent
+
+
+def failure_advice(attempt: Attempt) -> str:
+    """The safe next step after a payout that did not go through, in plain words."""
+    reason = failure_reason(attempt).lower()
+    if attempt.wallet_message or "wallet balance" in reason:
+        # Dollr debits our own wallet for amount + fees: a short balance is ours to fix first.
+        return (
+            "Our Dollr wallet does not hold enough for the amount plus fees. Top up the wallet first,"
+            " then start a new payout. Nothing was paid."
+        )
+    if "passcode" in reason:
+        return (
+            "Nothing was paid. Start a new payout (the details are kept) and enter the correct merchant"
+            " passcode."
+        )
+    return (
+        "Nothing was paid. Check the recipient's number and operator with them, then start a new payout"
+        " if it should still go."
+    )

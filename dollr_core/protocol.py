@@ -109,8 +109,19 @@ def submit(
             f"{attempt.op.value.lower()}_submitted",
             target=attempt.reference_id,
             outcome="refused" if attempt.local_state == AttemptState.REFUSED else "ok",
-            detail=f"{attempt.currency} {attempt.amount} {attempt.party_name} {attempt.phone} {attempt.source_number or ''}"
-            + (f"; {attempt.last_error}" if attempt.last_error else ""),
+            detail=" ".join(
+                filter(
+                    None,
+                    [
+                        attempt.currency,
+                        str(attempt.amount),
+                        attempt.party_name,
+                        attempt.phone,
+                        attempt.source_number,
+                        attempt.last_error,
+                    ],
+                )
+            ),
         )
     return attempt
 
@@ -133,7 +144,9 @@ def _claim(
             claimed = db.exec(
                 update(Intent)
                 .where(col(Intent.id) == intent.id, col(Intent.state) == IntentState.READY)
-                .values(state=IntentState.EXECUTING, lease_owner=owner, lease_until=now + LEASE, updated_at=now)
+                .values(
+                    state=IntentState.EXECUTING, lease_owner=owner, lease_until=now + LEASE, updated_at=now
+                )
             )
             if claimed.rowcount != 1:
                 return None
@@ -171,9 +184,7 @@ def _not_ready_reason(state: IntentState) -> str:
     }.get(state, "This payment cannot be sent now.")
 
 
-def _new_attempt(
-    db: Session, intent: Intent, operation: OperationType, *, actor: str, owner: str
-) -> Attempt:
+def _new_attempt(db: Session, intent: Intent, operation: OperationType, *, actor: str, owner: str) -> Attempt:
     """Store a fresh reference_id for the intent: only ever called while holding the intent."""
     attempt = Attempt(
         reference_id=str(uuid.uuid4()),
@@ -260,8 +271,10 @@ def _drive(
             attempt, renewals = renewed, renewals + 1
             continue
         after = AttemptState(attempt.local_state)
-        if after == before or after in (AttemptState.ACCEPTED, AttemptState.SENDING) or (
-            after.is_final and after is not AttemptState.ABANDONED
+        if (
+            after == before
+            or after in (AttemptState.ACCEPTED, AttemptState.SENDING)
+            or (after.is_final and after is not AttemptState.ABANDONED)
         ):
             break
     return _release(engine, attempt)
@@ -370,7 +383,9 @@ def _settle_unknown(
         if exc.outcome_unknown or isinstance(exc, RateLimitError) or _is_duplicate_reference(exc):
             limited = isinstance(exc, RateLimitError)
             wait = exc.retry_after if isinstance(exc, RateLimitError) and exc.retry_after else 3.0
-            return _schedule(engine, _record_error(engine, attempt, exc, actor), seconds=wait, hold_sends=limited)
+            return _schedule(
+                engine, _record_error(engine, attempt, exc, actor), seconds=wait, hold_sends=limited
+            )
         return _finish_refused(engine, attempt, exc, actor)
     return _adopt(engine, attempt, execution, actor)
 
@@ -627,7 +642,13 @@ def _release(engine: Engine, attempt: Attempt) -> Attempt:
 
 
 def _update(
-    engine: Engine, attempt: Attempt, actor: str, action: str, *, expect_owner: str | None = None, **changes: Any
+    engine: Engine,
+    attempt: Attempt,
+    actor: str,
+    action: str,
+    *,
+    expect_owner: str | None = None,
+    **changes: Any,
 ) -> Attempt:
     with Session(engine) as db:
         row = db.get(Attempt, attempt.id, with_for_update=True)

@@ -96,7 +96,9 @@ def add_user(
         db.add(user)
         db.commit()
         db.refresh(user)
-    audit.record(engine, by.email if by else "command line", "user_added", target=address, detail=f"role={role}")
+    audit.record(
+        engine, by.email if by else "command line", "user_added", target=address, detail=f"role={role}"
+    )
     return user
 
 
@@ -128,7 +130,9 @@ def set_password(engine: Engine, email: str, password: str, *, by: Actor | None)
     return _change(engine, email, by, "password_changed", None, password_hash=hash_password(password))
 
 
-def _change(engine: Engine, email: str, by: Actor | None, action: str, detail: str | None, **fields: object) -> ConsoleUser:
+def _change(
+    engine: Engine, email: str, by: Actor | None, action: str, detail: str | None, **fields: object
+) -> ConsoleUser:
     address = normalize_email(email)
     with Session(engine) as db:
         user = db.exec(select(ConsoleUser).where(ConsoleUser.email == address)).first()
@@ -159,7 +163,9 @@ def sign_in(
             minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
             db.rollback()
             audit.record(engine, address, "sign_in", outcome="locked")
-            raise SignInError(f"Too many failed sign-ins: this account is locked for about {minutes} more minute(s).")
+            raise SignInError(
+                f"Too many failed sign-ins: this account is locked for about {minutes} more minute(s)."
+            )
         stored = user.password_hash.encode() if user is not None and user.password_hash else _DUMMY_HASH
         matches = bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], stored)
         if user is not None and matches and user.is_active and user.password_hash:

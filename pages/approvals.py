@@ -1,5 +1,189 @@
-"""Placeholder: built by its issue."""
+"""Approvals: large payouts and every bulk batch wait for a manager who did not make them.
+
+Managers approve or reject (with a reason the maker will read); makers follow their own items
+here and send an approved payout from Pay someone with the merchant passcode.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
-st.title("Coming soon")
+from console.context import require_page, services
+from console.widgets import money, show_error
+from dollr_core import approvals, payouts
+from dollr_core.access import Permission
+from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentState
+from dollr_core.phone import mask_phone
+
+who = require_page(Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS)
+svc = services()
+FLASH = "approvals:flash"
+
+
+def link(page: str, label: str, **query: str) -> None:
+    """A link to another console page (plain text when this page runs on its own, as in tests)."""
+    try:
+        st.page_link(page, label=label, query_params=query or None)
+    except StreamlitPageNotFoundError:
+        st.caption(label)
+
+
+def when(item: Intent | Batch) -> str:
+    return item.created_at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def mine(maker: str) -> bool:
+    return maker.lower() == who.email.lower()
+
+
+def decide(kind: str, target: str, approve: bool) -> None:
+    """Approve or reject one item; the outcome is shown after the list refreshes."""
+    reason = st.session_state.get(f"reason:{target}", "")
+    decision = approvals.Decision(approve=approve, reason=reason)
+    try:
+        if kind == "payout":
+            approvals.decide_payout(svc, who, target, decision)
+        else:
+            approvals.decide_batch(svc, who, int(target), decision)
+    except Exception as exc:
+        show_error(exc)
+        return
+    verb = "approved" if approve else "rejected"
+    st.session_state[FLASH] = f"The {kind} is {verb}; its maker can see it now."
+    st.rerun()
+
+
+def decision_controls(kind: str, target: str, maker: str) -> None:
+    st.text_input(
+        "Reason (needed to reject; the maker will read it)",
+        key=f"reason:{target}",
+        placeholder="e.g. amount does not match the invoice",
+    )
+    own = mine(maker)
+    approve, reject = st.columns(2)
+    if approve.button(
+        "Approve",
+        type="primary",
+        key=f"approve:{target}",
+        disabled=own,
+        help="You made this, so someone else must approve it." if own else None,
+    ):
+        decide(kind, target, True)
+    if reject.button("Reject", key=f"reject:{target}", disabled=own):
+        decide(kind, target, False)
+    if own:
+        st.caption("You made this, so you cannot approve or reject it: another manager must.")
+
+
+def details(rows: dict[str, str]) -> None:
+    """Label → value as a plain table (nothing anyone typed is rendered as markup)."""
+    st.dataframe({"What": list(rows), "Value": list(rows.values())}, hide_index=True, width="stretch")
+
+
+def payout_card(intent: Intent) -> None:
+    quote = payouts.quote_of(intent)
+    fees = quote.platform_fee + quote.gateway_fee + quote.fx_fee
+    with st.container(border=True):
+        st.markdown(f"**{money(quote.amount, quote.currency)}** to a {quote.carrier} wallet")
+        details(
+            {
+                "Recipient": quote.name,
+                "Wallet": f"{quote.carrier} {mask_phone(quote.phone)}",
+                "Fees": money(fees, quote.currency),
+                "Our wallet is debited": money(quote.wallet_debit, quote.currency),
+                "Made by": intent.operator,
+                "Made at": when(intent),
+                "Note": intent.note or "—",
+            }
+        )
+        decision_controls("payout", intent.intent_key, intent.operator)
+
+
+def batch_card(batch: Batch) -> None:
+    totals = approvals.batch_totals(svc, who, batch.id or 0)
+    with st.container(border=True):
+        st.markdown(f"**Bulk payout #{batch.id}**: {totals.rows} payments")
+        rows = {"Name": batch.name, "Made by": batch.created_by, "Made at": when(batch)}
+        for currency, amount in sorted(totals.amounts.items()):
+            rows[f"Recipients get ({currency})"] = money(amount, currency)
+            if currency in totals.fees:
+                rows[f"Fees ({currency})"] = money(totals.fees[currency], currency)
+            if currency in totals.debits:
+                rows[f"Our wallet is debited ({currency})"] = money(totals.debits[currency], currency)
+        details(rows)
+        decision_controls("batch", str(batch.id), batch.created_by)
+
+
+def payout_state(intent: Intent) -> str:
+    state = IntentState(intent.state)
+    if state is IntentState.AWAITING_APPROVAL:
+        return "Waiting for a manager's approval."
+    if state is IntentState.READY and intent.decided_by:
+        return f"Approved by {intent.decided_by}: go to Pay someone to send it with the merchant passcode."
+    if state is IntentState.REJECTED:
+        return f"Rejected by {intent.decided_by}. Reason: {intent.decision_reason}. Nothing was sent."
+    if state is IntentState.COMPLETED:
+        return "Approved and paid."
+    if state is IntentState.FAILED:
+        return "Approved, sent, and failed: see Pay someone for why."
+    if state is IntentState.EXECUTING:
+        return "Approved and being sent."
+    return "Being prepared."
+
+
+def my_items() -> None:
+    st.subheader("What you sent for approval")
+    shown = False
+    if who.can(Permission.PAY_OUT):
+        for intent in approvals.my_payouts(svc, who, limit=20):
+            shown = True
+            with st.container(border=True):
+                st.markdown(f"**{money(intent.amount, intent.currency)}** to {mask_phone(intent.phone)}")
+                said = payout_state(intent)
+                if intent.state == IntentState.REJECTED:
+                    st.error(said)
+                elif intent.state == IntentState.READY:
+                    st.success(said)
+                    link("pages/payout.py", "Send it on Pay someone", intent=intent.intent_key)
+                else:
+                    st.info(said)
+    if who.can(Permission.BULK_PAYOUTS):
+        for batch in approvals.my_batches(svc, who, limit=20):
+            shown = True
+            with st.container(border=True):
+                st.markdown(f"**Bulk payout #{batch.id}**")
+                if batch.state == BatchState.REJECTED:
+                    st.error(
+                        f"Rejected by {batch.decided_by}. Reason: {batch.decision_reason}. Nothing was sent."
+                    )
+                elif batch.state == BatchState.APPROVED:
+                    st.success(f"Approved by {batch.decided_by}: start it on Bulk payouts.")
+                else:
+                    st.info("Waiting for a manager's approval.")
+    if not shown:
+        st.caption("Nothing yet. Payouts above the approval limit, and every bulk payout, show up here.")
+
+
+st.title("Approvals")
+st.caption("Large payouts and bulk payouts wait here until a manager who did not make them says yes.")
+flash = st.session_state.pop(FLASH, None)
+if flash:
+    st.success(flash)
+
+if who.can(Permission.APPROVE):
+    payouts_waiting = approvals.pending_payouts(svc, who)
+    batches_waiting = approvals.pending_batches(svc, who)
+    st.subheader(f"Payouts waiting for approval ({len(payouts_waiting)})")
+    for intent in payouts_waiting:
+        payout_card(intent)
+    if not payouts_waiting:
+        st.caption("None right now.")
+    st.subheader(f"Bulk payouts waiting for approval ({len(batches_waiting)})")
+    for batch in batches_waiting:
+        batch_card(batch)
+    if not batches_waiting:
+        st.caption("None right now.")
+
+if who.can(Permission.PAY_OUT) or who.can(Permission.BULK_PAYOUTS):
+    my_items()

@@ -54,4 +54,6 @@ buffer = io.StringIO()
 writer = csv.DictWriter(buffer, fieldnames=["When (UTC)", "Who", "Action", "What", "Outcome", "Details"])
 writer.writeheader()
 writer.writerows(rows)
-st.download_button("Download as CSV", buffer.getvalue(), file_name="audit.csv", mime="text/csv", key="audit_csv")
+st.download_button(
+    "Download as CSV", buffer.getvalue(), file_name="audit.csv", mime="text/csv", key="audit_csv"
+)

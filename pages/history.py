@@ -1,5 +1,291 @@
-"""Placeholder: built by its issue."""
+"""Payment history: every payment this console started, filtered, totalled, charted and exported.
 
+Filtering, totals, charts and paging all happen in the ledger's SQL (`dollr_core.history`); the page
+only shows what comes back. No call to Dollr is made here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
-st.title("Coming soon")
+from console.context import require_page, services
+from console.widgets import money
+from dollr_core import history
+from dollr_core.access import Permission
+from dollr_core.enums import OperationType, PaymentMethod
+from dollr_core.history import HistoryFilter, HistoryRow, Outcome, operation_name
+from dollr_core.money import SUPPORTED_CURRENCIES
+from dollr_core.phone import mask_phone
+from dollr_core.predictor import method_name
+
+who = require_page(Permission.VIEW_HISTORY)
+svc = services()
+
+PAGE = "history_page"
+FILTER_SEEN = "history:filter"  # the filter the page number belongs to
+SIZES = (25, 50, 100, 200)
+
+
+def link(page: str, **query: str) -> str:
+    """A relative address of another console page (opens in a new tab from the table)."""
+    return f"{page}?{urlencode(query)}"
+
+
+def date_range(today: date) -> tuple[date | None, date | None]:
+    picked = st.date_input(
+        "Started between (UTC)",
+        value=(today - timedelta(days=6), today),
+        max_value=today,
+        key="history_dates",
+        help="Pick the first and the last day. Clear it to see every day.",
+    )
+    if isinstance(picked, Sequence) and not isinstance(picked, str):
+        days = list(picked)
+        if len(days) == 2:
+            return days[0], days[1]
+        if len(days) == 1:
+            return days[0], days[0]  # the second day is still being picked
+        return None, None
+    return (picked, picked) if isinstance(picked, date) else (None, None)
+
+
+def filters() -> HistoryFilter:
+    today = datetime.now(UTC).date()
+    with st.container(border=True):
+        first, second, third = st.columns(3)
+        with first:
+            since, until = date_range(today)
+        operations = second.multiselect(
+            "Type", [op.value for op in OperationType], format_func=operation_name, key="history_ops"
+        )
+        outcomes = third.multiselect(
+            "Outcome", list(Outcome), format_func=lambda o: o.value, key="history_outcomes"
+        )
+        fourth, fifth, sixth = st.columns(3)
+        methods = fourth.multiselect(
+            "Method", [m.value for m in PaymentMethod], format_func=method_name, key="history_methods"
+        )
+        currencies = fifth.multiselect("Currency", SUPPORTED_CURRENCIES, key="history_currencies")
+        people = sixth.multiselect("Started by", history.operators(svc.engine), key="history_operators")
+        text = st.text_input(
+            "Search",
+            key="history_text",
+            placeholder="Name, phone number, payment reference or invoice/order number",
+        )
+    return HistoryFilter(
+        since=since,
+        until=until,
+        operations=tuple(operations),
+        outcomes=tuple(Outcome(o) for o in outcomes),
+        methods=tuple(methods),
+        currencies=tuple(currencies),
+        operators=tuple(people),
+        text=text.strip(),
+    )
+
+
+def show_totals(totals: Sequence[history.CurrencyTotal]) -> None:
+    counted = [t for t in totals if t.count]
+    done = sum(t.completed for t in counted)
+    failed = sum(t.failed for t in counted)
+    first, second, third, fourth = st.columns(4)
+    first.metric("Payments", f"{sum(t.count for t in counted):,}")
+    second.metric("Completed", f"{done:,}")
+    third.metric("Failed or refused", f"{failed:,}")
+    fourth.metric(
+        "Success rate",
+        f"{done / (done + failed):.1%}" if done + failed else "—",
+        help="Completed ÷ (completed + failed or refused). Payments still open are left out.",
+    )
+    st.dataframe(
+        [
+            {
+                "Type": operation_name(t.operation),
+                "Currency": t.currency,
+                "Payments": t.count,
+                "Completed": t.completed,
+                "Failed": t.failed,
+                "Still open": t.open,
+                "Amount (all)": money(t.amount, t.currency) if t.count else "",
+                "Amount completed": money(t.completed_amount, t.currency) if t.count else "",
+                "Payers paid (completed)": money(t.payer_amount, t.currency) if t.payer_amount else "",
+                "Payees received (completed)": money(t.payee_amount, t.currency) if t.payee_amount else "",
+            }
+            for t in totals
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        "Payers paid and payees received are counted in the currency the money moved in: a USD invoice"
+        " paid in LRD adds to the USD amount and to the LRD payers' total."
+    )
+
+
+def show_charts(flt: HistoryFilter) -> None:
+    # Floats only inside the charts' data; every figure shown as text is the exact Decimal.
+    per_day, per_method, per_outcome = st.tabs(["Per day", "By method", "By outcome"])
+    days = history.daily(svc.engine, flt)
+    with per_day:
+        if not days:
+            st.caption("Nothing to chart.")
+        else:
+            frame = pd.DataFrame(
+                [{"Day": d.day.isoformat(), "Outcome": d.outcome.value, "Payments": d.count} for d in days]
+            )
+            st.altair_chart(
+                alt.Chart(frame, title="Payments per day")
+                .mark_bar()
+                .encode(
+                    x=alt.X("Day:T", title=None),
+                    y=alt.Y("sum(Payments):Q", title="Payments"),
+                    color=alt.Color("Outcome:N"),
+                    tooltip=["Day:T", "Outcome", "sum(Payments):Q"],
+                ),
+                width="stretch",
+            )
+            volume = pd.DataFrame(
+                [
+                    {"Day": d.day.isoformat(), "Currency": d.currency, "Amount": float(d.amount)}
+                    for d in days
+                    if d.outcome is Outcome.COMPLETED
+                ]
+            )
+            if not volume.empty:
+                st.altair_chart(
+                    alt.Chart(volume, title="Completed amount per day, per currency")
+                    .mark_bar()
+                    .encode(
+                        x=alt.X("Day:T", title=None),
+                        y=alt.Y("sum(Amount):Q", title="Amount"),
+                        color=alt.Color("Currency:N"),
+                        row=alt.Row("Currency:N", title=None),
+                        tooltip=["Day:T", "Currency", "sum(Amount):Q"],
+                    )
+                    .resolve_scale(y="independent")
+                    .properties(height=120),
+                    width="stretch",
+                )
+    with per_method:
+        split(history.breakdown(svc.engine, flt, "method"), "Method", method_name)
+    with per_outcome:
+        split(history.breakdown(svc.engine, flt, "outcome"), "Outcome", str)
+
+
+def split(rows: Sequence[history.BreakdownRow], title: str, name: Callable[[str], str]) -> None:
+    if not rows:
+        st.caption("Nothing to chart.")
+        return
+    frame = pd.DataFrame(
+        [
+            {title: name(r.key), "Outcome": outcome.value, "Payments": n}
+            for r in rows
+            for outcome, n in r.per_outcome.items()
+        ]
+    )
+    st.altair_chart(
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("Payments:Q"),
+            y=alt.Y(f"{title}:N", title=None, sort="-x"),
+            color=alt.Color("Outcome:N"),
+            tooltip=[title, "Outcome", "Payments"],
+        ),
+        width="stretch",
+    )
+    st.dataframe(
+        [
+            {
+                title: name(r.key),
+                "Payments": r.count,
+                "Completed": r.completed,
+                "Failed": r.failed,
+                "Still open": r.open,
+                "Success rate": f"{r.success_rate:.1%}" if r.success_rate is not None else "—",
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def table_row(row: HistoryRow) -> dict[str, object]:
+    return {
+        "Started (UTC)": row.created_at.strftime("%Y-%m-%d %H:%M"),
+        "Type": operation_name(row.operation),
+        "Outcome": row.outcome.value,
+        "Name": row.party_name,
+        "Phone": mask_phone(row.phone) if row.phone else "",
+        "Method": method_name(row.method),
+        "Amount": money(row.amount, row.currency),
+        "Payer paid": money(row.payer_amount, row.payer_currency) if row.payer_amount is not None else "",
+        "Payee received": money(row.payee_amount, row.payee_currency) if row.payee_amount is not None else "",
+        "Document": row.document_number or "",
+        "Started by": row.operator,
+        "Why it failed": row.reason,
+        "Status": link("status", reference=row.reference_id),
+        "Receipt": link("receipts", number=row.document_number)
+        if row.has_receipt and row.document_number
+        else None,
+    }
+
+
+def show_rows(flt: HistoryFilter, total: int) -> None:
+    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    size = left.selectbox("Rows per page", SIZES, index=1, key="history_size")
+    if st.session_state.get(FILTER_SEEN) != (flt, size):  # a new question starts on its first page
+        st.session_state[FILTER_SEEN] = (flt, size)
+        st.session_state[PAGE] = 1
+    pages = max(1, -(-total // size))
+    st.session_state[PAGE] = min(int(st.session_state.get(PAGE, 1)), pages)
+    number = right.number_input("Page", min_value=1, max_value=pages, step=1, key=PAGE)
+    shown = history.page(svc.engine, flt, int(number), size, total=total)
+    if not shown.rows:
+        st.info("No payment matches these filters.")
+        return
+    st.caption(f"Showing {shown.first:,}–{shown.last:,} of {shown.total:,}, newest first.")
+    st.dataframe(
+        [table_row(r) for r in shown.rows],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Status": st.column_config.LinkColumn("Status", display_text="Open status"),
+            "Receipt": st.column_config.LinkColumn("Receipt", display_text="Open receipt"),
+        },
+    )
+
+
+st.title("Payment history")
+st.caption(
+    "Every payment started from this console, newest first. Days are UTC days; a payment belongs to"
+    " the day it was started."
+)
+
+flt = filters()
+totals = history.totals(svc.engine, flt)
+if not any(t.count for t in totals):
+    st.info("No payment matches these filters.")
+    st.stop()
+
+show_totals(totals)
+matching = sum(t.count for t in totals)
+st.download_button(
+    f"Download these {matching:,} payments (CSV)",
+    data=lambda: "".join(history.export_csv(svc.engine, flt)),  # built only when clicked
+    file_name=f"payments-{flt.since or 'start'}-to-{flt.until or 'now'}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    key="history_csv",
+    help="Exactly the payments the filters above select, with full phone numbers and exact amounts.",
+)
+show_charts(flt)
+st.subheader("Payments")
+show_rows(flt, matching)

@@ -1,8 +1,126 @@
-"""Dashboard (placeholder until the reports issue lands)."""
+"""Home: what moved today and this week, what is still open, what failed, and the balances.
+
+Everything comes from this console's ledger (and, in the sandbox, the sandbox's own wallets):
+opening or rerunning this page makes no call to Dollr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
 
 import streamlit as st
 
-from console.context import actor
+from console.context import actor, services
+from console.widgets import money
+from dollr_core import dashboard
+from dollr_core.access import Permission
+from dollr_core.enums import OperationType
+from dollr_core.history import CurrencyTotal, HistoryRow, operation_name
+from dollr_core.phone import mask_phone
+from dollr_core.predictor import method_name
 
-st.title("Dollr Ops Console")
-st.write(f"Welcome, {actor().email}.")
+who = actor()  # every role sees the home page
+svc = services()
+
+
+def moved(title: str, since: date, rows: Sequence[CurrencyTotal]) -> None:
+    st.markdown(f"**{title}** · since {since:%a %d %b} (UTC)")
+    collected = [r for r in rows if r.operation == OperationType.COLLECTION and r.completed]
+    paid_out = [r for r in rows if r.operation == OperationType.PAYOUT and r.completed]
+    if not collected and not paid_out:
+        st.caption("Nothing completed yet.")
+        return
+    columns = st.columns(max(len(collected) + len(paid_out), 1))
+    for column, row in zip(columns, [*collected, *paid_out], strict=False):
+        incoming = row.operation == OperationType.COLLECTION
+        column.metric(
+            f"{'Collected' if incoming else 'Paid out'} in {row.currency}",
+            money(row.completed_amount, row.currency),
+            help=f"{row.completed} completed {'collection' if incoming else 'payout'}(s).",
+        )
+        column.caption(f"{row.completed} payment(s)")
+
+
+def payment_rows(rows: Sequence[HistoryRow], *, reasons: bool) -> None:
+    table = [
+        {
+            "Started (UTC)": r.created_at.strftime("%Y-%m-%d %H:%M"),
+            "Type": operation_name(r.operation),
+            "Name": r.party_name,
+            "Phone": mask_phone(r.phone) if r.phone else "",
+            "Method": method_name(r.method),
+            "Amount": money(r.amount, r.currency),
+            ("Why it failed" if reasons else "Where it stands"): r.reason if reasons else r.outcome.value,
+            "Status": f"status?reference={r.reference_id}",
+        }
+        for r in rows
+    ]
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={"Status": st.column_config.LinkColumn("Status", display_text="Open status")},
+    )
+
+
+figures = dashboard.home_figures(svc.engine)
+
+st.title("Home")
+st.caption(f"Welcome, {who.email}. Figures from this console's records; days are UTC days.")
+
+today, week = st.columns(2)
+with today, st.container(border=True):
+    moved("Today", figures.today, figures.today_totals)
+with week, st.container(border=True):
+    moved("This week", figures.week_start, figures.week_totals)
+
+st.subheader("Waiting for an outcome")
+if not figures.open_count:
+    st.caption("No payment is waiting: every payment has an outcome.")
+else:
+    st.metric("Payments still open", figures.open_count, help="Processing at the operator, or being checked.")
+    payment_rows(figures.open_rows, reasons=False)
+    if figures.open_count > len(figures.open_rows):
+        st.caption(f"The newest {len(figures.open_rows)} are shown; the history lists them all.")
+
+st.subheader("Recent failures")
+if not figures.failures:
+    st.caption("No payment has failed.")
+else:
+    payment_rows(figures.failures, reasons=True)
+
+st.subheader("Wallet balances")
+if figures.balances:
+    st.dataframe(
+        [
+            {
+                "Currency": b.currency,
+                "Collected": money(b.collected, b.currency),
+                "Sent out (with fees)": money(b.sent, b.currency),
+                "Estimated balance": money(b.estimate, b.currency),
+            }
+            for b in figures.balances
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+else:
+    st.caption("No completed payment recorded yet.")
+st.caption(
+    "**Estimate from this console's records**: money collected minus money sent out through this"
+    " console. Dollr offers no balance look-up, and this does not know the opening balance or"
+    " anything done outside the console."
+)
+
+true_balances = dashboard.sandbox_balances(svc)
+if true_balances is not None:
+    st.markdown("**Sandbox wallets** (the sandbox's own balances: pretend money)")
+    st.dataframe(
+        [{"Currency": c, "Available": money(amount, c)} for c, amount in true_balances.items()],
+        hide_index=True,
+        width="stretch",
+    )
+
+if who.can(Permission.VIEW_HISTORY):
+    st.caption("The History page (Reports) filters, totals and exports every payment.")

@@ -1,5 +1,322 @@
-"""Placeholder: built by its issue."""
+"""Invoices & orders: draft a bill for a customer, list what they buy, publish it, find it again.
+
+Lists come from the ledger's mirror of Dollr; a document's items are fetched when it is opened or
+changed, never on an idle rerun.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
 
 import streamlit as st
 
-st.title("Coming soon")
+from console import documents_ui as ui
+from console.context import intent_key, new_intent, require_page, services
+from console.widgets import money
+from dollr_core import documents
+from dollr_core.access import Permission
+from dollr_core.enums import SourceStatus, SourceType
+from dollr_core.ledger.tables import DocumentRecord
+from dollr_core.models import DocumentDetail, Item
+from dollr_core.money import SUPPORTED_CURRENCIES
+
+who = require_page(Permission.MANAGE_INVOICES)
+svc = services()
+ui.apply_pending()
+
+OPEN = "invoices:open"  # the document being worked on (our mirror's row id)
+CREATED = "invoices:created"  # the draft this form just made (the form steps aside until "New draft")
+EDITING = "invoices:editing"  # the item being edited
+CANCELLING = "invoices:cancelling"  # the document whose cancellation awaits a yes
+PANEL = "invoices:panel"  # where failures that change what the panel offers are shown
+
+
+def detail_slot(record: DocumentRecord) -> str:
+    return f"invoices:detail:{record.id}"
+
+
+def draft_form() -> None:
+    created = (
+        documents.record_by_id(svc.engine, st.session_state[CREATED]) if CREATED in st.session_state else None
+    )
+    if created is not None:
+        st.success(f"Draft **{created.number}** was made and is open below.")
+        if st.button("New draft", key="invoices:another", icon=":material/add:"):
+            del st.session_state[CREATED]
+            st.rerun()
+        return
+    customer = ui.customer_input(svc.engine, "invoices:customer")
+    kind = st.radio(
+        "Invoice or order?",
+        [SourceType.INVOICE, SourceType.ORDER],
+        format_func=ui.kind_label,
+        captions=["A formal bill, with a due date if you like.", "A sale from a shop or online."],
+        horizontal=True,
+        key="invoices:kind",
+    )
+    currency = st.selectbox("Currency", SUPPORTED_CURRENCIES, key="invoices:currency")
+    fee_bearer = ui.fee_bearer_input("invoices:fees")
+    due: date | None = None
+    if kind is SourceType.INVOICE:
+        due = st.date_input(
+            "Due date (optional)", value=None, min_value=date.today(), key="invoices:due", format="YYYY-MM-DD"
+        )
+    note = st.text_area(
+        "Note for the customer",
+        key="invoices:note",
+        max_chars=500,
+        placeholder="e.g. Consulting services, June",
+    )
+    pay_link = st.toggle(
+        "Let the customer pay online with a payment link",
+        value=True,
+        key="invoices:link",
+        help="Dollr's own payment page, where the customer pays by mobile money or card.",
+    )
+    if ui.action("Create the draft", key="invoices:create", icon=":material/note_add:"):
+        try:
+            record = documents.create_document(
+                svc,
+                who,
+                draft_key=intent_key("draft"),  # a rerun or double click finds this draft again
+                source_type=SourceType(kind),
+                customer=customer.person(),
+                currency=currency,
+                note=note,
+                fee_bearer=fee_bearer,
+                as_payment_link=pay_link,
+                due_date=ui.end_of_day(due),
+            )
+        except Exception as exc:
+            ui.fail("invoices:create", exc)
+        new_intent("draft")
+        st.session_state[CREATED] = record.id
+        ui.set_on_next_run(OPEN, record.id)
+        st.rerun()
+
+
+def find_section() -> None:
+    text_col, status_col, kind_col = st.columns([3, 2, 2])
+    text = text_col.text_input("Search", placeholder="Number, customer name or phone", key="invoices:search")
+    status = status_col.selectbox(
+        "Status",
+        [None, *SourceStatus],
+        format_func=lambda s: "Any status" if s is None else ui.status_label(s),
+        key="invoices:status",
+    )
+    kind = kind_col.selectbox(
+        "Type",
+        [None, SourceType.INVOICE, SourceType.ORDER],
+        format_func=lambda k: "Invoices and orders" if k is None else ui.kind_label(k) + "s",
+        key="invoices:type",
+    )
+    found = documents.search_documents(svc.engine, text=text, status=status, source_type=kind)
+    if found:
+        ui.documents_table(found)
+    else:
+        st.info("Nothing matches. Make a new draft in the other tab.")
+    ui.document_picker(
+        found,
+        engine=svc.engine,
+        key=OPEN,
+        label="Open one to work on it",
+        placeholder="Choose an invoice or order…",
+    )
+
+
+def item_rows(record: DocumentRecord, detail: DocumentDetail, *, editable: bool) -> None:
+    if not detail.items:
+        st.info("No items yet. Add the first one below.")
+    else:
+        heads = st.columns([4, 1, 2, 2, 1, 1] if editable else [4, 1, 2, 2])
+        for col, head in zip(heads, ["Item", "Quantity", "Unit price", "Line total"], strict=False):
+            col.caption(head)
+    for number, item in enumerate(detail.items, start=1):
+        if editable and st.session_state.get(EDITING) == item.id:
+            edit_item(record, item)
+            continue
+        cols = st.columns([4, 1, 2, 2, 1, 1] if editable else [4, 1, 2, 2])
+        cols[0].text(f"{number}. {item.name}")
+        cols[1].text(f"× {item.qty}")
+        cols[2].text(money(item.amount, record.currency))
+        cols[3].text(money(item.amount * item.qty, record.currency))
+        if editable:
+            if cols[4].button("Edit", key=f"invoices:edit:{item.id}", icon=":material/edit:"):
+                st.session_state[EDITING] = item.id
+                st.rerun()
+            with cols[5]:
+                remove = ui.action(
+                    "Remove", key=f"invoices:remove:{item.id}", primary=False, icon=":material/delete:"
+                )
+            if remove:
+                change_items(
+                    record,
+                    lambda item_id=item.id: documents.remove_item(svc, who, record, item_id),
+                    f"invoices:remove:{item.id}",
+                )
+                st.rerun()
+    total = (
+        detail.total_amount
+        if detail.total_amount is not None
+        else sum(i.amount * i.qty for i in detail.items)
+    )
+    st.metric("Total", money(total, record.currency))
+
+
+def edit_item(record: DocumentRecord, item: Item) -> None:
+    with st.container(border=True):
+        name, qty, price = ui.item_inputs(f"invoices:item:{item.id}", record.currency, item=item)
+        save_col, stop_col = st.columns(2)
+        with save_col:
+            save = ui.action("Save changes", key=f"invoices:save:{item.id}")
+        if stop_col.button("Stop editing", key=f"invoices:stop:{item.id}"):
+            del st.session_state[EDITING]
+            st.rerun()
+    if save:
+        try:
+            line = documents.LineItem.checked(name, qty, price, record.currency)
+        except ValueError as exc:
+            ui.fail(f"invoices:save:{item.id}", exc)
+        change_items(
+            record, lambda: documents.update_item(svc, who, record, item.id, line), f"invoices:save:{item.id}"
+        )
+        del st.session_state[EDITING]
+        st.rerun()
+
+
+def add_item(record: DocumentRecord) -> None:
+    st.markdown("**Add an item**")
+    name, qty, price = ui.item_inputs("invoices:new_item", record.currency)
+    if ui.action("Add item", key="invoices:add_item", primary=False, icon=":material/add:"):
+        try:
+            line = documents.LineItem.checked(name, qty, price, record.currency)
+        except ValueError as exc:
+            ui.fail("invoices:add_item", exc)
+        change_items(record, lambda: documents.add_item(svc, who, record, line), "invoices:add_item")
+        ui.clear_item_inputs("invoices:new_item")
+        st.rerun()
+
+
+def change_items(record: DocumentRecord, change: Callable[[], DocumentDetail], button: str) -> None:
+    """Run an item change on Dollr and keep the document it returns; a failure shows at `button`."""
+    try:
+        ui.keep(detail_slot(record), record.id, change())
+    except Exception as exc:
+        ui.fail(button, exc)
+
+
+def cancel_controls(record: DocumentRecord) -> None:
+    what = ui.kind_label(record.source_type).lower()
+    if st.session_state.get(CANCELLING) != record.id:
+        if ui.action(f"Cancel this {what}…", key="invoices:cancel", primary=False, icon=":material/block:"):
+            st.session_state[CANCELLING] = record.id
+            st.rerun()
+        return
+    st.warning(
+        f"Cancel {record.number}? The customer will no longer be able to pay it, and it cannot be undone."
+    )
+    yes_col, no_col = st.columns(2)
+    if yes_col.button("Yes, cancel it", type="primary", key="invoices:cancel_yes"):
+        del st.session_state[CANCELLING]
+        try:
+            documents.cancel(svc, who, record)
+        except Exception as exc:
+            ui.fail(PANEL, exc)  # the document may have changed state: say it at the top
+        ui.forget(detail_slot(record))
+        st.rerun()
+    if no_col.button("No, keep it", key="invoices:cancel_no"):
+        del st.session_state[CANCELLING]
+        st.rerun()
+
+
+def pay_link(record: DocumentRecord) -> None:
+    if not record.as_payment_link:
+        st.caption("This one was made without a payment link: collect it from the customer's wallet instead.")
+        return
+    url = ui.remember(
+        f"invoices:link:{record.id}", record.number, lambda: documents.pay_link(svc, who, record)
+    )
+    if url:
+        st.markdown("**Payment link** — send it to the customer (copy with the button on the right):")
+        st.code(url, language=None)
+
+
+def document_panel(record: DocumentRecord) -> None:
+    what = ui.kind_label(record.source_type)
+    st.subheader(f"{what} {record.number}")
+    ui.show_failure(PANEL)
+    detail = ui.remember(
+        detail_slot(record),
+        record.id,
+        lambda: documents.detail(svc, who, record.source_type, record.dollr_id),
+    )
+    status = SourceStatus(record.status)
+    ui.facts(
+        {
+            "Status": ui.status_label(status),
+            "Customer": f"{record.customer_name} · {record.customer_phone}",
+            "Amount": money(record.total_amount, record.currency),
+            "Who pays Dollr's fees": ui.fee_bearer_label(record.fee_bearer),
+            "Due date": f"{detail.due_date:%Y-%m-%d}" if detail and detail.due_date else "—",
+            "Note": record.note or "—",
+            "Paid at": f"{record.paid_at:%Y-%m-%d %H:%M} UTC" if record.paid_at else "—",
+        }
+    )
+    if detail is not None:
+        st.markdown("**Items**")
+        item_rows(record, detail, editable=status is SourceStatus.IDLE)
+        if status is SourceStatus.IDLE:
+            add_item(record)
+        else:
+            st.caption(f"The items are locked: this {what.lower()} was published.")
+    if status is SourceStatus.IDLE:
+        st.divider()
+        st.caption("Publishing locks the items and lets the customer pay.")
+        if ui.action(f"Publish this {what.lower()}", key="invoices:publish", icon=":material/publish:"):
+            try:
+                documents.publish(svc, who, record)
+            except Exception as exc:
+                ui.fail(PANEL, exc)
+            st.rerun()
+    if status in (SourceStatus.ACTIVE, SourceStatus.PROCESSING):
+        st.divider()
+        pay_link(record)
+        collectable = who.can(Permission.COLLECT) and status is SourceStatus.ACTIVE and record.number
+        if collectable and st.button(
+            "Collect this payment now", key="invoices:collect", icon=":material/point_of_sale:"
+        ):
+            ui.go_to("pages/collect.py", number=record.number or "", hand_over=ui.COLLECT_NUMBER)
+    if status is SourceStatus.PROCESSING:
+        st.info("A payment is in progress. It cannot be cancelled until its outcome is known.")
+    if status is SourceStatus.PAID:
+        ui.receipt_button(record.number, key="invoices:receipt", allowed=who.can(Permission.VIEW_RECEIPTS))
+    if status in (SourceStatus.IDLE, SourceStatus.ACTIVE):
+        cancel_controls(record)
+    st.divider()
+    refresh_col, close_col = st.columns(2)
+    if refresh_col.button(
+        "Check with Dollr",
+        key="invoices:refresh",
+        icon=":material/refresh:",
+        help="Fetch this document again, e.g. after the customer paid by link.",
+    ):
+        ui.forget(detail_slot(record))
+        ui.forget(f"invoices:link:{record.id}")
+        st.rerun()
+    if close_col.button("Close", key="invoices:close", icon=":material/close:"):
+        ui.set_on_next_run(OPEN, None)
+        st.rerun()
+
+
+st.title("Invoices & orders")
+st.caption("Bill a customer: make a draft, add what they buy, publish it, then collect the payment.")
+new_tab, find_tab = st.tabs(["New draft", "Find invoices & orders"])
+with new_tab:
+    draft_form()
+with find_tab:
+    find_section()
+opened = documents.record_by_id(svc.engine, st.session_state[OPEN]) if st.session_state.get(OPEN) else None
+if opened is not None:
+    st.divider()
+    document_panel(opened)

@@ -1,5 +1,137 @@
-"""Placeholder: built by its issue."""
+"""Receipts: find a paid invoice or order and show, download or print its receipt.
+
+Arrive from another page (`st.session_state["receipt_number"]`) or a link (`?number=INV-…`), or
+type a number. A PAID document's receipt is kept once fetched, and "not paid yet" for a few
+seconds, so reruns cost no call to Dollr.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("Coming soon")
+from console.context import require_page, services
+from console.widgets import money, show_error
+from dollr_core import receipts
+from dollr_core.access import Permission
+from dollr_core.receipts import ReceiptUnavailable, ReceiptView
+
+who = require_page(Permission.VIEW_RECEIPTS)
+svc = services()
+
+HAND_OVER = "receipt_number"  # set by the collect and invoice pages before switching here
+SEARCH = "receipts_search"
+SHOWN = "receipts:number"  # the number whose receipt is on screen
+MISSING = "receipts:missing"  # numbers already looked up and not found (asked once, not per rerun)
+
+
+def take_hand_over() -> None:
+    """Open the number another page or the address asked for (once; typing a new one wins)."""
+    arrived = st.session_state.pop(HAND_OVER, None) or st.query_params.get("number")
+    if arrived and arrived != st.session_state.get("receipts:arrived"):
+        st.session_state["receipts:arrived"] = arrived
+        st.session_state[SEARCH] = arrived
+        st.session_state[SHOWN] = arrived
+
+
+def show_receipt(view: ReceiptView) -> None:
+    st.subheader(view.title)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**From**")
+        for line in (view.merchant.name, view.merchant.phone, view.merchant.email):
+            if line:
+                st.text(line)
+    with right:
+        st.markdown("**Customer**")
+        for line in (view.customer.name, view.customer.phone, view.customer.email):
+            if line:
+                st.text(line)
+    if view.note:
+        st.text(f"Note: {view.note}")
+
+    st.markdown("**Items**")
+    st.dataframe(
+        [
+            {
+                "Item": item.name,
+                "Qty": item.qty,
+                "Unit price": money(item.unit_amount, item.currency),
+                "Amount": money(item.total, item.currency),
+            }
+            for item in view.items
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    st.markdown("**Payment**")
+    st.dataframe(
+        [{"What": label, "Value": value} for label, value in view.lines()], hide_index=True, width="stretch"
+    )
+
+    slug = view.number.replace("/", "-")
+    first, second, third = st.columns(3)
+    first.download_button(
+        "Download PDF",
+        data=lambda: receipts.receipt_pdf(view),  # made only when clicked
+        file_name=f"receipt-{slug}.pdf",
+        mime="application/pdf",
+        type="primary",
+        icon=":material/picture_as_pdf:",
+        key="receipts_pdf",
+    )
+    second.download_button(
+        "Printable page",
+        data=lambda: receipts.receipt_html(view),
+        file_name=f"receipt-{slug}.html",
+        mime="text/html",
+        icon=":material/print:",
+        key="receipts_html",
+        help="A clean page to open in your browser and print (Ctrl+P or ⌘P).",
+    )
+    if view.receipt_url:
+        third.link_button("Customer's receipt on Dollr", view.receipt_url, icon=":material/open_in_new:")
+        st.caption("Send this link to the customer for their own copy:")
+        st.code(view.receipt_url, language=None)
+    else:
+        third.caption("Dollr gave no customer link for this receipt.")
+
+
+st.title("Receipts")
+take_hand_over()
+
+with st.form("receipts_find", border=False):
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    typed = left.text_input(
+        "Invoice or order number",
+        key=SEARCH,
+        placeholder="e.g. INV-2025-00042",
+        help="The number printed on the invoice or order (its Dollr id works too).",
+    )
+    if right.form_submit_button("Find receipt", type="primary", key="receipts_find_button"):
+        st.session_state[SHOWN] = typed.strip()
+
+number = str(st.session_state.get(SHOWN) or "").strip()
+if not number:
+    st.info("Enter an invoice or order number to see its receipt.")
+    st.stop()
+if number in st.session_state.setdefault(MISSING, set()):
+    st.warning(f"No invoice or order was found for {number!r}; check the number.")
+    st.stop()
+st.query_params["number"] = number
+
+try:
+    found = receipts.load_receipt(svc, who, number)
+except LookupError as exc:
+    st.session_state[MISSING].add(number)
+    st.warning(str(exc))
+    st.stop()
+except Exception as exc:
+    show_error(exc)
+    st.stop()
+
+if isinstance(found, ReceiptUnavailable):
+    st.warning(f"No receipt for {found.number} yet." if found.status != "CANCELED" else "No receipt.")
+    st.info(found.reason)
+    st.caption("This page checks again when you reopen it or press Find receipt.")
+else:
+    show_receipt(found)

@@ -1,5 +1,171 @@
-"""Placeholder: built by its issue."""
+"""Payment status: where one payment, or one invoice or order, stands, in plain words.
+
+Look up by payment reference (any kind of payment) or by invoice / order number or id. The
+payment's own status and the invoice's status are shown side by side and never mixed: a payment
+still PROCESSING does not mean the invoice failed. Dollr is asked only when someone looks up
+(or follows a link here); reruns show the last answer.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("Coming soon")
+from console.context import require_page, services
+from console.widgets import money, show_error
+from dollr_core import lookup
+from dollr_core.access import Permission
+from dollr_core.phone import mask_phone
+
+who = require_page(Permission.LOOK_UP_STATUS)
+svc = services()
+RESULT = "status:result"  # the last answer, shown again on reruns without asking Dollr
+LINKED = "status:linked"  # the query-parameter value already looked up
+
+KINDS = {
+    "COLLECTION": "Collection (money in)",
+    "PAYOUT": "Payout (money out)",
+    "TRANSFER": "Transfer",
+    "REFUND": "Refund",
+}
+
+
+def run_lookup(text: str) -> None:
+    try:
+        with st.spinner("Asking Dollr…"):
+            st.session_state[RESULT] = lookup.look_up(svc, who, text)
+    except Exception as exc:
+        st.session_state.pop(RESULT, None)
+        show_error(exc)
+
+
+def details(rows: dict[str, str]) -> None:
+    """Label → value as a plain table (nothing anyone typed is rendered as markup)."""
+    st.dataframe({"What": list(rows), "Value": list(rows.values())}, hide_index=True, width="stretch")
+
+
+def payment_side(payment: lookup.PaymentStatus | None, *, for_document: bool) -> None:
+    st.metric("Payment (execution) status", (payment.status or "Not at Dollr") if payment else "—")
+    if payment is None:
+        st.info(
+            "This console has sent no payment for it. If the customer paid on Dollr's hosted page,"
+            " the document's status (beside this) is the one to trust."
+            if for_document
+            else "No payment found."
+        )
+        return
+    st.write(payment.meaning)
+    if payment.reason:
+        st.error(f"Why it failed: {payment.reason}")
+    rows = {
+        "Reference": payment.reference_id,
+        "Kind": KINDS.get(payment.operation_type or "", payment.operation_type or "—"),
+        "Payer pays": money(payment.payer_amount, payment.payer_currency),
+        "Payee receives": money(payment.payee_amount, payment.payee_currency),
+    }
+    if payment.provider_transaction_id:
+        rows["Operator's transaction id"] = payment.provider_transaction_id
+    details(rows)
+
+
+def document_side(document: lookup.DocumentStatus | None) -> None:
+    if document is None:
+        st.metric("Invoice / order status", "—")
+        st.info("Not linked to an invoice or order: payouts, transfers and refunds have none.")
+        return
+    st.metric(f"{document.label} status", document.status)
+    st.write(document.meaning)
+    if not document.fresh:
+        st.caption("Dollr could not be asked just now: this is the last status we saw.")
+    rows = {
+        "Number": document.number or "—",
+        "Customer": document.customer_name or "—",
+        "Total": money(document.total_amount, document.currency),
+    }
+    if document.paid_at:
+        rows["Paid at"] = document.paid_at.strftime("%Y-%m-%d %H:%M UTC")
+    details(rows)
+
+
+def side_by_side(
+    payment: lookup.PaymentStatus | None, document: lookup.DocumentStatus | None, *, for_document: bool
+) -> None:
+    left, right = st.columns(2)
+    with left, st.container(border=True):
+        payment_side(payment, for_document=for_document)
+    with right, st.container(border=True):
+        document_side(document)
+
+
+def show(result: lookup.ReferenceLookup | lookup.DocumentLookup) -> None:
+    if isinstance(result, lookup.ReferenceLookup):
+        if not result.found:
+            st.warning(
+                "Not found: neither this console nor Dollr has a payment with this reference."
+                " Check that you copied all of it."
+            )
+            return
+        side_by_side(result.payment, result.document, for_document=False)
+        if result.attempt is not None:
+            attempt = result.attempt
+            st.caption(
+                f"Sent from this console by {attempt.operator} on"
+                f" {attempt.created_at.strftime('%Y-%m-%d %H:%M UTC')}"
+                + (f", to / from {mask_phone(attempt.phone)}" if attempt.phone else "")
+                + "."
+            )
+        return
+    if not result.found:
+        st.warning("Not found: no invoice or order has this number or id. Check it, e.g. INV-2025-00042.")
+        return
+    side_by_side(result.latest, result.document, for_document=True)
+    if len(result.attempts) > 1:
+        st.markdown("**Every payment this console sent for it**")
+        payments = [lookup.payment_of(a) for a in result.attempts]
+        st.dataframe(
+            {
+                "Reference": [p.reference_id for p in payments],
+                "Payment status": [p.status or "Not at Dollr" for p in payments],
+                "Payer pays": [money(p.payer_amount, p.payer_currency) for p in payments],
+                "Sent at": [a.created_at.strftime("%Y-%m-%d %H:%M UTC") for a in result.attempts],
+            },
+            hide_index=True,
+            width="stretch",
+        )
+
+
+st.title("Payment status")
+st.caption(
+    "Where a payment stands, by its reference, or an invoice or order, by its number. The payment and"
+    " the invoice each have their own status: they are shown side by side."
+)
+
+# Other pages link here with ?reference=… or ?number=…: that is a request to look, once per link.
+linked = st.query_params.get("reference") or st.query_params.get("number")
+if linked and st.session_state.get(LINKED) != linked:
+    st.session_state[LINKED] = linked
+    st.session_state["status_query"] = linked
+    run_lookup(linked)
+
+with st.form("status_form", border=False):
+    text = st.text_input(
+        "Payment reference, or invoice / order number",
+        key="status_query",
+        placeholder="e.g. 550e8400-e29b-41d4-a716-446655440000 or INV-2025-00042",
+    )
+    if st.form_submit_button("Look up", type="primary", key="status_lookup"):
+        run_lookup(text)
+
+with st.expander("What the statuses mean"):
+    st.markdown(
+        "**Payment (execution) status**: one attempt to move money.\n"
+        "- PENDING: Dollr has it and is handing it to the operator.\n"
+        f"- PROCESSING: {lookup.execution_meaning('PROCESSING', 'COLLECTION')}\n"
+        "- COMPLETED: the money has moved. FAILED: no money moved.\n\n"
+        "**Invoice / order status**: the document's own life: IDLE (draft) → ACTIVE (published, can be"
+        " paid) → PROCESSING (a payment is under way) → PAID, or CANCELED. A failed payment leaves the"
+        " invoice ACTIVE, ready for another payment."
+    )
+
+answer = st.session_state.get(RESULT)
+if answer is not None:
+    show(answer)

@@ -23,7 +23,9 @@ st.dataframe(
             "Role": u.role,
             "Active": "yes" if u.is_active else "no",
             "Locked until": u.locked_until.strftime("%Y-%m-%d %H:%M UTC") if u.locked_until else "",
-            "Last sign-in": u.last_sign_in_at.strftime("%Y-%m-%d %H:%M UTC") if u.last_sign_in_at else "never",
+            "Last sign-in": u.last_sign_in_at.strftime("%Y-%m-%d %H:%M UTC")
+            if u.last_sign_in_at
+            else "never",
         }
         for u in users.list_users(svc.engine)
     ],
@@ -45,11 +47,15 @@ with add_tab, st.form("add_user", clear_on_submit=True):
     name = st.text_input("Name", key="new_name")
     role = st.selectbox("Role", [r.value for r in Role], key="new_role")
     password = st.text_input(
-        "First password (10 characters or more; leave empty for company sign-in)", type="password", key="new_password"
+        "First password (10 characters or more; leave empty for company sign-in)",
+        type="password",
+        key="new_password",
     )
     if st.form_submit_button("Add user", type="primary"):
         try:
-            users.add_user(svc.engine, email=email, role=Role(role), password=password or None, name=name, by=me)
+            users.add_user(
+                svc.engine, email=email, role=Role(role), password=password or None, name=name, by=me
+            )
             st.success(f"{email} can now sign in as {role}.")
         except Exception as exc:
             show_error(exc)

@@ -90,9 +90,7 @@ def make_services(sandbox: Sandbox, ledger_url: str, data_dir: str, **overrides:
         **overrides,  # type: ignore[arg-type]
     )
     client = DollrClient(settings, sleep=_short_sleep)
-    return Services(
-        settings=settings, engine=open_ledger(ledger_url), client=client, lookups=Lookups(client)
-    )
+    return Services(settings=settings, engine=open_ledger(ledger_url), client=client, lookups=Lookups(client))
 
 
 @pytest.fixture

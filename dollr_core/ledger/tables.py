@@ -24,7 +24,9 @@ def _money() -> Any:
 
 
 def _when(index: bool = False) -> Any:
-    return Field(default_factory=utcnow, sa_column_kwargs={"nullable": False}, sa_type=UTCDateTime, index=index)
+    return Field(
+        default_factory=utcnow, sa_column_kwargs={"nullable": False}, sa_type=UTCDateTime, index=index
+    )
 
 
 def _maybe_when() -> Any:
@@ -113,9 +115,7 @@ class AccountRecord(SQLModel, table=True):
     """A Dollr payment account; mobile-money accounts are reused per party + method + number."""
 
     __tablename__ = "payment_account"
-    __table_args__ = (
-        UniqueConstraint("dollr_party_id", "operation_type", "method", "account_number"),
-    )
+    __table_args__ = (UniqueConstraint("dollr_party_id", "operation_type", "method", "account_number"),)
     id: int | None = Field(default=None, primary_key=True)
     dollr_account_id: int = Field(unique=True)
     dollr_party_id: int = Field(index=True)

@@ -60,7 +60,13 @@ class Console:
     def cli(self, *args: str, stdin: str = "") -> str:
         done = subprocess.run(
             [sys.executable, "-m", "dollr_core", *args],
-            input=stdin, capture_output=True, text=True, env=self.env, cwd=ROOT, timeout=60, check=True,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=ROOT,
+            timeout=60,
+            check=True,
         )
         return done.stdout
 
@@ -81,23 +87,47 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
     logs = open(data / "servers.log", "w")  # noqa: SIM115 (closed at teardown)
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "dollr_core.sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port)],
-        cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=logs,
+        stderr=subprocess.STDOUT,
     )
     streamlit = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.port", str(console_port), "--server.address", "127.0.0.1",
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(console_port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
         ],
-        cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=logs,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(f"http://127.0.0.1:{sandbox_port}/_sandbox/pricing")
         wait_for(f"http://127.0.0.1:{console_port}/_stcore/health")
         console = Console(f"http://127.0.0.1:{console_port}", f"http://127.0.0.1:{sandbox_port}", data, env)
         for role in ("operator", "finance", "manager", "admin"):
-            console.cli("users", "add", "--email", f"{role}@example.com", "--role", role, "--password-stdin",
-                        stdin=PASSWORD + "\n")
+            console.cli(
+                "users",
+                "add",
+                "--email",
+                f"{role}@example.com",
+                "--role",
+                role,
+                "--password-stdin",
+                stdin=PASSWORD + "\n",
+            )
         yield console
     finally:
         for process in (streamlit, sandbox):
@@ -118,8 +148,13 @@ def browser() -> Iterator[object]:
             executable_path=CHROMIUM,
             headless=True,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
             ],
         )
         yield chromium
@@ -137,8 +172,10 @@ class Shots:
 
     def __call__(self, step: str) -> None:
         self.n += 1
-        self.page.screenshot(path=str(self.dir / f"{self.n:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower())}.png"),  # type: ignore[attr-defined]
-                             full_page=True)
+        self.page.screenshot(
+            path=str(self.dir / f"{self.n:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower())}.png"),  # type: ignore[attr-defined]
+            full_page=True,
+        )
 
 
 @pytest.fixture

@@ -38,7 +38,9 @@ def console(fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def page(console: Services) -> Callable[..., AppTest]:
     """`page("pages/payout.py", role=Role.OPERATOR)`: the page as that signed-in person sees it."""
 
-    def open_page(path: str, *, role: Role = Role.FINANCE, email: str | None = None, timeout: float = 30) -> AppTest:
+    def open_page(
+        path: str, *, role: Role = Role.FINANCE, email: str | None = None, timeout: float = 30
+    ) -> AppTest:
         at = AppTest.from_file(str(ROOT / path), default_timeout=timeout)
         who = Actor(email or f"{role.value}@example.com", role)
         at.session_state["actor"] = who

@@ -20,7 +20,9 @@ from dollr_core.services import Services
 PASSCODE = "123456"
 
 
-def pay_out(svc: Services, actor: Actor, key: str, *, phone: str = "231880001234", amount: str = "25") -> Attempt:
+def pay_out(
+    svc: Services, actor: Actor, key: str, *, phone: str = "231880001234", amount: str = "25"
+) -> Attempt:
     prepare_payout(svc, actor, key, name="Musa Kollie", phone=phone, amount=amount, currency="USD")
     return confirm_payout(svc, actor, key, PASSCODE)
 

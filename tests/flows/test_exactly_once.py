@@ -57,7 +57,9 @@ def _assert_ledger_matches_sandbox(svc: Services, sandbox: Sandbox) -> None:
 
 def test_ten_threads_one_payout(services: Services, fresh_sandbox: Sandbox, operator: Actor) -> None:
     key = uuid.uuid4().hex
-    prepare_payout(services, operator, key, name="Musa Kollie", phone="231880001234", amount="40", currency="USD")
+    prepare_payout(
+        services, operator, key, name="Musa Kollie", phone="231880001234", amount="40", currency="USD"
+    )
     barrier = threading.Barrier(10)
 
     def click() -> str:
@@ -167,7 +169,9 @@ def test_dropped_response_is_adopted(services: Services, fresh_sandbox: Sandbox,
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_server_errors_on_execute(sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor, status: int) -> None:
+def test_server_errors_on_execute(
+    sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor, status: int
+) -> None:
     fresh_sandbox.add_fault(path="/v1/executions", count=1, action="status", status=status)
     attempt = collect(sqlite_services, finance, uuid.uuid4().hex)
     # Dollr never saw it: the same reference_id was resent after the lookup said "not found".
@@ -225,7 +229,9 @@ FAULTS: list[dict[str, object]] = [
 FAULT_PATHS = ["/v1/executions", "/v1/status", "/v1/sessions", "/v1/payment-accounts", "/v1/parties"]
 
 
-def test_randomized_flows_with_faults(services: Services, fresh_sandbox: Sandbox, operator: Actor, finance: Actor) -> None:
+def test_randomized_flows_with_faults(
+    services: Services, fresh_sandbox: Sandbox, operator: Actor, finance: Actor
+) -> None:
     """200 payments, random faults at random steps, crashes included: exactly one execution each."""
     rng = random.Random(20261128)
     keys: list[tuple[str, str]] = []

@@ -25,7 +25,9 @@ PASSCODE = "918273"
 
 @pytest.fixture
 def secret_sandbox() -> Iterator[Sandbox]:
-    with Sandbox(SandboxConfig(client_secret=CLIENT_SECRET, passcode=PASSCODE, rate_limit_per_minute=0)) as sb:
+    with Sandbox(
+        SandboxConfig(client_secret=CLIENT_SECRET, passcode=PASSCODE, rate_limit_per_minute=0)
+    ) as sb:
         yield sb
 
 
@@ -43,7 +45,7 @@ def _database_text(svc: Services) -> str:
     chunks: list[str] = []
     with svc.engine.connect() as conn:
         for table in inspect(conn).get_table_names():
-            for row in conn.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608 (our own table names)
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
                 chunks.append(" ".join(str(v) for v in row))
     return "\n".join(chunks)
 

@@ -1,0 +1,108 @@
+"""The embedded Dollr sandbox: a strict, stateful simulator of every endpoint of the Dollr v1 API.
+
+Run it
+------
+In-process::
+
+    from dollr_core.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig()) as sb:      # uvicorn on 127.0.0.1:<free port>, in a thread
+        sb.base_url                           # "http://127.0.0.1:PORT"
+        sb.advance_clock(5); sb.executions(); sb.wallets()
+        sb.add_fault("/v1/executions", action="drop_response")
+
+Standalone::
+
+    python -m dollr_core.sandbox --host 127.0.0.1 --port 8765 [--state FILE] [--latency-ms N]
+                                 [--unverified] [--lenient] [--data-envelope] [--rate-limit N]
+
+``--state FILE`` keeps everything (records, balances, tokens, id counters, clock offset) in a SQLite
+file, committed before each response leaves, so a restart loses nothing acknowledged.
+
+Credentials
+-----------
+Client id ``sandbox``, client secret ``sandbox-secret`` (A1; tokens last 60 minutes of sandbox
+clock). Merchant passcode ``123456`` registered with phone ``231880000000`` (or user id ``1``).
+A wrong passcode on a payout gives an execution that is FAILED at once (PENDING → FAILED) with a
+``gateway_message`` saying so; it is not a 403. Unverified merchants (``verified=False``) get 403
+on payout sessions and executions, transfers and refunds.
+
+Test numbers
+------------
+Executions go PENDING → PROCESSING after ``pending_seconds`` (1 s) and reach their outcome
+``processing_seconds`` (3 s) later, on the sandbox clock. The last four digits of the mobile-money
+wallet number (the payment account's ``insensitive_account_number``; for payouts the payout
+account's) choose the outcome:
+
+======  =====================================================================
+ 0001   FAILED: the payer declines (payouts: the operator rejects)
+ 0002   FAILED: insufficient funds (payouts: the recipient's wallet is full)
+ 0003   slow: PROCESSING for ``slow_seconds`` (180 s), then COMPLETED
+ 0004   never approved: PROCESSING for ``timeout_seconds`` (120 s), then FAILED
+ other  COMPLETED
+======  =====================================================================
+
+Cards (``CREDIT_CARD`` + ``STRIPE``, no number): an ``account_name`` containing ``3DS`` answers
+PROCESSING with ``requires_action: true`` and a ``client_secret`` ``pi_…_secret_…``, then
+COMPLETED after ``processing_seconds`` as if 3DS succeeded; one containing ``DECLINE`` FAILS;
+any other card completes normally. Payouts debit the wallet by amount + fees at execute time (the
+money is held, and released if the payout fails); a short wallet gives FAILED at once with a
+``wallet_message``.
+
+Fees and FX (``GET /_sandbox/pricing`` returns the live table)
+---------------------------------------------------------------
+All fees are on the base amount, in the base currency, rounded ROUND_HALF_UP to its minor units.
+
+* Gateway: mobile money collection 1 %, payout 1.5 %, refund 0 %; card collection 2.9 % + USD 0.30
+  (converted to the base currency); wallet payout/transfer/refund 0 %. Card payouts, card or MoMo
+  transfers and wallet collections are not available (422).
+* Platform, tier ``default``: collection 1.5 %, payout 0.5 %, transfer 0.5 %, refund 0 %
+  (tier ``growth``: 1.0 / 0.25 / 0.25 / 0 %).
+* FX: 1 USD = 190 LRD = 1400 RWF (cross rates derived); FX fee 0.75 % when the payer's currency
+  differs from the base.
+* PAYER bears: payer = convert(base + fees), payee = base. PAYEE bears: payer = convert(base),
+  payee = base − fees. With these defaults a USD 100 MoMo collection paid in LRD has exactly the
+  fees of the contract's PR1 example (platform 1.50, gateway 1.00, FX 0.75).
+
+Choices where the contract leaves one
+-------------------------------------
+* Unknown ids in a *path or query* (and unknown references and numbers) are 404; an unknown id
+  referenced from a *body* (``counterparty_id``, ``payment_account_id``, ``session_id``…) is 422 at
+  that field. Wrong states are 422 (type ``value_error.state``).
+* Checkout-created (K1) sources are ACTIVE at once, with ``fee_bearer`` PAYER and a pay link.
+* A source needs at least one item to be published. Refunds are capped at the original
+  collection's base amount, counting refunds already completed or in flight.
+* ``data_envelope`` wraps successful /v1 bodies only; errors and ``/_sandbox`` stay bare.
+* Faults and ``latency_ms`` apply to ``/v1`` paths only, so the controls always answer.
+  ``drop_response`` carries the request out, sends the status line and headers, then breaks the
+  connection: the client sees ``httpx.RemoteProtocolError``, never a 500.
+* ``SandboxConfig(start_time=...)`` starts the sandbox clock at a given instant (e.g. the
+  contract examples' 2025-06-01).
+
+Sandbox-only endpoints (``/_sandbox``)
+--------------------------------------
+``POST/GET/DELETE /faults``, ``POST /clock/advance``, ``GET /clock``, ``GET /executions``,
+``GET /wallets``, ``GET /pricing``, ``POST /reset``, ``GET/POST /config``, ``GET /requests``,
+``POST /payment-accounts/{id}/active``, and the hosted checkout page ``GET /hosted/{token}``,
+``POST /hosted/{token}/pay``, ``GET /receipts/{token}``.
+"""
+
+from dollr_core.sandbox.app import create_app
+from dollr_core.sandbox.config import SandboxConfig
+from dollr_core.sandbox.faults import Fault, FaultAction, FaultSpec
+from dollr_core.sandbox.pricing import Pricing, PricingConfig
+from dollr_core.sandbox.server import Sandbox, SandboxError
+from dollr_core.sandbox.state import SandboxState
+
+__all__ = [
+    "Fault",
+    "FaultAction",
+    "FaultSpec",
+    "Pricing",
+    "PricingConfig",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxError",
+    "SandboxState",
+    "create_app",
+]

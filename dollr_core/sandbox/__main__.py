@@ -1,0 +1,67 @@
+"""``python -m dollr_core.sandbox``: serve the sandbox standalone."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from dollr_core.sandbox.config import SandboxConfig
+from dollr_core.sandbox.server import Sandbox
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    defaults = SandboxConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m dollr_core.sandbox", description="Serve the Dollr sandbox."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--state", metavar="FILE", help="SQLite file keeping the state across restarts")
+    parser.add_argument("--latency-ms", type=int, default=0, help="delay added to every /v1 request")
+    parser.add_argument("--unverified", action="store_true", help="403 on payouts, transfers and refunds")
+    parser.add_argument("--lenient", action="store_true", help="accept ids as strings or ints, legacy bodies")
+    parser.add_argument("--data-envelope", action="store_true", help='wrap /v1 bodies in {"data": ...}')
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=defaults.rate_limit_per_minute,
+        help="requests per minute per token (0: no limit)",
+    )
+    parser.add_argument("--client-id", default=defaults.client_id)
+    parser.add_argument("--client-secret", default=defaults.client_secret)
+    parser.add_argument("--passcode", default=defaults.passcode)
+    parser.add_argument("--passcode-phone", default=defaults.passcode_phone)
+    parser.add_argument("--pending-seconds", type=float, default=defaults.pending_seconds)
+    parser.add_argument("--processing-seconds", type=float, default=defaults.processing_seconds)
+    parser.add_argument("--session-ttl-seconds", type=int, default=defaults.session_ttl_seconds)
+    parser.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    config = SandboxConfig(
+        state_file=args.state,
+        latency_ms=args.latency_ms,
+        verified=not args.unverified,
+        lenient=args.lenient,
+        data_envelope=args.data_envelope,
+        rate_limit_per_minute=args.rate_limit,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        passcode=args.passcode,
+        passcode_phone=args.passcode_phone,
+        pending_seconds=args.pending_seconds,
+        processing_seconds=args.processing_seconds,
+        session_ttl_seconds=args.session_ttl_seconds,
+    )
+    sandbox = Sandbox(config)
+    print(f"Dollr sandbox on http://{args.host}:{args.port} (client id {config.client_id!r})", flush=True)
+    sandbox.serve(args.host, args.port, args.log_level)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,74 @@
+"""Everything the sandbox can be told at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from dollr_core.config import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_PASSCODE,
+    SANDBOX_PASSCODE_PHONE,
+)
+from dollr_core.enums import MerchantType, PaymentMethod
+from dollr_core.sandbox.operators import DEFAULT_PREFIXES
+from dollr_core.sandbox.pricing import PricingConfig
+
+
+def _initial_balances() -> dict[str, Decimal]:
+    return {"USD": Decimal("10000"), "LRD": Decimal("2000000"), "RWF": Decimal("10000000")}
+
+
+@dataclass
+class SandboxConfig:
+    """Start-up settings. ``verified``, ``latency_ms``, ``rate_limit_per_minute``, ``lenient`` and
+    ``data_envelope`` can also be changed at run time (``Sandbox.configure`` / ``POST /_sandbox/config``).
+    """
+
+    #: SQLite database holding the state; None keeps everything in memory.
+    state_file: str | os.PathLike[str] | None = None
+    client_id: str = SANDBOX_CLIENT_ID
+    client_secret: str = SANDBOX_CLIENT_SECRET
+    passcode: str = SANDBOX_PASSCODE
+    passcode_phone: str = SANDBOX_PASSCODE_PHONE
+    #: Accepted instead of the phone in ``passcode.token.user_id``.
+    passcode_user_id: str = "1"
+    #: Unverified merchants get 403 on payouts, transfers and refunds (contract §6.3).
+    verified: bool = True
+    #: Requests per minute per bearer token (sliding window); 0 disables the limit.
+    rate_limit_per_minute: int = 1200
+    #: Delay added to every /v1 request, for benchmarks.
+    latency_ms: int = 0
+    #: Accept ids as numeric strings or ints both ways, and the legacy payout-session body (§9).
+    lenient: bool = False
+    #: Wrap every successful /v1 body in ``{"data": ...}`` (§9 #2).
+    data_envelope: bool = False
+    #: Access-token lifetime, reported as ``expires_in`` (minutes) and enforced on the sandbox clock.
+    token_expires_minutes: int = 60
+    #: Realtime-key lifetime in seconds (R1).
+    realtime_key_seconds: int = 300
+    #: PENDING → PROCESSING after this long, then PROCESSING → final after ``processing_seconds``.
+    pending_seconds: float = 1.0
+    processing_seconds: float = 3.0
+    #: Test number ``…0003`` completes after this long in PROCESSING.
+    slow_seconds: float = 180.0
+    #: Test number ``…0004`` fails after this long in PROCESSING (the payer never approves).
+    timeout_seconds: float = 120.0
+    #: Where the sandbox clock starts (then runs with wall time); None starts it at the wall clock.
+    start_time: datetime | None = None
+    #: Checkout and payout sessions expire this long after creation.
+    session_ttl_seconds: int = 900
+    initial_balances: Mapping[str, Decimal] = field(default_factory=_initial_balances)
+    merchant_id: int = 1
+    merchant_name: str = "Sandbox Trading Ltd"
+    merchant_type: MerchantType = MerchantType.ORGANIZATION
+    merchant_email: str | None = "payments@sandbox.example"
+    merchant_phone: str | None = "231880000000"
+    fee_tier: str = "default"
+    pricing: PricingConfig = field(default_factory=PricingConfig)
+    #: Phone prefix → mobile-money method, for PR3.
+    operator_prefixes: Mapping[str, PaymentMethod] = field(default_factory=lambda: dict(DEFAULT_PREFIXES))

@@ -1,0 +1,30 @@
+"""A1: client credentials → access token."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from starlette.responses import Response
+
+from dollr_core.sandbox import tokens
+from dollr_core.sandbox.deps import StateDep, json_body, reply
+from dollr_core.sandbox.errors import Unauthorized
+from dollr_core.sandbox.schemas import TokenOut, TokenRequest
+
+router = APIRouter()
+
+
+@router.post("/jwt/client/obtain/token", response_model=TokenOut)
+def obtain_token(
+    state: StateDep, body: Annotated[TokenRequest, Depends(json_body(TokenRequest))]
+) -> Response:
+    config = state.config
+    id_ok = hmac.compare_digest(body.client_id.encode(), config.client_id.encode())
+    secret_ok = hmac.compare_digest(body.client_secret.encode(), config.client_secret.encode())
+    if not (id_ok and secret_ok):
+        raise Unauthorized("Invalid client credentials")
+    with state.transaction():
+        token = tokens.issue_access_token(state)
+    return reply(state, TokenOut(access_token=token, expires_in=config.token_expires_minutes))
