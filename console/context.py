@@ -22,7 +22,9 @@ def _secrets() -> dict[str, Any]:
 @st.cache_resource(show_spinner="Starting the console…")
 def services() -> Services:
     """One client (one token, one connection pool) and one ledger engine for every session."""
-    return start_services(Settings.load(secrets=_secrets()))
+    started = start_services(Settings.load(secrets=_secrets()))
+    started.start_reconciler()
+    return started
 
 
 def actor() -> Actor:

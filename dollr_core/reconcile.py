@@ -69,5 +69,9 @@ def reconcile_once(svc: Services, *, limit: int = 50) -> int:
 def run_loop(svc: Services, *, interval: float = 2.0, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     while not stop.is_set():
-        busy = reconcile_once(svc)
+        try:
+            busy = reconcile_once(svc)
+        except Exception:  # the ledger or Dollr is briefly unreachable: keep going
+            log.exception("reconcile pass failed")
+            busy = 0
         stop.wait(0.2 if busy else interval)

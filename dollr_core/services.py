@@ -4,6 +4,7 @@ and, in sandbox mode without a base URL, the embedded sandbox they talk to."""
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,12 +28,40 @@ class Services:
     client: DollrClient
     lookups: Lookups
     sandbox: Sandbox | None = field(default=None)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _workers: list[threading.Thread] = field(default_factory=list, repr=False)
 
     @property
     def base_url(self) -> str:
         return self.settings.resolved_base_url()
 
+    def start_reconciler(self, interval: float = 2.0) -> None:
+        """Follow every unfinished payment in the background, even when no page is watching it.
+
+        The console starts one per process; extra reconcilers (`python -m dollr_core reconcile
+        --loop`) may run beside it: they share the work through leases and never poll one
+        payment at the same moment.
+        """
+        from dollr_core.reconcile import run_loop
+
+        worker = threading.Thread(
+            target=run_loop,
+            args=(self,),
+            kwargs={"interval": interval, "stop": self._stop},
+            name="dollr-reconciler",
+            daemon=True,
+        )
+        worker.start()
+        self._workers.append(worker)
+
+    def stop_reconciler(self) -> None:
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(timeout=10)
+        self._workers.clear()
+
     def close(self) -> None:
+        self.stop_reconciler()
         self.client.close()
         self.engine.dispose()
         if self.sandbox is not None:

@@ -29,6 +29,7 @@ def console(fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(ROOT)
     services.clear()
     svc = services()
+    svc.stop_reconciler()  # tests drive every status change themselves
     yield svc
     svc.close()
     services.clear()
