@@ -36,7 +36,7 @@ PAGES: list[tuple[str, str, str, str, tuple[Permission, ...]]] = [
         "pages/approvals.py",
         "Approvals",
         ":material/approval:",
-        (Permission.APPROVE, Permission.PAY_OUT),
+        (Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS),
     ),
     ("Look up", "pages/status.py", "Payment status", ":material/search:", (Permission.LOOK_UP_STATUS,)),
     ("Look up", "pages/receipts.py", "Receipts", ":material/description:", (Permission.VIEW_RECEIPTS,)),

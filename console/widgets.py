@@ -6,6 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from dollr_core.explain import attempt_outcome, explain
 from dollr_core.ledger.tables import Attempt, AttemptState
@@ -84,3 +85,11 @@ def live_status(reference_id: str, refresh: Callable[[str], Attempt], *, every: 
         attempt_summary(attempt)
     else:
         _follow()
+
+
+def page_link(page: str, label: str, **query: str) -> None:
+    """A link to another console page (plain text when a page runs on its own, as in tests)."""
+    try:
+        st.page_link(page, label=label, query_params=query or None)
+    except StreamlitPageNotFoundError:
+        st.caption(label)

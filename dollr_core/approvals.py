@@ -136,14 +136,28 @@ def decide_batch(svc: Services, actor: Actor, batch_id: int, decision: Decision)
 
 
 def submit_for_approval(svc: Services, actor: Actor, intent_key: str) -> Intent:
-    """The maker asks a manager to approve: the payout already waits; this records who asked."""
+    """The maker asks a manager to approve: only now does the payout appear in managers' lists."""
     require(actor, Permission.PAY_OUT)
     with Session(svc.engine) as db:
-        intent = db.exec(select(Intent).where(Intent.intent_key == intent_key)).one_or_none()
-    if intent is None or intent.operator.lower() != actor.email.lower():
-        raise ApprovalError("There is no payout of yours to send for approval; prepare it again.")
-    if intent.state != IntentState.AWAITING_APPROVAL:
-        raise ApprovalError("This payout is not waiting for approval any more.")
+        intent = db.exec(select(Intent).where(Intent.intent_key == intent_key).with_for_update()).one_or_none()
+        if intent is None or intent.operator.lower() != actor.email.lower():
+            raise ApprovalError("There is no payout of yours to send for approval; prepare it again.")
+        if not intent.needs_approval or intent.state != IntentState.OPEN:
+            raise ApprovalError("This payout is not waiting to be sent for approval any more.")
+        db.add(
+            LedgerEvent(
+                intent_id=intent.id,
+                actor=actor.email,
+                action="sent_for_approval",
+                from_state=intent.state,
+                to_state=IntentState.AWAITING_APPROVAL,
+            )
+        )
+        intent.state = IntentState.AWAITING_APPROVAL
+        intent.updated_at = utcnow()
+        db.add(intent)
+        db.commit()
+        db.refresh(intent)
     audit.record(
         svc.engine,
         actor.email,
@@ -151,6 +165,33 @@ def submit_for_approval(svc: Services, actor: Actor, intent_key: str) -> Intent:
         target=intent_key,
         detail=f"{intent.currency} {intent.amount} to {intent.party_name}",
     )
+    return intent
+
+
+def withdraw_payout(svc: Services, actor: Actor, intent_key: str) -> Intent:
+    """The maker takes back a payout nobody has sent yet (waiting, approved or rejected)."""
+    require(actor, Permission.PAY_OUT)
+    with Session(svc.engine) as db:
+        intent = db.exec(select(Intent).where(Intent.intent_key == intent_key).with_for_update()).one_or_none()
+        if intent is None or intent.operator.lower() != actor.email.lower():
+            raise ApprovalError("There is no payout of yours to withdraw.")
+        if intent.state not in (IntentState.OPEN, IntentState.AWAITING_APPROVAL, IntentState.READY):
+            raise ApprovalError("This payout was already sent or closed; it cannot be withdrawn.")
+        db.add(
+            LedgerEvent(
+                intent_id=intent.id,
+                actor=actor.email,
+                action="withdrawn",
+                from_state=intent.state,
+                to_state=IntentState.CANCELED,
+            )
+        )
+        intent.state = IntentState.CANCELED
+        intent.updated_at = utcnow()
+        db.add(intent)
+        db.commit()
+        db.refresh(intent)
+    audit.record(svc.engine, actor.email, "payout_withdrawn", target=intent_key)
     return intent
 
 

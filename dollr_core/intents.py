@@ -91,7 +91,7 @@ def open_intent(
             return intent
         if IntentState(intent.state) not in EDITABLE:
             return intent
-        if intent.params_fingerprint != stamp or intent.state != state:
+        if intent.params_fingerprint != stamp or (intent.state == IntentState.OPEN and state != intent.state):
             previous = intent.state
             for name, value in fields.items():
                 setattr(intent, name, value)

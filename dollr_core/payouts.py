@@ -119,7 +119,7 @@ def prepare_payout(
         kind=IntentKind.PAYOUT,
         operation_type=OperationType.PAYOUT,
         operator=actor.email,
-        state=IntentState.AWAITING_APPROVAL if needs_approval else IntentState.READY,
+        state=IntentState.OPEN if needs_approval else IntentState.READY,
         terms={"phone": person.phone, "name": person.fullname, "amount": value, "currency": currency},
         party_name=person.fullname,
         phone=person.phone,
@@ -213,6 +213,8 @@ def confirm_payout(svc: Services, actor: Actor, intent_key: str, passcode: str |
     if intent is None:
         raise protocol.IntentNotReady("This payout was not prepared; start again from the form.")
     require(actor, Permission.PAY_OUT if intent.batch_id is None else Permission.BULK_PAYOUTS)
+    if intent.operator.lower() != actor.email.lower():
+        raise PayoutRefused(f"This payout was prepared by {intent.operator}; only they can send it.")
     secret = passcode if isinstance(passcode, SecretStr) else SecretStr(passcode.strip())
     if not secret.get_secret_value():
         raise PayoutRefused("Enter the merchant passcode to confirm the payout.")

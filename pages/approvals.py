@@ -7,10 +7,9 @@ here and send an approved payout from Pay someone with the merchant passcode.
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
 
 from console.context import require_page, services
-from console.widgets import money, show_error
+from console.widgets import money, page_link, show_error
 from dollr_core import approvals, payouts
 from dollr_core.access import Permission
 from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentState
@@ -19,14 +18,6 @@ from dollr_core.phone import mask_phone
 who = require_page(Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS)
 svc = services()
 FLASH = "approvals:flash"
-
-
-def link(page: str, label: str, **query: str) -> None:
-    """A link to another console page (plain text when this page runs on its own, as in tests)."""
-    try:
-        st.page_link(page, label=label, query_params=query or None)
-    except StreamlitPageNotFoundError:
-        st.caption(label)
 
 
 def when(item: Intent | Batch) -> str:
@@ -145,7 +136,7 @@ def my_items() -> None:
                     st.error(said)
                 elif intent.state == IntentState.READY:
                     st.success(said)
-                    link("pages/payout.py", "Send it on Pay someone", intent=intent.intent_key)
+                    page_link("pages/payout.py", "Send it on Pay someone", intent=intent.intent_key)
                 else:
                     st.info(said)
     if who.can(Permission.BULK_PAYOUTS):

@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
 
 from console.context import intent_key, new_intent, require_page, services
-from console.widgets import live_status, money, show_error
+from console.widgets import live_status, money, page_link, show_error
 from dollr_core import approvals, payments, payouts, protocol
 from dollr_core.access import Permission
 from dollr_core.directory import search_customers
@@ -31,7 +30,6 @@ PASSCODE = "payout_passcode"
 ADOPTED = "payout:adopted"  # an existing payout of mine this session follows (link or list)
 REVIEWED = "payout:reviewed"  # (intent key, inputs) of the last review shown
 OPERATOR = "payout:operator"  # (phone, operator, problem) for the last number looked at
-FIELDS = ("payout_name", "payout_phone", "payout_amount", "payout_currency", "payout_note")
 
 
 # --------------------------------------------------------------------------- state
@@ -70,14 +68,6 @@ def fill_saved(people: dict[int, Any]) -> None:
 
 def request_confirm(key: str) -> None:
     st.session_state[f"payout:confirming:{key}"] = True
-
-
-def link(page: str, label: str, **query: str) -> None:
-    """A link to another console page (plain text when this page runs on its own, as in tests)."""
-    try:
-        st.page_link(page, label=label, query_params=query or None)
-    except StreamlitPageNotFoundError:
-        st.caption(label)
 
 
 def without_traceback(exc: Exception) -> Exception:
@@ -184,8 +174,8 @@ def recipient_and_amount() -> tuple[tuple[str, ...], MmoProviderInfo | None]:
     return (name, phone, amount, currency or "", note), info
 
 
-def review(quote: payouts.PayoutQuote) -> None:
-    st.subheader("3. Review")
+def review(quote: payouts.PayoutQuote, heading: str = "3. Review") -> None:
+    st.subheader(heading)
     fees = quote.platform_fee + quote.gateway_fee + quote.fx_fee
     gets, debited = st.columns(2)
     gets.metric("Recipient gets", money(quote.amount, quote.currency))
@@ -203,9 +193,9 @@ def review(quote: payouts.PayoutQuote) -> None:
     st.caption("Fees are Dollr's quote; the receipt shows the final amounts.")
 
 
-def confirm_step(key: str) -> None:
+def confirm_step(key: str, heading: str = "4. Confirm") -> None:
     """Passcode → Confirm. The button is disabled while the payout is being sent."""
-    st.subheader("4. Confirm")
+    st.subheader(heading)
     flag = f"payout:confirming:{key}"
     busy = bool(st.session_state.get(flag))
     problem = st.session_state.pop(f"payout:confirm_error:{key}", None)
@@ -275,7 +265,7 @@ def follow(intent: Intent) -> None:
             "You can leave this page: the payout keeps going and is checked in the background."
             " Look it up any time on Payment status with the reference above."
         )
-    link("pages/status.py", "Open it on Payment status", reference=reference)
+    page_link("pages/status.py", "Open it on Payment status", reference=reference)
 
 
 def rejected(intent: Intent) -> None:
@@ -286,7 +276,7 @@ def rejected(intent: Intent) -> None:
     else:
         st.warning("This payout was withdrawn.")
     st.caption("Nothing was sent.")
-    review(payouts.quote_of(intent))
+    review(payouts.quote_of(intent), "The payout")
     new_payout_button(intent, keep_amount=True)
 
 
@@ -295,8 +285,8 @@ def waiting(intent: Intent) -> None:
         "Sent for approval: a manager must approve this payout before it can be sent. Once approved, it"
         " shows here (and under “Payouts waiting for you”), and you confirm it with the merchant passcode."
     )
-    review(payouts.quote_of(intent))
-    link("pages/approvals.py", "Follow it on Approvals")
+    review(payouts.quote_of(intent), "The payout")
+    page_link("pages/approvals.py", "Follow it on Approvals")
     again, new = st.columns(2)
     again.button("Check again", key="payout_check")
     with new:
@@ -309,8 +299,8 @@ def ready_to_send(intent: Intent) -> None:
         st.success(f"Approved by {intent.decided_by}. Enter the merchant passcode to send it.")
     else:
         st.info("An earlier try never reached Dollr, so nothing was paid. Confirm again to send it.")
-    review(payouts.quote_of(intent))
-    confirm_step(intent.intent_key)
+    review(payouts.quote_of(intent), "The payout")
+    confirm_step(intent.intent_key, "Confirm")
     new_payout_button(intent, keep_amount=False, primary=False)
 
 
@@ -337,7 +327,7 @@ def prepare(key: str, intent: Intent | None) -> None:
     if not reviewed or intent is None:
         return
     review(payouts.quote_of(intent))
-    if intent.state == IntentState.AWAITING_APPROVAL:
+    if intent.needs_approval and intent.state == IntentState.OPEN:
         st.warning(
             "This payout is above the approval limit: a manager must approve it before it can be sent."
         )

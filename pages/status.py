@@ -27,6 +27,11 @@ KINDS = {
     "TRANSFER": "Transfer",
     "REFUND": "Refund",
 }
+#: Who pays and who receives, in the words of each kind of payment.
+SIDES = {
+    "COLLECTION": ("Customer pays", "We receive"),
+    "PAYOUT": ("Our wallet is debited", "Recipient gets"),
+}
 
 
 def run_lookup(text: str) -> None:
@@ -56,11 +61,13 @@ def payment_side(payment: lookup.PaymentStatus | None, *, for_document: bool) ->
     st.write(payment.meaning)
     if payment.reason:
         st.error(f"Why it failed: {payment.reason}")
+    kind = payment.operation_type or ""
+    pays, receives = SIDES.get(kind, ("Payer pays", "Payee receives"))
     rows = {
         "Reference": payment.reference_id,
-        "Kind": KINDS.get(payment.operation_type or "", payment.operation_type or "—"),
-        "Payer pays": money(payment.payer_amount, payment.payer_currency),
-        "Payee receives": money(payment.payee_amount, payment.payee_currency),
+        "Kind": KINDS.get(kind, kind or "—"),
+        pays: money(payment.payer_amount, payment.payer_currency),
+        receives: money(payment.payee_amount, payment.payee_currency),
     }
     if payment.provider_transaction_id:
         rows["Operator's transaction id"] = payment.provider_transaction_id

@@ -1,0 +1,185 @@
+"""Approvals, through the page: what a manager sees and decides, what a maker sees of their own
+items, and that nobody approves their own payment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session
+from streamlit.testing.v1 import AppTest
+
+from dollr_core import approvals, payouts
+from dollr_core.access import Actor, Role
+from dollr_core.intents import get_intent
+from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState, IntentState
+from dollr_core.sandbox import Sandbox
+from dollr_core.services import Services
+
+from .test_payout_page import table, texts
+
+MAKER = Actor("olivia.operator@example.com", Role.OPERATOR)
+BATCH_MAKER = Actor("fred.finance@example.com", Role.FINANCE)
+CHECKER = "mia.manager@example.com"
+
+
+def large_payout(svc: Services, key: str, amount: str = "750", phone: str = "231880004321") -> None:
+    payouts.prepare_payout(svc, MAKER, key, name="Musa Kollie", phone=phone, amount=amount, currency="USD")
+    approvals.submit_for_approval(svc, MAKER, key)
+
+
+def waiting_batch(svc: Services) -> int:
+    """A batch as the bulk flow leaves it for approval: two valid rows and one invalid."""
+    with Session(svc.engine) as db:
+        batch = Batch(name="June stipends", state=BatchState.AWAITING_APPROVAL, created_by=BATCH_MAKER.email)
+        db.add(batch)
+        db.flush()
+        assert batch.id is not None
+        rows = [("100", "2.00", BatchRowState.VALID), ("50", "1.00", BatchRowState.VALID)]
+        rows.append(("9", None, BatchRowState.INVALID))
+        for number, (amount, fees, state) in enumerate(rows, start=1):
+            db.add(
+                BatchRow(
+                    batch_id=batch.id,
+                    row_number=number,
+                    name=f"Person {number}",
+                    phone=f"23188000{number:04d}",
+                    amount_text=amount,
+                    amount=Decimal(amount),
+                    currency="USD",
+                    state=state,
+                    predicted_fees=Decimal(fees) if fees else None,
+                    predicted_debit=Decimal(amount) + Decimal(fees) if fees else None,
+                )
+            )
+        db.commit()
+        return batch.id
+
+
+def test_manager_sees_who_what_and_fees_then_approves(
+    page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
+) -> None:
+    large_payout(console, "k-750")
+    at = page("pages/approvals.py", role=Role.MANAGER, email=CHECKER).run()
+    assert not at.exception
+    assert "Payouts waiting for approval (1)" in [h.value for h in at.subheader]
+    shown = table(at)
+    intent = get_intent(console.engine, "k-750")
+    assert intent is not None
+    quote = payouts.quote_of(intent)
+    assert shown["Made by"] == MAKER.email
+    assert shown["Recipient"] == "Musa Kollie"
+    assert shown["Wallet"] == "MTN ••••4321"
+    assert shown["Fees"] == f"USD {quote.platform_fee + quote.gateway_fee:,.2f}"
+    assert shown["Our wallet is debited"] == f"USD {quote.wallet_debit:,.2f}"
+    assert "231880004321" not in texts(at)  # the full number is never shown to the approver
+
+    at.button(key="approve:k-750").click()
+    at.run()
+    assert "The payout is approved" in texts(at)
+    assert "Payouts waiting for approval (0)" in [h.value for h in at.subheader]
+    decided = get_intent(console.engine, "k-750")
+    assert decided is not None and decided.state == IntentState.READY and decided.decided_by == CHECKER
+    assert fresh_sandbox.executions() == []  # approval moves no money: the maker still sends it
+
+
+def test_reject_needs_a_reason(page: Callable[..., AppTest], console: Services) -> None:
+    large_payout(console, "k-reject")
+    at = page("pages/approvals.py", role=Role.MANAGER, email=CHECKER).run()
+    at.button(key="reject:k-reject").click()
+    at.run()
+    assert "Say why you reject it" in texts(at)
+    assert get_intent(console.engine, "k-reject").state == IntentState.AWAITING_APPROVAL  # type: ignore[union-attr]
+    at.text_input(key="reason:k-reject").input("Wrong recipient")
+    at.button(key="reject:k-reject").click()
+    at.run()
+    rejected = get_intent(console.engine, "k-reject")
+    assert rejected is not None and rejected.state == IntentState.REJECTED
+    assert rejected.decision_reason == "Wrong recipient"
+
+
+def test_nobody_approves_their_own_batch(page: Callable[..., AppTest], console: Services) -> None:
+    batch_id = waiting_batch(console)
+    own = page("pages/approvals.py", role=Role.MANAGER, email=BATCH_MAKER.email).run()
+    assert own.button(key=f"approve:{batch_id}").disabled
+    assert own.button(key=f"reject:{batch_id}").disabled
+    assert "You made this, so you cannot approve or reject it" in texts(own)
+    with pytest.raises(approvals.ApprovalError, match="someone else must approve"):
+        approvals.decide_batch(
+            console, Actor(BATCH_MAKER.email, Role.MANAGER), batch_id, approvals.Decision(True, "")
+        )
+
+    at = page("pages/approvals.py", role=Role.MANAGER, email=CHECKER).run()
+    assert "Bulk payouts waiting for approval (1)" in [h.value for h in at.subheader]
+    assert f"**Bulk payout #{batch_id}**: 2 payments" in texts(at)
+    shown = table(at)
+    assert shown["Name"] == "June stipends"
+    assert shown["Recipients get (USD)"] == "USD 150.00"
+    assert shown["Fees (USD)"] == "USD 3.00"
+    assert shown["Our wallet is debited (USD)"] == "USD 153.00"
+    at.button(key=f"approve:{batch_id}").click()
+    at.run()
+    with Session(console.engine) as db:
+        batch = db.get(Batch, batch_id)
+        assert batch is not None and batch.state == BatchState.APPROVED and batch.decided_by == CHECKER
+
+    maker = page("pages/approvals.py", role=Role.FINANCE, email=BATCH_MAKER.email).run()
+    assert not maker.exception
+    assert f"Approved by {CHECKER}: start it on Bulk payouts." in texts(maker)
+    assert not [b for b in maker.button if b.key.startswith("approve:")]
+
+
+def test_maker_follows_their_own_items(page: Callable[..., AppTest], console: Services) -> None:
+    large_payout(console, "k-wait", amount="600")
+    large_payout(console, "k-yes", amount="700")
+    large_payout(console, "k-no", amount="800")
+    checker = Actor(CHECKER, Role.MANAGER)
+    approvals.decide_payout(console, checker, "k-yes", approvals.Decision(True, ""))
+    approvals.decide_payout(console, checker, "k-no", approvals.Decision(False, "Budget is closed"))
+
+    at = page("pages/approvals.py", role=Role.OPERATOR, email=MAKER.email).run()
+    assert not at.exception
+    assert "Payouts waiting for approval" not in " ".join(h.value for h in at.subheader)  # not a manager
+    assert not [b for b in at.button if b.key.startswith(("approve:", "reject:"))]
+    said = texts(at)
+    assert "Waiting for a manager's approval." in said
+    assert f"Approved by {CHECKER}: go to Pay someone to send it" in said
+    assert "Send it on Pay someone" in said
+    assert f"Rejected by {CHECKER}. Reason: Budget is closed. Nothing was sent." in said
+
+    other = page("pages/approvals.py", role=Role.OPERATOR, email="someone.else@example.com").run()
+    assert "Nothing yet." in texts(other)
+
+
+def test_roles_without_payouts_or_approvals_are_turned_away(page: Callable[..., AppTest]) -> None:
+    at = page("pages/approvals.py", role=Role.ADMIN).run()
+    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+
+
+def test_maker_lists_and_refusals_on_every_ledger(services: Services) -> None:
+    """The flow functions behind both pages, on SQLite and PostgreSQL."""
+    large_payout(services, "k-a", amount="600")
+    large_payout(services, "k-b", amount="700")
+    payouts.prepare_payout(
+        services, MAKER, "k-small", name="Musa Kollie", phone="231880004321", amount="20", currency="USD"
+    )
+    with pytest.raises(approvals.ApprovalError, match="not waiting"):  # already sent for approval
+        approvals.submit_for_approval(services, MAKER, "k-a")
+    with pytest.raises(approvals.ApprovalError):  # not theirs to send for approval
+        approvals.submit_for_approval(services, Actor("someone.else@example.com", Role.OPERATOR), "k-a")
+    approvals.decide_payout(services, Actor(CHECKER, Role.MANAGER), "k-b", approvals.Decision(True, ""))
+    with pytest.raises(approvals.ApprovalError, match="not waiting"):
+        approvals.submit_for_approval(services, MAKER, "k-b")
+
+    checker, stranger = Actor(CHECKER, Role.MANAGER), Actor("someone.else@example.com", Role.OPERATOR)
+    assert {i.intent_key for i in approvals.my_payouts(services, MAKER)} == {"k-a", "k-b"}  # not k-small
+    assert [i.intent_key for i in approvals.approved_to_send(services, MAKER)] == ["k-b"]
+    assert approvals.my_payouts(services, stranger) == []
+    assert [i.intent_key for i in approvals.pending_payouts(services, checker)] == ["k-a"]
+
+    batch_id = waiting_batch(services)
+    totals = approvals.batch_totals(services, BATCH_MAKER, batch_id)
+    assert totals.rows == 2
+    assert (totals.amounts, totals.fees, totals.debits) == ({"USD": 150}, {"USD": 3}, {"USD": 153})
+    assert [b.id for b in approvals.my_batches(services, BATCH_MAKER)] == [batch_id]
