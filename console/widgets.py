@@ -43,18 +43,22 @@ def attempt_summary(attempt: Attempt) -> None:
         st.warning(f"**{said.headline}** {said.advice}")
     else:
         st.info(f"**{said.headline}**  \n{said.advice}")
+    collecting = attempt.operation_type == "COLLECTION"
+    paid = money(
+        attempt.payer_amount or attempt.predicted_payer_amount,
+        attempt.settled_payer_currency or attempt.payer_currency,
+    )
+    received = money(
+        attempt.payee_amount or attempt.predicted_payee_amount, attempt.payee_currency or attempt.currency
+    )
+    party = f"{attempt.party_name} ({mask_phone(attempt.phone)})" if attempt.phone else "—"
     rows = {
         "Reference": attempt.reference_id,
         "Payment status at Dollr": attempt.remote_status or "not known yet",
-        "To / from": f"{attempt.party_name} ({mask_phone(attempt.phone)})" if attempt.phone else "—",
+        "Customer" if collecting else "Recipient": party,
         "Amount": money(attempt.amount, attempt.currency),
-        "Payer pays": money(
-            attempt.payer_amount or attempt.predicted_payer_amount,
-            attempt.settled_payer_currency or attempt.payer_currency,
-        ),
-        "Payee receives": money(
-            attempt.payee_amount or attempt.predicted_payee_amount, attempt.payee_currency or attempt.currency
-        ),
+        "Customer pays" if collecting else "Our wallet is debited": paid,
+        "We receive" if collecting else "Recipient gets": received,
     }
     if attempt.provider_transaction_id:
         rows["Operator's transaction id"] = attempt.provider_transaction_id

@@ -139,8 +139,13 @@ def attempt_outcome(attempt: Attempt) -> Explanation:
             "Do not send it again: the console settles this by itself.",
         )
     if attempt.remote_status == "PROCESSING" or state is AttemptState.ACCEPTED:
+        who = (
+            "the customer's operator is working on it (the customer may need to approve on the phone)"
+            if attempt.operation_type == "COLLECTION"
+            else "the recipient's operator is working on it"
+        )
         return Explanation(
-            "Processing: the payer's operator is working on it (the payer may need to approve on the phone).",
+            f"Processing: {who}.",
             "This can take a few minutes. Waiting is safe; this page updates by itself.",
         )
     return Explanation("Sending to Dollr…", "Waiting is safe; this page updates by itself.")

@@ -1,0 +1,39 @@
+"""A payout in a real browser: confirm clicked twice quickly, then a reload — one execution."""
+
+from __future__ import annotations
+
+from .conftest import Console, Shots, sign_in
+
+
+def test_payout_double_click_and_reload_pays_once(page: object, console_server: Console, shots: Shots) -> None:
+    p = page  # the Playwright page; typed loosely so the harness needs no stubs
+    before = len([e for e in console_server.sandbox_executions() if e["operation_type"] == "PAYOUT"])
+    sign_in(p, console_server, "operator")
+    p.get_by_role("link", name="Pay someone").click()  # type: ignore[attr-defined]
+    p.get_by_role("textbox", name="Recipient's full name").fill("Musa Kollie")  # type: ignore[attr-defined]
+    p.get_by_role("textbox", name="Mobile-money number").fill("231880004321")  # type: ignore[attr-defined]
+    p.get_by_role("textbox", name="Mobile-money number").press("Enter")  # type: ignore[attr-defined]
+    p.get_by_text("Operator: MTN").wait_for()  # type: ignore[attr-defined]
+    p.get_by_role("textbox", name="Amount the recipient gets").fill("42.50")  # type: ignore[attr-defined]
+    p.get_by_role("textbox", name="Amount the recipient gets").press("Enter")  # type: ignore[attr-defined]
+    shots("recipient and amount")
+    p.get_by_role("button", name="Review").click()  # type: ignore[attr-defined]
+    p.get_by_text("Our wallet is debited").wait_for()  # type: ignore[attr-defined]
+    shots("review")
+    p.get_by_role("textbox", name="Merchant passcode").fill("123456")  # type: ignore[attr-defined]
+    confirm = p.get_by_role("button", name="Confirm and send")  # type: ignore[attr-defined]
+    confirm.click()
+    try:  # a second, impatient click: the button may already be disabled or gone
+        confirm.click(timeout=500, force=True)
+    except Exception:  # noqa: S110 (the page refusing the second click is the point)
+        pass
+    p.get_by_text("Reference").first.wait_for()  # type: ignore[attr-defined]
+    shots("sent")
+    p.reload()  # type: ignore[attr-defined]
+    p.wait_for_timeout(2000)  # type: ignore[attr-defined]
+    shots("after reload")
+    console_server.advance_clock(10)
+    p.wait_for_timeout(3000)  # type: ignore[attr-defined]
+    payouts = [e for e in console_server.sandbox_executions() if e["operation_type"] == "PAYOUT"]
+    assert len(payouts) == before + 1
+    assert payouts[-1]["payee_amount"] in (42.5, "42.50", "42.5")
