@@ -59,7 +59,10 @@ def kind_label(source_type: str) -> str:
 
 
 def fee_bearer_label(value: str) -> str:
-    return FEE_BEARER_WORDS[FeeBearer(value)] if value in FeeBearer.__members__ else value
+    try:
+        return FEE_BEARER_WORDS[FeeBearer(value)]
+    except ValueError:
+        return value
 
 
 def country_label(code: str | None) -> str:
@@ -153,8 +156,8 @@ class _Memo:
 def remember(slot: str, version: Hashable, compute: Callable[[], T]) -> T | None:
     """`compute()` once per `version` for this browser session, so reruns cost no call to Dollr.
 
-    A failure is remembered too (shown, with a "Try again" button) instead of being retried on
-    every rerun. Returns None after showing a failure.
+    A failure is remembered too and shown (with a "Try again" button when the trouble may pass)
+    instead of being retried on every rerun. Returns None after showing a failure.
     """
     memo = st.session_state.get(slot)
     if not isinstance(memo, _Memo) or memo.version != version:
@@ -267,14 +270,13 @@ def customer_input(engine: Engine, prefix: str) -> CustomerInput:
     return CustomerInput(saved=None, new=(name, phone, email, country))
 
 
-def fee_bearer_input(key: str, *, disabled: bool = False) -> FeeBearer:
+def fee_bearer_input(key: str) -> FeeBearer:
     choice = st.radio(
         "Who pays Dollr's fees?",
         list(FEE_BEARER_WORDS),
         format_func=FEE_BEARER_WORDS.get,
         captions=[FEE_BEARER_HELP[b] for b in FEE_BEARER_WORDS],
         key=key,
-        disabled=disabled,
     )
     return FeeBearer(choice or FeeBearer.PAYER)
 

@@ -139,7 +139,9 @@ def submit_for_approval(svc: Services, actor: Actor, intent_key: str) -> Intent:
     """The maker asks a manager to approve: only now does the payout appear in managers' lists."""
     require(actor, Permission.PAY_OUT)
     with Session(svc.engine) as db:
-        intent = db.exec(select(Intent).where(Intent.intent_key == intent_key).with_for_update()).one_or_none()
+        intent = db.exec(
+            select(Intent).where(Intent.intent_key == intent_key).with_for_update()
+        ).one_or_none()
         if intent is None or intent.operator.lower() != actor.email.lower():
             raise ApprovalError("There is no payout of yours to send for approval; prepare it again.")
         if not intent.needs_approval or intent.state != IntentState.OPEN:
@@ -172,7 +174,9 @@ def withdraw_payout(svc: Services, actor: Actor, intent_key: str) -> Intent:
     """The maker takes back a payout nobody has sent yet (waiting, approved or rejected)."""
     require(actor, Permission.PAY_OUT)
     with Session(svc.engine) as db:
-        intent = db.exec(select(Intent).where(Intent.intent_key == intent_key).with_for_update()).one_or_none()
+        intent = db.exec(
+            select(Intent).where(Intent.intent_key == intent_key).with_for_update()
+        ).one_or_none()
         if intent is None or intent.operator.lower() != actor.email.lower():
             raise ApprovalError("There is no payout of yours to withdraw.")
         if intent.state not in (IntentState.OPEN, IntentState.AWAITING_APPROVAL, IntentState.READY):

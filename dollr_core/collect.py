@@ -223,7 +223,9 @@ class CollectionPlan:
     def open_session(self) -> protocol.OpenedSession:
         assert self.intent.source_id is not None and self.intent.source_type is not None
         session = self.svc.client.sessions.checkout(
-            CheckoutSessionCreate(source_id=self.intent.source_id, source_type=SourceType(self.intent.source_type))
+            CheckoutSessionCreate(
+                source_id=self.intent.source_id, source_type=SourceType(self.intent.source_type)
+            )
         )
         return protocol.OpenedSession(session.id, session.expires_at)
 

@@ -169,7 +169,9 @@ def mirror(
         return row
 
 
-def set_status(engine: Engine, source_type: str, dollr_id: int, status: str, paid_at: datetime | None) -> None:
+def set_status(
+    engine: Engine, source_type: str, dollr_id: int, status: str, paid_at: datetime | None
+) -> None:
     with Session(engine) as db:
         row = db.exec(
             select(DocumentRecord).where(
@@ -202,7 +204,10 @@ def find_document(svc: Services, actor: Actor, text: str) -> DocumentRecord | No
         query = select(DocumentRecord).where(func.upper(DocumentRecord.number) == value.upper())
         if value.isdigit():
             query = select(DocumentRecord).where(
-                or_(col(DocumentRecord.dollr_id) == int(value), func.upper(DocumentRecord.number) == value.upper())
+                or_(
+                    col(DocumentRecord.dollr_id) == int(value),
+                    func.upper(DocumentRecord.number) == value.upper(),
+                )
             )
         row = db.exec(query.order_by(col(DocumentRecord.id).desc())).first()
     if row is not None:
@@ -285,7 +290,9 @@ def cancel(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentRecor
     require(actor, Permission.MANAGE_INVOICES)
     current = detail(svc, actor, record.source_type, record.dollr_id)
     if current.status == SourceStatus.PROCESSING:
-        raise ValueError("A payment for this document is in progress; wait for its outcome before cancelling.")
+        raise ValueError(
+            "A payment for this document is in progress; wait for its outcome before cancelling."
+        )
     if current.status in (SourceStatus.PAID, SourceStatus.CANCELED):
         raise ValueError(f"This document is already {str(current.status).lower()}.")
     return mirror(svc.engine, documents_api(svc, record.source_type).cancel(record.dollr_id))

@@ -162,7 +162,8 @@ _REASONS = (
 
 
 def failure_reason(attempt: Attempt) -> str:
-    text = " ".join(filter(None, [attempt.wallet_message, attempt.gateway_message, attempt.last_error]))
+    said = [attempt.wallet_message, attempt.gateway_message, attempt.last_error]
+    text = " ".join(dict.fromkeys(m.strip() for m in said if m and m.strip()))
     lowered = text.lower()
     for needle, plain in _REASONS:
         if needle in lowered:

@@ -66,7 +66,7 @@ def follow(attempt: Attempt, *, mine: bool) -> None:
         ui.receipt_button(
             number, key="collect:receipt", allowed=who.can(Permission.VIEW_RECEIPTS), primary=True
         )
-    elif state.is_final and state is not AttemptState.COMPLETED and mine:
+    elif state.is_final and mine:
         if st.button(
             "Try again",
             type="primary",
@@ -129,11 +129,11 @@ def new_sale() -> tuple[ui.CustomerInput, SourceType, str, list[documents.LineIt
     currency = currency_col.selectbox("Currency", SUPPORTED_CURRENCIES, key="collect:sale_currency")
     lines: list[documents.LineItem] = st.session_state.setdefault(SALE_ITEMS, [])
     for index, line in enumerate(lines):
-        cols = st.columns([4, 1, 2, 1])
+        cols = st.columns([4, 1, 2, 1.6])
         cols[0].text(line.name)
         cols[1].text(f"× {line.qty}")
         cols[2].text(money(line.unit_amount * line.qty, currency))
-        if cols[3].button("Remove", key=f"collect:sale_remove:{index}", icon=":material/delete:"):
+        if cols[3].button("Remove", key=f"collect:sale_remove:{index}"):
             lines.pop(index)
             st.rerun()
     name, qty, price = ui.item_inputs("collect:sale_item", currency)
@@ -202,7 +202,9 @@ def wallet_payment(record: DocumentRecord) -> None:
         fees["Exchange rate"] = "No exchange: same currency"
     else:
         fees["Currency exchange fee"] = money(quote.fx_fee, quote.payee_currency)
-        fees["Exchange rate"] = f"1 {quote.payee_currency} = {rate.normalize():f} {quote.payer_currency} (about)"
+        fees["Exchange rate"] = (
+            f"1 {quote.payee_currency} = {rate.normalize():f} {quote.payer_currency} (about)"
+        )
     fees["Who pays the fees"] = ui.fee_bearer_label(record.fee_bearer)
     ui.facts(fees)
     st.caption("This is Dollr's quote; the receipt shows the final amounts.")
@@ -362,6 +364,8 @@ if record is not None:
     if not_payable(record):
         st.stop()
 if record is None and (sale is None or not sale[3]):
+    if sale is not None:
+        st.caption("Add at least one item; then choose how the customer pays.")
     st.stop()
 
 st.subheader("2. How will the customer pay?")

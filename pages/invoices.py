@@ -129,26 +129,24 @@ def item_rows(record: DocumentRecord, detail: DocumentDetail, *, editable: bool)
     if not detail.items:
         st.info("No items yet. Add the first one below.")
     else:
-        heads = st.columns([4, 1, 2, 2, 1, 1] if editable else [4, 1, 2, 2])
+        heads = st.columns([4, 1, 2, 2, 1.3, 1.6] if editable else [4, 1, 2, 2])
         for col, head in zip(heads, ["Item", "Quantity", "Unit price", "Line total"], strict=False):
             col.caption(head)
     for number, item in enumerate(detail.items, start=1):
         if editable and st.session_state.get(EDITING) == item.id:
             edit_item(record, item)
             continue
-        cols = st.columns([4, 1, 2, 2, 1, 1] if editable else [4, 1, 2, 2])
+        cols = st.columns([4, 1, 2, 2, 1.3, 1.6] if editable else [4, 1, 2, 2])
         cols[0].text(f"{number}. {item.name}")
         cols[1].text(f"× {item.qty}")
         cols[2].text(money(item.amount, record.currency))
         cols[3].text(money(item.amount * item.qty, record.currency))
         if editable:
-            if cols[4].button("Edit", key=f"invoices:edit:{item.id}", icon=":material/edit:"):
+            if cols[4].button("Edit", key=f"invoices:edit:{item.id}"):
                 st.session_state[EDITING] = item.id
                 st.rerun()
             with cols[5]:
-                remove = ui.action(
-                    "Remove", key=f"invoices:remove:{item.id}", primary=False, icon=":material/delete:"
-                )
+                remove = ui.action("Remove", key=f"invoices:remove:{item.id}", primary=False)
             if remove:
                 change_items(
                     record,
@@ -199,7 +197,8 @@ def add_item(record: DocumentRecord) -> None:
 
 
 def change_items(record: DocumentRecord, change: Callable[[], DocumentDetail], button: str) -> None:
-    """Run an item change on Dollr and keep the document it returns; a failure shows at `button`."""
+    """Run a change (or a fresh look) on Dollr and keep the document it returns; a failure shows at
+    `button`."""
     try:
         ui.keep(detail_slot(record), record.id, change())
     except Exception as exc:
@@ -251,6 +250,7 @@ def document_panel(record: DocumentRecord) -> None:
         record.id,
         lambda: documents.detail(svc, who, record.source_type, record.dollr_id),
     )
+    record = documents.record_by_id(svc.engine, record.id or 0) or record  # a fetch may have moved it on
     status = SourceStatus(record.status)
     ui.facts(
         {
@@ -301,13 +301,19 @@ def document_panel(record: DocumentRecord) -> None:
         icon=":material/refresh:",
         help="Fetch this document again, e.g. after the customer paid by link.",
     ):
-        ui.forget(detail_slot(record))
         ui.forget(f"invoices:link:{record.id}")
+        change_items(
+            record, lambda: documents.detail(svc, who, record.source_type, record.dollr_id), PANEL
+        )  # before the rerun, so the list above shows what Dollr said too
         st.rerun()
     if close_col.button("Close", key="invoices:close", icon=":material/close:"):
         ui.set_on_next_run(OPEN, None)
         st.rerun()
 
+
+if OPEN not in st.session_state and (linked := st.query_params.get("number")):
+    found = documents.record_by_number(svc.engine, linked)  # a link such as ?number=INV-2026-00042
+    st.session_state[OPEN] = found.id if found else None
 
 st.title("Invoices & orders")
 st.caption("Bill a customer: make a draft, add what they buy, publish it, then collect the payment.")
