@@ -74,8 +74,8 @@ def sidebar(who: Actor) -> None:
             st.caption(":green[Dollr: answering]")
         st.divider()
         st.caption(f"Signed in as **{who.email}** ({who.role.value})")
-        if st.button("Sign out", icon=":material/logout:"):
-            auth.sign_out(svc)
+        # A callback: in the entry file a button's return value is lost once st.navigation runs.
+        st.button("Sign out", icon=":material/logout:", key="sign_out", on_click=auth.sign_out, args=(svc,))
 
 
 try:
@@ -87,7 +87,11 @@ except Exception as exc:
     show_error(exc)
     st.stop()
 
-who = auth.signed_in(svc)
+who = auth.current(svc)
+if who is None:
+    # Navigation runs on every path: a script that stops before it shows nothing at all.
+    st.navigation([st.Page(auth.sign_in_page, title="Sign in", icon=":material/login:", default=True)]).run()
+    st.stop()
 sidebar(who)
 if svc.settings.is_live:
     st.error("LIVE Dollr: every payment here moves real money.", icon=":material/warning:")

@@ -23,15 +23,15 @@ def _oidc_configured() -> bool:
         return False
 
 
-def signed_in(svc: Services) -> Actor:
-    """The person using this browser session, or a sign-in screen and a stop."""
+def current(svc: Services) -> Actor | None:
+    """The person signed in on this browser session, if any (idle sessions are signed out)."""
     idle_limit = svc.settings.session_idle_minutes * 60
     email = st.session_state.get(_EMAIL)
     if email and time.time() - st.session_state.get(_SEEN, 0) > idle_limit:
         audit.record(svc.engine, email, "sign_out", outcome="idle")
         _forget()
-        st.info("You were signed out after a period of inactivity. Please sign in again.")
-        email = None
+        st.session_state["signed_out_idle"] = True
+        return None
     if email:
         who = users.current_actor(svc.engine, email)
         if who is not None:
@@ -39,23 +39,40 @@ def signed_in(svc: Services) -> Actor:
             st.session_state["actor"] = who
             return who
         _forget()  # disabled or removed since signing in
+    if _oidc_configured() and st.user.is_logged_in:
+        try:
+            who = users.actor_for_oidc(svc.engine, str(st.user.get("email") or ""))
+        except users.SignInError as exc:
+            st.session_state["oidc_refused"] = str(exc)
+            return None
+        _remember(who)
+        return who
+    return None
+
+
+def sign_in_page() -> None:
+    """The only page anyone sees before signing in."""
+    from .context import services
+
+    svc = services()
+    if st.session_state.pop("signed_out_idle", False):
+        st.info("You were signed out after a period of inactivity. Please sign in again.")
     if _oidc_configured():
-        return _oidc_sign_in(svc)
-    if users.count_users(svc.engine) == 0:
+        _oidc_sign_in()
+    elif users.count_users(svc.engine) == 0:
         _first_run(svc)
     else:
         _password_form(svc)
-    st.stop()
 
 
 def sign_out(svc: Services) -> None:
+    """A button callback: the page reruns by itself afterwards, signed out."""
     email = st.session_state.get(_EMAIL)
     if email:
         audit.record(svc.engine, email, "sign_out")
     _forget()
     if _oidc_configured():
         st.logout()
-    st.rerun()
 
 
 def _forget() -> None:
@@ -86,19 +103,14 @@ def _password_form(svc: Services) -> None:
         st.rerun()
 
 
-def _oidc_sign_in(svc: Services) -> Actor:
-    if not st.user.is_logged_in:
-        st.title("Dollr Ops Console")
-        st.button("Sign in with your company account", type="primary", on_click=st.login)
-        st.stop()
-    try:
-        who = users.actor_for_oidc(svc.engine, str(st.user.get("email") or ""))
-    except users.SignInError as exc:
-        st.error(str(exc))
+def _oidc_sign_in() -> None:
+    st.title("Dollr Ops Console")
+    refused = st.session_state.pop("oidc_refused", None)
+    if refused:
+        st.error(refused)
         st.button("Sign out", on_click=st.logout)
-        st.stop()
-    _remember(who)
-    return who
+        return
+    st.button("Sign in with your company account", type="primary", on_click=st.login)
 
 
 def _first_run(svc: Services) -> None:

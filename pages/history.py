@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from console.context import require_page, services
 from console.widgets import money
@@ -29,12 +32,31 @@ svc = services()
 
 PAGE = "history_page"
 FILTER_SEEN = "history:filter"  # the filter the page number belongs to
+TABLE = "history_table"  # the table of payments (its selected row)
+TABLE_PAGE = "history:table_page"  # the page the selected row was picked on
 SIZES = (25, 50, 100, 200)
+#: Outcomes keep the same colour in every chart: green went through, red did not, amber is open.
+OUTCOME_COLOURS = {
+    Outcome.COMPLETED: "#2e7d32",
+    Outcome.FAILED: "#c62828",
+    Outcome.REFUSED: "#8e0000",
+    Outcome.PROCESSING: "#f9a825",
+    Outcome.CHECKING: "#ef6c00",
+    Outcome.SENDING: "#90a4ae",
+    Outcome.NOT_SENT: "#cfd8dc",
+}
+OUTCOME_COLOUR = alt.Color(
+    "Outcome:N",
+    scale=alt.Scale(domain=[o.value for o in OUTCOME_COLOURS], range=list(OUTCOME_COLOURS.values())),
+)
 
 
-def link(page: str, **query: str) -> str:
-    """A relative address of another console page (opens in a new tab from the table)."""
-    return f"{page}?{urlencode(query)}"
+def page_link(where: Any, page: str, label: str, icon: str, **query: str) -> None:
+    """A link to another console page that opens in this tab (so the sign-in carries over)."""
+    try:
+        where.page_link(page, label=label, query_params=query, icon=icon)
+    except StreamlitPageNotFoundError:  # this page runs on its own (as in tests): a plain link
+        where.markdown(f"[{label}]({Path(page).stem}?{urlencode(query)})")
 
 
 def date_range(today: date) -> tuple[date | None, date | None]:
@@ -143,10 +165,10 @@ def show_charts(flt: HistoryFilter) -> None:
                 alt.Chart(frame, title="Payments per day")
                 .mark_bar()
                 .encode(
-                    x=alt.X("Day:T", title=None),
+                    x=alt.X("Day:O", title=None),
                     y=alt.Y("sum(Payments):Q", title="Payments"),
-                    color=alt.Color("Outcome:N"),
-                    tooltip=["Day:T", "Outcome", "sum(Payments):Q"],
+                    color=OUTCOME_COLOUR,
+                    tooltip=["Day:O", "Outcome", "sum(Payments):Q"],
                 ),
                 width="stretch",
             )
@@ -162,11 +184,11 @@ def show_charts(flt: HistoryFilter) -> None:
                     alt.Chart(volume, title="Completed amount per day, per currency")
                     .mark_bar()
                     .encode(
-                        x=alt.X("Day:T", title=None),
+                        x=alt.X("Day:O", title=None),
                         y=alt.Y("sum(Amount):Q", title="Amount"),
                         color=alt.Color("Currency:N"),
                         row=alt.Row("Currency:N", title=None),
-                        tooltip=["Day:T", "Currency", "sum(Amount):Q"],
+                        tooltip=["Day:O", "Currency", "sum(Amount):Q"],
                     )
                     .resolve_scale(y="independent")
                     .properties(height=120),
@@ -195,7 +217,7 @@ def split(rows: Sequence[history.BreakdownRow], title: str, name: Callable[[str]
         .encode(
             x=alt.X("Payments:Q"),
             y=alt.Y(f"{title}:N", title=None, sort="-x"),
-            color=alt.Color("Outcome:N"),
+            color=OUTCOME_COLOUR,
             tooltip=[title, "Outcome", "Payments"],
         ),
         width="stretch",
@@ -231,11 +253,33 @@ def table_row(row: HistoryRow) -> dict[str, object]:
         "Document": row.document_number or "",
         "Started by": row.operator,
         "Why it failed": row.reason,
-        "Status": link("status", reference=row.reference_id),
-        "Receipt": link("receipts", number=row.document_number)
-        if row.has_receipt and row.document_number
-        else None,
+        "Reference": row.reference_id,
     }
+
+
+def open_links(rows: Sequence[HistoryRow], picked: Sequence[int]) -> None:
+    """Links for the row the person picked. They open in this tab, so the sign-in carries over."""
+    if not picked or picked[0] >= len(rows):
+        st.caption("Select a row to open its payment status or its receipt.")
+        return
+    row = rows[picked[0]]
+    left, right = st.columns(2)
+    if who.can(Permission.LOOK_UP_STATUS):
+        page_link(
+            left,
+            "pages/status.py",
+            "Open its payment status",
+            ":material/search:",
+            reference=row.reference_id,
+        )
+    if row.has_receipt and row.document_number and who.can(Permission.VIEW_RECEIPTS):
+        page_link(
+            right,
+            "pages/receipts.py",
+            "Open its receipt",
+            ":material/description:",
+            number=row.document_number,
+        )
 
 
 def show_rows(flt: HistoryFilter, total: int) -> None:
@@ -244,6 +288,7 @@ def show_rows(flt: HistoryFilter, total: int) -> None:
     if st.session_state.get(FILTER_SEEN) != (flt, size):  # a new question starts on its first page
         st.session_state[FILTER_SEEN] = (flt, size)
         st.session_state[PAGE] = 1
+        st.session_state.pop(TABLE, None)
     pages = max(1, -(-total // size))
     st.session_state[PAGE] = min(int(st.session_state.get(PAGE, 1)), pages)
     number = right.number_input("Page", min_value=1, max_value=pages, step=1, key=PAGE)
@@ -252,15 +297,18 @@ def show_rows(flt: HistoryFilter, total: int) -> None:
         st.info("No payment matches these filters.")
         return
     st.caption(f"Showing {shown.first:,}–{shown.last:,} of {shown.total:,}, newest first.")
-    st.dataframe(
+    if st.session_state.get(TABLE_PAGE) != shown.page:  # a picked row belongs to its page
+        st.session_state[TABLE_PAGE] = shown.page
+        st.session_state.pop(TABLE, None)
+    picked = st.dataframe(
         [table_row(r) for r in shown.rows],
         hide_index=True,
         width="stretch",
-        column_config={
-            "Status": st.column_config.LinkColumn("Status", display_text="Open status"),
-            "Receipt": st.column_config.LinkColumn("Receipt", display_text="Open receipt"),
-        },
+        on_select="rerun",
+        selection_mode="single-row",
+        key=TABLE,
     )
+    open_links(shown.rows, picked.selection.rows)
 
 
 st.title("Payment history")

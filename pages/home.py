@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from console.context import actor, services
 from console.widgets import money
@@ -22,6 +26,14 @@ from dollr_core.predictor import method_name
 
 who = actor()  # every role sees the home page
 svc = services()
+
+
+def page_link(where: Any, page: str, label: str, icon: str, **query: str) -> None:
+    """A link to another console page that opens in this tab (so the sign-in carries over)."""
+    try:
+        where.page_link(page, label=label, query_params=query, icon=icon)
+    except StreamlitPageNotFoundError:  # this page runs on its own (as in tests): a plain link
+        where.markdown(f"[{label}]({Path(page).stem}?{urlencode(query)})")
 
 
 def moved(title: str, since: date, rows: Sequence[CurrencyTotal]) -> None:
@@ -42,26 +54,37 @@ def moved(title: str, since: date, rows: Sequence[CurrencyTotal]) -> None:
         column.caption(f"{row.completed} payment(s)")
 
 
-def payment_rows(rows: Sequence[HistoryRow], *, reasons: bool) -> None:
-    table = [
-        {
-            "Started (UTC)": r.created_at.strftime("%Y-%m-%d %H:%M"),
-            "Type": operation_name(r.operation),
-            "Name": r.party_name,
-            "Phone": mask_phone(r.phone) if r.phone else "",
-            "Method": method_name(r.method),
-            "Amount": money(r.amount, r.currency),
-            ("Why it failed" if reasons else "Where it stands"): r.reason if reasons else r.outcome.value,
-            "Status": f"status?reference={r.reference_id}",
-        }
-        for r in rows
-    ]
-    st.dataframe(
-        table,
+def payment_rows(rows: Sequence[HistoryRow], *, key: str, reasons: bool) -> None:
+    """A table of payments; picking one offers its status page (in this tab, still signed in)."""
+    picked = st.dataframe(
+        [
+            {
+                "Started (UTC)": r.created_at.strftime("%Y-%m-%d %H:%M"),
+                "Type": operation_name(r.operation),
+                "Name": r.party_name,
+                "Phone": mask_phone(r.phone) if r.phone else "",
+                "Method": method_name(r.method),
+                "Amount": money(r.amount, r.currency),
+                ("Why it failed" if reasons else "Where it stands"): r.reason if reasons else r.outcome.value,
+                "Reference": r.reference_id,
+            }
+            for r in rows
+        ],
         hide_index=True,
         width="stretch",
-        column_config={"Status": st.column_config.LinkColumn("Status", display_text="Open status")},
+        on_select="rerun",
+        selection_mode="single-row",
+        key=key,
     )
+    chosen = picked.selection.rows
+    if chosen and chosen[0] < len(rows) and who.can(Permission.LOOK_UP_STATUS):
+        page_link(
+            st,
+            "pages/status.py",
+            "Open its payment status",
+            ":material/search:",
+            reference=rows[chosen[0]].reference_id,
+        )
 
 
 figures = dashboard.home_figures(svc.engine)
@@ -80,7 +103,7 @@ if not figures.open_count:
     st.caption("No payment is waiting: every payment has an outcome.")
 else:
     st.metric("Payments still open", figures.open_count, help="Processing at the operator, or being checked.")
-    payment_rows(figures.open_rows, reasons=False)
+    payment_rows(figures.open_rows, key="home_open", reasons=False)
     if figures.open_count > len(figures.open_rows):
         st.caption(f"The newest {len(figures.open_rows)} are shown; the history lists them all.")
 
@@ -88,7 +111,7 @@ st.subheader("Recent failures")
 if not figures.failures:
     st.caption("No payment has failed.")
 else:
-    payment_rows(figures.failures, reasons=True)
+    payment_rows(figures.failures, key="home_failures", reasons=True)
 
 st.subheader("Wallet balances")
 if figures.balances:

@@ -64,9 +64,8 @@ def show_receipt(view: ReceiptView) -> None:
         width="stretch",
     )
     st.markdown("**Payment**")
-    st.dataframe(
-        [{"What": label, "Value": value} for label, value in view.lines()], hide_index=True, width="stretch"
-    )
+    figures = [{"What": label, "Value": value} for label, value in view.lines()]
+    st.dataframe(figures, hide_index=True, width="stretch", height=35 * (len(figures) + 1) + 3)
 
     slug = view.number.replace("/", "-")
     first, second, third = st.columns(3)
@@ -109,6 +108,7 @@ with st.form("receipts_find", border=False):
     )
     if right.form_submit_button("Find receipt", type="primary", key="receipts_find_button"):
         st.session_state[SHOWN] = typed.strip()
+        st.session_state.get(MISSING, set()).discard(typed.strip())  # asked on purpose: look again
 
 number = str(st.session_state.get(SHOWN) or "").strip()
 if not number:
@@ -132,6 +132,6 @@ except Exception as exc:
 if isinstance(found, ReceiptUnavailable):
     st.warning(f"No receipt for {found.number} yet." if found.status != "CANCELED" else "No receipt.")
     st.info(found.reason)
-    st.caption("This page checks again when you reopen it or press Find receipt.")
+    st.caption("Press Find receipt to check again (Dollr's answer is kept for a few seconds).")
 else:
     show_receipt(found)

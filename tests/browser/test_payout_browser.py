@@ -13,7 +13,7 @@ def test_payout_double_click_and_reload_pays_once(
     p = page  # the Playwright page; typed loosely so the harness needs no stubs
     before = len([e for e in console_server.sandbox_executions() if e["operation_type"] == "PAYOUT"])
     sign_in(p, console_server, "operator")
-    p.get_by_role("link", name="Pay someone").click()  # type: ignore[attr-defined]
+    p.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Pay someone").click()  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Recipient's full name").fill("Musa Kollie")  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Mobile-money number").fill("231880004321")  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Mobile-money number").press("Enter")  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import users
+from dollr_core import audit, users
 from dollr_core.access import Role
 from dollr_core.services import Services
 
@@ -46,3 +46,17 @@ def test_wrong_password_is_refused_and_audited(app: Callable[..., AppTest], cons
     at = _sign_in(at, "op@example.com", PASSWORD)
     assert at.session_state["signed_in_email"] == "op@example.com"
     assert not at.exception
+
+
+def test_sign_out_ends_the_session(app: Callable[..., AppTest], console: Services) -> None:
+    users.add_user(console.engine, email="op@example.com", role=Role.OPERATOR, password=PASSWORD)
+    at = _sign_in(app().run(), "op@example.com", PASSWORD)
+    assert at.session_state["signed_in_email"] == "op@example.com"
+    at.sidebar.button(key="sign_out").click()
+    at.run()
+    assert "signed_in_email" not in at.session_state
+    assert "actor" not in at.session_state
+    # (AppTest keeps asking for the page that was open, so the sign-in screen itself is checked
+    # in the browser tests.)
+    records = audit.search(console.engine, audit.AuditFilter(action="sign_out"))
+    assert [r.actor for r in records] == ["op@example.com"]

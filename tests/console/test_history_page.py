@@ -1,0 +1,167 @@
+"""History page: real payments, filtered, totalled and offered as CSV, exactly as filtered."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dollr_core import history
+from dollr_core.access import Actor, Role
+from dollr_core.history import HistoryFilter, Outcome
+from dollr_core.sandbox import Sandbox
+from dollr_core.services import Services
+from tests.flows.helpers import collect, pay_out, settle
+from tests.reports.fakes import add, attempt
+
+OPERATOR = Actor("olivia@example.com", Role.OPERATOR)
+FINANCE = Actor("fred@example.com", Role.FINANCE)
+
+
+@pytest.fixture
+def payments(console: Services, fresh_sandbox: Sandbox) -> dict[str, str]:
+    """A completed payout, a declined payout and a completed collection, settled by the sandbox."""
+    done = pay_out(console, OPERATOR, uuid.uuid4().hex, amount="25")
+    declined = pay_out(console, OPERATOR, uuid.uuid4().hex, phone="231880000001", amount="10")
+    collected = collect(console, FINANCE, uuid.uuid4().hex)
+    settle(console, fresh_sandbox)
+    return {"done": done.reference_id, "declined": declined.reference_id, "collected": collected.reference_id}
+
+
+def _rows(at: AppTest) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = at.dataframe[-1].value.to_dict("records")
+    return rows
+
+
+def _pick(at: AppTest, row: int) -> None:
+    at.session_state["history_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+
+
+def _links(at: AppTest) -> dict[str, str]:
+    """The links to other pages (plain Markdown links when a page runs on its own, as here)."""
+    found = (re.fullmatch(r"\[(.+)\]\((.+)\)", m.value) for m in at.markdown)
+    return {m.group(1): m.group(2) for m in found if m}
+
+
+def _totals(at: AppTest) -> dict[tuple[str, str], dict[str, object]]:
+    rows = at.dataframe[0].value.to_dict("records")
+    return {(str(r["Type"]), str(r["Currency"])): r for r in rows}
+
+
+def test_history_shows_totals_rows_links_and_export(
+    page: Callable[..., AppTest], console: Services, payments: dict[str, str]
+) -> None:
+    at = page("pages/history.py", role=Role.MANAGER).run()
+    assert not at.exception, at.exception
+    totals = _totals(at)
+    payouts = totals[("Payout (money out)", "USD")]
+    assert (payouts["Payments"], payouts["Completed"], payouts["Failed"]) == (2, 1, 1)
+    assert payouts["Amount (all)"] == "USD 35.00"
+    assert payouts["Amount completed"] == "USD 25.00"
+    assert payouts["Payees received (completed)"] == "USD 25.00"
+    collections = totals[("Collection (money in)", "USD")]
+    assert collections["Amount completed"] == "USD 275.00"
+
+    rows = _rows(at)
+    assert len(rows) == 3
+    declined = next(r for r in rows if r["Outcome"] == "Failed")
+    assert (
+        str(declined["Why it failed"])
+        == "Recipient's operator rejected the payout (sandbox test number ending 0001)"
+    )
+    assert declined["Reference"] == payments["declined"]
+    paid_index, paid = next((i, r) for i, r in enumerate(rows) if r["Type"] == "Collection (money in)")
+    assert paid["Phone"] == "••••5678"  # masked on screen
+    assert str(paid["Document"]).startswith("INV-")
+
+    # picking a row offers its status and, for a paid document, its receipt (same tab, same sign-in)
+    assert not _links(at)
+    _pick(at, paid_index)
+    assert _links(at) == {
+        "Open its payment status": f"status?reference={payments['collected']}",
+        "Open its receipt": f"receipts?number={paid['Document']}",
+    }
+    _pick(at, next(i for i, r in enumerate(rows) if r["Outcome"] == "Failed"))
+    assert _links(at) == {"Open its payment status": f"status?reference={payments['declined']}"}
+
+    button = at.get("download_button")[0]
+    assert button.label == "Download these 3 payments (CSV)"
+
+
+def test_filters_change_the_rows(
+    page: Callable[..., AppTest], console: Services, payments: dict[str, str]
+) -> None:
+    at = page("pages/history.py", role=Role.FINANCE).run()
+    at.multiselect(key="history_outcomes").set_value([Outcome.FAILED])
+    at.run()
+    rows = _rows(at)
+    assert [r["Outcome"] for r in rows] == ["Failed"]
+    assert at.get("download_button")[0].label == "Download these 1 payments (CSV)"
+
+    at.multiselect(key="history_outcomes").set_value([])
+    at.multiselect(key="history_ops").set_value(["COLLECTION"])
+    at.run()
+    assert [r["Type"] for r in _rows(at)] == ["Collection (money in)"]
+
+    at.multiselect(key="history_ops").set_value([])
+    at.text_input(key="history_text").input("musa")
+    at.run()
+    assert {r["Name"] for r in _rows(at)} == {"Musa Kollie"}
+    assert len(_rows(at)) == 2
+
+    at.text_input(key="history_text").input("")
+    at.multiselect(key="history_operators").set_value([FINANCE.email])
+    at.run()
+    assert [r["Started by"] for r in _rows(at)] == [FINANCE.email]
+
+    old = datetime.now(UTC).date() - timedelta(days=30)
+    at.multiselect(key="history_operators").set_value([])
+    at.date_input(key="history_dates").set_value((old, old))
+    at.run()
+    assert at.info and "No payment matches" in at.info[0].value
+    assert not at.get("download_button")
+
+
+def test_paging_and_a_new_filter_starts_on_page_one(page: Callable[..., AppTest], console: Services) -> None:
+    now = datetime.now(UTC)
+    add(
+        console.engine,
+        *(attempt(created_at=now - timedelta(minutes=i), party_name=f"Person {i:02d}") for i in range(30)),
+    )
+    at = page("pages/history.py", role=Role.MANAGER).run()
+    at.selectbox(key="history_size").set_value(25)
+    at.run()
+    assert [r["Name"] for r in _rows(at)] == [f"Person {i:02d}" for i in range(25)]
+    at.number_input(key="history_page").set_value(2)
+    at.run()
+    assert [r["Name"] for r in _rows(at)] == [f"Person {i:02d}" for i in range(25, 30)]
+    assert any("Showing 26–30 of 30" in c.value for c in at.caption)
+
+    at.text_input(key="history_text").input("Person 2")
+    at.run()
+    assert at.number_input(key="history_page").value == 1
+    assert [r["Name"] for r in _rows(at)] == [f"Person {i:02d}" for i in range(20, 30)]
+
+
+def test_export_is_exactly_the_filtered_rows(console: Services, payments: dict[str, str]) -> None:
+    flt = HistoryFilter(operations=("PAYOUT",))
+    exported = list(csv.DictReader(io.StringIO("".join(history.export_csv(console.engine, flt)))))
+    shown = history.page(console.engine, flt, 1, 100).rows
+    assert [r["Payment reference"] for r in exported] == [r.reference_id for r in shown]
+    assert {r["Payment reference"] for r in exported} == {payments["done"], payments["declined"]}
+    by_ref = {r["Payment reference"]: r for r in exported}
+    assert by_ref[payments["done"]]["Payee received"] == "25.00"
+    assert by_ref[payments["done"]]["Phone"] == "231880001234"
+    assert by_ref[payments["declined"]]["Outcome"] == "Failed"
+
+
+def test_operators_cannot_open_history(page: Callable[..., AppTest], console: Services) -> None:
+    at = page("pages/history.py", role=Role.OPERATOR).run()
+    assert at.error and "does not give access" in at.error[0].value

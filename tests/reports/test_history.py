@@ -1,0 +1,219 @@
+"""History queries on SQLite and PostgreSQL: filters, exact totals, paging, charts and CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+
+from dollr_core import history
+from dollr_core.history import HistoryFilter, Outcome
+from dollr_core.ledger import open_ledger
+
+from .fakes import NOON, add, attempt
+
+
+@pytest.fixture
+def engine(ledger_url: str) -> Iterator[Engine]:
+    engine = open_ledger(ledger_url)
+    yield engine
+    engine.dispose()
+
+
+def refs(engine: Engine, flt: HistoryFilter) -> set[str]:
+    return {r.reference_id for r in history.page(engine, flt, 1, 1000).rows}
+
+
+def test_each_filter_narrows_the_rows(engine: Engine) -> None:
+    rows = add(
+        engine,
+        attempt(party_name="Musa Kollie"),
+        attempt(
+            party_name="Amara Kamara",
+            operation_type="COLLECTION",
+            source_type="INVOICE",
+            source_number="INV-2025-00042",
+            phone="231771234567",
+            method="ORANGE_MONEY_LBR",
+        ),
+        attempt(
+            party_name="Aline Uwase",
+            currency="RWF",
+            amount="5000",
+            method="MTN_MOMO_RWA",
+            phone="250781234567",
+            operator="fred@example.com",
+        ),
+        attempt(party_name="Joseph Doe", state="FAILED", created_at=NOON - timedelta(days=3)),
+        attempt(party_name="Grace 100%_off", state="ACCEPTED", created_at=NOON + timedelta(days=1)),
+        attempt(party_name="Paul Weah", state="UNKNOWN", provider_transaction_id="pp-777"),
+    )
+    musa, amara, aline, joseph, grace, paul = (r["reference_id"] for r in rows)
+    day = NOON.date()
+
+    assert refs(engine, HistoryFilter()) == {musa, amara, aline, joseph, grace, paul}
+    assert refs(engine, HistoryFilter(since=day, until=day)) == {musa, amara, aline, paul}
+    assert refs(engine, HistoryFilter(since=day + timedelta(days=1))) == {grace}
+    assert refs(engine, HistoryFilter(until=day - timedelta(days=1))) == {joseph}
+    assert refs(engine, HistoryFilter(operations=("COLLECTION",))) == {amara}
+    assert refs(engine, HistoryFilter(outcomes=(Outcome.FAILED,))) == {joseph}
+    assert refs(engine, HistoryFilter(outcomes=history.OPEN_OUTCOMES)) == {grace, paul}
+    assert refs(engine, HistoryFilter(methods=("ORANGE_MONEY_LBR", "MTN_MOMO_RWA"))) == {amara, aline}
+    assert refs(engine, HistoryFilter(currencies=("RWF",))) == {aline}
+    assert refs(engine, HistoryFilter(operators=("fred@example.com",))) == {aline}
+    # free text: name (any case), phone (as typed, with spaces and +), reference, document, txn id
+    assert refs(engine, HistoryFilter(text="  KAMARA ")) == {amara}
+    assert refs(engine, HistoryFilter(text="+250 78 123")) == {aline}
+    assert refs(engine, HistoryFilter(text=musa[:8])) == {musa}
+    assert refs(engine, HistoryFilter(text="inv-2025-00042")) == {amara}
+    assert refs(engine, HistoryFilter(text="pp-777")) == {paul}
+    # LIKE wildcards typed by a person are literal characters
+    assert refs(engine, HistoryFilter(text="100%_off")) == {grace}
+    assert refs(engine, HistoryFilter(text="%")) == {grace}
+    assert refs(engine, HistoryFilter(text="_")) == {grace}
+    # filters combine
+    assert refs(engine, HistoryFilter(since=day, until=day, currencies=("USD",), text="ma")) == {amara}
+    assert refs(engine, HistoryFilter(since=day, until=day, currencies=("RWF",), text="ma")) == set()
+
+
+def test_totals_are_exact_decimals_per_operation_and_currency(engine: Engine) -> None:
+    add(engine, *(attempt(amount="0.10") for _ in range(1000)))  # floats would drift here
+    add(
+        engine,
+        attempt(amount="1234567.89", state="FAILED"),
+        attempt(amount="3.33", state="ACCEPTED"),
+        # A USD invoice paid in LRD: the amount counts in USD, what the customer paid in LRD.
+        attempt(
+            operation_type="COLLECTION",
+            amount="100.00",
+            payer_amount=Decimal("19617.50"),
+            settled_payer_currency="LRD",
+            payer_currency="LRD",
+            payee_amount=Decimal("100.00"),
+        ),
+        attempt(
+            currency="RWF",
+            amount="7000",
+            payer_currency="RWF",
+            settled_payer_currency="RWF",
+            payee_currency="RWF",
+            payer_amount=Decimal("7140"),
+            payee_amount=Decimal("7000"),
+        ),
+    )
+    totals = {(t.operation, t.currency): t for t in history.totals(engine, HistoryFilter())}
+    usd = totals[("PAYOUT", "USD")]
+    assert (usd.count, usd.completed, usd.failed, usd.open) == (1002, 1000, 1, 1)
+    assert usd.amount == Decimal("1234671.22") and isinstance(usd.amount, Decimal)
+    assert usd.completed_amount == Decimal("100.00")
+    assert usd.payee_amount == Decimal("100.00")
+    assert usd.payer_amount == Decimal("610.00")  # completed only: 1000 × 0.61
+    collection_usd = totals[("COLLECTION", "USD")]
+    assert (collection_usd.amount, collection_usd.payee_amount, collection_usd.payer_amount) == (
+        Decimal("100.00"),
+        Decimal("100.00"),
+        Decimal(0),
+    )
+    collection_lrd = totals[("COLLECTION", "LRD")]
+    assert (collection_lrd.count, collection_lrd.payer_amount) == (0, Decimal("19617.50"))
+    rwf = totals[("PAYOUT", "RWF")]
+    assert (rwf.completed_amount, rwf.payer_amount) == (Decimal("7000"), Decimal("7140"))
+    # a filter applies to the totals exactly as to the rows
+    failed = history.totals(engine, HistoryFilter(outcomes=(Outcome.FAILED,)))
+    assert [(t.operation, t.currency, t.count, t.amount) for t in failed] == [
+        ("PAYOUT", "USD", 1, Decimal("1234567.89"))
+    ]
+
+
+def test_paging_is_newest_first_without_gaps_or_repeats(engine: Engine) -> None:
+    rows = add(engine, *(attempt(created_at=NOON + timedelta(minutes=i)) for i in range(23)))
+    rows += add(engine, *(attempt() for _ in range(4)))  # five at NOON in all: the newer id comes first
+    newest_first = [*reversed(rows[1:23]), *reversed(rows[23:]), rows[0]]
+    first, second, third = (history.page(engine, HistoryFilter(), n, 10) for n in (1, 2, 3))
+    assert (first.total, first.pages, len(first.rows), len(second.rows), len(third.rows)) == (
+        27,
+        3,
+        10,
+        10,
+        7,
+    )
+    seen = [r.reference_id for p in (first, second, third) for r in p.rows]
+    assert len(set(seen)) == 27
+    assert seen == [r["reference_id"] for r in newest_first]
+    assert (third.first, third.last) == (21, 27)
+    assert history.page(engine, HistoryFilter(), 99, 10).page == 3  # past the end: the last page
+    assert history.page(engine, HistoryFilter(), 0, 10).page == 1
+    empty = history.page(engine, HistoryFilter(text="nobody"), 1, 10)
+    assert (empty.total, empty.rows, empty.pages, empty.first) == (0, [], 1, 0)
+
+
+def test_daily_and_breakdowns(engine: Engine) -> None:
+    monday, tuesday = NOON, NOON + timedelta(days=1)
+    add(
+        engine,
+        attempt(created_at=monday, amount="5.00"),
+        attempt(created_at=monday.replace(hour=23, minute=59), amount="7.00"),
+        attempt(created_at=monday, state="FAILED", method="ORANGE_MONEY_LBR"),
+        attempt(created_at=tuesday.replace(hour=0, minute=1), amount="1.25", currency="LRD"),
+        attempt(created_at=tuesday, state="ACCEPTED"),
+    )
+    days = {
+        (d.day, d.currency, d.outcome): (d.count, d.amount) for d in history.daily(engine, HistoryFilter())
+    }
+    assert days == {
+        (monday.date(), "USD", Outcome.COMPLETED): (2, Decimal("12.00")),
+        (monday.date(), "USD", Outcome.FAILED): (1, Decimal("10.00")),
+        (tuesday.date(), "LRD", Outcome.COMPLETED): (1, Decimal("1.25")),
+        (tuesday.date(), "USD", Outcome.PROCESSING): (1, Decimal("10.00")),
+    }
+    by_method = {r.key: r for r in history.breakdown(engine, HistoryFilter(), "method")}
+    assert (by_method["MTN_MOMO_LBR"].count, by_method["MTN_MOMO_LBR"].open) == (4, 1)
+    assert by_method["MTN_MOMO_LBR"].success_rate == Decimal(1)
+    assert by_method["ORANGE_MONEY_LBR"].success_rate == Decimal(0)
+    by_outcome = {r.key: r.count for r in history.breakdown(engine, HistoryFilter(), "outcome")}
+    assert by_outcome == {"Completed": 3, "Failed": 1, "Processing": 1}
+    with pytest.raises(ValueError):
+        history.breakdown(engine, HistoryFilter(), "phone")  # type: ignore[arg-type]
+
+
+def test_export_streams_exactly_the_filtered_rows(engine: Engine) -> None:
+    add(
+        engine, *(attempt(created_at=NOON + timedelta(seconds=i % 5), amount=f"{i}.50") for i in range(1, 40))
+    )
+    add(
+        engine,
+        attempt(party_name='=HYPERLINK("http://evil")', state="FAILED", amount="2.00"),
+        attempt(
+            currency="RWF",
+            amount="1400",
+            payer_currency="RWF",
+            settled_payer_currency="RWF",
+            payee_currency="RWF",
+            payer_amount=Decimal("1428"),
+            payee_amount=Decimal("1400"),
+        ),
+    )
+    flt = HistoryFilter(currencies=("USD",))
+    chunks = list(history.export_csv(engine, flt, chunk_rows=7))
+    assert len(chunks) > 3, "streamed in chunks, not built at once"
+    exported = list(csv.DictReader(io.StringIO("".join(chunks))))
+    shown = history.page(engine, flt, 1, 1000).rows
+    assert [r["Payment reference"] for r in exported] == [r.reference_id for r in shown]
+    assert len(exported) == 40
+    assert tuple(exported[0]) == history.EXPORT_HEADER
+    evil = next(r for r in exported if r["Outcome"] == "Failed")
+    assert evil["Name"].startswith("'=")  # never a formula in a spreadsheet
+    assert evil["Reason"].startswith("the payer declined")
+    assert {r["Amount"] for r in exported} >= {"1.50", "39.50", "2.00"}
+    assert all(r["Currency"] == "USD" for r in exported)
+    assert list(history.export_csv(engine, HistoryFilter(text="nobody"))) == [chunks[0]]  # header only
+
+
+def test_operators_lists_who_started_payments(engine: Engine) -> None:
+    add(engine, attempt(), attempt(operator="fred@example.com"), attempt(operator="fred@example.com"))
+    assert history.operators(engine) == ["fred@example.com", "olivia@example.com"]
