@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
@@ -91,9 +94,10 @@ def live_status(reference_id: str, refresh: Callable[[str], Attempt], *, every: 
         _follow()
 
 
-def page_link(page: str, label: str, **query: str) -> None:
-    """A link to another console page (plain text when a page runs on its own, as in tests)."""
+def page_link(page: str, label: str, *, where: Any = st, icon: str | None = None, **query: str) -> None:
+    """A link to another console page, in this tab so the sign-in carries over (plain text when a
+    page runs on its own, as in tests)."""
     try:
-        st.page_link(page, label=label, query_params=query or None)
-    except StreamlitPageNotFoundError:
-        st.caption(label)
+        where.page_link(page, label=label, query_params=query or None, icon=icon)
+    except StreamlitPageNotFoundError:  # the page runs on its own (as in tests): a plain link
+        where.markdown(f"[{label}]({Path(page).stem}?{urlencode(query)})")

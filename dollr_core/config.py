@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from dollr_core.enums import MerchantType
+
 LIVE_BASE_URL = "https://api.heydollr.app"
 SANDBOX_CLIENT_ID = "sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"
@@ -48,6 +50,9 @@ class Settings(BaseModel):
     database_url: str | None = None
     #: Phone registered with the merchant passcode (payout executions send it with the code).
     passcode_phone: str = SANDBOX_PASSCODE_PHONE
+    #: Who we are at Dollr (receipts show the merchant's name from M1).
+    merchant_id: int = Field(default=1, ge=1)
+    merchant_type: MerchantType = MerchantType.ORGANIZATION
     device_name: str = "Dollr Ops Console"
     device_ip: str = "127.0.0.1"
     bulk_concurrency: int = Field(default=4, ge=1, le=32)

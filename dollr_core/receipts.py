@@ -36,8 +36,6 @@ from dollr_core.predictor import method_name
 from dollr_core.services import Services
 
 __all__ = [
-    "DEFAULT_MERCHANT_ID",
-    "DEFAULT_MERCHANT_TYPE",
     "Contact",
     "ReceiptLine",
     "ReceiptUnavailable",
@@ -50,8 +48,6 @@ __all__ = [
 
 #: Who "we" are to Dollr's merchant-info endpoint (M1). Settings has no such entry yet; the sandbox
 #: merchant is 1 / ORGANIZATION.
-DEFAULT_MERCHANT_ID = 1
-DEFAULT_MERCHANT_TYPE = MerchantType.ORGANIZATION
 
 UNKNOWN = "—"
 #: How long "no receipt yet" is remembered: long enough for reruns, short enough to see a payment land.
@@ -219,27 +215,22 @@ def load_receipt(
     svc: Services,
     actor: Actor,
     text: str,
-    *,
-    merchant_id: int = DEFAULT_MERCHANT_ID,
-    merchant_type: MerchantType = DEFAULT_MERCHANT_TYPE,
 ) -> ReceiptView | ReceiptUnavailable:
     """The receipt of the invoice or order with this number (INV-…/ORD-…) or Dollr id."""
     require(actor, Permission.VIEW_RECEIPTS)
     record = documents.find_document(svc, actor, text)
     if record is None:
         raise LookupError(f"No invoice or order was found for {text.strip()!r}; check the number.")
-    return receipt_for(svc, actor, record, merchant_id=merchant_id, merchant_type=merchant_type)
+    return receipt_for(svc, actor, record)
 
 
 def receipt_for(
     svc: Services,
     actor: Actor,
     record: DocumentRecord,
-    *,
-    merchant_id: int = DEFAULT_MERCHANT_ID,
-    merchant_type: MerchantType = DEFAULT_MERCHANT_TYPE,
 ) -> ReceiptView | ReceiptUnavailable:
     require(actor, Permission.VIEW_RECEIPTS)
+    merchant_id, merchant_type = svc.settings.merchant_id, svc.settings.merchant_type
     kept = _kept(svc)
     key: tuple[object, ...] = (record.source_type, record.dollr_id, merchant_id, str(merchant_type))
     with kept.lock:

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
 import altair as alt
 import pandas as pd
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
 
 from console.context import require_page, services
-from console.widgets import money
+from console.widgets import money, page_link
 from dollr_core import history
 from dollr_core.access import Permission
 from dollr_core.enums import OperationType, PaymentMethod
@@ -49,14 +45,6 @@ OUTCOME_COLOUR = alt.Color(
     "Outcome:N",
     scale=alt.Scale(domain=[o.value for o in OUTCOME_COLOURS], range=list(OUTCOME_COLOURS.values())),
 )
-
-
-def page_link(where: Any, page: str, label: str, icon: str, **query: str) -> None:
-    """A link to another console page that opens in this tab (so the sign-in carries over)."""
-    try:
-        where.page_link(page, label=label, query_params=query, icon=icon)
-    except StreamlitPageNotFoundError:  # this page runs on its own (as in tests): a plain link
-        where.markdown(f"[{label}]({Path(page).stem}?{urlencode(query)})")
 
 
 def date_range(today: date) -> tuple[date | None, date | None]:
@@ -266,18 +254,18 @@ def open_links(rows: Sequence[HistoryRow], picked: Sequence[int]) -> None:
     left, right = st.columns(2)
     if who.can(Permission.LOOK_UP_STATUS):
         page_link(
-            left,
             "pages/status.py",
             "Open its payment status",
-            ":material/search:",
+            where=left,
+            icon=":material/search:",
             reference=row.reference_id,
         )
     if row.has_receipt and row.document_number and who.can(Permission.VIEW_RECEIPTS):
         page_link(
-            right,
             "pages/receipts.py",
             "Open its receipt",
-            ":material/description:",
+            where=right,
+            icon=":material/description:",
             number=row.document_number,
         )
 

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
 
 from console.context import actor, services
-from console.widgets import money
+from console.widgets import money, page_link
 from dollr_core import dashboard
 from dollr_core.access import Permission
 from dollr_core.enums import OperationType
@@ -26,14 +22,6 @@ from dollr_core.predictor import method_name
 
 who = actor()  # every role sees the home page
 svc = services()
-
-
-def page_link(where: Any, page: str, label: str, icon: str, **query: str) -> None:
-    """A link to another console page that opens in this tab (so the sign-in carries over)."""
-    try:
-        where.page_link(page, label=label, query_params=query, icon=icon)
-    except StreamlitPageNotFoundError:  # this page runs on its own (as in tests): a plain link
-        where.markdown(f"[{label}]({Path(page).stem}?{urlencode(query)})")
 
 
 def moved(title: str, since: date, rows: Sequence[CurrencyTotal]) -> None:
@@ -79,10 +67,10 @@ def payment_rows(rows: Sequence[HistoryRow], *, key: str, reasons: bool) -> None
     chosen = picked.selection.rows
     if chosen and chosen[0] < len(rows) and who.can(Permission.LOOK_UP_STATUS):
         page_link(
-            st,
             "pages/status.py",
             "Open its payment status",
-            ":material/search:",
+            where=st,
+            icon=":material/search:",
             reference=rows[chosen[0]].reference_id,
         )
 

