@@ -137,29 +137,15 @@ def decide_batch(svc: Services, actor: Actor, batch_id: int, decision: Decision)
 
 def submit_for_approval(svc: Services, actor: Actor, intent_key: str) -> Intent:
     """The maker asks a manager to approve: only now does the payout appear in managers' lists."""
-    require(actor, Permission.PAY_OUT)
-    with Session(svc.engine) as db:
-        intent = db.exec(
-            select(Intent).where(Intent.intent_key == intent_key).with_for_update()
-        ).one_or_none()
-        if intent is None or intent.operator.lower() != actor.email.lower():
-            raise ApprovalError("There is no payout of yours to send for approval; prepare it again.")
-        if not intent.needs_approval or intent.state != IntentState.OPEN:
-            raise ApprovalError("This payout is not waiting to be sent for approval any more.")
-        db.add(
-            LedgerEvent(
-                intent_id=intent.id,
-                actor=actor.email,
-                action="sent_for_approval",
-                from_state=intent.state,
-                to_state=IntentState.AWAITING_APPROVAL,
-            )
-        )
-        intent.state = IntentState.AWAITING_APPROVAL
-        intent.updated_at = utcnow()
-        db.add(intent)
-        db.commit()
-        db.refresh(intent)
+    intent = _move_own_payout(
+        svc,
+        actor,
+        intent_key,
+        allowed=(IntentState.OPEN,),
+        to=IntentState.AWAITING_APPROVAL,
+        action="sent_for_approval",
+        refused="This payout is not waiting to be sent for approval any more.",
+    )
     audit.record(
         svc.engine,
         actor.email,
@@ -172,31 +158,50 @@ def submit_for_approval(svc: Services, actor: Actor, intent_key: str) -> Intent:
 
 def withdraw_payout(svc: Services, actor: Actor, intent_key: str) -> Intent:
     """The maker takes back a payout nobody has sent yet (waiting, approved or rejected)."""
+    intent = _move_own_payout(
+        svc,
+        actor,
+        intent_key,
+        allowed=(IntentState.OPEN, IntentState.AWAITING_APPROVAL, IntentState.READY),
+        to=IntentState.CANCELED,
+        action="withdrawn",
+        refused="This payout was already sent or closed; it cannot be withdrawn.",
+    )
+    audit.record(svc.engine, actor.email, "payout_withdrawn", target=intent_key)
+    return intent
+
+
+def _move_own_payout(
+    svc: Services,
+    actor: Actor,
+    intent_key: str,
+    *,
+    allowed: tuple[IntentState, ...],
+    to: IntentState,
+    action: str,
+    refused: str,
+) -> Intent:
+    """A state change only the payout's maker may make, recorded in the ledger's events."""
     require(actor, Permission.PAY_OUT)
     with Session(svc.engine) as db:
         intent = db.exec(
             select(Intent).where(Intent.intent_key == intent_key).with_for_update()
         ).one_or_none()
-        if intent is None or intent.operator.lower() != actor.email.lower():
-            raise ApprovalError("There is no payout of yours to withdraw.")
-        if intent.state not in (IntentState.OPEN, IntentState.AWAITING_APPROVAL, IntentState.READY):
-            raise ApprovalError("This payout was already sent or closed; it cannot be withdrawn.")
+        if intent is None or intent.operator.lower() != actor.email.lower() or not intent.needs_approval:
+            raise ApprovalError("There is no payout of yours waiting for approval with that reference.")
+        if intent.state not in allowed:
+            raise ApprovalError(refused)
         db.add(
             LedgerEvent(
-                intent_id=intent.id,
-                actor=actor.email,
-                action="withdrawn",
-                from_state=intent.state,
-                to_state=IntentState.CANCELED,
+                intent_id=intent.id, actor=actor.email, action=action, from_state=intent.state, to_state=to
             )
         )
-        intent.state = IntentState.CANCELED
+        intent.state = to
         intent.updated_at = utcnow()
         db.add(intent)
         db.commit()
         db.refresh(intent)
-    audit.record(svc.engine, actor.email, "payout_withdrawn", target=intent_key)
-    return intent
+        return intent
 
 
 def my_payouts(svc: Services, actor: Actor, *, limit: int = 50) -> list[Intent]:

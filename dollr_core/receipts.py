@@ -19,17 +19,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from fpdf import FPDF
-from sqlmodel import Session, col, select
 
 from dollr_core import documents
 from dollr_core.access import Actor, Permission, require
 from dollr_core.client import DollrClient
+from dollr_core.collect import latest_collection
 from dollr_core.directory import customer_for_counterparty
-from dollr_core.enums import MerchantType, OperationType, SourceStatus, SourceType
+from dollr_core.enums import MerchantType, SourceStatus, SourceType
 from dollr_core.errors import DollrError
 from dollr_core.explain import failure_reason
 from dollr_core.history import money_text
-from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
+from dollr_core.ledger.tables import AttemptState, DocumentRecord
 from dollr_core.lookups import TTLCache
 from dollr_core.models import DocumentDetail, MerchantInfo, Receipt
 from dollr_core.predictor import method_name
@@ -292,7 +292,7 @@ def _why_not(svc: Services, record: DocumentRecord, status: str) -> str:
     if status == SourceStatus.IDLE:
         return f"Not available: this {kind} is still a draft; publish it and collect the payment first."
     if status == SourceStatus.ACTIVE:
-        last = _last_collection(svc, record)
+        last = latest_collection(svc, record)
         if last is not None and last.local_state == AttemptState.FAILED:
             return (
                 f"Not paid yet: the last payment attempt failed ({failure_reason(last)})."
@@ -300,19 +300,6 @@ def _why_not(svc: Services, record: DocumentRecord, status: str) -> str:
             )
         return f"Not paid yet: the customer has not paid this {kind}."
     return f"No receipt: this {kind} is {status.lower()}."
-
-
-def _last_collection(svc: Services, record: DocumentRecord) -> Attempt | None:
-    with Session(svc.engine) as db:
-        return db.exec(
-            select(Attempt)
-            .where(
-                Attempt.operation_type == OperationType.COLLECTION,
-                Attempt.source_type == record.source_type,
-                Attempt.source_id == record.dollr_id,
-            )
-            .order_by(col(Attempt.id).desc())
-        ).first()
 
 
 def _customer(svc: Services, current: DocumentDetail) -> Contact:

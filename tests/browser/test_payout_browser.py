@@ -29,7 +29,7 @@ def test_payout_double_click_and_reload_pays_once(
     confirm.click()
     with contextlib.suppress(Exception):  # a second, impatient click: the button may be disabled or gone
         confirm.click(timeout=500, force=True)
-    p.get_by_text("Reference").first.wait_for()  # type: ignore[attr-defined]
+    p.get_by_text("Your payout").first.wait_for()  # type: ignore[attr-defined]
     shots("sent")
     p.reload()  # type: ignore[attr-defined]
     p.wait_for_timeout(2000)  # type: ignore[attr-defined]
