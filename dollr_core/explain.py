@@ -48,6 +48,12 @@ FIELD_NAMES = {
 }
 
 
+#: The fees, named the same on every screen and document (quote, review, receipt, preview).
+PLATFORM_FEE = "Dollr platform fee"
+GATEWAY_FEE = "Operator fee (mobile money or card)"
+FX_FEE = "Currency exchange fee"
+
+
 @dataclass(frozen=True)
 class Explanation:
     headline: str  # what happened
@@ -137,6 +143,11 @@ def attempt_outcome(attempt: Attempt) -> Explanation:
         return Explanation(
             "We are checking with Dollr whether it went through.",
             "Do not send it again: the console settles this by itself.",
+        )
+    if attempt.remote_status == "PENDING":
+        return Explanation(
+            "Sent: Dollr has it and is handing it to the operator.",
+            "This usually takes a few seconds. Waiting is safe; this page updates by itself.",
         )
     if attempt.remote_status == "PROCESSING" or state is AttemptState.ACCEPTED:
         who = (

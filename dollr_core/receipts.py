@@ -27,7 +27,7 @@ from dollr_core.collect import latest_collection
 from dollr_core.directory import customer_for_counterparty
 from dollr_core.enums import MerchantType, SourceStatus, SourceType
 from dollr_core.errors import DollrError
-from dollr_core.explain import failure_reason
+from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE, failure_reason
 from dollr_core.history import money_text
 from dollr_core.ledger.tables import AttemptState, DocumentRecord
 from dollr_core.lookups import TTLCache
@@ -130,9 +130,9 @@ class ReceiptView:
             ("Total billed", _money(self.total, self.currency)),
             ("Customer paid", _money(self.payer_amount, self.payer_currency)),
             ("We received", _money(self.payee_amount, self.payee_currency)),
-            ("Platform fee (Dollr)", _money(self.platform_fee, fee_currency)),
-            ("Gateway fee", _money(self.gateway_fee, fee_currency)),
-            ("Currency exchange fee", _money(self.fx_fee, fee_currency) if self.fx_fee else "none"),
+            (PLATFORM_FEE, _money(self.platform_fee, fee_currency)),
+            (GATEWAY_FEE, _money(self.gateway_fee, fee_currency)),
+            (FX_FEE, _money(self.fx_fee, fee_currency) if self.fx_fee else "none"),
             ("Fees paid by", _bearer(self.fee_bearer)),
             ("Exchange rate", self.fx_text),
             ("Paid with", self.paid_with),

@@ -55,5 +55,10 @@ writer = csv.DictWriter(buffer, fieldnames=["When (UTC)", "Who", "Action", "What
 writer.writeheader()
 writer.writerows(rows)
 st.download_button(
-    "Download as CSV", buffer.getvalue(), file_name="audit.csv", mime="text/csv", key="audit_csv"
+    "Download as CSV",
+    buffer.getvalue(),
+    file_name="audit.csv",
+    mime="text/csv",
+    key="audit_csv",
+    on_click="ignore",
 )

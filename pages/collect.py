@@ -16,6 +16,7 @@ from console.widgets import live_status, money
 from dollr_core import collect, documents, payments
 from dollr_core.access import Permission
 from dollr_core.enums import OperationType, SourceStatus, SourceType
+from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE
 from dollr_core.intents import find_attempt
 from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
 from dollr_core.money import SUPPORTED_CURRENCIES
@@ -194,14 +195,14 @@ def wallet_payment(record: DocumentRecord) -> None:
     pays.metric("The customer pays", money(quote.payer_amount, quote.payer_currency))
     receives.metric("We receive", money(quote.payee_amount, quote.payee_currency))
     fees = {
-        "Dollr platform fee": money(quote.platform_fee, quote.payee_currency),
-        "Mobile-money operator fee": money(quote.gateway_fee, quote.payee_currency),
+        PLATFORM_FEE: money(quote.platform_fee, quote.payee_currency),
+        GATEWAY_FEE: money(quote.gateway_fee, quote.payee_currency),
     }
     rate = collect.exchange_rate(quote)
     if rate is None:
         fees["Exchange rate"] = "No exchange: same currency"
     else:
-        fees["Currency exchange fee"] = money(quote.fx_fee, quote.payee_currency)
+        fees[FX_FEE] = money(quote.fx_fee, quote.payee_currency)
         fees["Exchange rate"] = (
             f"1 {quote.payee_currency} = {rate.normalize():f} {quote.payer_currency} (about)"
         )

@@ -314,12 +314,13 @@ if not any(t.count for t in totals):
 show_totals(totals)
 matching = sum(t.count for t in totals)
 st.download_button(
-    f"Download these {matching:,} payments (CSV)",
+    f"Download {'this payment' if matching == 1 else f'these {matching:,} payments'} (CSV)",
     data=lambda: "".join(history.export_csv(svc.engine, flt)),  # built only when clicked
     file_name=f"payments-{flt.since or 'start'}-to-{flt.until or 'now'}.csv",
     mime="text/csv",
     icon=":material/download:",
     key="history_csv",
+    on_click="ignore",  # a rerun on click can lose the file (Streamlit 1.67)
     help="Exactly the payments the filters above select, with full phone numbers and exact amounts.",
 )
 show_charts(flt)

@@ -16,6 +16,7 @@ from console.widgets import live_status, money, page_link, show_error
 from dollr_core import approvals, payments, payouts, protocol
 from dollr_core.access import Permission
 from dollr_core.directory import search_customers
+from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE
 from dollr_core.intents import find_attempt
 from dollr_core.ledger.tables import AttemptState, Intent, IntentState
 from dollr_core.models import MmoProviderInfo
@@ -183,11 +184,11 @@ def review(quote: payouts.PayoutQuote, heading: str = "3. Review") -> None:
     rows = {
         "Recipient": quote.name,
         "Wallet": f"{quote.carrier} {mask_phone(quote.phone)}",
-        "Dollr fee": money(quote.platform_fee, quote.currency),
-        "Operator fee": money(quote.gateway_fee, quote.currency),
+        PLATFORM_FEE: money(quote.platform_fee, quote.currency),
+        GATEWAY_FEE: money(quote.gateway_fee, quote.currency),
     }
     if quote.fx_fee:
-        rows["Currency exchange fee"] = money(quote.fx_fee, quote.currency)
+        rows[FX_FEE] = money(quote.fx_fee, quote.currency)
     rows["Fees in total"] = money(fees, quote.currency)
     st.dataframe({"What": list(rows), "Amount": list(rows.values())}, hide_index=True, width="stretch")
     st.caption("Fees are Dollr's quote; the receipt shows the final amounts.")

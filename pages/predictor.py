@@ -17,6 +17,7 @@ from console.widgets import money, show_error
 from dollr_core import documents, predictor
 from dollr_core.access import Permission
 from dollr_core.enums import FeeBearer, OperationType, PaymentMethod, SourceStatus
+from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE
 from dollr_core.money import SUPPORTED_CURRENCIES
 from dollr_core.predictor import MethodPreview, PreviewRequest, method_name
 
@@ -66,9 +67,9 @@ def show_results(previews: Sequence[MethodPreview], *, heading: str, pays: str, 
                 "Provider": p.provider,
                 pays: money(p.payer_amount, p.payer_currency),
                 receives: money(p.payee_amount, p.payee_currency),
-                "Platform fee": money(p.platform_fee, p.fee_currency),
-                "Gateway fee": money(p.gateway_fee, p.fee_currency),
-                "FX fee": money(p.fx_fee, p.fee_currency),
+                PLATFORM_FEE: money(p.platform_fee, p.fee_currency),
+                GATEWAY_FEE: money(p.gateway_fee, p.fee_currency),
+                FX_FEE: money(p.fx_fee, p.fee_currency),
                 "All fees": money(p.fees, p.fee_currency),
                 "Exchange rate": rate_text(p),
             }

@@ -77,6 +77,7 @@ def show_receipt(view: ReceiptView) -> None:
         type="primary",
         icon=":material/picture_as_pdf:",
         key="receipts_pdf",
+        on_click="ignore",  # a rerun on click can lose the file (Streamlit 1.67)
     )
     second.download_button(
         "Printable page",
@@ -85,6 +86,7 @@ def show_receipt(view: ReceiptView) -> None:
         mime="text/html",
         icon=":material/print:",
         key="receipts_html",
+        on_click="ignore",  # a rerun on click can lose the file (Streamlit 1.67)
         help="A clean page to open in your browser and print (Ctrl+P or ⌘P).",
     )
     if view.receipt_url:

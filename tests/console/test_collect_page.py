@@ -16,6 +16,7 @@ from dollr_core.access import Actor, Role
 from dollr_core.collect import publish_new_document
 from dollr_core.directory import Person
 from dollr_core.enums import SourceType
+from dollr_core.explain import GATEWAY_FEE, PLATFORM_FEE
 from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
 from dollr_core.money import format_money
 from dollr_core.sandbox import Sandbox
@@ -124,8 +125,8 @@ def test_wallet_collection_once_then_completed(
     assert metric(at, "We receive") == format_money(Decimal(predicted["payee_amount"]), "USD") == "USD 275.00"
     fees = at.dataframe[-1].value
     shown = dict(zip(fees.iloc[:, 0], fees.iloc[:, 1], strict=True))
-    assert shown["Dollr platform fee"] == format_money(Decimal(predicted["platform_fee"]), "USD")
-    assert shown["Mobile-money operator fee"] == format_money(Decimal(predicted["gateway_fee"]), "USD")
+    assert shown[PLATFORM_FEE] == format_money(Decimal(predicted["platform_fee"]), "USD")
+    assert shown[GATEWAY_FEE] == format_money(Decimal(predicted["gateway_fee"]), "USD")
     assert shown["Exchange rate"] == "No exchange: same currency"
 
     before = fresh_sandbox.request_count

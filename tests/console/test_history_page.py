@@ -103,7 +103,7 @@ def test_filters_change_the_rows(
     at.run()
     rows = _rows(at)
     assert [r["Outcome"] for r in rows] == ["Failed"]
-    assert at.get("download_button")[0].label == "Download these 1 payments (CSV)"
+    assert at.get("download_button")[0].label == "Download this payment (CSV)"
 
     at.multiselect(key="history_outcomes").set_value([])
     at.multiselect(key="history_ops").set_value(["COLLECTION"])

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from dollr_core import approvals, audit, payouts, protocol
 from dollr_core.access import Actor, Role
 from dollr_core.enums import FeeBearer, OperationType, PaymentMethod
+from dollr_core.explain import GATEWAY_FEE, PLATFORM_FEE
 from dollr_core.intents import get_intent
 from dollr_core.ledger.tables import Attempt, AttemptState, IntentState
 from dollr_core.money import format_money
@@ -135,8 +136,8 @@ def test_payout_end_to_end_pays_once(
         "Our wallet is debited": format_money(expected.payer_amount, "USD"),
     }
     shown = table(at)
-    assert shown["Dollr fee"] == format_money(expected.platform_fee, "USD")
-    assert shown["Operator fee"] == format_money(expected.gateway_fee, "USD")
+    assert shown[PLATFORM_FEE] == format_money(expected.platform_fee, "USD")
+    assert shown[GATEWAY_FEE] == format_money(expected.gateway_fee, "USD")
     assert shown["Wallet"] == "MTN ••••1234"
     assert not payouts_at_dollr(fresh_sandbox)  # nothing moves before the passcode
     asked = fresh_sandbox.request_count

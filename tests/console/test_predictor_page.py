@@ -12,6 +12,7 @@ from dollr_core import documents
 from dollr_core.access import Actor, Role
 from dollr_core.directory import Person
 from dollr_core.enums import FeeBearer, SourceType
+from dollr_core.explain import FX_FEE
 from dollr_core.money import format_money
 from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
@@ -72,7 +73,7 @@ def test_collection_in_another_currency_shows_fx_fee_and_rate(
     assert set(rows) == {"MTN MoMo (Liberia)", "Orange Money (Liberia)"}  # cards pay in USD only
     mtn = rows["MTN MoMo (Liberia)"]
     assert mtn["We receive"] == "USD 100.00"
-    assert mtn["FX fee"] == "USD 0.75"
+    assert mtn[FX_FEE] == "USD 0.75"
     assert mtn["Customer pays"] == "LRD 19,617.50"  # (100 + 1.50 + 1.00 + 0.75) × 190
     assert mtn["Exchange rate"] == "1 USD ≈ 190 LRD"
     assert at.get("vega_lite_chart"), "the comparison chart is drawn"

@@ -13,6 +13,7 @@ from dollr_core.access import Actor, Role
 from dollr_core.collect import NewCollection, collect_new_document
 from dollr_core.directory import Person
 from dollr_core.enums import FeeBearer, SourceType
+from dollr_core.explain import GATEWAY_FEE, PLATFORM_FEE
 from dollr_core.money import format_money
 from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
@@ -63,8 +64,8 @@ def test_paid_invoice_in_another_currency_shows_every_figure(
     assert figures["Invoice number"] == number
     assert figures["Customer paid"] == format_money(paid["payer_amount"], "LRD")  # type: ignore[arg-type]
     assert figures["We received"] == format_money(paid["payee_amount"], "USD")  # type: ignore[arg-type]
-    assert figures["Platform fee (Dollr)"] == format_money(paid["platform_fee"], "USD")  # type: ignore[arg-type]
-    assert figures["Gateway fee"] == format_money(paid["gateway_fee"], "USD")  # type: ignore[arg-type]
+    assert figures[PLATFORM_FEE] == format_money(paid["platform_fee"], "USD")  # type: ignore[arg-type]
+    assert figures[GATEWAY_FEE] == format_money(paid["gateway_fee"], "USD")  # type: ignore[arg-type]
     assert figures["Currency exchange fee"] == format_money(paid["fx_fee"], "USD")  # type: ignore[arg-type]
     assert figures["Exchange rate"] == "1 USD = 190 LRD"
     assert figures["Paid with"] == "MTN MoMo (Liberia) via PAWAPAY"
