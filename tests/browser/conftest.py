@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -172,10 +173,18 @@ class Shots:
 
     def __call__(self, step: str) -> None:
         self.n += 1
-        self.page.screenshot(
-            path=str(self.dir / f"{self.n:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower())}.png"),  # type: ignore[attr-defined]
-            full_page=True,
+        name = re.sub(r"[^a-z0-9]+", "-", step.lower())
+        page: Any = self.page
+        # Streamlit scrolls inside its main area, not the page: grow the window to show it all.
+        height = page.evaluate(
+            "() => (document.querySelector('[data-testid=stMain]') || document.body).scrollHeight"
         )
+        size = page.viewport_size
+        page.set_viewport_size(
+            {"width": size["width"], "height": min(max(int(height), size["height"]), 5000)}
+        )
+        page.screenshot(path=str(self.dir / f"{self.n:02d}-{name}.png"))
+        page.set_viewport_size(size)
 
 
 @pytest.fixture
