@@ -3,6 +3,8 @@
 reconcile --once | --loop     poll every payment not yet final until Dollr says how it ended
 migrate                       bring the ledger's schema up to date (keeps every row)
 sandbox [options]             run the Dollr sandbox as a standalone HTTP server
+bulk resume --batch N --as E  carry on paying a bulk batch (asks for the merchant passcode)
+users add|list|set-role|disable|unlock   console users
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from dollr_core.config import Settings, SettingsError
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["bulk"]:
+        from dollr_core.bulk_worker import main as bulk_main
+
+        return bulk_main(args[1:])
     if args[:1] == ["sandbox"]:
         from dollr_core.sandbox.__main__ import main as sandbox_main
 

@@ -251,7 +251,7 @@ def _drive(
                 # Never sent, so it cannot land; only the person (who holds secrets such as the
                 # passcode) may start a new try.
                 attempt = _move_and_save(engine, attempt, AttemptState.ABANDONED, actor, "never sent")
-                _reopen_intent(engine, attempt, actor)
+                reopen_intent(engine, attempt, actor)
                 break
             try:
                 attempt = _open_session_and_send(engine, client, attempt, plan, actor=actor, owner=owner)
@@ -263,7 +263,7 @@ def _drive(
             attempt = _settle_unknown(engine, client, attempt, plan, actor=actor)
         elif before is AttemptState.ABANDONED:
             if plan is None or renewals == MAX_RENEWALS:
-                _reopen_intent(engine, attempt, actor)
+                reopen_intent(engine, attempt, actor)
                 break
             renewed = _renew(engine, attempt, plan.operation_type, actor=actor, owner=owner)
             if renewed is None:
@@ -426,7 +426,7 @@ def _renew(
         return attempt
 
 
-def _reopen_intent(engine: Engine, attempt: Attempt, actor: str) -> None:
+def reopen_intent(engine: Engine, attempt: Attempt, actor: str) -> None:
     """Nothing landed and nothing can: the person may confirm again (with a new session)."""
     with Session(engine) as db:
         intent = db.get(Intent, attempt.intent_id, with_for_update=True)

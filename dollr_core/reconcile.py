@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from dollr_core import protocol
 from dollr_core.access import RECONCILER
 from dollr_core.ledger.columns import utcnow
-from dollr_core.ledger.tables import OPEN_ATTEMPT_STATES, Attempt
+from dollr_core.ledger.tables import OPEN_ATTEMPT_STATES, Attempt, AttemptState, Intent, IntentState
 from dollr_core.payments import follow_document
 from dollr_core.services import Services
 
@@ -50,8 +50,28 @@ def claim_due(svc: Services, owner: str, *, limit: int = 50) -> list[Attempt]:
         return rows
 
 
+def reopen_stranded(svc: Services) -> int:
+    """Intents whose worker died right after their attempt was abandoned (it provably never
+    landed) go back to READY, so the person can confirm again instead of waiting forever."""
+    now = utcnow()
+    with Session(svc.engine) as db:
+        stranded = db.exec(
+            select(Attempt)
+            .join(Intent, col(Attempt.id) == col(Intent.current_attempt_id))
+            .where(
+                Intent.state == IntentState.EXECUTING,
+                Attempt.local_state == AttemptState.ABANDONED,
+                or_(col(Intent.lease_until).is_(None), col(Intent.lease_until) < now),
+            )
+        ).all()
+    for attempt in stranded:
+        protocol.reopen_intent(svc.engine, attempt, RECONCILER.email)
+    return len(stranded)
+
+
 def reconcile_once(svc: Services, *, limit: int = 50) -> int:
     """One pass: every due attempt gets one step forward. Returns how many were looked at."""
+    reopen_stranded(svc)
     owner = protocol.owner_id()
     attempts = claim_due(svc, owner, limit=limit)
     for attempt in attempts:

@@ -1,5 +1,517 @@
-"""Placeholder: built by its issue."""
+"""Bulk payouts: pay many people from one spreadsheet, safely.
 
+Upload or paste rows → every row is checked (fix or leave out the ones with problems) → preview
+of fees, totals and balances → a manager who did not make it approves → a finance person starts
+it with the merchant passcode → the rows are paid in the background while this page shows their
+progress (from the ledger only) → results to download, and failed rows retried as a new batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 
-st.title("Coming soon")
+from console.context import require_page, services
+from console.widgets import money, page_link, show_error
+from dollr_core import approvals, bulk, bulk_worker
+from dollr_core.access import Permission
+from dollr_core.bulk import BATCH_STATUS, ROW_STATUS, EditedRow, RowInput
+from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState
+from dollr_core.money import SUPPORTED_CURRENCIES
+from dollr_core.phone import mask_phone
+
+who = require_page(Permission.BULK_PAYOUTS, Permission.APPROVE)
+svc = services()
+maker = who.can(Permission.BULK_PAYOUTS)
+
+PICK = "bulk_pick"  # the batch on screen (None: a new one)
+OPEN = "bulk:open"  # a batch to put on screen at the next run
+PASSCODE = "bulk_passcode"
+ERROR = "bulk:error"  # a failure from a button callback, shown once
+MADE = "bulk:made"  # fingerprint of the rows last turned into a batch → its id (no double batches)
+LIVE = (BatchState.RUNNING, BatchState.PAUSED)
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def open_batch(batch_id: int) -> None:
+    st.session_state[OPEN] = batch_id
+    st.rerun()
+
+
+def failed(exc: Exception) -> None:
+    """Keep a callback's failure for this run; its traceback (which saw the passcode) is dropped."""
+    exc.__traceback__ = exc.__context__ = exc.__cause__ = None
+    st.session_state[ERROR] = exc
+
+
+def row_money(row: BatchRow, value: Any) -> str:
+    return money(value, row.currency) if value is not None else "—"
+
+
+def table(rows: list[dict[str, Any]]) -> None:
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def run_action(action: Any, *args: Any, then: str | None = None) -> None:
+    """Call a dollr_core step; show what went wrong in plain words, or rerun to show the result."""
+    try:
+        action(svc, who, *args)
+    except Exception as exc:
+        show_error(exc)
+        return
+    if then:
+        st.toast(then)
+    st.rerun()
+
+
+# --------------------------------------------------------------------------- step 1: the file
+
+
+def new_batch() -> None:
+    st.subheader("1. Recipients")
+    st.markdown(
+        "One line per person: **name**, **phone** (with the country code, e.g. 231880001234),"
+        " **amount** (what the person receives; fees come on top), **currency** (USD, LRD or RWF),"
+        " and if you like a **note** and your own **reference** (a reference already paid in"
+        " another batch is refused, so a file sent twice pays nobody twice)."
+    )
+    st.download_button(
+        "Download the template",
+        bulk.template_csv(),
+        file_name="bulk-payout-template.csv",
+        mime="text/csv",
+        key="bulk_template",
+    )
+    st.text_input("Name of this batch", key="bulk_name", placeholder="e.g. March stipends")
+    upload = st.file_uploader("Upload the filled-in file (CSV)", type=["csv", "txt"], key="bulk_file")
+    st.text_area(
+        "…or paste the rows from a spreadsheet, heading line included",
+        key="bulk_paste",
+        height=160,
+        placeholder="name,phone,amount,currency,note,reference",
+    )
+    if st.button("Check the rows", type="primary", key="bulk_create"):
+        data: bytes | str = (
+            upload.getvalue() if upload is not None else st.session_state.get("bulk_paste", "")
+        )
+        stamp = hashlib.sha256(data if isinstance(data, bytes) else data.encode()).hexdigest()
+        made = st.session_state.get(MADE)
+        if made and made[0] == stamp:  # a double click: that batch exists already
+            open_batch(made[1])
+        try:
+            with st.spinner("Checking every row with Dollr…"):
+                batch = bulk.create_batch(
+                    svc, who, st.session_state.get("bulk_name", ""), bulk.parse_rows(data)
+                )
+        except Exception as exc:
+            show_error(exc)
+            return
+        st.session_state[MADE] = (stamp, batch.id)
+        open_batch(batch.id or 0)
+
+
+# --------------------------------------------------------------------------- step 2: checks and fixes
+
+
+def editor_frame(rows: list[BatchRow]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "id": r.id,
+                "Row": r.row_number,
+                "Leave out": r.state == BatchRowState.EXCLUDED,
+                "Name": r.name,
+                "Phone": r.phone,
+                "Amount": r.amount_text,
+                "Currency": r.currency,
+                "Note": r.note,
+                "Reference": r.own_reference or "",
+                "Problems": r.problems,
+            }
+            for r in rows
+        ],
+        columns=[
+            "id",
+            "Row",
+            "Leave out",
+            "Name",
+            "Phone",
+            "Amount",
+            "Currency",
+            "Note",
+            "Reference",
+            "Problems",
+        ],
+    )
+
+
+def edited_rows(frame: pd.DataFrame) -> list[EditedRow]:
+    def text(value: Any) -> str:
+        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+    return [
+        EditedRow(
+            row_id=int(line["id"]) if text(line["id"]) else None,
+            values=RowInput(
+                text(line["Name"]),
+                text(line["Phone"]),
+                text(line["Amount"]),
+                text(line["Currency"]),
+                text(line["Note"]),
+                text(line["Reference"]),
+            ),
+            excluded=bool(line["Leave out"]) if text(line["Leave out"]) else False,
+        )
+        for line in frame.to_dict("records")
+    ]
+
+
+def checks(batch: Batch) -> None:
+    batch_id = batch.id or 0
+    rows = bulk.batch_rows(svc, who, batch_id)
+    ready = sum(r.state == BatchRowState.VALID for r in rows)
+    broken = [r for r in rows if r.state == BatchRowState.INVALID]
+    left_out = sum(r.state == BatchRowState.EXCLUDED for r in rows)
+    st.subheader("2. Check and fix")
+    first, second, third = st.columns(3)
+    first.metric("Ready to pay", ready)
+    second.metric("Need fixing", len(broken))
+    third.metric("Left out", left_out)
+    if broken:
+        st.warning(f"{len(broken)} row(s) need fixing: correct them in the table below, or leave them out.")
+        table(
+            [{"Row": r.row_number, "Name": r.name, "Phone": r.phone, "Problem": r.problems} for r in broken]
+        )
+        if maker and st.button(f"Leave out the {len(broken)} row(s) that need fixing", key="bulk_exclude"):
+            run_action(bulk.exclude_rows, batch_id, then="Rows left out.")
+    if not maker:
+        return
+    version = st.session_state.setdefault(f"bulk:editor:{batch_id}", 0)
+    with st.expander("Edit the rows", expanded=bool(broken)):
+        st.caption("Change any cell, tick “Leave out”, add rows at the bottom or delete them; then save.")
+        edited = st.data_editor(
+            editor_frame(rows),
+            key=f"bulk_editor:{batch_id}:{version}",
+            num_rows="dynamic",
+            hide_index=True,
+            width="stretch",
+            column_order=[
+                "Row",
+                "Leave out",
+                "Name",
+                "Phone",
+                "Amount",
+                "Currency",
+                "Note",
+                "Reference",
+                "Problems",
+            ],
+            column_config={
+                "Row": st.column_config.NumberColumn(disabled=True, width="small"),
+                "Currency": st.column_config.SelectboxColumn(options=list(SUPPORTED_CURRENCIES)),
+                "Problems": st.column_config.TextColumn(disabled=True, width="large"),
+            },
+        )
+        save, again = st.columns(2)
+        if save.button("Save changes and check again", key="bulk_save"):
+            st.session_state[f"bulk:editor:{batch_id}"] = version + 1  # a fresh table after saving
+            run_action(bulk.save_rows, batch_id, edited_rows(edited), then="Saved and checked.")
+        if again.button("Check every row with Dollr again", key="bulk_recheck"):
+            run_action(bulk.recheck, batch_id, then="Checked again.")
+
+
+# --------------------------------------------------------------------------- step 3: preview
+
+
+def preview(batch: Batch, heading: str = "3. Preview") -> None:
+    shown = bulk.preview(svc, who, batch.id or 0)
+    st.subheader(heading)
+    if not shown.rows:
+        st.caption("No row is ready to pay yet.")
+        return
+    table(
+        [
+            {
+                "Row": r.row_number,
+                "Name": r.name,
+                "Wallet": f"{r.carrier or ''} {mask_phone(r.phone)}".strip(),
+                "Recipient gets": row_money(r, r.amount),
+                "Fees": row_money(r, r.predicted_fees),
+                "Leaves our wallet": row_money(r, r.predicted_debit),
+                "Note": r.note,
+                "Reference": r.own_reference or "",
+            }
+            for r in shown.rows
+        ]
+    )
+    sandbox = any(t.sandbox_balance is not None for t in shown.totals)
+    totals = []
+    for t in shown.totals:
+        line = {
+            "Currency": t.currency,
+            "Payments": t.rows,
+            "Recipients get": money(t.amount, t.currency),
+            "Fees": money(t.fees, t.currency),
+            "Leaves our wallet": money(t.debit, t.currency),
+            "Estimated balance*": money(t.estimated_balance, t.currency),
+        }
+        if sandbox:
+            line["Sandbox wallet (test money)"] = money(t.sandbox_balance, t.currency)
+        totals.append(line)
+    st.markdown("**Totals**")
+    table(totals)
+    st.caption(
+        "*Estimated from this console's own records (collections received minus payments sent):"
+        " Dollr does not report wallet balances, and money moved outside this console is not included."
+    )
+    for t in shown.totals:
+        if t.short_by is not None:
+            st.warning(
+                f"{t.currency}: the estimated balance is {money(t.short_by, t.currency)} short of what this"
+                " batch takes. Check the real balance in the Dollr merchant portal before starting."
+            )
+        if t.sandbox_short_by is not None:
+            st.error(f"{t.currency}: the sandbox wallet is {money(t.sandbox_short_by, t.currency)} short.")
+
+
+# --------------------------------------------------------------------------- step 4: approval
+
+
+def approval(batch: Batch) -> None:
+    st.subheader("4. Approval")
+    own = batch.created_by.lower() == who.email.lower()
+    if who.can(Permission.APPROVE) and not own:
+        st.text_input("Reason (needed to reject; the maker will read it)", key="bulk_reason")
+        yes, no = st.columns(2)
+        decision = None
+        if yes.button("Approve this batch", type="primary", key="bulk_approve"):
+            decision = approvals.Decision(True, st.session_state.get("bulk_reason", ""))
+        if no.button("Reject", key="bulk_reject"):
+            decision = approvals.Decision(False, st.session_state.get("bulk_reason", ""))
+        if decision is not None:
+            run_action(approvals.decide_batch, batch.id or 0, decision, then="Decision recorded.")
+        return
+    st.info(
+        f"Waiting for a manager's approval (sent by {batch.created_by}). Nobody approves their own batch."
+    )
+    page_link("pages/approvals.py", "See it on Approvals")
+    if maker and st.button("Take it back to change it", key="bulk_withdraw"):
+        run_action(bulk.withdraw, batch.id or 0, then="Back to draft.")
+
+
+# --------------------------------------------------------------------------- step 5: paying
+
+
+def start_with_passcode(batch_id: int) -> None:
+    # Read once and cleared at once: from here on only the worker holds the passcode, in memory.
+    passcode = st.session_state.get(PASSCODE, "")
+    st.session_state[PASSCODE] = ""
+    try:
+        bulk.start_batch(svc, who, batch_id, passcode)
+    except Exception as exc:
+        failed(exc)
+    finally:
+        del passcode
+
+
+def passcode_step(batch: Batch, label: str) -> None:
+    st.text_input(
+        "Merchant passcode",
+        type="password",
+        key=PASSCODE,
+        help="From the Dollr merchant portal. Held in memory by the background worker only; never stored.",
+    )
+    st.button(label, type="primary", key="bulk_start", on_click=start_with_passcode, args=(batch.id or 0,))
+
+
+def controls(batch: Batch) -> None:
+    """Start, pause, resume and cancel: what the batch's state allows."""
+    batch_id = batch.id or 0
+    problem = bulk_worker.problem(batch_id)
+    if problem and batch.state == BatchState.PAUSED:
+        st.error(f"The batch was paused: {problem}")
+    if not maker:
+        if batch.state == BatchState.RUNNING and st.button("Pause", key="bulk_pause"):
+            run_action(bulk.pause_batch, batch_id, then="Paused.")
+        return
+    if batch.state == BatchState.APPROVED:
+        st.success(f"Approved by {batch.decided_by}. Enter the merchant passcode to start paying.")
+        passcode_step(batch, "Start paying")
+    elif batch.state == BatchState.RUNNING and not bulk_worker.is_running(batch_id):
+        st.warning(
+            "Nothing is paying this batch right now (the console was restarted)."
+            " Enter the passcode to carry on: no row is paid twice."
+        )
+        passcode_step(batch, "Carry on paying")
+    elif batch.state == BatchState.RUNNING and st.button("Pause", key="bulk_pause"):
+        run_action(bulk.pause_batch, batch_id, then="Paused: rows already sent still finish.")
+    elif batch.state == BatchState.PAUSED:
+        if bulk_worker.holds_passcode(batch_id):
+            if st.button("Resume", type="primary", key="bulk_resume"):
+                run_action(bulk.resume_batch, batch_id, then="Resumed.")
+        else:
+            passcode_step(batch, "Resume paying")
+    if batch.state in (BatchState.DRAFT, BatchState.AWAITING_APPROVAL, BatchState.APPROVED, *LIVE):
+        cancel_step(batch_id)
+
+
+def cancel_step(batch_id: int) -> None:
+    """Cancel asks once more: rows not sent are dropped, rows sent still finish."""
+    asking = f"bulk:cancel:{batch_id}"
+    if not st.session_state.get(asking):
+        if st.button("Cancel this batch", key="bulk_cancel"):
+            st.session_state[asking] = True
+            st.rerun()
+        return
+    st.warning(
+        "Cancel it? Rows not sent yet are dropped; rows already sent cannot be called back and finish."
+    )
+    yes, no = st.columns(2)
+    if yes.button("Yes, cancel it", key="bulk_cancel_yes"):
+        st.session_state.pop(asking, None)
+        run_action(bulk.cancel_batch, batch_id, then="Canceled.")
+    if no.button("No, keep it", key="bulk_cancel_no"):
+        st.session_state.pop(asking, None)
+        st.rerun()
+
+
+def progress_table(progress: bulk.Progress) -> None:
+    table(
+        [
+            {
+                "Row": r.row_number,
+                "Name": r.name,
+                "Wallet": mask_phone(r.phone),
+                "Amount": row_money(r, r.amount),
+                "Status": ROW_STATUS[BatchRowState(r.state)],
+                "Fees": row_money(r, bulk.row_fees(r)),
+                "Dollr reference": r.reference_id or "",
+                "Why it failed": r.failure_reason or "",
+            }
+            for r in progress.rows
+        ]
+    )
+
+
+def counts(progress: bulk.Progress) -> None:
+    c = progress.counts
+    paid, failures, moving, waiting, dropped = st.columns(5)
+    paid.metric("Paid", c.get(BatchRowState.PAID, 0))
+    failures.metric("Failed", c.get(BatchRowState.FAILED, 0))
+    moving.metric("In progress", c.get(BatchRowState.SENT, 0))
+    waiting.metric("Waiting", c.get(BatchRowState.QUEUED, 0))
+    dropped.metric("Canceled", c.get(BatchRowState.CANCELED, 0))
+
+
+@st.fragment(run_every=2)
+def live(batch_id: int) -> None:
+    """Progress and every row's status, re-read from the ledger (never from Dollr) every 2 s."""
+    progress = bulk.progress(svc, who, batch_id)
+    st.progress(progress.fraction, text=f"{progress.done} of {progress.total} payments finished")
+    counts(progress)
+    progress_table(progress)
+    still_moving = progress.counts.get(BatchRowState.SENT, 0) or progress.counts.get(BatchRowState.QUEUED, 0)
+    if progress.batch.state not in LIVE and not still_moving:
+        st.rerun()  # finished: the whole page shows the results
+
+
+def results(batch: Batch) -> None:
+    batch_id = batch.id or 0
+    progress = bulk.progress(svc, who, batch_id)
+    st.subheader("Results")
+    counts(progress)
+    for currency, amount in sorted(progress.received.items()):
+        st.caption(f"Recipients received {money(amount, currency)} in all.")
+    progress_table(progress)
+    st.download_button(
+        "Download the results (CSV)",
+        bulk.results_csv(svc, who, batch_id),
+        file_name=f"bulk-payout-{batch_id}-results.csv",
+        mime="text/csv",
+        key="bulk_results",
+    )
+    if (
+        maker
+        and progress.failed
+        and st.button(f"Retry the {progress.failed} failed row(s) as a new batch", key="bulk_retry")
+    ):
+        try:
+            retry = bulk.retry_failed(svc, who, batch_id)
+        except Exception as exc:
+            show_error(exc)
+        else:
+            open_batch(retry.id or 0)
+
+
+# --------------------------------------------------------------------------- the page
+
+st.title("Bulk payouts")
+st.caption("Pay many people at once from a spreadsheet: checked first, approved by a manager, then paid.")
+
+if "batch" in st.query_params:  # a link from Approvals or a colleague
+    st.session_state[OPEN] = int(st.query_params["batch"]) if st.query_params["batch"].isdigit() else None
+    del st.query_params["batch"]
+if OPEN in st.session_state:
+    st.session_state[PICK] = st.session_state.pop(OPEN)
+
+batches = {b.id: b for b in bulk.list_batches(svc, who)}
+wanted = st.session_state.get(PICK)
+if wanted is not None and wanted not in batches:  # an older batch, opened from a link
+    try:
+        batches[wanted] = bulk.get_batch(svc, who, wanted)
+    except bulk.BulkError:
+        st.session_state[PICK] = None
+chosen = st.selectbox(
+    "Batch",
+    [None, *batches],
+    format_func=lambda i: (
+        ("Make a new batch" if maker else "Choose a batch")
+        if i is None
+        else f"#{i} {batches[i].name} — {BATCH_STATUS[BatchState(batches[i].state)]}"
+    ),
+    key=PICK,
+)
+problem = st.session_state.pop(ERROR, None)
+if problem is not None:
+    show_error(problem)
+
+if chosen is None:
+    if maker:
+        new_batch()
+    else:
+        st.info("Choose a batch above. Batches waiting for your approval are also listed on Approvals.")
+    st.stop()
+
+batch = batches[chosen]
+state = BatchState(batch.state)
+st.markdown(f"**#{batch.id} {batch.name}** · made by {batch.created_by} · {BATCH_STATUS[state]}")
+if state is BatchState.DRAFT:
+    checks(batch)
+    preview(batch)
+    if maker and st.button("Send for approval", type="primary", key="bulk_submit"):
+        run_action(bulk.submit_for_approval, chosen, then="Sent to the managers for approval.")
+    controls(batch)
+elif state is BatchState.AWAITING_APPROVAL:
+    preview(batch)
+    approval(batch)
+    controls(batch)
+elif state is BatchState.REJECTED:
+    st.error(f"Rejected by {batch.decided_by}. Their reason: {batch.decision_reason}. Nothing was sent.")
+    preview(batch, "What it would have paid")
+elif state is BatchState.APPROVED:
+    preview(batch)
+    controls(batch)
+else:
+    moving = bulk.progress(svc, who, chosen)
+    if state in LIVE or moving.counts.get(BatchRowState.SENT):
+        st.subheader("5. Paying")
+        controls(batch)
+        live(chosen)
+    else:
+        results(batch)

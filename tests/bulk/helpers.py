@@ -1,0 +1,94 @@
+"""Helpers for bulk payout tests: build batches, run them, and read the outcome."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
+
+from dollr_core import approvals, bulk, bulk_worker
+from dollr_core.access import Actor
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.tables import Attempt, AttemptState, Batch, BatchRow, BatchRowState, Intent
+from dollr_core.sandbox import Sandbox
+from dollr_core.services import Services
+
+PASSCODE = "123456"
+
+
+def rows_text(*lines: str) -> str:
+    return "name,phone,amount,currency,note,reference\n" + "\n".join(lines) + "\n"
+
+
+def approved_batch(svc: Services, maker: Actor, checker: Actor, text: str) -> Batch:
+    """A batch made from CSV text, problem rows left out, sent for approval and approved."""
+    batch = bulk.create_batch(svc, maker, "Test batch", bulk.parse_rows(text))
+    assert batch.id is not None
+    bulk.exclude_rows(svc, maker, batch.id)
+    bulk.submit_for_approval(svc, maker, batch.id)
+    return approvals.decide_batch(svc, checker, batch.id, approvals.Decision(True, "looks right"))
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float = 60.0, every: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(every)
+
+
+def hurry(svc: Services, sandbox: Sandbox, seconds: float) -> None:
+    """Sandbox time runs fast, and payments Dollr holds are due for a look now (leases untouched)."""
+    sandbox.advance_clock(seconds)
+    now = utcnow()
+    with Session(svc.engine) as db:
+        db.exec(
+            update(Attempt)
+            .where(
+                col(Attempt.local_state) == AttemptState.ACCEPTED,
+                or_(col(Attempt.lease_until).is_(None), col(Attempt.lease_until) < now),
+            )
+            .values(next_poll_at=None)
+        )
+        db.commit()
+
+
+def run_to_end(
+    svc: Services, batch_id: int, sandbox: Sandbox | None = None, *, timeout: float = 60.0
+) -> None:
+    """Wait for the batch's worker to end; with the sandbox given, nobody waits the 4 s a payout
+    takes to settle."""
+    deadline = time.monotonic() + timeout
+    while not bulk_worker.join(batch_id, timeout=0.1):
+        assert time.monotonic() < deadline, "the worker did not finish in time"
+        if sandbox is not None:
+            hurry(svc, sandbox, 2)
+
+
+def rows_of(svc: Services, batch_id: int) -> list[BatchRow]:
+    with Session(svc.engine) as db:
+        return list(db.exec(select(BatchRow).where(BatchRow.batch_id == batch_id)).all())
+
+
+def states(svc: Services, batch_id: int) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows_of(svc, batch_id):
+        counts[row.state] = counts.get(row.state, 0) + 1
+    return counts
+
+
+def row_of_reference(svc: Services) -> dict[str, int]:
+    """Dollr reference_id → the batch row whose intent made it (every attempt, not just the last)."""
+    with Session(svc.engine) as db:
+        pairs = db.exec(
+            select(Attempt.reference_id, BatchRow.id)
+            .join(Intent, Intent.id == Attempt.intent_id)  # type: ignore[arg-type]
+            .join(BatchRow, BatchRow.intent_key == Intent.intent_key)  # type: ignore[arg-type]
+        ).all()
+    return {reference: row_id for reference, row_id in pairs if row_id is not None}
+
+
+def count(svc: Services, state: BatchRowState, batch_id: int) -> int:
+    return sum(r.state == state for r in rows_of(svc, batch_id))

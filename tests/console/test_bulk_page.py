@@ -1,0 +1,174 @@
+"""Bulk payouts, through the page: pasted rows → checks → approval by another person → start with
+the passcode → live progress → results and a retry. (File upload, the edit table and downloads are
+not drivable here; their logic is tested directly in tests/bulk.)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlmodel import Session, select
+from streamlit.testing.v1 import AppTest
+
+from dollr_core import bulk, bulk_worker
+from dollr_core.access import Actor, Role
+from dollr_core.ledger.tables import Attempt, AuditRecord, BatchRowState, BatchState, LedgerEvent
+from dollr_core.sandbox import Sandbox
+from dollr_core.services import Services
+
+from ..bulk.helpers import PASSCODE, approved_batch, rows_of, rows_text, run_to_end
+
+PAGE = "pages/bulk.py"
+MAKER = Actor("finance@example.com", Role.FINANCE)
+CHECKER = Actor("manager@example.com", Role.MANAGER)
+ROWS = rows_text(
+    "Musa Kollie,231880005678,25,USD,stipend,ST-1",
+    "Aline Uwase,250780005678,15000,RWF,,ST-2",
+    "Declined Person,231880000001,5,USD,,ST-3",  # the operator rejects it
+)
+
+
+@pytest.fixture(autouse=True)
+def _stop_workers() -> Iterator[None]:
+    yield
+    bulk_worker.stop(timeout=30)
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(str(m.value) for m in at.metric if m.label == label)
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.markdown, *at.info, *at.warning, *at.success, *at.error, *at.caption)]
+    return "\n".join(str(p) for p in parts)
+
+
+def opened(
+    page: Callable[..., AppTest], batch_id: int, role: Role = Role.FINANCE, email: str | None = None
+) -> AppTest:
+    at = page(PAGE, role=role, email=email)
+    at.query_params["batch"] = str(batch_id)
+    return at.run()
+
+
+def test_pasted_rows_become_a_checked_draft_that_goes_for_approval(
+    page: Callable[..., AppTest], console: Services
+) -> None:
+    at = page(PAGE).run()
+    assert not at.exception
+    at.text_input(key="bulk_name").input("March stipends")
+    at.text_area(key="bulk_paste").input(ROWS + "Bad Number,12345,5,USD,,\n")
+    at.button(key="bulk_create").click().run()
+    assert not at.exception
+    assert (metric(at, "Ready to pay"), metric(at, "Need fixing"), metric(at, "Left out")) == ("3", "1", "0")
+    assert "8 to 15 digits" in at.dataframe[0].value["Problem"].iloc[0]
+    [batch] = bulk.list_batches(console, MAKER)
+    assert batch.name == "March stipends" and batch.state == BatchState.DRAFT
+
+    at.button(key="bulk_exclude").click().run()
+    assert (metric(at, "Need fixing"), metric(at, "Left out")) == ("0", "1")
+    totals = next(d.value for d in at.dataframe if "Payments" in d.value.columns)
+    assert list(totals["Currency"]) == ["RWF", "USD"]
+    assert list(totals["Leaves our wallet"]) == ["RWF 15,300", "USD 30.62"]
+    assert "estimated balance is USD 30.62 short" in texts(at)
+
+    at.button(key="bulk_submit").click().run()
+    assert bulk.get_batch(console, MAKER, batch.id or 0).state == BatchState.AWAITING_APPROVAL
+    assert "Waiting for a manager's approval" in texts(at)
+    assert not [b for b in at.button if b.key == "bulk_approve"]  # the maker cannot approve
+
+
+def test_a_different_manager_approves_from_the_page(page: Callable[..., AppTest], console: Services) -> None:
+    batch = bulk.create_batch(console, MAKER, "April", bulk.parse_rows(ROWS))
+    bulk.submit_for_approval(console, MAKER, batch.id or 0)
+    at = opened(page, batch.id or 0, Role.MANAGER)
+    assert not at.exception
+    assert len(next(d.value for d in at.dataframe if "Recipient gets" in d.value.columns)) == 3
+    at.button(key="bulk_reject").click().run()  # a rejection needs a reason
+    assert "Say why you reject it" in at.error[0].value
+    at.text_input(key="bulk_reason").input("checked against payroll")
+    at.button(key="bulk_approve").click().run()
+    approved = bulk.get_batch(console, CHECKER, batch.id or 0)
+    assert approved.state == BatchState.APPROVED and approved.decided_by == CHECKER.email
+    assert not [b for b in at.button if b.key == "bulk_start"]  # managers approve; finance starts
+
+
+def test_start_with_the_passcode_watch_it_and_get_the_results(
+    page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
+) -> None:
+    batch_id = approved_batch(console, MAKER, CHECKER, ROWS).id or 0
+    at = opened(page, batch_id)
+    assert "Approved by manager@example.com" in texts(at)
+    at.text_input(key="bulk_passcode").input(PASSCODE)
+    at.button(key="bulk_start").click().run()
+    assert not at.exception
+    assert at.session_state["bulk_passcode"] == ""  # cleared as soon as the worker had it
+    assert bulk.get_batch(console, MAKER, batch_id).state == BatchState.RUNNING
+    assert at.get("progress"), "a progress bar while paying"
+    run_to_end(console, batch_id, fresh_sandbox)
+
+    at.run()  # the live part re-reads the ledger; the finished batch shows its results
+    assert (metric(at, "Paid"), metric(at, "Failed")) == ("2", "1")
+    rows = at.dataframe[0].value
+    assert list(rows["Status"]) == ["paid", "paid", "failed"]
+    assert all(rows["Dollr reference"]) and "rejected" in rows["Why it failed"].iloc[2]
+    assert len(fresh_sandbox.executions()) == 3
+    with Session(console.engine) as db:  # the passcode is nowhere in the ledger or the audit trail
+        stored = [a.request_json or "" for a in db.exec(select(Attempt)).all()]
+        stored += [e.detail or "" for e in db.exec(select(LedgerEvent)).all()]
+        stored += [r.detail or "" for r in db.exec(select(AuditRecord)).all()]
+    assert stored and not any(PASSCODE in text for text in stored)
+
+    at.button(key="bulk_retry").click().run()
+    [retry] = [b for b in bulk.list_batches(console, MAKER) if b.retry_of == batch_id]
+    assert at.selectbox(key="bulk_pick").value == retry.id
+    assert [r.name for r in rows_of(console, retry.id or 0)] == ["Declined Person"]
+
+
+def test_a_wrong_passcode_pauses_and_the_page_asks_again(
+    page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
+) -> None:
+    batch_id = approved_batch(console, MAKER, CHECKER, ROWS).id or 0
+    at = opened(page, batch_id)
+    at.text_input(key="bulk_passcode").input("999999")
+    at.button(key="bulk_start").click().run()
+    run_to_end(console, batch_id, fresh_sandbox)
+    at.run()
+    assert bulk.get_batch(console, MAKER, batch_id).state == BatchState.PAUSED
+    assert "did not accept the merchant passcode" in texts(at)
+    at.text_input(key="bulk_passcode").input(PASSCODE)
+    at.button(key="bulk_start").click().run()
+    run_to_end(console, batch_id, fresh_sandbox)
+    assert [r.state for r in rows_of(console, batch_id)].count(BatchRowState.PAID) == 2
+
+
+def test_cancel_from_the_page_drops_rows_not_yet_sent(
+    page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
+) -> None:
+    batch_id = approved_batch(console, MAKER, CHECKER, ROWS).id or 0
+    at = opened(page, batch_id)
+    at.button(key="bulk_cancel").click().run()
+    at.button(key="bulk_cancel_yes").click().run()
+    assert bulk.get_batch(console, MAKER, batch_id).state == BatchState.CANCELED
+    assert not fresh_sandbox.executions()
+    assert "canceled" in texts(at)
+
+
+def test_a_console_restarted_mid_batch_carries_on_with_the_passcode(
+    page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
+) -> None:
+    batch_id = approved_batch(console, MAKER, CHECKER, ROWS).id or 0
+    bulk.start_batch(console, MAKER, batch_id, PASSCODE)
+    bulk_worker.stop(batch_id)  # as if the console had been restarted: RUNNING, and nobody paying
+    at = opened(page, batch_id)
+    assert "Nothing is paying this batch right now" in texts(at)
+    at.text_input(key="bulk_passcode").input(PASSCODE)
+    at.button(key="bulk_start").click().run()
+    run_to_end(console, batch_id, fresh_sandbox)
+    assert [r.state for r in rows_of(console, batch_id)].count(BatchRowState.PAID) == 2
+    assert len(fresh_sandbox.executions()) == 3
+
+
+def test_operators_cannot_open_bulk_payouts(page: Callable[..., AppTest], console: Services) -> None:
+    at = page(PAGE, role=Role.OPERATOR).run()
+    assert "does not give access" in at.error[0].value
