@@ -289,11 +289,14 @@ def collect_new_document(svc: Services, actor: Actor, intent_key: str, order: Ne
             currency=order.currency,
         )
     with holding(svc.engine, intent_key, protocol.owner_id()):
-        _prepare_new_document(svc, actor, intent_key, order)
+        # A fresh intent cannot have left anything on Dollr yet: no need to look for it there.
+        _prepare_new_document(svc, actor, intent_key, order, recovering=existing is not None)
     return confirm_collection(svc, actor, intent_key)
 
 
-def _prepare_new_document(svc: Services, actor: Actor, intent_key: str, order: NewCollection) -> None:
+def _prepare_new_document(
+    svc: Services, actor: Actor, intent_key: str, order: NewCollection, *, recovering: bool
+) -> None:
     record = publish_new_document(
         svc,
         actor,
@@ -304,6 +307,7 @@ def _prepare_new_document(svc: Services, actor: Actor, intent_key: str, order: N
         items=order.items,
         fee_bearer=order.fee_bearer,
         note=order.note,
+        recovering=recovering,
     )
     prepare_collection(
         svc, actor, intent_key, record=record, phone=order.wallet_phone, payer_currency=order.payer_currency
@@ -322,6 +326,7 @@ def publish_new_document(
     items: Sequence[documents.LineItem],
     fee_bearer: FeeBearer = FeeBearer.PAYER,
     note: str = "",
+    recovering: bool = True,
 ) -> DocumentRecord:
     """Draft → items → publish in one go (a sale billed at the counter), ready to be collected.
 
@@ -341,10 +346,11 @@ def publish_new_document(
         currency=currency,
         note=note or "Payment",
         fee_bearer=fee_bearer,
+        recovering=recovering,
     )
     protocol.checkpoint("after_document")
     if record.status == SourceStatus.IDLE:
-        _ensure_items(svc, actor, record, checked)
+        _ensure_items(svc, actor, record, checked, recovering=recovering)
         protocol.checkpoint("after_items")
         record = documents.publish(svc, actor, record)
         protocol.checkpoint("after_publish")
@@ -352,19 +358,24 @@ def publish_new_document(
 
 
 def _ensure_items(
-    svc: Services, actor: Actor, record: DocumentRecord, wanted: Sequence[documents.LineItem]
+    svc: Services,
+    actor: Actor,
+    record: DocumentRecord,
+    wanted: Sequence[documents.LineItem],
+    *,
+    recovering: bool,
 ) -> None:
     """Add the items Dollr does not hold yet (an earlier run may have added some before a crash)."""
-    present = Counter(
-        (item.name, item.qty, item.amount.normalize())
-        for item in documents.detail(svc, actor, record.source_type, record.dollr_id).items
-    )
+    held = documents.detail(svc, actor, record.source_type, record.dollr_id).items if recovering else []
+    present = Counter((item.name, item.qty, item.amount.normalize()) for item in held)
+    missing = []
     for item in wanted:
         key = (item.name, item.qty, item.unit_amount.normalize())
         if present[key] > 0:
             present[key] -= 1
             continue
-        documents.add_item(svc, actor, record, item)
+        missing.append(item)
+    documents.add_items(svc, actor, record, missing)
 
 
 # --------------------------------------------------------------------------- checkout sources

@@ -2,16 +2,23 @@
 
 Dollr's creates have no idempotency key, so each one is stored the moment it succeeds, and before
 creating anything we look for it: first in our own records, then on Dollr (contract §7 rule 7).
+Two operators entering the same new person at once would both miss and both create, so the
+creating part runs for one of them at a time (per record, across replicas on PostgreSQL).
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, or_
+from sqlalchemy import Connection, Engine, func, or_, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from dollr_core.client import DollrClient
 from dollr_core.enums import OperationType, PaymentMethod, Provider, RelationshipType
@@ -69,12 +76,16 @@ def search_customers(engine: Engine, text: str = "", *, limit: int = 50) -> list
 
 def ensure_party(engine: Engine, client: DollrClient, person: Person) -> Customer:
     """The Dollr party for this name and phone: ours if we made it, Dollr's if it exists, else new."""
-    with Session(engine) as db:
-        found = db.exec(
-            select(Customer).where(Customer.phone == person.phone, Customer.fullname == person.fullname)
-        ).first()
-        if found is not None:
-            return found
+    lookup = select(Customer).where(Customer.phone == person.phone, Customer.fullname == person.fullname)
+    found = _first(engine, lookup)
+    if found is not None:
+        return found
+    with _one_creator(engine, f"party:{person.phone}:{person.fullname}") as bind:
+        found = _first(bind, lookup)  # stored by whoever created it while we waited
+        return found if found is not None else _create_party(bind, client, person)
+
+
+def _create_party(bind: _Bind, client: DollrClient, person: Person) -> Customer:
     existing = next(
         (p for p in client.parties.list(fullname=person.fullname) if p.phone == person.phone), None
     )
@@ -87,7 +98,7 @@ def ensure_party(engine: Engine, client: DollrClient, person: Person) -> Custome
         )
     )
     return _store(
-        engine,
+        bind,
         Customer(
             dollr_party_id=party.id,
             fullname=person.fullname,
@@ -106,15 +117,28 @@ def ensure_counterparty(
     lookup = select(Relationship).where(
         Relationship.dollr_party_id == dollr_party_id, Relationship.relationship_type == relationship
     )
-    with Session(engine) as db:
-        found = db.exec(lookup).first()
+    found = _first(engine, lookup)
+    if found is not None:
+        return found
+    with _one_creator(engine, f"counterparty:{dollr_party_id}:{relationship}") as bind:
+        found = _first(bind, lookup)
         if found is not None:
             return found
+        return _create_counterparty(bind, client, dollr_party_id, relationship, lookup)
+
+
+def _create_counterparty(
+    bind: _Bind,
+    client: DollrClient,
+    dollr_party_id: int,
+    relationship: RelationshipType,
+    lookup: SelectOfScalar[Relationship],
+) -> Relationship:
     counterparty = client.counterparties.create(
         CounterpartyCreate(relationship_type=relationship, party_id=dollr_party_id)
     )
     return _store(
-        engine,
+        bind,
         Relationship(
             dollr_counterparty_id=counterparty.id,
             dollr_party_id=dollr_party_id,
@@ -143,10 +167,38 @@ def ensure_account(
         AccountRecord.account_number == number,
         col(AccountRecord.is_active).is_(True),
     )
-    with Session(engine) as db:
-        found = db.exec(lookup).first()
+    found = _first(engine, lookup)
+    if found is not None:
+        return found
+    with _one_creator(engine, f"account:{customer.dollr_party_id}:{operation}:{method}:{number}") as bind:
+        found = _first(bind, lookup)
         if found is not None:
             return found
+        return _create_account(
+            bind,
+            client,
+            customer=customer,
+            operation=operation,
+            method=method,
+            provider=provider,
+            number=number,
+            country_code=country_code,
+            lookup=lookup,
+        )
+
+
+def _create_account(
+    bind: _Bind,
+    client: DollrClient,
+    *,
+    customer: Customer,
+    operation: OperationType,
+    method: PaymentMethod,
+    provider: Provider,
+    number: str,
+    country_code: str | None,
+    lookup: SelectOfScalar[AccountRecord],
+) -> AccountRecord:
     account = client.payment_accounts.create(
         PaymentAccountCreate(
             account_name=f"{customer.fullname} {method.value}"[:100],
@@ -159,7 +211,7 @@ def ensure_account(
         operation_type=operation,
     )
     return _store(
-        engine,
+        bind,
         AccountRecord(
             dollr_account_id=account.id,
             dollr_party_id=customer.dollr_party_id,
@@ -196,17 +248,74 @@ def deactivate_account(engine: Engine, dollr_account_id: int) -> None:
 _Row = TypeVar("_Row", Customer, Relationship, AccountRecord)
 
 
-def _store(engine: Engine, row: _Row, *, lookup: Any) -> _Row:
-    """Insert, or return the row a concurrent worker stored first (the unique key decides)."""
-    with Session(engine) as db:
-        db.add(row)
+#: Where a creator reads and writes: the engine, or the connection holding the creator's lock.
+_Bind = Engine | Connection
+
+
+def _first(bind: _Bind, lookup: SelectOfScalar[_Row]) -> _Row | None:
+    with Session(bind) as db:
+        return db.exec(lookup).first()
+
+
+class _KeyedLocks:
+    """One lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
         try:
-            db.commit()
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
+_creating = _KeyedLocks()
+
+
+@contextmanager
+def _one_creator(engine: Engine, key: str) -> Iterator[_Bind]:
+    """Let one worker at a time create the record `key` names: a lock in this process and, on
+    PostgreSQL, an advisory lock that other replicas of the console and jobs respect too.
+
+    Only the first payment to or from a new person comes here; the lock is held for one Dollr
+    create, so waiting is short, and the waiter then finds the record in the ledger. On
+    PostgreSQL the record is written on the lock's own connection and committed as the lock ends
+    (also if we die), so a creator holds one pooled connection, never two, and the lock works
+    behind PgBouncer too.
+    """
+    with _creating.hold(key):
+        if engine.dialect.name != "postgresql":
+            yield engine
+            return
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
+            yield connection
+
+
+def _store(bind: _Bind, row: _Row, *, lookup: Any) -> _Row:
+    """Insert, or return the row a concurrent worker stored first (the unique key decides)."""
+    with Session(bind) as db:
+        try:
+            with db.begin_nested():  # a taken key undoes this insert only
+                db.add(row)
         except IntegrityError:
-            db.rollback()
             winner: _Row | None = db.exec(lookup).first()
             if winner is None:
                 raise
             return winner
+        db.commit()
         db.refresh(row)
         return row

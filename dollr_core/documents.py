@@ -70,6 +70,7 @@ def create_document(
     fee_bearer: FeeBearer,
     as_payment_link: bool = True,
     due_date: datetime | None = None,
+    recovering: bool = True,
 ) -> DocumentRecord:
     """A draft for the customer. The same draft key never creates a second document.
 
@@ -78,7 +79,8 @@ def create_document(
     """
     require(actor, Permission.MANAGE_INVOICES)
     check_currency(currency)
-    existing = find_by_reference(svc, source_type, draft_key)
+    # Only a run that may have been cut off after Dollr's create needs to look there as well.
+    existing = find_by_reference(svc, source_type, draft_key, ask_dollr=recovering)
     if existing is not None:
         return existing
     person = ensure_party(svc.engine, svc.client, customer)
@@ -109,14 +111,16 @@ def create_document(
     return mirror(svc.engine, document, customer=person, created_by=actor.email)
 
 
-def find_by_reference(svc: Services, source_type: SourceType, reference: str) -> DocumentRecord | None:
+def find_by_reference(
+    svc: Services, source_type: SourceType, reference: str, *, ask_dollr: bool = True
+) -> DocumentRecord | None:
     with Session(svc.engine) as db:
         mine = db.exec(
             select(DocumentRecord).where(
                 DocumentRecord.source_type == source_type, DocumentRecord.reference == reference
             )
         ).first()
-    if mine is not None:
+    if mine is not None or not ask_dollr:
         return mine
     for document in documents_api(svc, source_type).list(status=SourceStatus.IDLE):
         if document.reference_id == reference:
@@ -257,6 +261,17 @@ def add_item(svc: Services, actor: Actor, record: DocumentRecord, item: LineItem
         ItemCreate(name=item.name, currency=record.currency, qty=item.qty, amount=item.unit_amount),
     )
     return detail(svc, actor, record.source_type, record.dollr_id)
+
+
+def add_items(svc: Services, actor: Actor, record: DocumentRecord, items: Iterable[LineItem]) -> None:
+    """Several items at once, without reading the document back after each (publish reads it)."""
+    require(actor, Permission.MANAGE_INVOICES)
+    api = documents_api(svc, record.source_type)
+    for item in items:
+        api.add_item(
+            record.dollr_id,
+            ItemCreate(name=item.name, currency=record.currency, qty=item.qty, amount=item.unit_amount),
+        )
 
 
 def update_item(

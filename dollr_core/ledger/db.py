@@ -13,6 +13,7 @@ from sqlalchemy.engine.url import make_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _migrate_lock = threading.Lock()
+_MIGRATION_LOCK = 0x446F6C6C72  # "Dollr": the advisory lock every replica takes to migrate
 
 
 def create_ledger_engine(url: str) -> Engine:
@@ -58,6 +59,9 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with _migrate_lock, engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together on an empty database: one migrates, the others wait.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -1,0 +1,343 @@
+"""How long does each console page take to run, and does an idle rerun call Dollr?
+
+Every page of `app.PAGES` runs under Streamlit's AppTest, signed in as someone whose role may
+open it, on a ledger seeded with a few payouts, collections and documents: the first open, idle
+reruns (nothing changed: what every click elsewhere, every fragment tick and every reconnect
+costs), a typical interaction, and idle reruns after it. Dollr calls are counted by the
+console's own client and, independently, by the standalone sandbox (target per idle rerun: 0).
+
+    .venv/bin/python -m bench.page_speed [--reruns 5] [--page pages/payout.py]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from streamlit.testing.v1 import AppTest
+
+from bench.common import ROOT, StandaloneSandbox, calls, machine, median, ms, settle_all, table
+from dollr_core.access import Actor, Permission, Role
+from dollr_core.services import Services
+
+ROLE_ORDER = (Role.OPERATOR, Role.FINANCE, Role.MANAGER, Role.ADMIN)
+PASSCODE = "123456"
+
+
+def console_pages() -> list[tuple[str, str, tuple[Permission, ...]]]:
+    """(title, path, permissions) for every entry of `app.PAGES`, read without running app.py."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    for node in tree.body:
+        target = (
+            node.target
+            if isinstance(node, ast.AnnAssign)
+            else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        )
+        if isinstance(target, ast.Name) and target.id == "PAGES" and node.value is not None:  # type: ignore[union-attr]
+            expression = ast.Expression(node.value)  # type: ignore[union-attr]
+            pages = eval(compile(expression, "app.py", "eval"), {"Permission": Permission})  # our own file
+            return [(title, path, tuple(needs)) for _group, path, title, _icon, needs in pages]
+    raise RuntimeError("app.py has no PAGES list")
+
+
+def role_for(needs: tuple[Permission, ...]) -> Role:
+    """The least privileged role that may open the page."""
+    for role in ROLE_ORDER:
+        if not needs or any(Actor("x@example.com", role).can(p) for p in needs):
+            return role
+    raise RuntimeError(f"no role may open a page needing {needs}")
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+#: What the seed made, for interactions that look something up.
+SEEDED: dict[str, str] = {}
+
+
+def seed(svc: Services) -> None:
+    """A ledger with something on every page: users, finished and pending payouts, paid invoices."""
+    from dollr_core import users
+    from dollr_core.collect import NewCollection, collect_new_document
+    from dollr_core.directory import Person
+    from dollr_core.documents import LineItem
+    from dollr_core.intents import new_intent_key
+    from dollr_core.payouts import confirm_payout, prepare_payout
+
+    for role in Role:
+        users.add_user(
+            svc.engine, email=f"{role.value}@example.com", role=role, password="correct horse battery"
+        )
+    operator, finance = (
+        Actor("operator@example.com", Role.OPERATOR),
+        Actor("finance@example.com", Role.FINANCE),
+    )
+    for i, (name, phone, amount) in enumerate(
+        [
+            ("Musa Kollie", "231880001234", "25"),
+            ("Fatu Johnson", "231770004321", "60"),
+            ("Eric Mugisha", "250780005555", "15000"),
+            ("Grace Doe", "231550006789", "700"),
+        ]
+    ):
+        key = new_intent_key()
+        quote = prepare_payout(
+            svc, operator, key, name=name, phone=phone, amount=amount, currency="RWF" if i == 2 else "USD"
+        )
+        if not quote.needs_approval:  # the last one waits for a manager
+            SEEDED["reference"] = confirm_payout(svc, operator, key, PASSCODE).reference_id
+    customer = Person.checked("Amara Kamara", "231771234567", "amara@example.com", "LR")
+    for _ in range(2):
+        order = NewCollection(
+            customer=customer,
+            currency="USD",
+            items=[LineItem("Strategy session", 1, Decimal("250.00"))],
+            wallet_phone="231880005678",
+        )
+        attempt = collect_new_document(svc, finance, new_intent_key(), order)
+        SEEDED["number"] = attempt.source_number or ""
+
+
+# --------------------------------------------------------------------------- interactions
+
+
+def _try(*steps: Callable[[AppTest], object]) -> Callable[[AppTest], str | None]:
+    """The first step that finds its widgets; None when the page has none of them (yet)."""
+
+    def run(at: AppTest) -> str | None:
+        for step in steps:
+            try:
+                described = step(at)
+            except (KeyError, IndexError, ValueError):
+                continue
+            return str(described)
+        return None
+
+    return run
+
+
+def fill_payout(at: AppTest) -> str:
+    at.text_input(key="payout_name").input("Musa Kollie")
+    at.text_input(key="payout_phone").input("231880009876")  # a number the console has not seen
+    at.text_input(key="payout_amount").input("25")
+    return "typed a recipient, number and amount"
+
+
+def search(key: str, text: str) -> Callable[[AppTest], str]:
+    def run(at: AppTest) -> str:
+        at.text_input(key=key).input(text)
+        return f"searched for {text!r}"
+
+    return run
+
+
+def look_up(text_key: str, button_key: str, seeded: str) -> Callable[[AppTest], str]:
+    """Type something the seed made and press the page's look-up button (this may ask Dollr once)."""
+
+    def run(at: AppTest) -> str:
+        at.text_input(key=text_key).input(SEEDED[seeded])
+        at.button(key=button_key).click()
+        return f"looked up a {seeded}"
+
+    return run
+
+
+def preview_fees(at: AppTest) -> str:
+    at.text_input(key="predictor_amount").input("250")
+    at.button(key="predictor_submit").click()
+    return "asked for the costs of 250"
+
+
+def generic(at: AppTest) -> str:
+    """Something harmless every page has: type in the first text box or pick another option."""
+    if len(at.text_input):
+        at.text_input[0].input("Amara")
+        return f"typed in {at.text_input[0].label!r}"
+    for box in at.selectbox:
+        if len(box.options) > 1:
+            box.select_index(1)
+            return f"picked another {box.label!r}"
+    for radio in at.radio:
+        if len(radio.options) > 1:
+            radio.set_value(radio.options[1])
+            return f"picked another {radio.label!r}"
+    raise ValueError("nothing to interact with")
+
+
+INTERACTIONS: dict[str, Callable[[AppTest], str | None]] = {
+    "pages/payout.py": _try(fill_payout, generic),
+    "pages/invoices.py": _try(search("invoices:search", "Amara"), generic),
+    "pages/audit.py": _try(search("audit_text", "payout"), generic),
+    "pages/status.py": _try(look_up("status_query", "status_lookup", "reference"), generic),
+    "pages/receipts.py": _try(look_up("receipts_search", "receipts_find_button", "number"), generic),
+    "pages/predictor.py": _try(preview_fees, generic),
+}
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class PageResult:
+    title: str
+    path: str
+    role: Role
+    first_open: float = 0.0
+    first_calls: int = 0
+    idle: list[float] = field(default_factory=list)
+    idle_calls: list[int] = field(default_factory=list)
+    interaction: str | None = None
+    after: float | None = None
+    after_calls: int | None = None
+    idle_after_calls: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class Counted:
+    """Runs of one AppTest, timed, with the Dollr calls each made (client and sandbox agree or we say so)."""
+
+    def __init__(self, svc: Services, sandbox: StandaloneSandbox, at: AppTest, result: PageResult) -> None:
+        self.svc, self.sandbox, self.at, self.result = svc, sandbox, at, result
+
+    def run(self, *, idle: bool = False) -> tuple[float, int]:
+        ours, theirs = self.svc.client.stats.requests, self.sandbox.requests()
+        started = time.perf_counter()
+        self.at.run()
+        elapsed = time.perf_counter() - started
+        after = self.sandbox.requests()
+        seen, _ = calls(theirs, after)
+        made = self.svc.client.stats.requests - ours
+        if seen != made:  # only this page talks to the sandbox, so the two must agree
+            self.result.errors.append(f"client counted {made} calls, sandbox {seen}")
+        if idle and seen:
+            paths = ", ".join(sorted(after - theirs))
+            self.result.errors.append(f"an idle rerun called Dollr: {paths}")
+        for exc in self.at.exception:
+            message = f"{exc.message}".splitlines()[0][:120]
+            if message not in self.result.errors:
+                self.result.errors.append(message)
+        return elapsed, max(made, seen)
+
+
+def measure(
+    svc: Services,
+    sandbox: StandaloneSandbox,
+    title: str,
+    path: str,
+    needs: tuple[Permission, ...],
+    reruns: int,
+) -> PageResult:
+    role = role_for(needs)
+    result = PageResult(title, path, role)
+    at = AppTest.from_file(str(ROOT / path), default_timeout=60)
+    who = Actor(f"{role.value}@example.com", role)
+    at.session_state["actor"] = who
+    at.session_state["signed_in_email"] = who.email
+    at.session_state["last_active"] = time.time()
+    runner = Counted(svc, sandbox, at, result)
+    result.first_open, result.first_calls = runner.run()
+    for _ in range(reruns):
+        elapsed, made = runner.run(idle=True)
+        result.idle.append(elapsed)
+        result.idle_calls.append(made)
+    interact = INTERACTIONS.get(path, _try(generic))
+    result.interaction = interact(at)
+    if result.interaction is not None:
+        result.after, result.after_calls = runner.run()
+        for _ in range(reruns):
+            result.idle_after_calls.append(runner.run(idle=True)[1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--reruns", type=int, default=5, help="idle reruns per page (median)")
+    parser.add_argument("--page", action="append", help="only this page (repeatable), e.g. pages/payout.py")
+    args = parser.parse_args(argv)
+    # Seeding and closing run outside any script run: Streamlit's warning about that is noise here.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: "missing ScriptRunContext" not in record.getMessage()
+    )
+
+    with StandaloneSandbox() as sandbox, tempfile.TemporaryDirectory(prefix="dollr-pages-") as data:
+        os.environ.update(
+            DOLLR_BASE_URL=sandbox.base_url,
+            DOLLR_DATA_DIR=data,
+            DOLLR_DATABASE_URL=f"sqlite:///{data}/ledger.db",
+        )
+        os.chdir(ROOT)
+        from console.context import services
+
+        services.clear()
+        svc = services()
+        # The console's own reconciler thread would poll the seeded payments while pages run and
+        # its calls would count against them: the pages are measured at rest, everything final.
+        svc.stop_reconciler()
+        seed(svc)
+        settle_all(svc, sandbox)
+        results = [
+            measure(svc, sandbox, title, path, needs, args.reruns)
+            for title, path, needs in console_pages()
+            if not args.page or path in args.page
+        ]
+        svc.close()
+        services.clear()
+
+    print(f"# Page speed under AppTest ({machine()}; idle reruns: median of {args.reruns})\n")
+    rows = []
+    for r in results:
+        rows.append(
+            [
+                f"{r.title} ({r.path}, {r.role.value})",
+                ms(r.first_open),
+                r.first_calls,
+                ms(median(r.idle)),
+                max(r.idle_calls, default=0),
+                ms(r.after) if r.after is not None else "—",
+                r.after_calls if r.after_calls is not None else "—",
+                max(r.idle_after_calls) if r.idle_after_calls else "—",
+            ]
+        )
+    print(
+        table(
+            [
+                "page (role)",
+                "first open",
+                "Dollr calls",
+                "idle rerun",
+                "Dollr calls per idle rerun",
+                "after interaction",
+                "Dollr calls",
+                "per idle rerun after",
+            ],
+            rows,
+        )
+    )
+    print("\nInteractions:")
+    for r in results:
+        print(f"- {r.title}: {r.interaction or 'none found on the page'}")
+    problems = [(r.title, e) for r in results for e in r.errors]
+    if problems:
+        print("\nProblems seen:")
+        for title, error in problems:
+            print(f"- {title}: {error}")
+    idle_calls = sum(max(r.idle_calls, default=0) + max(r.idle_after_calls, default=0) for r in results)
+    print(f"\nDollr calls on idle reruns, all pages: {idle_calls} (target: 0)")
+
+
+if __name__ == "__main__":
+    main()

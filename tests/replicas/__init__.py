@@ -1,0 +1,1 @@
+"""Several console and reconciler processes on one PostgreSQL ledger."""
