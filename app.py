@@ -6,55 +6,12 @@ import streamlit as st
 
 from console import auth
 from console.context import services
+from console.navigation import navigation_for
 from console.widgets import show_error
-from dollr_core.access import Actor, Permission
+from dollr_core.access import Actor
 from dollr_core.config import SettingsError
 
 st.set_page_config(page_title="Dollr Ops Console", page_icon="💸", layout="wide")
-
-#: Every page, the task group it sits in, and who may open it (pages check again themselves).
-PAGES: list[tuple[str, str, str, str, tuple[Permission, ...]]] = [
-    ("Home", "pages/home.py", "Dashboard", ":material/dashboard:", ()),
-    (
-        "Get paid",
-        "pages/invoices.py",
-        "Invoices & orders",
-        ":material/receipt_long:",
-        (Permission.MANAGE_INVOICES,),
-    ),
-    ("Get paid", "pages/collect.py", "Collect a payment", ":material/point_of_sale:", (Permission.COLLECT,)),
-    ("Pay out", "pages/payout.py", "Pay someone", ":material/send_money:", (Permission.PAY_OUT,)),
-    (
-        "Pay out",
-        "pages/bulk.py",
-        "Bulk payouts",
-        ":material/groups:",
-        (Permission.BULK_PAYOUTS, Permission.APPROVE),
-    ),
-    (
-        "Pay out",
-        "pages/approvals.py",
-        "Approvals",
-        ":material/approval:",
-        (Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS),
-    ),
-    ("Look up", "pages/status.py", "Payment status", ":material/search:", (Permission.LOOK_UP_STATUS,)),
-    ("Look up", "pages/receipts.py", "Receipts", ":material/description:", (Permission.VIEW_RECEIPTS,)),
-    ("Reports", "pages/history.py", "History", ":material/history:", (Permission.VIEW_HISTORY,)),
-    ("Reports", "pages/predictor.py", "Fee & FX preview", ":material/calculate:", (Permission.PREDICT_FEES,)),
-    ("Reports", "pages/audit.py", "Audit trail", ":material/policy:", (Permission.VIEW_AUDIT,)),
-    ("Admin", "pages/users.py", "Users", ":material/manage_accounts:", (Permission.MANAGE_USERS,)),
-]
-
-
-def navigation_for(who: Actor) -> dict[str, list[st.Page]]:
-    groups: dict[str, list[st.Page]] = {}
-    for group, path, title, icon, needs in PAGES:
-        if not needs or any(who.can(p) for p in needs):
-            groups.setdefault(group, []).append(
-                st.Page(path, title=title, icon=icon, default=group == "Home")
-            )
-    return groups
 
 
 def sidebar(who: Actor) -> None:

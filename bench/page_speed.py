@@ -1,6 +1,6 @@
 """How long does each console page take to run, and does an idle rerun call Dollr?
 
-Every page of `app.PAGES` runs under Streamlit's AppTest, signed in as someone whose role may
+Every page of `console.navigation.PAGES` runs under Streamlit's AppTest, signed in as someone whose role may
 open it, on a ledger seeded with a few payouts, collections and documents: the first open, idle
 reruns (nothing changed: what every click elsewhere, every fragment tick and every reconnect
 costs), a typical interaction, and idle reruns after it. Dollr calls are counted by the
@@ -12,7 +12,6 @@ console's own client and, independently, by the standalone sandbox (target per i
 from __future__ import annotations
 
 import argparse
-import ast
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ if __package__ in (None, ""):
 from streamlit.testing.v1 import AppTest
 
 from bench.common import ROOT, StandaloneSandbox, calls, machine, median, ms, settle_all, table
+from console.navigation import PAGES
 from dollr_core.access import Actor, Permission, Role
 from dollr_core.services import Services
 
@@ -37,19 +37,8 @@ PASSCODE = "123456"
 
 
 def console_pages() -> list[tuple[str, str, tuple[Permission, ...]]]:
-    """(title, path, permissions) for every entry of `app.PAGES`, read without running app.py."""
-    tree = ast.parse((ROOT / "app.py").read_text())
-    for node in tree.body:
-        target = (
-            node.target
-            if isinstance(node, ast.AnnAssign)
-            else (node.targets[0] if isinstance(node, ast.Assign) else None)
-        )
-        if isinstance(target, ast.Name) and target.id == "PAGES" and node.value is not None:  # type: ignore[union-attr]
-            expression = ast.Expression(node.value)  # type: ignore[union-attr]
-            pages = eval(compile(expression, "app.py", "eval"), {"Permission": Permission})  # our own file
-            return [(title, path, tuple(needs)) for _group, path, title, _icon, needs in pages]
-    raise RuntimeError("app.py has no PAGES list")
+    """(title, path, permissions) for every page of the console's menu."""
+    return [(page.title, page.path, page.needs) for page in PAGES]
 
 
 def role_for(needs: tuple[Permission, ...]) -> Role:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, func, or_
 from sqlmodel import Session, col, select
 
+from dollr_core import audit
 from dollr_core.access import Actor, Permission, require, require_any
 from dollr_core.client import Documents as DocumentsAPI
 from dollr_core.directory import Person, ensure_counterparty, ensure_party
@@ -298,7 +299,9 @@ def publish(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentReco
         return mirror(svc.engine, current)
     if not current.items:
         raise ValueError("Add at least one item before publishing.")
-    return mirror(svc.engine, documents_api(svc, record.source_type).publish(record.dollr_id))
+    published = mirror(svc.engine, documents_api(svc, record.source_type).publish(record.dollr_id))
+    _audit(svc, actor, "published", published)
+    return published
 
 
 def cancel(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentRecord:
@@ -310,7 +313,19 @@ def cancel(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentRecor
         )
     if current.status in (SourceStatus.PAID, SourceStatus.CANCELED):
         raise ValueError(f"This document is already {str(current.status).lower()}.")
-    return mirror(svc.engine, documents_api(svc, record.source_type).cancel(record.dollr_id))
+    canceled = mirror(svc.engine, documents_api(svc, record.source_type).cancel(record.dollr_id))
+    _audit(svc, actor, "canceled", canceled)
+    return canceled
+
+
+def _audit(svc: Services, actor: Actor, what: str, record: DocumentRecord) -> None:
+    audit.record(
+        svc.engine,
+        actor.email,
+        f"{record.source_type.lower()}_{what}",
+        target=record.number or str(record.dollr_id),
+        detail=f"{record.currency} {record.total_amount} for {record.customer_name}",
+    )
 
 
 def pay_link(svc: Services, actor: Actor, record: DocumentRecord) -> str:

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from console.documents_ui import document_label
-from dollr_core import documents
+from dollr_core import audit, documents
 from dollr_core.access import Actor, Role
 from dollr_core.collect import confirm_collection, prepare_collection
 from dollr_core.ledger.tables import DocumentRecord
@@ -202,6 +202,8 @@ def test_cancel_a_draft_after_confirming(page: Page, console: Services, api: Api
     assert invoice_on_dollr(api, record.dollr_id)["status"] == "CANCELED"
     assert listed_status(at, record.number or "") == "Cancelled (CANCELED)"
     assert not any(b.key in ("invoices:publish", "invoices:cancel") for b in at.button)
+    [trail] = audit.search(console.engine, audit.AuditFilter(action="invoice_canceled"))
+    assert trail.target == record.number and trail.actor == "finance@example.com"
 
 
 def test_cancel_refused_while_a_payment_is_in_progress(
@@ -217,6 +219,9 @@ def test_cancel_refused_while_a_payment_is_in_progress(
     at.button(key="invoices:cancel").click().run()
     at.button(key="invoices:cancel_yes").click().run()
     assert "in progress" in errors(at)[0]
+    [published] = audit.search(console.engine, audit.AuditFilter(action="invoice_published"))
+    assert published.target == record.number
+    assert audit.search(console.engine, audit.AuditFilter(action="invoice_canceled")) == []
     assert "cannot be cancelled until its outcome is known" in at.info[0].value
     assert not any(b.key == "invoices:cancel" for b in at.button)
     assert invoice_on_dollr(api, record.dollr_id)["status"] == "PROCESSING"
