@@ -678,19 +678,12 @@ def _move_and_save(
     *,
     error: DollrError | None = None,
 ) -> Attempt:
-    with Session(engine) as db:
-        row = db.get(Attempt, attempt.id, with_for_update=True)
-        assert row is not None
-        _move(db, row, state, actor, why)
-        if error is not None:
-            row.last_error = error.message
-        if state is AttemptState.ABANDONED:
-            row.final_at = utcnow()
-            row.next_poll_at = None
-        db.add(row)
-        db.commit()
-        db.refresh(row)
-        return row
+    changes: dict[str, Any] = {"local_state": state}
+    if error is not None:
+        changes["last_error"] = error.message
+    if state is AttemptState.ABANDONED:
+        changes.update(final_at=utcnow(), next_poll_at=None)
+    return _update(engine, attempt, actor, why, **changes)
 
 
 def _move(db: Session, attempt: Attempt, state: AttemptState, actor: str, why: str) -> None:
