@@ -154,7 +154,7 @@ def show_charts(flt: HistoryFilter) -> None:
                 .mark_bar()
                 .encode(
                     x=alt.X("Day:O", title=None),
-                    y=alt.Y("sum(Payments):Q", title="Payments"),
+                    y=alt.Y("sum(Payments):Q", title="Payments", axis=alt.Axis(format="d", tickMinStep=1)),
                     color=OUTCOME_COLOUR,
                     tooltip=["Day:O", "Outcome", "sum(Payments):Q"],
                 ),
