@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,13 @@ from dollr_core.explain import attempt_outcome, explain
 from dollr_core.ledger.tables import Attempt, AttemptState
 from dollr_core.money import format_money
 from dollr_core.phone import mask_phone
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def plain(text: object) -> str:
+    """Text someone typed, shown inside markdown as typed: no link, image or emphasis it could carry."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 def money(amount: Decimal | None, currency: str | None) -> str:

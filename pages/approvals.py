@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console.context import require_page, services
-from console.widgets import money, page_link, show_error
+from console.widgets import money, page_link, plain, show_error
 from dollr_core import approvals, payouts
 from dollr_core.access import Permission
 from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentState
@@ -113,7 +113,7 @@ def payout_state(intent: Intent) -> str:
     if state is IntentState.READY and intent.decided_by:
         return f"Approved by {intent.decided_by}: go to Pay someone to send it with the merchant passcode."
     if state is IntentState.REJECTED:
-        return f"Rejected by {intent.decided_by}. Reason: {intent.decision_reason}. Nothing was sent."
+        return f"Rejected by {intent.decided_by}. Reason: {plain(intent.decision_reason)}. Nothing was sent."
     if state is IntentState.COMPLETED:
         return "Approved and paid."
     if state is IntentState.FAILED:
@@ -146,7 +146,8 @@ def my_items() -> None:
                 st.markdown(f"**Bulk payout #{batch.id}**")
                 if batch.state == BatchState.REJECTED:
                     st.error(
-                        f"Rejected by {batch.decided_by}. Reason: {batch.decision_reason}. Nothing was sent."
+                        f"Rejected by {batch.decided_by}. Reason: {plain(batch.decision_reason)}."
+                        " Nothing was sent."
                     )
                 elif batch.state == BatchState.APPROVED:
                     st.success(f"Approved by {batch.decided_by}: start it on Bulk payouts.")

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from console.context import require_page, services
-from console.widgets import money, page_link, show_error
+from console.widgets import money, page_link, plain, show_error
 from dollr_core import approvals, bulk, bulk_worker
 from dollr_core.access import Permission
 from dollr_core.bulk import BATCH_STATUS, ROW_STATUS, EditedRow, RowInput
@@ -490,7 +490,7 @@ if chosen is None:
 
 batch = batches[chosen]
 state = BatchState(batch.state)
-st.markdown(f"**#{batch.id} {batch.name}** · made by {batch.created_by} · {BATCH_STATUS[state]}")
+st.markdown(f"**#{batch.id} {plain(batch.name)}** · made by {batch.created_by} · {BATCH_STATUS[state]}")
 if state is BatchState.DRAFT:
     checks(batch)
     preview(batch)
@@ -502,7 +502,9 @@ elif state is BatchState.AWAITING_APPROVAL:
     approval(batch)
     controls(batch)
 elif state is BatchState.REJECTED:
-    st.error(f"Rejected by {batch.decided_by}. Their reason: {batch.decision_reason}. Nothing was sent.")
+    st.error(
+        f"Rejected by {batch.decided_by}. Their reason: {plain(batch.decision_reason)}. Nothing was sent."
+    )
     preview(batch, "What it would have paid")
 elif state is BatchState.APPROVED:
     preview(batch)

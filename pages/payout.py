@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from console.context import intent_key, new_intent, require_page, services
-from console.widgets import live_status, money, page_link, show_error
+from console.widgets import live_status, money, page_link, plain, show_error
 from dollr_core import approvals, payments, payouts, protocol
 from dollr_core.access import Permission
 from dollr_core.directory import search_customers
@@ -100,7 +100,7 @@ def waiting_for_you(key: str) -> None:
         for item in waiting:
             text, button = st.columns([5, 1], vertical_alignment="center")
             text.write(
-                f"{money(item.amount, item.currency)} to {item.party_name} ({mask_phone(item.phone)}),"
+                f"{money(item.amount, item.currency)} to {plain(item.party_name)} ({mask_phone(item.phone)}),"
                 f" approved by {item.decided_by}"
             )
             button.button(
@@ -272,7 +272,8 @@ def follow(intent: Intent) -> None:
 def rejected(intent: Intent) -> None:
     if intent.state == IntentState.REJECTED:
         st.error(
-            f"A manager ({intent.decided_by}) rejected this payout. Their reason: {intent.decision_reason}"
+            f"A manager ({intent.decided_by}) rejected this payout."
+            f" Their reason: {plain(intent.decision_reason)}"
         )
     else:
         st.warning("This payout was withdrawn.")
