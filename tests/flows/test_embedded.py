@@ -20,7 +20,9 @@ def test_embedded_sandbox_survives_a_restart(tmp_path: Path) -> None:
     try:
         assert svc.sandbox is not None and svc.base_url.startswith("http://127.0.0.1:")
         key = uuid.uuid4().hex
-        prepare_payout(svc, operator, key, name="Musa Kollie", phone="231880001234", amount="10", currency="USD")
+        prepare_payout(
+            svc, operator, key, name="Musa Kollie", phone="231880001234", amount="10", currency="USD"
+        )
         reference = confirm_payout(svc, operator, key, "123456").reference_id
     finally:
         svc.close()
