@@ -60,6 +60,7 @@ def pending_payouts(svc: Services, actor: Actor) -> list[Intent]:
 
 
 def decide_payout(svc: Services, actor: Actor, intent_key: str, decision: Decision) -> Intent:
+    require(actor, Permission.APPROVE)
     with Session(svc.engine) as db:
         intent = db.exec(
             select(Intent).where(Intent.intent_key == intent_key).with_for_update()
@@ -109,6 +110,7 @@ def pending_batches(svc: Services, actor: Actor) -> list[Batch]:
 
 
 def decide_batch(svc: Services, actor: Actor, batch_id: int, decision: Decision) -> Batch:
+    require(actor, Permission.APPROVE)
     with Session(svc.engine) as db:
         batch = db.get(Batch, batch_id, with_for_update=True)
         if batch is None:

@@ -209,6 +209,7 @@ class PayoutPlan:
 
 def confirm_payout(svc: Services, actor: Actor, intent_key: str, passcode: str | SecretStr) -> Attempt:
     """Send the prepared payout once; a repeat call reports on the attempt already made."""
+    require_any(actor, Permission.PAY_OUT, Permission.BULK_PAYOUTS)  # before revealing anything
     intent = get_intent(svc.engine, intent_key)
     if intent is None:
         raise protocol.IntentNotReady("This payout was not prepared; start again from the form.")

@@ -1,0 +1,95 @@
+"""Every protected flow, called with every role: allowed roles get past the check, the others are
+refused by the flow itself (not only by a hidden page)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from dollr_core import approvals, bulk, collect, documents, payouts, predictor, receipts, users
+from dollr_core.access import ROLE_PERMISSIONS, AccessDenied, Actor, Permission, Role
+from dollr_core.directory import Person
+from dollr_core.enums import FeeBearer, OperationType, SourceType
+from dollr_core.services import Services
+
+Flow = Callable[[Services, Actor], object]
+
+#: flow → (the permissions that let a role past its check: any of them, the call)
+FLOWS: dict[str, tuple[Permission | tuple[Permission, ...], Flow]] = {
+    "pay out": (
+        Permission.PAY_OUT,
+        lambda svc, who: payouts.prepare_payout(
+            svc, who, uuid.uuid4().hex, name="Musa Kollie", phone="231880001234", amount="5", currency="USD"
+        ),
+    ),
+    "send a payout": (  # bulk rows are payouts too
+        (Permission.PAY_OUT, Permission.BULK_PAYOUTS),
+        lambda svc, who: payouts.confirm_payout(svc, who, "nope", "123456"),
+    ),
+    "draft an invoice": (
+        Permission.MANAGE_INVOICES,
+        lambda svc, who: documents.create_document(
+            svc,
+            who,
+            draft_key=uuid.uuid4().hex,
+            source_type=SourceType.INVOICE,
+            customer=Person.checked("Amara Kamara", "231771234567"),
+            currency="USD",
+            note="x",
+            fee_bearer=FeeBearer.PAYER,
+        ),
+    ),
+    "collect": (Permission.COLLECT, lambda svc, who: collect.confirm_collection(svc, who, "nope")),
+    "approve": (
+        Permission.APPROVE,
+        lambda svc, who: approvals.decide_payout(svc, who, "nope", approvals.Decision(True, "")),
+    ),
+    "preview fees": (
+        Permission.PREDICT_FEES,
+        lambda svc, who: predictor.preview(
+            svc,
+            who,
+            predictor.PreviewRequest(
+                amount=Decimal("10"),
+                currency="USD",
+                target_currency="USD",
+                fee_bearer=FeeBearer.PAYER,
+                operation=OperationType.COLLECTION,
+            ),
+        ),
+    ),
+    "read a receipt": (Permission.VIEW_RECEIPTS, lambda svc, who: receipts.load_receipt(svc, who, "INV-0")),
+    "bulk payout": (
+        Permission.BULK_PAYOUTS,
+        lambda svc, who: bulk.create_batch(
+            svc, who, "June", [bulk.RowInput("Musa Kollie", "231880001234", "5", "USD")]
+        ),
+    ),
+    "manage users": (
+        Permission.MANAGE_USERS,
+        lambda svc, who: users.add_user(
+            svc.engine, email=f"{uuid.uuid4().hex[:8]}@example.com", role=Role.OPERATOR, password=None, by=who
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("flow", list(FLOWS))
+def test_each_flow_checks_the_role(sqlite_services: Services, role: Role, flow: str) -> None:
+    needed, call = FLOWS[flow]
+    who = Actor(f"{role.value}@example.com", role)
+    allowed = needed if isinstance(needed, tuple) else (needed,)
+    if any(p in ROLE_PERMISSIONS[role] for p in allowed):
+        try:
+            call(sqlite_services, who)
+        except AccessDenied:
+            pytest.fail(f"{role.value} may {flow} but was refused")
+        except Exception:
+            pass
+    else:
+        with pytest.raises(AccessDenied):
+            call(sqlite_services, who)
