@@ -16,6 +16,11 @@ _EMAIL = "signed_in_email"
 _SEEN = "last_active"
 
 
+def _logged_in_with_provider() -> bool:
+    # st.user only knows is_logged_in once Streamlit's auth is active (not in AppTest, say).
+    return bool(getattr(st.user, "is_logged_in", False))
+
+
 def _oidc_configured() -> bool:
     try:
         return "auth" in st.secrets
@@ -39,7 +44,7 @@ def current(svc: Services) -> Actor | None:
             st.session_state["actor"] = who
             return who
         _forget()  # disabled or removed since signing in
-    if _oidc_configured() and st.user.is_logged_in:
+    if _oidc_configured() and _logged_in_with_provider():
         try:
             who = users.actor_for_oidc(svc.engine, str(st.user.get("email") or ""))
         except users.SignInError as exc:

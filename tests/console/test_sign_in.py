@@ -60,3 +60,18 @@ def test_sign_out_ends_the_session(app: Callable[..., AppTest], console: Service
     # in the browser tests.)
     records = audit.search(console.engine, audit.AuditFilter(action="sign_out"))
     assert [r.actor for r in records] == ["op@example.com"]
+
+
+def test_company_sign_in_is_offered_when_configured(app: Callable[..., AppTest], console: Services) -> None:
+    at = app()
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "a-long-random-string-for-tests",
+        "client_id": "console",
+        "client_secret": "not-a-real-secret",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+    }
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in with your company account"]
+    assert "signed_in_email" not in at.session_state
