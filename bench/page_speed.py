@@ -28,25 +28,11 @@ if __package__ in (None, ""):
 from streamlit.testing.v1 import AppTest
 
 from bench.common import ROOT, StandaloneSandbox, calls, machine, median, ms, settle_all, table
-from console.navigation import PAGES
-from dollr_core.access import Actor, Permission, Role
+from console.navigation import PAGES, ConsolePage
+from dollr_core.access import Actor, Role
 from dollr_core.services import Services
 
-ROLE_ORDER = (Role.OPERATOR, Role.FINANCE, Role.MANAGER, Role.ADMIN)
 PASSCODE = "123456"
-
-
-def console_pages() -> list[tuple[str, str, tuple[Permission, ...]]]:
-    """(title, path, permissions) for every page of the console's menu."""
-    return [(page.title, page.path, page.needs) for page in PAGES]
-
-
-def role_for(needs: tuple[Permission, ...]) -> Role:
-    """The least privileged role that may open the page."""
-    for role in ROLE_ORDER:
-        if not needs or any(Actor("x@example.com", role).can(p) for p in needs):
-            return role
-    raise RuntimeError(f"no role may open a page needing {needs}")
 
 
 # --------------------------------------------------------------------------- seeding
@@ -223,12 +209,10 @@ class Counted:
 def measure(
     svc: Services,
     sandbox: StandaloneSandbox,
-    title: str,
-    path: str,
-    needs: tuple[Permission, ...],
+    page: ConsolePage,
     reruns: int,
 ) -> PageResult:
-    role = role_for(needs)
+    title, path, role = page.title, page.path, page.first_role()
     result = PageResult(title, path, role)
     at = AppTest.from_file(str(ROOT / path), default_timeout=60)
     who = Actor(f"{role.value}@example.com", role)
@@ -279,9 +263,9 @@ def main(argv: list[str] | None = None) -> None:
         seed(svc)
         settle_all(svc, sandbox)
         results = [
-            measure(svc, sandbox, title, path, needs, args.reruns)
-            for title, path, needs in console_pages()
-            if not args.page or path in args.page
+            measure(svc, sandbox, page, args.reruns)
+            for page in PAGES
+            if not args.page or page.path in args.page
         ]
         svc.close()
         services.clear()
