@@ -44,6 +44,7 @@ from dollr_core.errors import (
 from dollr_core.models import RequestModel
 from dollr_core.phone import mask_phone
 from dollr_core.redact import PHONE_KEYS, RedactingFilter, redact_text, redact_value
+from dollr_core.server_clock import ServerClock
 
 __all__ = [
     "INITIAL_DELAY",
@@ -251,6 +252,7 @@ class Sender:
         for secret in self._secrets:
             _log_filter.add_secret(secret)
         self.tokens: TokenCache | None = None
+        self.server_clock = ServerClock()
 
     def __repr__(self) -> str:
         return f"Sender(max_retries={self._max_retries})"
@@ -319,6 +321,7 @@ class Sender:
                     self._sleep(backoff_delay(retries, self._rng))
                     continue
                 raise _network_error(exc, failure, method, shown) from exc
+            self.server_clock.observe(response.headers.get("date"))
             status = response.status_code
             self._stats.record_answer(status < 500)
             self._log(method, shown, str(status), started, attempt)

@@ -569,6 +569,8 @@ class DollrClient:
         )
         self._tokens = TokenCache(self.obtain_token, clock, on_change=self._sender.token_changed)
         self._sender.tokens = self._tokens
+        #: Dollr's clock as measured from its responses (see `server_clock`).
+        self.server_clock = self._sender.server_clock
 
         self.parties = Parties(self._sender)
         self.counterparties = Counterparties(self._sender)

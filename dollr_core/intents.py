@@ -11,7 +11,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, or_, update
@@ -19,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.leases import LEASE, Heartbeat
 from dollr_core.ledger.tables import Attempt, Intent, IntentState, LedgerEvent
 
 #: States in which the person may still change what the intent will pay.
@@ -158,10 +158,11 @@ class IntentBusy(RuntimeError):
 
 
 @contextmanager
-def holding(
-    engine: Engine, intent_key: str, owner: str, lease: timedelta = timedelta(seconds=90)
-) -> Iterator[None]:
-    """Hold an editable intent while its preparation steps run, so two tabs never both prepare it."""
+def holding(engine: Engine, intent_key: str, owner: str) -> Iterator[None]:
+    """Hold an editable intent while its preparation steps run, so two tabs never both prepare it.
+
+    The lease is renewed while the holder lives, so after a crash another window takes over
+    within seconds (`ledger.leases`)."""
     now = utcnow()
     with Session(engine) as db:
         taken = db.exec(
@@ -171,13 +172,15 @@ def holding(
                 col(Intent.state).in_(EDITABLE),
                 or_(col(Intent.lease_until).is_(None), col(Intent.lease_until) < now),
             )
-            .values(lease_owner=owner, lease_until=now + lease)
+            .values(lease_owner=owner, lease_until=now + LEASE)
         )
+        intent_id = db.exec(select(Intent.id).where(Intent.intent_key == intent_key)).one_or_none()
         db.commit()
-    if taken.rowcount != 1:
+    if taken.rowcount != 1 or intent_id is None:
         raise IntentBusy("This payment is being prepared in another window; wait a moment.")
     try:
-        yield
+        with Heartbeat(engine, owner, [intent_id]):
+            yield
     finally:
         with Session(engine) as db:
             db.exec(

@@ -7,11 +7,19 @@ Every money-moving operation (collection, payout, transfer, refund; single or bu
   one atomic state change, in the same transaction that stores a new reference_id, before any
   HTTP call. A rerun, a double click or a second tab finds the claimed intent and only reports on it.
 - At most one attempt per intent is ever open. A new reference_id is minted only when the previous
-  one can no longer land: Dollr refused it, or its session expired while Dollr had never seen it.
-- A network error, a timeout, a 5xx, a 429 or a duplicate-reference answer makes the attempt
-  UNKNOWN. It is settled by a status lookup with the same reference_id: found → adopt; not found →
-  resend the identical body with the same reference_id while the session is valid.
+  one can no longer land, which only Dollr can prove: it judged the one copy we sent and refused it,
+  or a status lookup made after the session expired *at Dollr* finds nothing.
+- A request may reach Dollr long after we gave up on it (a slow gateway, a proxy queue, a mobile
+  link). So any answer that does not prove Dollr judged the first copy on its content — a network
+  error, a timeout, a 5xx, a 429, a duplicate-reference answer, any refusal of a *resend* — makes
+  or keeps the attempt UNKNOWN. UNKNOWN is settled by a status lookup with the same reference_id:
+  found → adopt; not found → resend the identical body with the same reference_id (Dollr answers a
+  replay with the original) until Dollr's clock is past the session's expiry plus `CLOCK_MARGIN`;
+  a lookup after that which still finds nothing proves the request can no longer land.
+- Dollr's clock is measured from its responses' `Date` (`server_clock`), never assumed to be ours.
 - PROCESSING is not failure: accepted attempts are polled (here and by the reconciler) until final.
+- Leases are short and renewed by a heartbeat while their worker lives (`ledger.leases`): a dead
+  worker's attempt is taken over within seconds, a live one's never.
 """
 
 from __future__ import annotations
@@ -30,17 +38,26 @@ from sqlmodel import Session, col, select
 from dollr_core import audit
 from dollr_core.client import DollrClient
 from dollr_core.enums import ExecutionStatus, OperationType
-from dollr_core.errors import DollrError, InvalidRequestError, NotFoundError, RateLimitError
+from dollr_core.errors import (
+    AuthenticationError,
+    DollrError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+)
 from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.leases import LEASE, Heartbeat
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentState, LedgerEvent
 from dollr_core.models import Execution
 
 log = logging.getLogger("dollr_core.protocol")
 
-#: How long a worker may hold an intent or attempt before another may take over.
-LEASE = timedelta(seconds=90)
-#: Sessions this close to expiry are not resent on: the resend could arrive after it.
-SESSION_MARGIN = timedelta(seconds=20)
+__all__ = ["CLOCK_MARGIN", "LEASE", "IntentNotReady", "LeaseLost", "refresh", "submit"]
+
+#: How long after a session's `expires_at` (on Dollr's measured clock) before "not found" is
+#: trusted to mean "can no longer land": covers drift since the clock was measured.
+CLOCK_MARGIN = timedelta(seconds=30)
 #: New attempts one submit may open after sessions that expired unseen.
 MAX_RENEWALS = 2
 
@@ -101,7 +118,8 @@ def submit(
     if attempt is None:
         return current_attempt(engine, intent_key)
     fresh = attempt.sent_at is None and attempt.local_state == AttemptState.PREPARING
-    attempt = _drive(engine, client, attempt, plan, actor=actor, owner=me)
+    with Heartbeat(engine, me, [attempt.intent_id]):
+        attempt = _drive(engine, client, attempt, plan, actor=actor, owner=me)
     if fresh:
         audit.record(
             engine,
@@ -310,6 +328,7 @@ def _send(
 ) -> Attempt:
     assert attempt.session_id is not None
     body = plan.build(attempt.session_id, attempt.reference_id)
+    first_copy = attempt.sent_at is None
     attempt = _update(
         engine,
         attempt,
@@ -324,7 +343,10 @@ def _send(
     try:
         execution = _execute(client, attempt.op, body)
     except DollrError as exc:
-        return _after_send_error(engine, client, attempt, plan, exc, actor=actor)
+        try:
+            return _after_send_error(engine, client, attempt, plan, exc, actor=actor, first_copy=first_copy)
+        except LeaseLost:  # taken over while our call was out: the new holder settles it
+            return _reload(engine, attempt)
     checkpoint("after_execute")
     return _adopt(engine, attempt, execution, actor)
 
@@ -337,15 +359,41 @@ def _after_send_error(
     exc: DollrError,
     *,
     actor: str,
+    first_copy: bool,
 ) -> Attempt:
-    if _session_is_gone(exc):
-        return _move_and_save(engine, attempt, AttemptState.ABANDONED, actor, exc.message, error=exc)
-    if exc.outcome_unknown or isinstance(exc, RateLimitError) or _is_duplicate_reference(exc):
-        attempt = _move_and_save(engine, attempt, AttemptState.UNKNOWN, actor, exc.message, error=exc)
-        if isinstance(exc, RateLimitError):
-            return _schedule(engine, attempt, seconds=exc.retry_after or 2.0, hold_sends=True)
-        return _settle_unknown(engine, client, attempt, plan, actor=actor)
-    return _finish_refused(engine, attempt, exc, actor)
+    owner = attempt.lease_owner
+    if first_copy and _judged_and_refused(exc):
+        # The only copy ever sent was refused by Dollr itself: nothing exists and nothing can land.
+        if _session_is_gone(exc):
+            return _move_and_save(
+                engine, attempt, AttemptState.ABANDONED, actor, exc.message, error=exc, expect_owner=owner
+            )
+        return _finish_refused(engine, attempt, exc, actor, expect_owner=owner)
+    attempt = _move_and_save(
+        engine, attempt, AttemptState.UNKNOWN, actor, exc.message, error=exc, expect_owner=owner
+    )
+    if isinstance(exc, RateLimitError):
+        return _schedule(engine, attempt, seconds=exc.retry_after or 2.0, hold_sends=True)
+    return _settle_unknown(engine, client, attempt, plan, actor=actor)
+
+
+def _judged_and_refused(exc: DollrError) -> bool:
+    """Dollr read this very request and refused it on its content, so it executed nothing.
+
+    Only Dollr's own verdicts count: a 422 naming the fields at fault (a duplicate reference
+    excepted: that one means a copy exists), or a 401/403 in Dollr's JSON shape. A 404, 409, a 422
+    without fields, a 429, a 5xx, a gateway's page or a lost answer prove nothing.
+    """
+    if exc.outcome_unknown or not isinstance(exc.body, dict):
+        return False
+    if isinstance(exc, InvalidRequestError):
+        return (
+            exc.status == 422
+            and bool(exc.errors)
+            and all(e.field for e in exc.errors)
+            and not _is_duplicate_reference(exc)
+        )
+    return isinstance(exc, AuthenticationError | PermissionDeniedError)
 
 
 def _settle_unknown(
@@ -356,7 +404,13 @@ def _settle_unknown(
     *,
     actor: str,
 ) -> Attempt:
-    """Ask Dollr about the reference_id; adopt what it holds, or resend the identical request."""
+    """Ask Dollr about the reference_id; adopt what it holds, or resend the identical request.
+
+    "Not found" proves the request can no longer land only when Dollr's clock was already past the
+    session's expiry (plus CLOCK_MARGIN) before the lookup was made; until then a late copy may
+    still arrive, so the attempt stays UNKNOWN and the same reference_id is resent.
+    """
+    dead_before_lookup = _session_over_at_dollr(client, attempt)
     checkpoint("before_lookup")
     try:
         execution = client.status.execution(attempt.op, attempt.reference_id)
@@ -367,27 +421,63 @@ def _settle_unknown(
     if execution is not None:
         return _adopt(engine, attempt, execution, actor)
     # Dollr never saw it. Resending the same id is safe: Dollr answers a replay with the original.
-    if attempt.session_id is None:
+    if attempt.session_id is None:  # no session was ever opened, so nothing was sent
         return _update(engine, attempt, actor, "back_to_prepare", local_state=AttemptState.PREPARING)
-    if _session_expired(attempt):
-        return _move_and_save(engine, attempt, AttemptState.ABANDONED, actor, "session expired unseen")
+    if dead_before_lookup:
+        return _move_and_save(
+            engine,
+            attempt,
+            AttemptState.ABANDONED,
+            actor,
+            "Dollr has no record of it after its session expired at Dollr: it can no longer land",
+        )
     body = _resend_body(attempt, plan)
     if body is None:  # the body holds a secret we never store: wait for the person to confirm again
-        return _schedule(engine, attempt, seconds=10)
+        return _schedule(engine, attempt, seconds=_wait_for_proof(client, attempt, 10.0))
     try:
         checkpoint("before_resend")
         execution = _execute(client, attempt.op, body)
     except DollrError as exc:
-        if _session_is_gone(exc):
-            return _move_and_save(engine, attempt, AttemptState.ABANDONED, actor, exc.message, error=exc)
-        if exc.outcome_unknown or isinstance(exc, RateLimitError) or _is_duplicate_reference(exc):
-            limited = isinstance(exc, RateLimitError)
-            wait = exc.retry_after if isinstance(exc, RateLimitError) and exc.retry_after else 3.0
-            return _schedule(
-                engine, _record_error(engine, attempt, exc, actor), seconds=wait, hold_sends=limited
+        # A refused resend says nothing about the first copy, which may still be on its way.
+        if _session_is_gone(exc) and attempt.session_expires_at is None:
+            attempt = _update(
+                engine,
+                attempt,
+                actor,
+                "Dollr says the session is over",
+                session_expires_at=client.server_clock.now_at_dollr(),
             )
-        return _finish_refused(engine, attempt, exc, actor)
+        limited = isinstance(exc, RateLimitError)
+        wait = next_poll_delay(attempt.poll_count).total_seconds()
+        if isinstance(exc, RateLimitError) and exc.retry_after:
+            wait = exc.retry_after
+        attempt = _update(
+            engine,
+            attempt,
+            actor,
+            "resend not accepted",
+            last_error=exc.message,
+            poll_count=attempt.poll_count + 1,
+        )
+        return _schedule(engine, attempt, seconds=_wait_for_proof(client, attempt, wait), hold_sends=limited)
     return _adopt(engine, attempt, execution, actor)
+
+
+def _session_over_at_dollr(client: DollrClient, attempt: Attempt) -> bool:
+    """Dollr's clock (as measured, never assumed) is past the session's expiry plus the margin."""
+    now_at_dollr = client.server_clock.now_at_dollr()
+    if attempt.session_expires_at is None or now_at_dollr is None:
+        return False
+    return now_at_dollr > attempt.session_expires_at + CLOCK_MARGIN
+
+
+def _wait_for_proof(client: DollrClient, attempt: Attempt, seconds: float) -> float:
+    """`seconds`, or less when the moment that settles the attempt by expiry comes sooner."""
+    now_at_dollr = client.server_clock.now_at_dollr()
+    if attempt.session_expires_at is None or now_at_dollr is None:
+        return seconds
+    until_proof = (attempt.session_expires_at + CLOCK_MARGIN - now_at_dollr).total_seconds() + 1.0
+    return max(1.0, min(seconds, until_proof))
 
 
 def _resend_body(attempt: Attempt, plan: ExecutionPlan | None) -> BaseModel | None:
@@ -474,9 +564,10 @@ def refresh(
         db.add(attempt)
         db.commit()
         db.refresh(attempt)
-    if attempt.local_state in (AttemptState.SENDING, AttemptState.PREPARING) and attempt.sent_at:
-        attempt = mark_unknown(engine, attempt, actor)
-    return poll_held(engine, client, attempt, actor=actor, owner=me, plan=plan)
+    with Heartbeat(engine, me, [attempt.intent_id]):
+        if attempt.local_state in (AttemptState.SENDING, AttemptState.PREPARING) and attempt.sent_at:
+            attempt = mark_unknown(engine, attempt, actor)
+        return poll_held(engine, client, attempt, actor=actor, owner=me, plan=plan)
 
 
 def poll_held(
@@ -579,10 +670,14 @@ def _finish_intent(db: Session, attempt: Attempt, actor: str) -> None:
     db.add(intent)
 
 
-def _finish_refused(engine: Engine, attempt: Attempt, exc: DollrError, actor: str) -> Attempt:
+def _finish_refused(
+    engine: Engine, attempt: Attempt, exc: DollrError, actor: str, *, expect_owner: str | None = None
+) -> Attempt:
     with Session(engine) as db:
         row = db.get(Attempt, attempt.id, with_for_update=True)
         assert row is not None
+        if expect_owner is not None and row.lease_owner != expect_owner:
+            raise LeaseLost(row.reference_id)
         _move(db, row, AttemptState.REFUSED, actor, exc.message)
         row.last_error = exc.message
         row.final_at = utcnow()
@@ -677,13 +772,14 @@ def _move_and_save(
     why: str,
     *,
     error: DollrError | None = None,
+    expect_owner: str | None = None,
 ) -> Attempt:
     changes: dict[str, Any] = {"local_state": state}
     if error is not None:
         changes["last_error"] = error.message
     if state is AttemptState.ABANDONED:
         changes.update(final_at=utcnow(), next_poll_at=None)
-    return _update(engine, attempt, actor, why, **changes)
+    return _update(engine, attempt, actor, why, expect_owner=expect_owner, **changes)
 
 
 def _move(db: Session, attempt: Attempt, state: AttemptState, actor: str, why: str) -> None:
@@ -715,10 +811,6 @@ def _intent_to(db: Session, intent: Intent, state: IntentState, actor: str, why:
     )
     intent.state = state
     intent.updated_at = utcnow()
-
-
-def _session_expired(attempt: Attempt) -> bool:
-    return attempt.session_expires_at is not None and attempt.session_expires_at - SESSION_MARGIN < utcnow()
 
 
 def _session_is_gone(exc: DollrError) -> bool:

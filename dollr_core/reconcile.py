@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from dollr_core import protocol
 from dollr_core.access import RECONCILER
 from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.leases import Heartbeat
 from dollr_core.ledger.tables import OPEN_ATTEMPT_STATES, Attempt, AttemptState, Intent, IntentState
 from dollr_core.payments import follow_document
 from dollr_core.services import Services
@@ -74,15 +75,18 @@ def reconcile_once(svc: Services, *, limit: int = 50) -> int:
     reopen_stranded(svc)
     owner = protocol.owner_id()
     attempts = claim_due(svc, owner, limit=limit)
-    for attempt in attempts:
-        try:
-            if attempt.sent_at is not None and attempt.local_state in ("SENDING", "PREPARING"):
-                attempt = protocol.mark_unknown(svc.engine, attempt, RECONCILER.email)
-            attempt = protocol.poll_held(svc.engine, svc.client, attempt, actor=RECONCILER.email, owner=owner)
-            follow_document(svc, attempt)
-        except Exception:  # one bad attempt must not stop the others
-            log.exception("reconcile failed for %s", attempt.reference_id)
-            protocol.release(svc.engine, attempt, retry_in=timedelta(seconds=30))
+    with Heartbeat(svc.engine, owner, [a.intent_id for a in attempts]):
+        for attempt in attempts:
+            try:
+                if attempt.sent_at is not None and attempt.local_state in ("SENDING", "PREPARING"):
+                    attempt = protocol.mark_unknown(svc.engine, attempt, RECONCILER.email)
+                attempt = protocol.poll_held(
+                    svc.engine, svc.client, attempt, actor=RECONCILER.email, owner=owner
+                )
+                follow_document(svc, attempt)
+            except Exception:  # one bad attempt must not stop the others
+                log.exception("reconcile failed for %s", attempt.reference_id)
+                protocol.release(svc.engine, attempt, retry_in=timedelta(seconds=30))
     return len(attempts)
 
 

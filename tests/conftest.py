@@ -22,6 +22,7 @@ from dollr_core.ledger import open_ledger
 from dollr_core.lookups import Lookups
 from dollr_core.sandbox import Sandbox, SandboxConfig
 from dollr_core.services import Services
+from tests.support.relay_control import RelayControl
 
 PG_DSN = os.environ.get("DOLLR_TEST_PG_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
 PG_URL = os.environ.get("DOLLR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -44,6 +45,22 @@ def sandbox() -> Iterator[Sandbox]:
     sb.start()
     yield sb
     sb.stop()
+
+
+@pytest.fixture(scope="session")
+def relay(sandbox: Sandbox) -> Iterator[RelayControl]:
+    """The misbehaving network (a real process on loopback) in front of the session's sandbox."""
+    control = RelayControl(sandbox.base_url)
+    yield control
+    control.stop()
+
+
+@pytest.fixture
+def fresh_relay(relay: RelayControl, fresh_sandbox: Sandbox) -> Iterator[RelayControl]:
+    relay.clear()
+    yield relay
+    relay.wait_until_delivered()  # no late copy may land in the next test's sandbox
+    relay.clear()
 
 
 @pytest.fixture
@@ -82,9 +99,12 @@ def _short_sleep(seconds: float) -> None:
     time.sleep(min(seconds, 0.02))
 
 
-def make_services(sandbox: Sandbox, ledger_url: str, data_dir: str, **overrides: object) -> Services:
+def make_services(
+    sandbox: Sandbox, ledger_url: str, data_dir: str, *, via: str | None = None, **overrides: object
+) -> Services:
+    """Services on `ledger_url` talking to the sandbox, directly or through the relay at `via`."""
     settings = Settings(
-        base_url=sandbox.base_url,
+        base_url=via or sandbox.base_url,
         database_url=ledger_url,
         data_dir=data_dir,  # type: ignore[arg-type]
         **overrides,  # type: ignore[arg-type]

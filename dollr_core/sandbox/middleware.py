@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from email.utils import formatdate
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,6 +48,7 @@ class SandboxMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = self._dated(send)
         path: str = scope["path"]
         self.state.stats.count(path)
         if not path.startswith(API_PREFIX):
@@ -76,6 +78,19 @@ class SandboxMiddleware:
             await self._drop(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _dated(self, send: Send) -> Send:
+        """Every response carries `Date` by the sandbox clock, as a real server's carries its own:
+        clients measure Dollr's clock from it, so moving the sandbox clock must show there too."""
+
+        async def with_date(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                date = formatdate(self.state.now().timestamp(), usegmt=True).encode()
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", date)]}
+            await send(message)
+
+        return with_date
 
     def _over_limit(self, scope: Scope) -> int | None:
         headers = dict(scope.get("headers") or [])

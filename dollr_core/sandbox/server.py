@@ -46,6 +46,7 @@ class Sandbox:
             port=port,
             log_level=log_level,
             access_log=False,
+            date_header=False,  # the middleware dates responses by the sandbox clock
             lifespan="off",
             # Plenty of room for benchmarks: the event loop serves waiting requests concurrently.
             backlog=2048,

@@ -1,0 +1,81 @@
+"""Leases that a live worker keeps renewing, so a dead worker's work is taken over in seconds.
+
+A lease says "this worker is on it until lease_until". It must be long enough that a live worker
+never loses it in the middle of a call, and short enough that when the worker dies (kill -9, a
+crashed tab's process) another can take over quickly. Both hold with a short lease that a
+heartbeat thread renews while the worker runs: a live worker renews every few seconds, a dead one
+stops renewing and its lease lapses `LEASE` later. Takeover still happens only after lapse, so two
+live senders never hold one intent at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from types import TracebackType
+
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col
+
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.tables import Attempt, Intent
+
+log = logging.getLogger("dollr_core.ledger.leases")
+
+#: How long a lease lasts without renewal: the longest a dead worker's intent stays held.
+LEASE = timedelta(seconds=15)
+#: How often a live worker renews its leases (well inside LEASE, so one slow beat is harmless).
+BEAT = timedelta(seconds=4)
+
+
+class Heartbeat:
+    """While open, renews every lease `owner` holds on these intents and their attempts."""
+
+    def __init__(
+        self, engine: Engine, owner: str, intent_ids: Iterable[int], *, every: timedelta = BEAT
+    ) -> None:
+        self._engine = engine
+        self._owner = owner
+        self._intent_ids = sorted(set(intent_ids))
+        self._every = every.total_seconds()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{owner}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                renew(self._engine, self._owner, self._intent_ids)
+            except SQLAlchemyError:  # the next beat tries again; a lapse only lets another take over
+                log.warning("could not renew the lease of %s", self._owner, exc_info=True)
+
+
+def renew(engine: Engine, owner: str, intent_ids: Sequence[int]) -> None:
+    """Push back the end of `owner`'s leases on the intents and their attempts (others' stay)."""
+    if not intent_ids:
+        return
+    until = utcnow() + LEASE
+    with Session(engine) as db:
+        db.exec(
+            update(Intent)
+            .where(col(Intent.id).in_(intent_ids), col(Intent.lease_owner) == owner)
+            .values(lease_until=until)
+        )
+        db.exec(
+            update(Attempt)
+            .where(col(Attempt.intent_id).in_(intent_ids), col(Attempt.lease_owner) == owner)
+            .values(lease_until=until)
+        )
+        db.commit()
