@@ -17,8 +17,9 @@ from sqlalchemy import Engine, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from dollr_core.ledger import leases
 from dollr_core.ledger.columns import utcnow
-from dollr_core.ledger.leases import LEASE, Heartbeat
+from dollr_core.ledger.leases import Heartbeat
 from dollr_core.ledger.tables import Attempt, Intent, IntentState, LedgerEvent
 
 #: States in which the person may still change what the intent will pay.
@@ -172,7 +173,7 @@ def holding(engine: Engine, intent_key: str, owner: str) -> Iterator[None]:
                 col(Intent.state).in_(EDITABLE),
                 or_(col(Intent.lease_until).is_(None), col(Intent.lease_until) < now),
             )
-            .values(lease_owner=owner, lease_until=now + LEASE)
+            .values(lease_owner=owner, lease_until=now + leases.LEASE)
         )
         intent_id = db.exec(select(Intent.id).where(Intent.intent_key == intent_key)).one_or_none()
         db.commit()

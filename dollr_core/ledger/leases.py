@@ -35,12 +35,12 @@ class Heartbeat:
     """While open, renews every lease `owner` holds on these intents and their attempts."""
 
     def __init__(
-        self, engine: Engine, owner: str, intent_ids: Iterable[int], *, every: timedelta = BEAT
+        self, engine: Engine, owner: str, intent_ids: Iterable[int], *, every: timedelta | None = None
     ) -> None:
         self._engine = engine
         self._owner = owner
         self._intent_ids = sorted(set(intent_ids))
-        self._every = every.total_seconds()
+        self._every = (every or BEAT).total_seconds()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{owner}", daemon=True)
 

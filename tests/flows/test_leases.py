@@ -1,0 +1,99 @@
+"""A live worker keeps its lease however long it works; a dead one's lapses within seconds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dollr_core.intents import IntentBusy, holding, open_intent
+from dollr_core.ledger import leases, open_ledger
+from dollr_core.ledger.tables import IntentKind, IntentState
+
+ROOT = Path(__file__).resolve().parents[2]
+SHORT = timedelta(seconds=1)
+
+
+@pytest.fixture
+def short_leases(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(leases, "LEASE", SHORT)
+    monkeypatch.setattr(leases, "BEAT", timedelta(seconds=0.2))
+
+
+def _open(url: str) -> str:
+    key = uuid.uuid4().hex
+    open_intent(
+        open_ledger(url),
+        key,
+        kind=IntentKind.PAYOUT,
+        operation_type="PAYOUT",
+        operator="olivia.operator@example.com",
+        state=IntentState.OPEN,
+        terms={"k": key},
+    )
+    return key
+
+
+def test_a_live_holder_keeps_its_lease_past_its_length(ledger_url: str, short_leases: None) -> None:
+    engine = open_ledger(ledger_url)
+    key = _open(ledger_url)
+    held, done = threading.Event(), threading.Event()
+
+    def work() -> None:
+        with holding(engine, key, "live-worker"):
+            held.set()
+            done.wait(10)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    held.wait(10)
+    refusals = 0
+    deadline = time.monotonic() + 4 * SHORT.total_seconds()
+    while time.monotonic() < deadline:  # four lease lengths: only the heartbeat keeps it held
+        with pytest.raises(IntentBusy), holding(engine, key, "second-window"):
+            pass
+        refusals += 1
+        time.sleep(0.1)
+    done.set()
+    worker.join()
+    assert refusals > 10
+    with holding(engine, key, "second-window"):  # released on exit: free at once
+        pass
+
+
+DIE_HOLDING = """
+import os, signal, sys
+from datetime import timedelta
+from dollr_core.ledger import leases, open_ledger
+from dollr_core.intents import holding
+leases.LEASE = timedelta(seconds=4)
+leases.BEAT = timedelta(seconds=0.2)
+with holding(open_ledger(sys.argv[1]), sys.argv[2], "doomed-worker"):
+    print("held", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_dead_holders_lease_is_taken_over_once_it_lapses(ledger_url: str) -> None:
+    key = _open(ledger_url)
+    dying = subprocess.run(
+        [sys.executable, "-c", DIE_HOLDING, ledger_url, key],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dying.stdout.strip() == "held" and dying.returncode == -9
+    engine = open_ledger(ledger_url)
+    with pytest.raises(IntentBusy):  # just after the crash the lease still runs
+        with holding(engine, key, "next-window"):
+            pass
+    time.sleep(4.5)  # the dead worker's four-second lease: nobody renews it
+    with holding(engine, key, "next-window"):
+        pass
