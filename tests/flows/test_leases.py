@@ -91,9 +91,8 @@ def test_a_dead_holders_lease_is_taken_over_once_it_lapses(ledger_url: str) -> N
     )
     assert dying.stdout.strip() == "held" and dying.returncode == -9
     engine = open_ledger(ledger_url)
-    with pytest.raises(IntentBusy):  # just after the crash the lease still runs
-        with holding(engine, key, "next-window"):
-            pass
+    with pytest.raises(IntentBusy), holding(engine, key, "next-window"):  # the lease still runs
+        pass
     time.sleep(4.5)  # the dead worker's four-second lease: nobody renews it
     with holding(engine, key, "next-window"):
         pass
