@@ -15,6 +15,7 @@ Standalone::
 
     python -m dollr_core.sandbox --host 127.0.0.1 --port 8765 [--state FILE] [--latency-ms N]
                                  [--unverified] [--lenient] [--data-envelope] [--rate-limit N]
+                                 [--refuse-second-collection]
 
 ``--state FILE`` keeps everything (records, balances, tokens, id counters, clock offset) in a SQLite
 file, committed before each response leaves, so a restart loses nothing acknowledged.
@@ -69,6 +70,10 @@ Choices where the contract leaves one
 * Unknown ids in a *path or query* (and unknown references and numbers) are 404; an unknown id
   referenced from a *body* (``counterparty_id``, ``payment_account_id``, ``session_id``…) is 422 at
   that field. Wrong states are 422 (type ``value_error.state``).
+* A checkout session or collection on a document that is PROCESSING is accepted and charged, as
+  the docs warn Dollr live may do (§7.3): two completed collections credit the wallet twice and the
+  source keeps the first as its receipt. ``refuse_collection_while_processing=True``
+  (``--refuse-second-collection``) restores a 422.
 * Checkout-created (K1) sources are ACTIVE at once, with ``fee_bearer`` PAYER and a pay link.
 * A source needs at least one item to be published. Refunds are capped at the original
   collection's base amount, counting refunds already completed or in flight.

@@ -23,6 +23,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lenient", action="store_true", help="accept ids as strings or ints, legacy bodies")
     parser.add_argument("--data-envelope", action="store_true", help='wrap /v1 bodies in {"data": ...}')
     parser.add_argument(
+        "--refuse-second-collection",
+        action="store_true",
+        help="422 on a collection while the document is PROCESSING (default: charge it, as Dollr may)",
+    )
+    parser.add_argument(
         "--rate-limit",
         type=int,
         default=defaults.rate_limit_per_minute,
@@ -49,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         verified=not args.unverified,
         lenient=args.lenient,
         data_envelope=args.data_envelope,
+        refuse_collection_while_processing=args.refuse_second_collection,
         rate_limit_per_minute=args.rate_limit,
         client_id=args.client_id,
         client_secret=args.client_secret,

@@ -25,8 +25,9 @@ def _initial_balances() -> dict[str, Decimal]:
 
 @dataclass
 class SandboxConfig:
-    """Start-up settings. ``verified``, ``latency_ms``, ``rate_limit_per_minute``, ``lenient`` and
-    ``data_envelope`` can also be changed at run time (``Sandbox.configure`` / ``POST /_sandbox/config``).
+    """Start-up settings. ``verified``, ``latency_ms``, ``rate_limit_per_minute``, ``lenient``,
+    ``data_envelope`` and ``refuse_collection_while_processing`` can also be changed at run time
+    (``Sandbox.configure`` / ``POST /_sandbox/config``).
     """
 
     #: SQLite database holding the state; None keeps everything in memory.
@@ -47,6 +48,10 @@ class SandboxConfig:
     lenient: bool = False
     #: Wrap every successful /v1 body in ``{"data": ...}`` (§9 #2).
     data_envelope: bool = False
+    #: Refuse (422) a checkout session or collection on a document that is PROCESSING. Off by
+    #: default: the docs warn that Dollr live may charge such a second collection (§7.3), so the
+    #: sandbox accepts and charges it, and a client that sends one is caught.
+    refuse_collection_while_processing: bool = False
     #: Access-token lifetime, reported as ``expires_in`` (minutes) and enforced on the sandbox clock.
     token_expires_minutes: int = 60
     #: Realtime-key lifetime in seconds (R1).

@@ -457,17 +457,31 @@ class SandboxState:
                 wallet.updated_at = at
                 self.wallets.put(wallet)
                 ex.wallet_id = wallet.id
+            # A second collection completing on a PAID source is a double charge: the money moves
+            # (as it would live) and the source keeps the first payment as its receipt.
             if source is not None and source.status is SourceStatus.PROCESSING:
                 source.status = SourceStatus.PAID
                 source.paid_at = at
                 source.paid_by = ex.reference_id
                 source.updated_at = at
                 self.sources.put(source)
-        elif source is not None and source.status is SourceStatus.PROCESSING:
-            # Implied by the contract: a failed collection leaves the source payable again.
+        elif (
+            source is not None
+            and source.status is SourceStatus.PROCESSING
+            and not self._collections_in_flight(source.id)
+        ):
+            # Implied by the contract: a failed collection leaves the source payable again, once no
+            # other collection on it is still in flight.
             source.status = SourceStatus.ACTIVE
             source.updated_at = at
             self.sources.put(source)
+
+    def _collections_in_flight(self, source_id: int) -> bool:
+        return any(
+            self.executions.rows[ref].operation_type is OperationType.COLLECTION
+            and self.executions.rows[ref].source_id == source_id
+            for ref in self._open
+        )
 
     def refunded_total(self, collection_reference: str) -> Decimal:
         """Refunds completed or in flight against one collection."""

@@ -11,6 +11,7 @@ from dollr_core.sandbox import Sandbox, SandboxConfig
 from .support import Api
 
 _RUNTIME_DEFAULTS = {
+    "refuse_collection_while_processing": False,
     "verified": True,
     "latency_ms": 0,
     "rate_limit_per_minute": 0,

@@ -178,6 +178,13 @@ class Api:
         )
         return result
 
+    def payer_account(
+        self, source: dict[str, Any], number: str = "231771234567", method: str = "MTN_MOMO_LBR"
+    ) -> dict[str, Any]:
+        """A collection account owned by the party the document bills."""
+        counterparty = self.ok("GET", f"/v1/counterparties/retrieve/{source['counterparty_id']}")
+        return self.account(counterparty["party_id"], method=method, number=number)
+
     def checkout_session(self, source: dict[str, Any], source_type: str | None = None) -> dict[str, Any]:
         kind = source_type or ("INVOICE" if "invoice_number" in source else "ORDER")
         result: dict[str, Any] = self.ok(

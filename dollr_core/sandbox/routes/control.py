@@ -38,6 +38,7 @@ class ConfigPatch(BaseModel):
     rate_limit_per_minute: int | None = Field(default=None, ge=0)
     lenient: StrictBool | None = None
     data_envelope: StrictBool | None = None
+    refuse_collection_while_processing: StrictBool | None = None
 
 
 class AccountActive(BaseModel):
@@ -70,6 +71,7 @@ def runtime_config(state: SandboxState) -> dict[str, Any]:
         "rate_limit_per_minute": c.rate_limit_per_minute,
         "lenient": c.lenient,
         "data_envelope": c.data_envelope,
+        "refuse_collection_while_processing": c.refuse_collection_while_processing,
     }
 
 

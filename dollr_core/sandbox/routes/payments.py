@@ -99,6 +99,20 @@ def _future(state: SandboxState, expires_at: datetime, loc: Loc) -> None:
         raise invalid(loc, "expires_at must be in the future")
 
 
+def payable(state: SandboxState, source: Source, loc: Loc) -> None:
+    """422 unless a collection may start on ``source``.
+
+    ACTIVE sources are payable. So is a PROCESSING one, unless the switch refuses it: the docs warn
+    that a second collection with a new reference while the first is in flight risks a double
+    charge live (§7.3), so the sandbox charges it too rather than hide a client's double send.
+    """
+    if source.status is SourceStatus.ACTIVE:
+        return
+    if source.status is SourceStatus.PROCESSING and not state.config.refuse_collection_while_processing:
+        return
+    raise wrong_state(loc, f"{source.number} is {_NOT_PAYABLE[source.status]}")
+
+
 def _new_session(state: SandboxState, operation: OperationType, **fields: Any) -> Session:
     now = state.now()
     fields.setdefault("expires_at", now + timedelta(seconds=state.config.session_ttl_seconds))
@@ -124,8 +138,7 @@ def checkout_session(
                 ("body", "source_type"),
                 f"source {body.source_id} is an {source.kind.value}, not {body.source_type.value}",
             )
-        if source.status is not SourceStatus.ACTIVE:
-            raise wrong_state(("body", "source_id"), f"{source.number} is {_NOT_PAYABLE[source.status]}")
+        payable(state, source, ("body", "source_id"))
         session = _new_session(state, OperationType.COLLECTION, source_id=source.id, source_type=source.kind)
         out = CheckoutSessionOut(
             id=session.id,
@@ -370,9 +383,8 @@ def collect(
     account_name: str | None,
     locs: dict[str, Loc],
 ) -> Execution:
-    """Start a collection on an ACTIVE source (API-embedded or hosted); call inside a transaction."""
-    if source.status is not SourceStatus.ACTIVE:
-        raise wrong_state(locs["source"], f"{source.number} is {_NOT_PAYABLE[source.status]}")
+    """Start a collection on a payable source (API-embedded or hosted); call inside a transaction."""
+    payable(state, source, locs["source"])
     _check_currency(state, account_method, currency, locs["target_currency"])
     quote = _quote(
         state,
