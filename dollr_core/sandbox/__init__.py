@@ -43,10 +43,16 @@ account's) choose the outcome:
  other  COMPLETED
 ======  =====================================================================
 
-Cards (``CREDIT_CARD`` + ``STRIPE``, no number): an ``account_name`` containing ``3DS`` answers
-PROCESSING with ``requires_action: true`` and a ``client_secret`` ``pi_…_secret_…``, then
-COMPLETED after ``processing_seconds`` as if 3DS succeeded; one containing ``DECLINE`` FAILS;
-any other card completes normally. Payouts debit the wallet by amount + fees at execute time (the
+Cards (``CREDIT_CARD`` + ``STRIPE``, no number) carry a Stripe test ``payment_method_id`` on PA1
+(none pays like ``pm_card_visa``): ``pm_card_threeDSecure2Required`` and
+``pm_card_authenticationRequired`` answer PROCESSING with ``requires_action: true`` and a
+``client_secret`` ``pi_…_secret_…``, then wait for the customer: ``POST
+/_sandbox/authentications/{reference_id}`` ``{"succeed": true|false}`` (``Sandbox.authenticate_card``,
+or the buttons on the hosted page) completes or fails 3-D Secure, and an unauthenticated payment
+FAILS after ``card_authentication_seconds`` (600 s). ``pm_card_chargeDeclined`` and
+``pm_card_chargeDeclinedInsufficientFunds`` fail;
+``pm_card_authenticationRequiredChargeDeclinedInsufficientFunds`` asks for 3DS, then fails.
+Payouts debit the wallet by amount + fees at execute time (the
 money is held, and released if the payout fails); a short wallet gives FAILED at once with a
 ``wallet_message``.
 
@@ -88,7 +94,8 @@ Sandbox-only endpoints (``/_sandbox``)
 --------------------------------------
 ``POST/GET/DELETE /faults``, ``POST /clock/advance``, ``GET /clock``, ``GET /executions``,
 ``GET /wallets``, ``GET /pricing``, ``POST /reset``, ``GET/POST /config``, ``GET /requests``,
-``POST /payment-accounts/{id}/active``, and the hosted checkout page ``GET /hosted/{token}``,
+``POST /payment-accounts/{id}/active``, ``POST /authentications/{reference_id}``, and the hosted
+checkout page ``GET /hosted/{token}`` (JSON, or an HTML page with forms for a browser),
 ``POST /hosted/{token}/pay``, ``GET /receipts/{token}``.
 """
 

@@ -63,6 +63,8 @@ class SandboxConfig:
     slow_seconds: float = 180.0
     #: Test number ``…0004`` fails after this long in PROCESSING (the payer never approves).
     timeout_seconds: float = 120.0
+    #: A card payment waiting for 3-D Secure fails when the customer has not authenticated by then.
+    card_authentication_seconds: float = 600.0
     #: Where the sandbox clock starts (then runs with wall time); None starts it at the wall clock.
     start_time: datetime | None = None
     #: Checkout and payout sessions expire this long after creation.

@@ -39,6 +39,23 @@ def locs(response: httpx.Response) -> list[list[Any]]:
     return [entry["loc"] for entry in detail]
 
 
+def pay_by_card_on_hosted_page(
+    http: httpx.Client, url: str, card: str = "pm_card_threeDSecure2Required", authenticate: bool = True
+) -> str:
+    """Be the customer in a browser: open Dollr's page, pay by card, answer the bank's 3-D Secure
+    prompt with its button. Returns the page as it is left."""
+    browser = {"Accept": "text/html"}
+    page = http.get(url, headers=browser)
+    assert page.status_code == 200 and ">Pay</button>" in page.text, page.text
+    choice = {"payment_method": "CREDIT_CARD", "payment_method_id": card}
+    page = http.post(f"{url}/form", data=choice, headers=browser, follow_redirects=True)
+    assert page.status_code == 200 and "Complete authentication" in page.text, page.text
+    answer = {"succeed": "true" if authenticate else "false"}
+    page = http.post(f"{url}/authenticate", data=answer, headers=browser, follow_redirects=True)
+    assert page.status_code == 200, page.text
+    return page.text
+
+
 class Api:
     """A thin authenticated httpx client with builders for the usual records."""
 
@@ -163,6 +180,7 @@ class Api:
         operation: str = "COLLECTION",
         provider: str | None = None,
         name: str = "Amara MTN Wallet",
+        card: str | None = None,
     ) -> dict[str, Any]:
         providers = {"CREDIT_CARD": "STRIPE", "WALLET": "PLATFORM"}
         body: dict[str, Any] = {
@@ -173,6 +191,8 @@ class Api:
         }
         if number is not None:
             body["insensitive_account_number"] = number
+        if card is not None:
+            body["payment_method_id"] = card
         result: dict[str, Any] = self.ok(
             "POST", f"/v1/payment-accounts/create?operation_type={operation}", json=body
         )
@@ -199,10 +219,11 @@ class Api:
         currency: str | None = None,
         method: str = "MTN_MOMO_LBR",
         name: str = "Amara MTN Wallet",
+        card: str | None = None,
     ) -> dict[str, Any]:
         """Session, account and execute for one collection; returns the execution response."""
         session = self.checkout_session(source)
-        account = self.account(self.party()["id"], method=method, number=number, name=name)
+        account = self.account(self.party()["id"], method=method, number=number, name=name, card=card)
         body = {
             "session_id": str(session["id"]),
             "payment_account_id": str(account["id"]),

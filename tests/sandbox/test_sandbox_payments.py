@@ -183,12 +183,13 @@ def test_failed_collection_can_be_retried_with_a_new_session(api: Api) -> None:
     assert api.status("collection", second["reference_id"])["status"] == "COMPLETED"
 
 
-def test_card_3ds_requires_action_then_completes(api: Api) -> None:
+def test_card_3ds_requires_action_then_completes_once_authenticated(sb: Sandbox, api: Api) -> None:
     source = api.source()
-    execution = api.collect(source, number=None, method="CREDIT_CARD", name="Customer Card 3DS")
+    execution = api.collect(source, number=None, method="CREDIT_CARD", card="pm_card_threeDSecure2Required")
     assert execution["status"] == "PROCESSING" and execution["requires_action"] is True
     secret = execution["client_secret"]
     assert secret.startswith("pi_") and "_secret_" in secret
+    sb.authenticate_card(execution["reference_id"])
     api.advance(3.5)
     done = api.status("collection", execution["reference_id"])
     assert done["status"] == "COMPLETED" and done["requires_action"] is False
@@ -197,7 +198,7 @@ def test_card_3ds_requires_action_then_completes(api: Api) -> None:
 def test_card_plain_and_declined(api: Api) -> None:
     ok = api.collect(api.source(), number=None, method="CREDIT_CARD", name="Customer Card")
     assert ok["status"] == "PENDING" and ok["requires_action"] is False
-    declined = api.collect(api.source(), number=None, method="CREDIT_CARD", name="DECLINE me")
+    declined = api.collect(api.source(), number=None, method="CREDIT_CARD", card="pm_card_chargeDeclined")
     api.advance(5)
     assert api.status("collection", ok["reference_id"])["status"] == "COMPLETED"
     failed = api.status("collection", declined["reference_id"])

@@ -381,6 +381,7 @@ def collect(
     account: PaymentAccount | None,
     account_number: str | None,
     account_name: str | None,
+    payment_method_id: str | None,
     locs: dict[str, Loc],
 ) -> Execution:
     """Start a collection on a payable source (API-embedded or hosted); call inside a transaction."""
@@ -408,6 +409,7 @@ def collect(
         source_type=source.kind,
         account_number=account_number,
         account_name=account_name,
+        payment_method_id=payment_method_id,
     )
     if session is not None:
         session.payment_account_id = account.id if account else None
@@ -444,6 +446,7 @@ def execute_collection(
             account=account,
             account_number=account.insensitive_account_number,
             account_name=account.account_name,
+            payment_method_id=account.payment_method_id,
             locs={
                 "source": ("body", "session_id"),
                 "target_currency": ("body", "currency"),
