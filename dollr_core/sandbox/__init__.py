@@ -15,7 +15,7 @@ Standalone::
 
     python -m dollr_core.sandbox --host 127.0.0.1 --port 8765 [--state FILE] [--latency-ms N]
                                  [--unverified] [--lenient] [--data-envelope] [--rate-limit N]
-                                 [--refuse-second-collection]
+                                 [--refuse-second-collection] [--no-operator-check] [--no-party-check]
 
 ``--state FILE`` keeps everything (records, balances, tokens, id counters, clock offset) in a SQLite
 file, committed before each response leaves, so a restart loses nothing acknowledged.
@@ -80,6 +80,11 @@ Choices where the contract leaves one
   the docs warn Dollr live may do (§7.3): two completed collections credit the wallet twice and the
   source keeps the first as its receipt. ``refuse_collection_while_processing=True``
   (``--refuse-second-collection``) restores a 422.
+* A mobile-money payment account whose number belongs to another operator by prefix is a 422 at
+  ``body.method`` (``check_operator``); a collection paid from another party's account is a 422
+  at ``body.payment_account_id`` (``check_account_party``).
+* A hosted checkout's own URL stops working at its ``expires_at`` (paying is a 422 at
+  ``("path", "token")``); the source's pay link (L1) does not expire.
 * Checkout-created (K1) sources are ACTIVE at once, with ``fee_bearer`` PAYER and a pay link.
 * A source needs at least one item to be published. Refunds are capped at the original
   collection's base amount, counting refunds already completed or in flight.

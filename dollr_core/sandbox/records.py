@@ -91,6 +91,8 @@ class Checkout(Stamped):
     expires_at: datetime | None = None
     success_url: str | None = None
     cancel_url: str | None = None
+    #: Opaque token of this checkout's hosted URL; it dies at ``expires_at``, the pay link does not.
+    token: str | None = None
 
 
 class SessionStatus(StrEnum):

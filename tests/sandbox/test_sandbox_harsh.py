@@ -6,6 +6,7 @@ Dollr and that a lenient simulator would hide.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -221,3 +222,134 @@ def _hosted_checkout(**overrides: Any) -> dict[str, Any]:
         "items": [{"name": "T-Shirt", "currency": "USD", "amount": 25}],
         **overrides,
     }
+
+
+# --- operator vs number, account vs party (issue 17 #2) -------------------------------------
+
+_ACCOUNTS = "/v1/payment-accounts/create?operation_type=COLLECTION"
+
+
+def _momo_body(party_id: int, method: str, number: str) -> dict[str, Any]:
+    return {
+        "account_name": "Wallet",
+        "provider": "PAWAPAY",
+        "method": method,
+        "party_id": party_id,
+        "insensitive_account_number": number,
+    }
+
+
+def test_a_wallet_number_of_another_operator_is_refused(sb: Sandbox, api: Api) -> None:
+    party = api.party()["id"]
+    for method, number in [
+        ("MTN_MOMO_LBR", "231771234567"),  # Orange Liberia
+        ("ORANGE_MONEY_LBR", "231881234567"),  # MTN Liberia
+        ("MTN_MOMO_LBR", "250781234567"),  # MTN Rwanda
+        ("AIRTEL_RWA", "250781234567"),
+    ]:
+        r = api.post(_ACCOUNTS, json=_momo_body(party, method, number))
+        assert locs(r) == [["body", "method"]], (method, number)
+        assert r.json()["detail"][0]["type"] == "value_error.combination"
+        assert "invalid combination" in r.json()["detail"][0]["msg"]
+    assert api.ok("POST", _ACCOUNTS, json=_momo_body(party, "ORANGE_MONEY_LBR", "231771234567"))["id"]
+    assert api.ok(
+        "POST",
+        "/v1/payment-accounts/create?operation_type=PAYOUT",
+        json=_momo_body(party, "MTN_MOMO_RWA", "250791234567"),
+    )
+    sb.configure(check_operator=False)
+    assert api.ok("POST", _ACCOUNTS, json=_momo_body(party, "MTN_MOMO_LBR", "231771234567"))["id"]
+
+
+def test_a_collection_from_another_partys_account_is_refused(sb: Sandbox, api: Api) -> None:
+    source = api.source()
+    session = api.checkout_session(source)
+    stranger = api.account(api.party(phone="231889999999", fullname="Someone Else")["id"])
+    r = _execute(api, session, stranger)
+    assert locs(r) == [["body", "payment_account_id"]] and "belongs to party" in r.json()["detail"][0]["msg"]
+    assert api.executions() == []
+    # Nothing was used up: the payer's own account pays on the same session.
+    assert _execute(api, session, api.payer_account(source)).status_code == 200
+    sb.configure(check_account_party=False)
+    other = api.source()
+    assert _execute(api, api.checkout_session(other), stranger).status_code == 200
+
+
+def test_the_command_line_can_switch_the_checks_off() -> None:
+    defaults = parse_args([])
+    assert (defaults.no_operator_check, defaults.no_party_check) == (False, False)
+    switched = parse_args(["--no-operator-check", "--no-party-check"])
+    assert (switched.no_operator_check, switched.no_party_check) == (True, True)
+
+
+# --- hosted checkout expiry (issue 17 #3) ---------------------------------------------------
+
+
+def _in(sb: Sandbox, seconds: int) -> str:
+    return (sb.now() + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_an_expired_hosted_checkout_cannot_be_paid(sb: Sandbox, api: Api) -> None:
+    out = api.ok("POST", "/v1/checkouts/create", json=_hosted_checkout(expires_at=_in(sb, 600)))
+    token = out["hosted_path_or_token"]
+    assert api.http.get(out["url"]).json()["expired"] is False
+    api.advance(601)
+    page = api.http.get(out["url"]).json()
+    assert page["expired"] is True and page["status"] == "ACTIVE"
+    r = api.http.post(f"/_sandbox/hosted/{token}/pay", json={"account_number": "231880001234"})
+    assert locs(r) == [["path", "token"]] and "expired" in r.json()["detail"][0]["msg"]
+    browser = api.http.get(out["url"], headers={"Accept": "text/html"}).text
+    assert "expired" in browser and ">Pay</button>" not in browser
+    assert api.executions() == []
+    # The docs: after expires_at, re-fetch the pay link while the source is still ACTIVE.
+    link = api.ok(
+        "GET", "/v1/links/pay", params={"source_type": "ORDER", "source_number": out["source_number"]}
+    )["url"]
+    assert link != out["url"]
+    paid = api.http.post(f"{link}/pay", json={"account_number": "231880001234"})
+    assert paid.status_code == 200 and paid.json()["status"] == "PENDING"
+
+
+def test_a_checkout_cannot_be_created_already_expired(sb: Sandbox, api: Api) -> None:
+    r = api.post("/v1/checkouts/create", json=_hosted_checkout(expires_at=_in(sb, -60)))
+    assert locs(r) == [["body", "expires_at"]]
+    assert api.get("/v1/orders/list").json() == []
+
+
+def test_a_checkout_without_expiry_stays_payable(sb: Sandbox, api: Api) -> None:
+    out = api.ok("POST", "/v1/checkouts/create", json=_hosted_checkout())
+    api.advance(30 * 86400)
+    api.login()
+    assert sb.pay_hosted(out["hosted_path_or_token"], account_number="231880001234")["status"] == "PENDING"
+
+
+# --- rate limits (issue 17 #4) --------------------------------------------------------------
+
+
+def test_a_fresh_token_does_not_escape_the_merchants_rate_limit(sb: Sandbox, api: Api) -> None:
+    sb.configure(rate_limit_per_minute=3)
+    assert [api.get("/v1/fees/tiers").status_code for _ in range(3)] == [200] * 3
+    api.login()  # a new token, same merchant
+    r = api.get("/v1/fees/tiers")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert api.http.get("/_sandbox/config").status_code == 200  # the controls are never limited
+
+
+def test_the_token_endpoint_is_limited_per_client_id(sb: Sandbox, api: Api) -> None:
+    sb.configure(rate_limit_per_minute=1000, token_rate_limit_per_minute=3)
+    good = {"client_id": "sandbox", "client_secret": "sandbox-secret"}
+    bad = {"client_id": "sandbox", "client_secret": "wrong"}
+    codes = [
+        api.http.post("/v1/jwt/client/obtain/token", json=body).status_code for body in (good, bad, good)
+    ]
+    assert codes == [200, 401, 200]
+    r = api.http.post("/v1/jwt/client/obtain/token", json=good)
+    assert r.status_code == 429 and r.json() == {"detail": "Too Many Requests: rate limit exceeded"}
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    other = {"client_id": "someone-else", "client_secret": "x"}
+    assert api.http.post("/v1/jwt/client/obtain/token", json=other).status_code == 401
+
+
+def test_the_rate_limit_switches_and_command_line() -> None:
+    assert parse_args([]).token_rate_limit == 60
+    assert parse_args(["--token-rate-limit", "5"]).token_rate_limit == 5

@@ -30,8 +30,11 @@ class ConfigPatch(BaseModel):
     verified: StrictBool | None = None
     latency_ms: int | None = Field(default=None, ge=0, le=60_000)
     rate_limit_per_minute: int | None = Field(default=None, ge=0)
+    token_rate_limit_per_minute: int | None = Field(default=None, ge=0)
     lenient: StrictBool | None = None
     data_envelope: StrictBool | None = None
+    check_operator: StrictBool | None = None
+    check_account_party: StrictBool | None = None
     refuse_collection_while_processing: StrictBool | None = None
 
 
@@ -51,8 +54,11 @@ def runtime_config(state: SandboxState) -> dict[str, Any]:
         "verified": c.verified,
         "latency_ms": c.latency_ms,
         "rate_limit_per_minute": c.rate_limit_per_minute,
+        "token_rate_limit_per_minute": c.token_rate_limit_per_minute,
         "lenient": c.lenient,
         "data_envelope": c.data_envelope,
+        "check_operator": c.check_operator,
+        "check_account_party": c.check_account_party,
         "refuse_collection_while_processing": c.refuse_collection_while_processing,
     }
 

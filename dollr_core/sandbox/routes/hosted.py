@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -21,10 +22,10 @@ from dollr_core.enums import CURRENCY_MINOR_UNITS, OperationType, PaymentMethod,
 from dollr_core.sandbox import views
 from dollr_core.sandbox.cards import DEFAULT_CARD, TEST_CARDS
 from dollr_core.sandbox.deps import StateDep, json_body, plain
-from dollr_core.sandbox.encoding import DecimalJSONResponse
-from dollr_core.sandbox.errors import NotFound, Unprocessable, invalid
+from dollr_core.sandbox.encoding import DecimalJSONResponse, format_datetime
+from dollr_core.sandbox.errors import NotFound, Unprocessable, invalid, wrong_state
 from dollr_core.sandbox.pricing import PricingError, round_to
-from dollr_core.sandbox.records import Execution, Source
+from dollr_core.sandbox.records import Checkout, Execution, Source
 from dollr_core.sandbox.routes.payments import collect
 from dollr_core.sandbox.schemas import Currency, PaymentMethodId
 from dollr_core.sandbox.state import SandboxState
@@ -56,10 +57,27 @@ def _json(content: Any) -> Response:
     return DecimalJSONResponse(plain(content))
 
 
-def by_token(state: SandboxState, token: str) -> Source:
+@dataclass(frozen=True)
+class Hosted:
+    """What a hosted-page token opens: a checkout's page (which expires), or a pay link's."""
+
+    source: Source
+    checkout: Checkout | None
+
+    def expired(self, state: SandboxState) -> bool:
+        expires_at = self.checkout.expires_at if self.checkout else None
+        return expires_at is not None and state.now() >= expires_at
+
+
+def by_token(state: SandboxState, token: str) -> Hosted:
+    for checkout in state.checkouts.values():
+        if checkout.token == token:
+            source = state.source(checkout.source_id)
+            if source is not None:
+                return Hosted(source, checkout)
     for source in state.sources.values():
         if source.pay_token == token:
-            return source
+            return Hosted(source, None)
     raise NotFound("Checkout not found")
 
 
@@ -74,7 +92,15 @@ def waiting_for_authentication(state: SandboxState, source: Source) -> Execution
 def pay_hosted(state: SandboxState, token: str, payment: HostedPayment) -> dict[str, Any]:
     """Act as the customer on the hosted page: start a collection with no session or account."""
     with state.transaction():
-        source = by_token(state, token)
+        page = by_token(state, token)
+        source = page.source
+        if page.expired(state):
+            assert page.checkout is not None and page.checkout.expires_at is not None
+            raise wrong_state(
+                ("path", "token"),
+                f"this checkout expired at {format_datetime(page.checkout.expires_at)}: create a new "
+                "checkout, or fetch the pay link if the source is still ACTIVE",
+            )
         try:
             state.pricing.gateway_fee(payment.payment_method, OperationType.COLLECTION)
         except PricingError as exc:
@@ -111,8 +137,10 @@ def authenticate(state: SandboxState, reference_id: str, succeed: bool) -> dict[
         return views.execution(ex).model_dump()
 
 
-def _page_data(state: SandboxState, source: Source, token: str) -> dict[str, Any]:
+def _page_data(state: SandboxState, page: Hosted, token: str) -> dict[str, Any]:
+    source = page.source
     waiting = waiting_for_authentication(state, source)
+    expires_at = page.checkout.expires_at if page.checkout else None
     return {
         "source_type": source.kind,
         "source_id": source.id,
@@ -120,6 +148,8 @@ def _page_data(state: SandboxState, source: Source, token: str) -> dict[str, Any
         "status": source.status,
         "currency": source.currency,
         "total_amount": source.total_amount,
+        "expires_at": format_datetime(expires_at) if expires_at else None,
+        "expired": page.expired(state),
         "pay": f"POST /_sandbox/hosted/{token}/pay",
         "awaiting_authentication": waiting.reference_id if waiting else None,
         "authenticate": f"POST /_sandbox/authentications/{waiting.reference_id}" if waiting else None,
@@ -130,8 +160,7 @@ def _page_data(state: SandboxState, source: Source, token: str) -> dict[str, Any
 def hosted_page(request: Request, state: StateDep, token: str) -> Response:
     """The hosted payment page: data for programs, a page with forms for a browser."""
     with state.transaction():
-        source = by_token(state, token)
-        data = _page_data(state, source, token)
+        data = _page_data(state, by_token(state, token), token)
     if "text/html" in request.headers.get("accept", ""):
         return HTMLResponse(_render(data, token))
     return _json(data)
@@ -181,7 +210,7 @@ async def hosted_form_authenticate(request: Request, state: StateDep, token: str
     """The bank's 3-D Secure prompt on the page: Complete or Fail."""
     fields = await _form(request)
     with state.transaction():
-        waiting = waiting_for_authentication(state, by_token(state, token))
+        waiting = waiting_for_authentication(state, by_token(state, token).source)
     if waiting is None:
         return _page_with_problem(state, token, "No payment on this page waits for 3-D Secure.")
     authenticate(state, waiting.reference_id, fields.get("succeed") == "true")
@@ -198,7 +227,7 @@ def authenticate_route(
 @router.get("/receipts/{token}")
 def hosted_receipt(state: StateDep, token: str) -> Response:
     with state.transaction():
-        source = by_token(state, token)
+        source = by_token(state, token).source
         paid_by = state.executions.get(source.paid_by) if source.paid_by else None
         if paid_by is None:
             raise invalid(("path", "token"), f"{source.number} is {source.status.value}: no receipt yet")
@@ -240,6 +269,11 @@ def _render(data: dict[str, Any], token: str, problem: str | None = None) -> str
             "<fieldset><legend>3-D Secure</legend><p>Your bank asks you to confirm this payment.</p>"
             '<button name="succeed" value="true">Complete authentication</button> '
             '<button name="succeed" value="false">Fail authentication</button></fieldset></form>'
+        )
+    elif data["expired"]:
+        parts.append(
+            f"<p>This checkout expired at {e(str(data['expires_at']))}. "
+            "Ask the merchant for a new payment link.</p>"
         )
     elif status is SourceStatus.PROCESSING:
         parts.append("<p>A payment is in progress: this page shows its outcome when you reload it.</p>")

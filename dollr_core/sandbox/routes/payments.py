@@ -303,6 +303,7 @@ def create_payment_account(
             state.pricing.gateway_fee(body.method, operation_type)
         except PricingError as exc:
             raise invalid(("body", "method"), exc.message) from None
+        _operator_matches(state, body)
         now = state.now()
         account = PaymentAccount(
             id=state.next_id("payment_account"),
@@ -312,6 +313,34 @@ def create_payment_account(
             **body.model_dump(),
         )
         return reply(state, views.payment_account(state.accounts.put(account)))
+
+
+def _operator_matches(state: SandboxState, body: PaymentAccountCreate) -> None:
+    """A wallet number belongs to the operator its prefix says (the error catalog's "wrong operator")."""
+    number = body.insensitive_account_number
+    if not (state.config.check_operator and body.method.is_mobile_money and number):
+        return
+    operator = state.operators.detect(number)
+    if operator is not None and operator.payment_method is not body.method:
+        raise invalid(
+            ("body", "method"),
+            f"invalid combination: {number[:5]}… is served by {operator.carrier} "
+            f"({operator.payment_method.value}), not {body.method.value}; "
+            "ask mmo-provider-info which method serves it",
+            "value_error.combination",
+        )
+
+
+def _account_of_payer(state: SandboxState, account: PaymentAccount, source: Source, loc: Loc) -> None:
+    """The account paying a document belongs to the party the document bills."""
+    counterparty = state.counterparties.get(source.counterparty_id)
+    payer = counterparty.party_id if counterparty is not None else None
+    if state.config.check_account_party and payer is not None and account.party_id != payer:
+        raise invalid(
+            loc,
+            f"payment account {account.id} belongs to party {account.party_id}, "
+            f"not to party {payer} whom {source.number} bills",
+        )
 
 
 # --- executions -----------------------------------------------------------------------------
@@ -435,6 +464,7 @@ def execute_collection(
         source = state.source(session.source_id or 0)
         if source is None:
             raise invalid(("body", "session_id"), "session not found")
+        _account_of_payer(state, account, source, loc)
         ex = collect(
             state,
             source=source,
