@@ -15,6 +15,7 @@ Standalone::
 
     python -m dollr_core.sandbox --host 127.0.0.1 --port 8765 [--state FILE] [--latency-ms N]
                                  [--unverified] [--lenient] [--data-envelope] [--rate-limit N]
+                                 [--refuse-second-collection] [--no-operator-check] [--no-party-check]
 
 ``--state FILE`` keeps everything (records, balances, tokens, id counters, clock offset) in a SQLite
 file, committed before each response leaves, so a restart loses nothing acknowledged.
@@ -42,10 +43,16 @@ account's) choose the outcome:
  other  COMPLETED
 ======  =====================================================================
 
-Cards (``CREDIT_CARD`` + ``STRIPE``, no number): an ``account_name`` containing ``3DS`` answers
-PROCESSING with ``requires_action: true`` and a ``client_secret`` ``pi_…_secret_…``, then
-COMPLETED after ``processing_seconds`` as if 3DS succeeded; one containing ``DECLINE`` FAILS;
-any other card completes normally. Payouts debit the wallet by amount + fees at execute time (the
+Cards (``CREDIT_CARD`` + ``STRIPE``, no number) carry a Stripe test ``payment_method_id`` on PA1
+(none pays like ``pm_card_visa``): ``pm_card_threeDSecure2Required`` and
+``pm_card_authenticationRequired`` answer PROCESSING with ``requires_action: true`` and a
+``client_secret`` ``pi_…_secret_…``, then wait for the customer: ``POST
+/_sandbox/authentications/{reference_id}`` ``{"succeed": true|false}`` (``Sandbox.authenticate_card``,
+or the buttons on the hosted page) completes or fails 3-D Secure, and an unauthenticated payment
+FAILS after ``card_authentication_seconds`` (600 s). ``pm_card_chargeDeclined`` and
+``pm_card_chargeDeclinedInsufficientFunds`` fail;
+``pm_card_authenticationRequiredChargeDeclinedInsufficientFunds`` asks for 3DS, then fails.
+Payouts debit the wallet by amount + fees at execute time (the
 money is held, and released if the payout fails); a short wallet gives FAILED at once with a
 ``wallet_message``.
 
@@ -69,6 +76,15 @@ Choices where the contract leaves one
 * Unknown ids in a *path or query* (and unknown references and numbers) are 404; an unknown id
   referenced from a *body* (``counterparty_id``, ``payment_account_id``, ``session_id``…) is 422 at
   that field. Wrong states are 422 (type ``value_error.state``).
+* A checkout session or collection on a document that is PROCESSING is accepted and charged, as
+  the docs warn Dollr live may do (§7.3): two completed collections credit the wallet twice and the
+  source keeps the first as its receipt. ``refuse_collection_while_processing=True``
+  (``--refuse-second-collection``) restores a 422.
+* A mobile-money payment account whose number belongs to another operator by prefix is a 422 at
+  ``body.method`` (``check_operator``); a collection paid from another party's account is a 422
+  at ``body.payment_account_id`` (``check_account_party``).
+* A hosted checkout's own URL stops working at its ``expires_at`` (paying is a 422 at
+  ``("path", "token")``); the source's pay link (L1) does not expire.
 * Checkout-created (K1) sources are ACTIVE at once, with ``fee_bearer`` PAYER and a pay link.
 * A source needs at least one item to be published. Refunds are capped at the original
   collection's base amount, counting refunds already completed or in flight.
@@ -83,7 +99,8 @@ Sandbox-only endpoints (``/_sandbox``)
 --------------------------------------
 ``POST/GET/DELETE /faults``, ``POST /clock/advance``, ``GET /clock``, ``GET /executions``,
 ``GET /wallets``, ``GET /pricing``, ``POST /reset``, ``GET/POST /config``, ``GET /requests``,
-``POST /payment-accounts/{id}/active``, and the hosted checkout page ``GET /hosted/{token}``,
+``POST /payment-accounts/{id}/active``, ``POST /authentications/{reference_id}``, and the hosted
+checkout page ``GET /hosted/{token}`` (JSON, or an HTML page with forms for a browser),
 ``POST /hosted/{token}/pay``, ``GET /receipts/{token}``.
 """
 

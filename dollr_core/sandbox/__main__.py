@@ -23,10 +23,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lenient", action="store_true", help="accept ids as strings or ints, legacy bodies")
     parser.add_argument("--data-envelope", action="store_true", help='wrap /v1 bodies in {"data": ...}')
     parser.add_argument(
+        "--no-operator-check",
+        action="store_true",
+        help="accept a wallet number whose prefix is another operator's (the docs' sample needs it)",
+    )
+    parser.add_argument(
+        "--no-party-check", action="store_true", help="accept a payment account of another party"
+    )
+    parser.add_argument(
+        "--refuse-second-collection",
+        action="store_true",
+        help="422 on a collection while the document is PROCESSING (default: charge it, as Dollr may)",
+    )
+    parser.add_argument(
         "--rate-limit",
         type=int,
         default=defaults.rate_limit_per_minute,
-        help="requests per minute per token (0: no limit)",
+        help="requests per minute per merchant, across its tokens (0: no rate limits at all)",
+    )
+    parser.add_argument(
+        "--token-rate-limit",
+        type=int,
+        default=defaults.token_rate_limit_per_minute,
+        help="token requests per minute per client id (0: no limit)",
     )
     parser.add_argument("--client-id", default=defaults.client_id)
     parser.add_argument("--client-secret", default=defaults.client_secret)
@@ -49,7 +68,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         verified=not args.unverified,
         lenient=args.lenient,
         data_envelope=args.data_envelope,
+        check_operator=not args.no_operator_check,
+        check_account_party=not args.no_party_check,
+        refuse_collection_while_processing=args.refuse_second_collection,
         rate_limit_per_minute=args.rate_limit,
+        token_rate_limit_per_minute=args.token_rate_limit,
         client_id=args.client_id,
         client_secret=args.client_secret,
         passcode=args.passcode,

@@ -8,7 +8,7 @@ from dollr_core.sandbox import errors
 from dollr_core.sandbox.config import SandboxConfig
 from dollr_core.sandbox.deps import no_source_kind_in_query, require_token
 from dollr_core.sandbox.middleware import SandboxMiddleware
-from dollr_core.sandbox.routes import control, documents, parties, payments, reference, token
+from dollr_core.sandbox.routes import control, documents, hosted, parties, payments, reference, token
 from dollr_core.sandbox.state import SandboxState
 
 
@@ -33,5 +33,6 @@ def create_app(state: SandboxState | SandboxConfig | None = None) -> FastAPI:
     v1.include_router(protected)
     app.include_router(v1)
     app.include_router(control.router)
+    app.include_router(hosted.router)
     app.add_middleware(SandboxMiddleware, state=state)
     return app

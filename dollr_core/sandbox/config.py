@@ -25,8 +25,11 @@ def _initial_balances() -> dict[str, Decimal]:
 
 @dataclass
 class SandboxConfig:
-    """Start-up settings. ``verified``, ``latency_ms``, ``rate_limit_per_minute``, ``lenient`` and
-    ``data_envelope`` can also be changed at run time (``Sandbox.configure`` / ``POST /_sandbox/config``).
+    """Start-up settings. ``verified``, ``latency_ms``, ``rate_limit_per_minute``,
+    ``token_rate_limit_per_minute``, ``lenient``,
+    ``data_envelope``, ``check_operator``, ``check_account_party`` and
+    ``refuse_collection_while_processing`` can also be changed at run time
+    (``Sandbox.configure`` / ``POST /_sandbox/config``).
     """
 
     #: SQLite database holding the state; None keeps everything in memory.
@@ -39,14 +42,28 @@ class SandboxConfig:
     passcode_user_id: str = "1"
     #: Unverified merchants get 403 on payouts, transfers and refunds (contract §6.3).
     verified: bool = True
-    #: Requests per minute per bearer token (sliding window); 0 disables the limit.
+    #: /v1 requests per minute per merchant, across all its tokens (sliding window); requests
+    #: without a valid token count per client address. 0 switches every rate limit off.
     rate_limit_per_minute: int = 1200
+    #: Token requests (A1) per minute per client id: refresh storms get 429s (§2). 0 disables it.
+    token_rate_limit_per_minute: int = 60
     #: Delay added to every /v1 request, for benchmarks.
     latency_ms: int = 0
     #: Accept ids as numeric strings or ints both ways, and the legacy payout-session body (§9).
     lenient: bool = False
     #: Wrap every successful /v1 body in ``{"data": ...}`` (§9 #2).
     data_envelope: bool = False
+    #: 422 on a mobile-money payment account whose number belongs to another operator by prefix
+    #: (PA1 ``body.method``, "invalid combination"). Off accepts it, as the docs' own sample needs:
+    #: they register 231771234567, an Orange number, as an MTN wallet (§3.10).
+    check_operator: bool = True
+    #: 422 on a collection whose payment account belongs to another party than the one the
+    #: document bills (``body.payment_account_id``).
+    check_account_party: bool = True
+    #: Refuse (422) a checkout session or collection on a document that is PROCESSING. Off by
+    #: default: the docs warn that Dollr live may charge such a second collection (§7.3), so the
+    #: sandbox accepts and charges it, and a client that sends one is caught.
+    refuse_collection_while_processing: bool = False
     #: Access-token lifetime, reported as ``expires_in`` (minutes) and enforced on the sandbox clock.
     token_expires_minutes: int = 60
     #: Realtime-key lifetime in seconds (R1).
@@ -58,6 +75,8 @@ class SandboxConfig:
     slow_seconds: float = 180.0
     #: Test number ``…0004`` fails after this long in PROCESSING (the payer never approves).
     timeout_seconds: float = 120.0
+    #: A card payment waiting for 3-D Secure fails when the customer has not authenticated by then.
+    card_authentication_seconds: float = 600.0
     #: Where the sandbox clock starts (then runs with wall time); None starts it at the wall clock.
     start_time: datetime | None = None
     #: Checkout and payout sessions expire this long after creation.

@@ -61,11 +61,11 @@ def json_body(model: type[B]) -> Callable[[Request], Awaitable[B]]:
 
 def require_token(request: Request, state: StateDep) -> None:
     """401 ``Not authenticated`` without a bearer token, ``Could not validate credentials`` with a bad one."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = tokens.bearer_token(request.headers.get("authorization", ""))
+    if token is None:
         raise Unauthorized("Not authenticated")
     with state.transaction():
-        valid = tokens.access_token_is_valid(state, token.strip())
+        valid = tokens.access_token_is_valid(state, token)
     if not valid:
         raise Unauthorized("Could not validate credentials")
 

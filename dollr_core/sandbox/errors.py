@@ -45,6 +45,13 @@ class NotFound(ApiError):
     status_code = 404
 
 
+class TooManyRequests(ApiError):
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too Many Requests: rate limit exceeded", {"Retry-After": str(retry_after)})
+
+
 class Unprocessable(Exception):
     """A 422: one or more ``{loc, msg, type}`` entries."""
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dollr_core.sandbox import tokens
 from dollr_core.sandbox.encoding import dumps
 from dollr_core.sandbox.faults import Fault, FaultAction
 from dollr_core.sandbox.state import SandboxState
@@ -93,13 +94,13 @@ class SandboxMiddleware:
         return with_date
 
     def _over_limit(self, scope: Scope) -> int | None:
+        """One window per merchant, whichever of its tokens is used; a fresh token is no way out."""
         headers = dict(scope.get("headers") or [])
-        authorization = headers.get(b"authorization")
-        if not authorization:
-            return None
-        return self.state.limiter.hit(
-            authorization.decode("latin-1"), self.state.config.rate_limit_per_minute
-        )
+        token = tokens.bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
+        merchant = tokens.merchant_of(self.state, token) if token else None
+        client = scope.get("client")
+        key = f"merchant:{merchant}" if merchant is not None else f"client:{client[0] if client else '-'}"
+        return self.state.limiter.hit(key, self.state.config.rate_limit_per_minute)
 
     async def _drop(self, scope: Scope, receive: Receive, send: Send) -> None:
         start: list[Message] = []

@@ -91,6 +91,8 @@ class Checkout(Stamped):
     expires_at: datetime | None = None
     success_url: str | None = None
     cancel_url: str | None = None
+    #: Opaque token of this checkout's hosted URL; it dies at ``expires_at``, the pay link does not.
+    token: str | None = None
 
 
 class SessionStatus(StrEnum):
@@ -129,6 +131,8 @@ class PaymentAccount(Stamped):
     party_id: int
     country_code: str | None = None
     insensitive_account_number: str | None = None
+    #: Cards: the Stripe payment method (a test card id, ``cards.py``); None pays like ``pm_card_visa``.
+    payment_method_id: str | None = None
     operation_type: OperationType
     is_active: bool = True
 
@@ -146,6 +150,8 @@ class Execution(Record):
     provider: Provider
     account_number: str | None = None
     account_name: str | None = None
+    #: Cards: the Stripe payment method charged.
+    payment_method_id: str | None = None
     payment_account_id: int | None = None
     payout_account_id: int | None = None
     payment_intent_id: int | None = None

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from dollr_core.sandbox.app import create_app
 from dollr_core.sandbox.config import SandboxConfig
 from dollr_core.sandbox.faults import Fault, FaultAction, FaultSpec
-from dollr_core.sandbox.routes import control
+from dollr_core.sandbox.routes import control, hosted
 from dollr_core.sandbox.state import SandboxState
 
 _START_TIMEOUT = 10.0
@@ -185,7 +185,11 @@ class Sandbox:
 
     def pay_hosted(self, token: str, **payment: Any) -> dict[str, Any]:
         """Act as the customer on a hosted checkout page (``hosted_path_or_token`` of K1)."""
-        return control.pay_hosted(self.state, token, control.HostedPayment(**payment))
+        return hosted.pay_hosted(self.state, token, hosted.HostedPayment(**payment))
+
+    def authenticate_card(self, reference_id: str, *, succeed: bool = True) -> dict[str, Any]:
+        """Act as the customer in 3-D Secure: complete (or fail) the card payment waiting for it."""
+        return hosted.authenticate(self.state, reference_id, succeed)
 
     def pricing(self) -> dict[str, Any]:
         return self.state.pricing.describe()

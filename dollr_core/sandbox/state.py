@@ -28,6 +28,7 @@ from dollr_core.enums import (
     SourceStatus,
     SourceType,
 )
+from dollr_core.sandbox.cards import card_for
 from dollr_core.sandbox.clock import SandboxClock
 from dollr_core.sandbox.config import SandboxConfig
 from dollr_core.sandbox.encoding import format_datetime
@@ -127,8 +128,8 @@ _PAYOUT_FAILURES = {
     NO_FUNDS: "Recipient's wallet cannot receive funds: limit reached (sandbox test number ending 0002)",
     NEVER_APPROVED: "Operator did not confirm the payout in time (sandbox test number ending 0004)",
 }
-CARD_3DS_MARK = "3DS"
-CARD_DECLINE_MARK = "DECLINE"
+_NOT_AUTHENTICATED = "The customer did not complete 3-D Secure authentication in time (sandbox test card)."
+_AUTHENTICATION_FAILED = "The customer failed 3-D Secure authentication (sandbox test card)."
 
 
 class SandboxState:
@@ -344,18 +345,20 @@ class SandboxState:
         final_status, message = _COMPLETED, None
         ex.processing_at = now + pending
         if ex.method is PaymentMethod.CREDIT_CARD and ex.operation_type is OperationType.COLLECTION:
-            name = (ex.account_name or "").upper()
-            if CARD_3DS_MARK in name:
-                # Stripe answers at once that the customer must authenticate; the sandbox then acts
-                # as if 3DS succeeded after the processing time.
+            card = card_for(ex.payment_method_id)
+            if card.authentication:
+                # Stripe answers at once that the customer must authenticate; the payment then waits
+                # for the customer (``authenticate``) and fails if they never do.
                 intent = f"pi_{secrets.token_hex(12)}"
                 ex.status = ExecutionStatus.PROCESSING
                 ex.processing_at = now
                 ex.provider_transaction_id = intent
                 ex.requires_action = True
                 ex.client_secret = f"{intent}_secret_{secrets.token_hex(12)}"
-            elif CARD_DECLINE_MARK in name:
-                final_status, message = _FAILED, "Your card was declined (sandbox test card)."
+                dwell = timedelta(seconds=config.card_authentication_seconds)
+                final_status, message = _FAILED, _NOT_AUTHENTICATED
+            elif card.decline is not None:
+                final_status, message = _FAILED, f"{card.decline} (sandbox test card)."
         elif ex.method.is_mobile_money and ex.operation_type in (
             OperationType.COLLECTION,
             OperationType.PAYOUT,
@@ -378,6 +381,28 @@ class SandboxState:
         self._open.add(ex.reference_id)
         if ex.payment_intent_id is not None:
             self._intents[ex.payment_intent_id] = ex.reference_id
+        return ex
+
+    def authenticate(self, reference_id: str, *, succeed: bool) -> Execution | None:
+        """The customer completes (or fails) 3-D Secure; None when nothing waits for it.
+
+        Call inside a transaction. A completed authentication lets the charge go on: it reaches its
+        outcome ``processing_seconds`` later (declined for the cards that decline after 3DS).
+        """
+        ex = self.executions.get(reference_id)
+        if ex is None or not ex.requires_action or ex.status.is_final:
+            return None
+        now = self.now()
+        if not succeed:
+            self._finish(ex, _FAILED, _AUTHENTICATION_FAILED, now)
+            return ex
+        card = card_for(ex.payment_method_id)
+        ex.requires_action = False
+        ex.updated_at = now
+        ex.final_at = now + timedelta(seconds=self.config.processing_seconds)
+        ex.final_status = _FAILED if card.decline else _COMPLETED
+        ex.final_message = f"{card.decline} (sandbox test card)." if card.decline else None
+        self.executions.put(ex)
         return ex
 
     def fail_at_once(
@@ -457,17 +482,31 @@ class SandboxState:
                 wallet.updated_at = at
                 self.wallets.put(wallet)
                 ex.wallet_id = wallet.id
+            # A second collection completing on a PAID source is a double charge: the money moves
+            # (as it would live) and the source keeps the first payment as its receipt.
             if source is not None and source.status is SourceStatus.PROCESSING:
                 source.status = SourceStatus.PAID
                 source.paid_at = at
                 source.paid_by = ex.reference_id
                 source.updated_at = at
                 self.sources.put(source)
-        elif source is not None and source.status is SourceStatus.PROCESSING:
-            # Implied by the contract: a failed collection leaves the source payable again.
+        elif (
+            source is not None
+            and source.status is SourceStatus.PROCESSING
+            and not self._collections_in_flight(source.id)
+        ):
+            # Implied by the contract: a failed collection leaves the source payable again, once no
+            # other collection on it is still in flight.
             source.status = SourceStatus.ACTIVE
             source.updated_at = at
             self.sources.put(source)
+
+    def _collections_in_flight(self, source_id: int) -> bool:
+        return any(
+            self.executions.rows[ref].operation_type is OperationType.COLLECTION
+            and self.executions.rows[ref].source_id == source_id
+            for ref in self._open
+        )
 
     def refunded_total(self, collection_reference: str) -> Decimal:
         """Refunds completed or in flight against one collection."""

@@ -45,6 +45,14 @@ def _claims(state: SandboxState, token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None without one."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
 def issue_access_token(state: SandboxState) -> str:
     """Call inside a transaction."""
     now = state.now()
@@ -61,6 +69,13 @@ def issue_access_token(state: SandboxState) -> str:
             "exp": int(expires_at.timestamp()),
         },
     )
+
+
+def merchant_of(state: SandboxState, token: str) -> int | None:
+    """The merchant an access token was signed for (its expiry is not checked), or None."""
+    claims = _claims(state, token)
+    merchant = claims.get("merchant_id") if claims is not None else None
+    return merchant if isinstance(merchant, int) else None
 
 
 def access_token_is_valid(state: SandboxState, token: str) -> bool:

@@ -21,7 +21,7 @@ from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
 from dollr_core.money import format_money
 from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
-from tests.sandbox.support import Api
+from tests.sandbox.support import Api, pay_by_card_on_hosted_page
 
 from .conftest import PASSWORD
 
@@ -227,6 +227,24 @@ def test_new_sale_paid_by_link(page: Page, api: Api) -> None:
     assert at.code[0].value.startswith("http")
     held = api.get("/v1/invoices/list").json()
     assert [(d["status"], float(d["total_amount"])) for d in held] == [("ACTIVE", 25.0)]
+
+
+def test_new_sale_link_paid_by_card_with_3ds(page: Page, api: Api, fresh_sandbox: Sandbox) -> None:
+    at = open_collect(page, Role.OPERATOR)
+    at.radio(key="collect:what").set_value("new").run()
+    at.text_input(key="collect:customer:name").input("Musa Kollie")
+    at.text_input(key="collect:customer:phone").input("231880001234")
+    at.text_input(key="collect:sale_item:name").input("T-shirt")
+    at.text_input(key="collect:sale_item:price").input("12.50")
+    at.button(key="collect:sale_add").click().run()
+    at.radio(key="collect:how").set_value("link").run()
+    at.button(key="collect:sale_checkout").click().run()
+    assert not at.exception and not errors(at)
+    # The customer opens the link, pays by a card that needs 3-D Secure and confirms with the bank.
+    pay_by_card_on_hosted_page(api.http, at.code[0].value)
+    fresh_sandbox.advance_clock(10)
+    held = api.get("/v1/invoices/list").json()
+    assert [(d["status"], float(d["total_amount"])) for d in held] == [("PAID", 12.5)]
 
 
 def test_new_sale_made_here_then_collected(page: Page, console: Services, api: Api) -> None:

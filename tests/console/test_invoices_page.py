@@ -16,7 +16,7 @@ from dollr_core.collect import confirm_collection, prepare_collection
 from dollr_core.ledger.tables import DocumentRecord
 from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
-from tests.sandbox.support import Api
+from tests.sandbox.support import Api, pay_by_card_on_hosted_page
 
 Page = Callable[..., AppTest]
 
@@ -260,6 +260,22 @@ def test_check_with_dollr_shows_a_payment_made_elsewhere(
     assert listed_status(at, record.number or "") == "Paid (PAID)"
     assert "invoices:receipt" in {b.key for b in at.button}
     assert invoice_on_dollr(api, record.dollr_id)["status"] == "PAID"
+
+
+def test_a_card_payment_with_3ds_on_dollrs_page_shows_as_paid(
+    page: Page, console: Services, api: Api, fresh_sandbox: Sandbox
+) -> None:
+    at = new_draft(open_invoices(page))
+    add_item(at, "Strategy session", 1, "250")
+    at.button(key="invoices:publish").click().run()
+    record = opened(console, at)
+    pay_by_card_on_hosted_page(api.http, at.code[0].value)  # the customer, their card and their bank
+    fresh_sandbox.advance_clock(10)
+    at.button(key="invoices:refresh").click().run()
+    assert not at.exception and not errors(at)
+    assert listed_status(at, record.number or "") == "Paid (PAID)"
+    assert invoice_on_dollr(api, record.dollr_id)["status"] == "PAID"
+    assert [row["payment_method"] for row in api.executions()] == ["CREDIT_CARD"]
 
 
 def test_a_link_opens_the_document(page: Page, console: Services) -> None:

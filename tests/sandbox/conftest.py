@@ -11,9 +11,13 @@ from dollr_core.sandbox import Sandbox, SandboxConfig
 from .support import Api
 
 _RUNTIME_DEFAULTS = {
+    "refuse_collection_while_processing": False,
+    "check_operator": True,
+    "check_account_party": True,
     "verified": True,
     "latency_ms": 0,
     "rate_limit_per_minute": 0,
+    "token_rate_limit_per_minute": 60,
     "lenient": False,
     "data_envelope": False,
 }

@@ -14,8 +14,9 @@ from .support import Api, locs, ref
 
 
 def _execute_body(api: Api) -> dict[str, str]:
-    session = api.checkout_session(api.source())
-    account = api.account(api.party()["id"])
+    source = api.source()
+    session = api.checkout_session(source)
+    account = api.payer_account(source)
     return {
         "session_id": str(session["id"]),
         "payment_account_id": str(account["id"]),

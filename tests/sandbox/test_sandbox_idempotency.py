@@ -10,8 +10,9 @@ from .support import Api, locs, passcode, ref
 
 
 def _collection_body(api: Api) -> dict[str, Any]:
-    session = api.checkout_session(api.source())
-    account = api.account(api.party()["id"])
+    source = api.source()
+    session = api.checkout_session(source)
+    account = api.payer_account(source)
     return {
         "session_id": str(session["id"]),
         "payment_account_id": str(account["id"]),

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from dollr_core.enums import CURRENCY_MINOR_UNITS, METHOD_CURRENCIES, PaymentMethod
 from dollr_core.sandbox import Sandbox
 
-from .support import Api, dec, passcode, ref
+from .support import Api, dec, passcode, ref, wallet
 
 SETTINGS = settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -122,7 +122,7 @@ def test_collection_numbers_agree_everywhere(sb: Sandbox, api: Api, case: dict[s
     card = case["method"] == "CREDIT_CARD"
     execution = api.collect(
         source,
-        number=None if card else "231880009999",
+        number=None if card else wallet(case["method"]),
         currency=target,
         method=case["method"],
         name="Card" if card else "Wallet",
@@ -191,7 +191,7 @@ def test_payout_numbers_agree_everywhere(sb: Sandbox, api: Api, case: dict[str, 
     )
     assert dec(prediction["payer_amount"]) == expected["payer"] and dec(prediction["payee_amount"]) == amount
 
-    number = None if method == "WALLET" else ("231880000001" if case["fails"] else "231880005555")
+    number = None if method == "WALLET" else wallet(method, "0001" if case["fails"] else "5555")
     account = api.account(
         api.party()["id"], method=method, number=number, operation="PAYOUT", provider=provider, name="Payee"
     )

@@ -20,7 +20,7 @@ def test_payment_account_echoes_request(api: Api) -> None:
     assert isinstance(account["id"], int) and account["is_active"] is True
     assert account["method"] == "MTN_MOMO_LBR" and account["provider"] == "PAWAPAY"
     assert (
-        account["operation_type"] == "COLLECTION" and account["insensitive_account_number"] == "231771234567"
+        account["operation_type"] == "COLLECTION" and account["insensitive_account_number"] == "231881234567"
     )
 
 
@@ -78,9 +78,19 @@ def test_payment_account_needs_operation_type(api: Api) -> None:
     ]
 
 
-def test_the_contract_sample_number_is_not_checked_against_its_method(api: Api) -> None:
-    # 23177… is Orange by prefix, yet the docs call it an MTN wallet: accounts take it as sent.
-    assert api.account(api.party()["id"], method="MTN_MOMO_LBR", number="231771234567")["id"]
+def test_the_contract_sample_number_is_checked_unless_switched_off(sb: Sandbox, api: Api) -> None:
+    # 23177… is Orange by prefix, yet the docs call it an MTN wallet: only the switch accepts it.
+    body = {
+        "account_name": "Amara MTN Wallet",
+        "provider": "PAWAPAY",
+        "method": "MTN_MOMO_LBR",
+        "party_id": api.party()["id"],
+        "insensitive_account_number": "231771234567",
+    }
+    path = "/v1/payment-accounts/create?operation_type=COLLECTION"
+    assert locs(api.post(path, json=body)) == [["body", "method"]]
+    sb.configure(check_operator=False)
+    assert api.ok("POST", path, json=body)["method"] == "MTN_MOMO_LBR"
 
 
 # --- checkout sessions and collections ------------------------------------------------------
@@ -138,7 +148,7 @@ def test_collection_lifecycle_moves_source_and_wallet(sb: Sandbox, api: Api) -> 
     assert status["status"] == "PAID" and status["paid_at"]
     assert sb.wallets()["USD"] - before["USD"] == dec(done["payee_amount"]) == Decimal("250.00")
     row = api.execution(execution["reference_id"])
-    assert row["status"] == "COMPLETED" and row["account_number"] == "231771234567"
+    assert row["status"] == "COMPLETED" and row["account_number"] == "231881234567"
 
 
 @pytest.mark.parametrize(
@@ -183,12 +193,13 @@ def test_failed_collection_can_be_retried_with_a_new_session(api: Api) -> None:
     assert api.status("collection", second["reference_id"])["status"] == "COMPLETED"
 
 
-def test_card_3ds_requires_action_then_completes(api: Api) -> None:
+def test_card_3ds_requires_action_then_completes_once_authenticated(sb: Sandbox, api: Api) -> None:
     source = api.source()
-    execution = api.collect(source, number=None, method="CREDIT_CARD", name="Customer Card 3DS")
+    execution = api.collect(source, number=None, method="CREDIT_CARD", card="pm_card_threeDSecure2Required")
     assert execution["status"] == "PROCESSING" and execution["requires_action"] is True
     secret = execution["client_secret"]
     assert secret.startswith("pi_") and "_secret_" in secret
+    sb.authenticate_card(execution["reference_id"])
     api.advance(3.5)
     done = api.status("collection", execution["reference_id"])
     assert done["status"] == "COMPLETED" and done["requires_action"] is False
@@ -197,7 +208,7 @@ def test_card_3ds_requires_action_then_completes(api: Api) -> None:
 def test_card_plain_and_declined(api: Api) -> None:
     ok = api.collect(api.source(), number=None, method="CREDIT_CARD", name="Customer Card")
     assert ok["status"] == "PENDING" and ok["requires_action"] is False
-    declined = api.collect(api.source(), number=None, method="CREDIT_CARD", name="DECLINE me")
+    declined = api.collect(api.source(), number=None, method="CREDIT_CARD", card="pm_card_chargeDeclined")
     api.advance(5)
     assert api.status("collection", ok["reference_id"])["status"] == "COMPLETED"
     failed = api.status("collection", declined["reference_id"])
@@ -216,7 +227,7 @@ def _execute_body(api: Api, session_id: Any, account_id: Any, currency: str = "U
 def test_collection_execute_errors(sb: Sandbox, api: Api) -> None:
     source = api.source()
     session = api.checkout_session(source)
-    account = api.account(api.party()["id"])
+    account = api.payer_account(source)
     sid, aid = str(session["id"]), str(account["id"])
     # Ids are JSON strings here (§1.3).
     assert locs(api.post("/v1/executions/collection", json=_execute_body(api, session["id"], aid))) == [
@@ -254,7 +265,7 @@ def test_collection_execute_errors(sb: Sandbox, api: Api) -> None:
 def test_session_is_single_use_and_expires(sb: Sandbox, api: Api) -> None:
     source = api.source()
     session = api.checkout_session(source)
-    account = api.account(api.party()["id"])
+    account = api.payer_account(source)
     body = _execute_body(api, str(session["id"]), str(account["id"]))
     api.ok("POST", "/v1/executions/collection", json=body)
     again = _execute_body(api, str(session["id"]), str(account["id"]))
@@ -650,7 +661,7 @@ def test_lenient_mode_accepts_ids_both_ways_and_the_legacy_payout_body(sb: Sandb
         json={"relationship_type": "CUSTOMER", "party_id": str(party["id"])},
     )
     assert counterparty["party_id"] == party["id"]
-    source = api.source()
+    source = api.source(counterparty_id=counterparty["id"])
     session = api.checkout_session(source)
     account = api.account(party["id"])
     body = {

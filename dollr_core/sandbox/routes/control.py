@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.responses import Response
 
-from dollr_core.enums import OperationType, PaymentMethod
 from dollr_core.sandbox import views
 from dollr_core.sandbox.deps import StateDep, json_body, plain
 from dollr_core.sandbox.encoding import DecimalJSONResponse, format_datetime
-from dollr_core.sandbox.errors import NotFound, invalid
+from dollr_core.sandbox.errors import NotFound
 from dollr_core.sandbox.faults import FaultSpec
-from dollr_core.sandbox.pricing import PricingError
-from dollr_core.sandbox.records import Source
-from dollr_core.sandbox.routes.payments import collect
-from dollr_core.sandbox.schemas import Currency
 from dollr_core.sandbox.state import SandboxState
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
@@ -36,26 +30,18 @@ class ConfigPatch(BaseModel):
     verified: StrictBool | None = None
     latency_ms: int | None = Field(default=None, ge=0, le=60_000)
     rate_limit_per_minute: int | None = Field(default=None, ge=0)
+    token_rate_limit_per_minute: int | None = Field(default=None, ge=0)
     lenient: StrictBool | None = None
     data_envelope: StrictBool | None = None
+    check_operator: StrictBool | None = None
+    check_account_party: StrictBool | None = None
+    refuse_collection_while_processing: StrictBool | None = None
 
 
 class AccountActive(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     is_active: StrictBool
-
-
-class HostedPayment(BaseModel):
-    """What the customer picks on the hosted page. The wallet number's last four digits pick the
-    outcome exactly as in API-embedded collections; for cards ``card_name`` plays that role."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    payment_method: PaymentMethod = PaymentMethod.MTN_MOMO_LBR
-    currency: Currency | None = None
-    account_number: str = "231880000000"
-    card_name: str | None = None
 
 
 def _json(content: Any) -> Response:
@@ -68,8 +54,12 @@ def runtime_config(state: SandboxState) -> dict[str, Any]:
         "verified": c.verified,
         "latency_ms": c.latency_ms,
         "rate_limit_per_minute": c.rate_limit_per_minute,
+        "token_rate_limit_per_minute": c.token_rate_limit_per_minute,
         "lenient": c.lenient,
         "data_envelope": c.data_envelope,
+        "check_operator": c.check_operator,
+        "check_account_party": c.check_account_party,
+        "refuse_collection_while_processing": c.refuse_collection_while_processing,
     }
 
 
@@ -166,76 +156,3 @@ def account_active(
     state: StateDep, id: int, body: Annotated[AccountActive, Depends(json_body(AccountActive))]
 ) -> Response:
     return _json(set_account_active(state, id, body.is_active))
-
-
-def _by_token(state: SandboxState, token: str) -> Source:
-    for source in state.sources.values():
-        if source.pay_token == token:
-            return source
-    raise NotFound("Checkout not found")
-
-
-@router.get("/hosted/{token}")
-def hosted_page(state: StateDep, token: str) -> Response:
-    """The hosted payment page, as data: what the customer would be asked to pay."""
-    with state.transaction():
-        source = _by_token(state, token)
-        return _json(
-            {
-                "source_type": source.kind,
-                "source_id": source.id,
-                "source_number": source.number,
-                "status": source.status,
-                "currency": source.currency,
-                "total_amount": source.total_amount,
-                "pay": f"POST /_sandbox/hosted/{token}/pay",
-            }
-        )
-
-
-def pay_hosted(state: SandboxState, token: str, payment: HostedPayment) -> dict[str, Any]:
-    """Act as the customer on the hosted page: start a collection with no session or account."""
-    with state.transaction():
-        source = _by_token(state, token)
-        try:
-            state.pricing.gateway_fee(payment.payment_method, OperationType.COLLECTION)
-        except PricingError as exc:
-            raise invalid(("body", "payment_method"), exc.message) from None
-        ex = collect(
-            state,
-            source=source,
-            account_method=payment.payment_method,
-            currency=payment.currency or source.currency,
-            reference_id=str(uuid.uuid4()),
-            fingerprint="hosted",
-            session=None,
-            account=None,
-            account_number=None
-            if payment.payment_method is PaymentMethod.CREDIT_CARD
-            else payment.account_number,
-            account_name=payment.card_name,
-            locs={
-                "source": ("path", "token"),
-                "target_currency": ("body", "currency"),
-                "payment_method": ("body", "payment_method"),
-                "amount": ("path", "token"),
-            },
-        )
-        return views.execution(ex).model_dump()
-
-
-@router.post("/hosted/{token}/pay")
-def hosted_pay(
-    state: StateDep, token: str, body: Annotated[HostedPayment, Depends(json_body(HostedPayment))]
-) -> Response:
-    return _json(pay_hosted(state, token, body))
-
-
-@router.get("/receipts/{token}")
-def hosted_receipt(state: StateDep, token: str) -> Response:
-    with state.transaction():
-        source = _by_token(state, token)
-        paid_by = state.executions.get(source.paid_by) if source.paid_by else None
-        if paid_by is None:
-            raise invalid(("path", "token"), f"{source.number} is {source.status.value}: no receipt yet")
-        return _json(views.receipt(source, paid_by))

@@ -323,6 +323,8 @@ def create_checkout(
     request: Request, state: StateDep, body: Annotated[CheckoutCreate, Depends(json_body(CheckoutCreate))]
 ) -> Response:
     with state.transaction():
+        if body.expires_at is not None and body.expires_at <= state.now():
+            raise invalid(("body", "expires_at"), "expires_at must be in the future")
         if body.counterparty_id is not None:
             counterparty = state.counterparties.get(body.counterparty_id)
             if counterparty is None:
@@ -372,10 +374,12 @@ def create_checkout(
                 expires_at=body.expires_at,
                 success_url=body.success_url,
                 cancel_url=body.cancel_url,
+                token=secrets.token_urlsafe(16),
                 created_at=now,
                 updated_at=now,
             )
         )
+        assert checkout.token is not None
         out = CheckoutOut(
             id=checkout.id,
             mode=body.mode,
@@ -389,8 +393,8 @@ def create_checkout(
             currency=record.currency,
             total_amount=round_to(record.total_amount, record.currency),
             reference_id=record.reference_id,
-            url=hosted_url(request, record.pay_token),
-            hosted_path_or_token=record.pay_token,
+            url=hosted_url(request, checkout.token),
+            hosted_path_or_token=checkout.token,
             due_date=checkout.due_date,
             expires_at=checkout.expires_at,
             success_url=checkout.success_url,

@@ -99,6 +99,20 @@ def _future(state: SandboxState, expires_at: datetime, loc: Loc) -> None:
         raise invalid(loc, "expires_at must be in the future")
 
 
+def payable(state: SandboxState, source: Source, loc: Loc) -> None:
+    """422 unless a collection may start on ``source``.
+
+    ACTIVE sources are payable. So is a PROCESSING one, unless the switch refuses it: the docs warn
+    that a second collection with a new reference while the first is in flight risks a double
+    charge live (§7.3), so the sandbox charges it too rather than hide a client's double send.
+    """
+    if source.status is SourceStatus.ACTIVE:
+        return
+    if source.status is SourceStatus.PROCESSING and not state.config.refuse_collection_while_processing:
+        return
+    raise wrong_state(loc, f"{source.number} is {_NOT_PAYABLE[source.status]}")
+
+
 def _new_session(state: SandboxState, operation: OperationType, **fields: Any) -> Session:
     now = state.now()
     fields.setdefault("expires_at", now + timedelta(seconds=state.config.session_ttl_seconds))
@@ -124,8 +138,7 @@ def checkout_session(
                 ("body", "source_type"),
                 f"source {body.source_id} is an {source.kind.value}, not {body.source_type.value}",
             )
-        if source.status is not SourceStatus.ACTIVE:
-            raise wrong_state(("body", "source_id"), f"{source.number} is {_NOT_PAYABLE[source.status]}")
+        payable(state, source, ("body", "source_id"))
         session = _new_session(state, OperationType.COLLECTION, source_id=source.id, source_type=source.kind)
         out = CheckoutSessionOut(
             id=session.id,
@@ -290,6 +303,7 @@ def create_payment_account(
             state.pricing.gateway_fee(body.method, operation_type)
         except PricingError as exc:
             raise invalid(("body", "method"), exc.message) from None
+        _operator_matches(state, body)
         now = state.now()
         account = PaymentAccount(
             id=state.next_id("payment_account"),
@@ -299,6 +313,34 @@ def create_payment_account(
             **body.model_dump(),
         )
         return reply(state, views.payment_account(state.accounts.put(account)))
+
+
+def _operator_matches(state: SandboxState, body: PaymentAccountCreate) -> None:
+    """A wallet number belongs to the operator its prefix says (the error catalog's "wrong operator")."""
+    number = body.insensitive_account_number
+    if not (state.config.check_operator and body.method.is_mobile_money and number):
+        return
+    operator = state.operators.detect(number)
+    if operator is not None and operator.payment_method is not body.method:
+        raise invalid(
+            ("body", "method"),
+            f"invalid combination: {number[:5]}… is served by {operator.carrier} "
+            f"({operator.payment_method.value}), not {body.method.value}; "
+            "ask mmo-provider-info which method serves it",
+            "value_error.combination",
+        )
+
+
+def _account_of_payer(state: SandboxState, account: PaymentAccount, source: Source, loc: Loc) -> None:
+    """The account paying a document belongs to the party the document bills."""
+    counterparty = state.counterparties.get(source.counterparty_id)
+    payer = counterparty.party_id if counterparty is not None else None
+    if state.config.check_account_party and payer is not None and account.party_id != payer:
+        raise invalid(
+            loc,
+            f"payment account {account.id} belongs to party {account.party_id}, "
+            f"not to party {payer} whom {source.number} bills",
+        )
 
 
 # --- executions -----------------------------------------------------------------------------
@@ -368,11 +410,11 @@ def collect(
     account: PaymentAccount | None,
     account_number: str | None,
     account_name: str | None,
+    payment_method_id: str | None,
     locs: dict[str, Loc],
 ) -> Execution:
-    """Start a collection on an ACTIVE source (API-embedded or hosted); call inside a transaction."""
-    if source.status is not SourceStatus.ACTIVE:
-        raise wrong_state(locs["source"], f"{source.number} is {_NOT_PAYABLE[source.status]}")
+    """Start a collection on a payable source (API-embedded or hosted); call inside a transaction."""
+    payable(state, source, locs["source"])
     _check_currency(state, account_method, currency, locs["target_currency"])
     quote = _quote(
         state,
@@ -396,6 +438,7 @@ def collect(
         source_type=source.kind,
         account_number=account_number,
         account_name=account_name,
+        payment_method_id=payment_method_id,
     )
     if session is not None:
         session.payment_account_id = account.id if account else None
@@ -421,6 +464,7 @@ def execute_collection(
         source = state.source(session.source_id or 0)
         if source is None:
             raise invalid(("body", "session_id"), "session not found")
+        _account_of_payer(state, account, source, loc)
         ex = collect(
             state,
             source=source,
@@ -432,6 +476,7 @@ def execute_collection(
             account=account,
             account_number=account.insensitive_account_number,
             account_name=account.account_name,
+            payment_method_id=account.payment_method_id,
             locs={
                 "source": ("body", "session_id"),
                 "target_currency": ("body", "currency"),

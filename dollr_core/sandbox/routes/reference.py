@@ -22,6 +22,7 @@ from dollr_core.enums import (
     SourceType,
 )
 from dollr_core.sandbox import tokens
+from dollr_core.sandbox.cards import card_for
 from dollr_core.sandbox.deps import StateDep, json_body, reply
 from dollr_core.sandbox.errors import Loc, NotFound, invalid, wrong_state
 from dollr_core.sandbox.pricing import MAX_AMOUNT, PricingError, Quote, fits_minor_units, format_amount
@@ -209,10 +210,6 @@ def mmo_provider_info(state: StateDep, phone: str, operation_type: OperationType
     return reply(state, out)
 
 
-#: Stripe's test payment methods by brand; anything else is a Visa.
-_CARD_BRANDS = {"mastercard": ("mastercard", "4444"), "amex": ("amex", "8431"), "visa": ("visa", "4242")}
-
-
 @router.get("/predictions/card-provider-info", response_model=CardInfoOut, tags=["predictions"])
 def card_provider_info(
     state: StateDep, payment_method_id: str, operation_type: OperationType, provider: Provider
@@ -221,18 +218,16 @@ def card_provider_info(
         raise invalid(("query", "provider"), "cards go with provider STRIPE", "value_error.combination")
     if not re.fullmatch(r"pm_[A-Za-z0-9_]+", payment_method_id):
         raise invalid(("query", "payment_method_id"), "expected a Stripe payment method id like pm_card_visa")
-    brand, last4 = next(
-        (v for k, v in _CARD_BRANDS.items() if k in payment_method_id.lower()), _CARD_BRANDS["visa"]
-    )
+    card = card_for(payment_method_id)
     out = CardInfoOut(
-        brand=brand,
+        brand=card.brand,
         country="US",
         currencies=["USD"],
         payment_method=PaymentMethod.CREDIT_CARD,
         gateway_provider=Provider.STRIPE,
         operation_type=operation_type,
         funding="credit",
-        last4=last4,
+        last4=card.last4,
     )
     return reply(state, out)
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from dollr_core.sandbox import tokens
 from dollr_core.sandbox.deps import StateDep, json_body, reply
-from dollr_core.sandbox.errors import Unauthorized
+from dollr_core.sandbox.errors import TooManyRequests, Unauthorized
 from dollr_core.sandbox.schemas import TokenOut, TokenRequest
 
 router = APIRouter()
@@ -21,6 +21,11 @@ def obtain_token(
     state: StateDep, body: Annotated[TokenRequest, Depends(json_body(TokenRequest))]
 ) -> Response:
     config = state.config
+    if config.rate_limit_per_minute > 0:
+        # Counted before the credentials are checked: a storm of bad ones is a storm too.
+        wait = state.limiter.hit(f"token:{body.client_id}", config.token_rate_limit_per_minute)
+        if wait is not None:
+            raise TooManyRequests(wait)
     id_ok = hmac.compare_digest(body.client_id.encode(), config.client_id.encode())
     secret_ok = hmac.compare_digest(body.client_secret.encode(), config.client_secret.encode())
     if not (id_ok and secret_ok):
