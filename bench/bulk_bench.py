@@ -83,7 +83,8 @@ def pay(rows: int, concurrency: int, latency_ms: int) -> Run:
             if states != {BatchRowState.VALID: rows}:
                 raise RuntimeError(f"the bench rows did not all pass the checks: {states}")
             bulk.submit_for_approval(svc, MAKER, batch_id)
-            approvals.decide_batch(svc, CHECKER, batch_id, approvals.Decision(True, "bench"))
+            shown = approvals.batch_totals(svc, CHECKER, batch_id).fingerprint
+            approvals.decide_batch(svc, CHECKER, batch_id, approvals.Decision(True, "bench", shown))
 
             before = sandbox.requests()
             started = time.perf_counter()

@@ -2,18 +2,25 @@
 
 The decision is recorded on the item (who, when, why) and in the audit trail; the maker then
 confirms with the merchant passcode. Nobody approves their own payment.
+
+A decision binds what the approver was shown: it carries a fingerprint of the payout or batch as
+the screen showed it (`payout_fingerprint`, `batch_fingerprint`), checked in the decision's own
+transaction, so content changed meanwhile (withdrawn, edited, sent again) is never approved.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from dollr_core import audit
 from dollr_core.access import Actor, Permission, require, require_any
+from dollr_core.intents import fingerprint
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import (
     Batch,
@@ -35,6 +42,83 @@ class ApprovalError(ValueError):
 class Decision:
     approve: bool
     reason: str
+    #: The fingerprint of what the approver was shown (`payout_fingerprint`, `batch_fingerprint`).
+    shown: str
+
+
+#: Batch rows that are not paid, so neither shown for approval nor counted in the totals.
+_UNPAID_ROWS = (BatchRowState.INVALID, BatchRowState.EXCLUDED, BatchRowState.CANCELED)
+
+
+def _stamp(shown: dict[str, Any]) -> str:
+    """A stable hash of what a screen showed: amounts compare by value (25 = 25.0000)."""
+
+    def canonical(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return format(value.normalize(), "f")
+        if isinstance(value, dict):
+            return {k: canonical(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [canonical(v) for v in value]
+        return value
+
+    return fingerprint(canonical(shown))
+
+
+def payout_fingerprint(intent: Intent) -> str:
+    """What an approver is shown of a payout: recipient, wallet, amount, currency, note, fees."""
+    return _stamp(
+        {
+            "recipient": intent.party_name,
+            "phone": intent.phone,
+            "method": intent.method,
+            "amount": intent.amount,
+            "currency": intent.currency,
+            "note": intent.note,
+            "fees": [intent.predicted_platform_fee, intent.predicted_gateway_fee, intent.predicted_fx_fee],
+            "debit": intent.predicted_payer_amount,
+        }
+    )
+
+
+def batch_fingerprint(batch: Batch, rows: Iterable[BatchRow]) -> str:
+    """What an approver is shown of a batch: every row to be paid, and the totals per currency.
+
+    `rows` may hold the batch's unpaid rows too (invalid, left out): they are not counted.
+    """
+    paid = sorted((r for r in rows if r.state not in _UNPAID_ROWS), key=lambda r: r.row_number)
+    shown = [
+        {
+            "row": r.row_number,
+            "recipient": r.name,
+            "phone": r.phone,
+            "carrier": r.carrier,
+            "amount": r.amount,
+            "currency": r.currency,
+            "note": r.note,
+            "reference": r.own_reference,
+            "fees": r.predicted_fees,
+            "debit": r.predicted_debit,
+        }
+        for r in paid
+    ]
+    totals = _totals(paid)
+    return _stamp(
+        {
+            "batch": batch.id,
+            "name": batch.name,
+            "rows": shown,
+            "totals": [totals.rows, totals.amounts, totals.fees, totals.debits],
+        }
+    )
+
+
+def _unchanged(kind: str, shown: str, now: str) -> None:
+    if shown != now:
+        raise ApprovalError(
+            f"This {kind} changed since you opened it, so nothing was approved or rejected:"
+            " look at it again, then decide."
+        )
 
 
 def _check(actor: Actor, maker: str, decision: Decision) -> str:
@@ -70,6 +154,7 @@ def decide_payout(svc: Services, actor: Actor, intent_key: str, decision: Decisi
         reason = _check(actor, intent.operator, decision)
         if intent.state != IntentState.AWAITING_APPROVAL:
             raise ApprovalError("This payout is no longer waiting for approval.")
+        _unchanged("payout", decision.shown, payout_fingerprint(intent))
         new_state = IntentState.READY if decision.approve else IntentState.REJECTED
         db.add(
             LedgerEvent(
@@ -118,6 +203,8 @@ def decide_batch(svc: Services, actor: Actor, batch_id: int, decision: Decision)
         reason = _check(actor, batch.created_by, decision)
         if batch.state != BatchState.AWAITING_APPROVAL:
             raise ApprovalError("This batch is no longer waiting for approval.")
+        # Rows change only in a draft, under this batch's lock: they stay as read until commit.
+        _unchanged("batch", decision.shown, batch_fingerprint(batch, _batch_rows(db, batch_id)))
         batch.state = BatchState.APPROVED if decision.approve else BatchState.REJECTED
         batch.decided_by, batch.decided_at, batch.decision_reason = actor.email, utcnow(), reason or None
         batch.updated_at = utcnow()
@@ -256,23 +343,38 @@ class BatchTotals:
     amounts: dict[str, Decimal]
     fees: dict[str, Decimal]
     debits: dict[str, Decimal]
+    #: `batch_fingerprint` of the batch as read for these totals: what a decision on them carries.
+    fingerprint: str = ""
 
 
 def batch_totals(svc: Services, actor: Actor, batch_id: int) -> BatchTotals:
     require_any(actor, Permission.APPROVE, Permission.BULK_PAYOUTS)
-    skipped = (BatchRowState.INVALID, BatchRowState.EXCLUDED, BatchRowState.CANCELED)
     with Session(svc.engine) as db:
-        rows = db.exec(
-            select(BatchRow).where(BatchRow.batch_id == batch_id, col(BatchRow.state).notin_(skipped))
-        ).all()
+        batch = db.get(Batch, batch_id)
+        rows = _batch_rows(db, batch_id)
+    totals = _totals(r for r in rows if r.state not in _UNPAID_ROWS)
+    if batch is None:
+        return totals
+    return BatchTotals(
+        totals.rows, totals.amounts, totals.fees, totals.debits, fingerprint=batch_fingerprint(batch, rows)
+    )
+
+
+def _batch_rows(db: Session, batch_id: int) -> list[BatchRow]:
+    return list(db.exec(select(BatchRow).where(BatchRow.batch_id == batch_id)).all())
+
+
+def _totals(rows: Iterable[BatchRow]) -> BatchTotals:
+    count = 0
     amounts: dict[str, Decimal] = {}
     fees: dict[str, Decimal] = {}
     debits: dict[str, Decimal] = {}
     for row in rows:
+        count += 1
         if row.amount is None or not row.currency:
             continue
         pairs = ((amounts, row.amount), (fees, row.predicted_fees), (debits, row.predicted_debit))
         for totals, value in pairs:
             if value is not None:
                 totals[row.currency] = totals.get(row.currency, Decimal(0)) + value
-    return BatchTotals(rows=len(rows), amounts=amounts, fees=fees, debits=debits)
+    return BatchTotals(rows=count, amounts=amounts, fees=fees, debits=debits)

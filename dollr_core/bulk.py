@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from sqlalchemy import Engine, delete, exists, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dollr_core import audit, dashboard
@@ -33,6 +34,8 @@ from dollr_core.explain import explain, failure_reason
 from dollr_core.intents import new_intent_key
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import (
+    HELD_REFERENCE_INDEX,
+    REFERENCE_HOLDING_ROWS,
     Attempt,
     AttemptState,
     Batch,
@@ -75,9 +78,11 @@ _HEADINGS: dict[str, tuple[str, ...]] = {
     "reference": ("reference", "own reference", "your reference", "ref", "external reference"),
 }
 
-#: Rows that are (or may be) money on its way: another batch may not pay the same reference.
+#: Rows that are (or may be) money on its way.
 _IN_FLIGHT_ROWS = (BatchRowState.QUEUED, BatchRowState.SENT)
 _FINAL_ROWS = (BatchRowState.PAID, BatchRowState.FAILED, BatchRowState.CANCELED)
+#: Starts of one batch that lose a reference race before giving up (each loss settles one race).
+_QUEUE_TRIES = 3
 #: Batch states in which rows may still be sent.
 _ACTIVE_BATCHES = (BatchState.RUNNING, BatchState.PAUSED)
 
@@ -418,7 +423,7 @@ def _references_elsewhere(db: Session, references: list[str], batch_id: int | No
     found: dict[str, str] = {}
     query = select(BatchRow.own_reference, BatchRow.batch_id, BatchRow.state).where(
         func.lower(BatchRow.own_reference).in_(wanted),
-        col(BatchRow.state).in_((BatchRowState.PAID, *_IN_FLIGHT_ROWS)),
+        col(BatchRow.state).in_(REFERENCE_HOLDING_ROWS),
     )
     if batch_id is not None:
         query = query.where(BatchRow.batch_id != batch_id)
@@ -735,7 +740,24 @@ def start_batch(svc: Services, actor: Actor, batch_id: int, passcode: str) -> Ba
     require(actor, Permission.BULK_PAYOUTS)
     if not passcode.strip():
         raise BulkError("Enter the merchant passcode to start paying.")
-    with Session(svc.engine) as db:
+    for tries_left in reversed(range(_QUEUE_TRIES)):
+        try:
+            batch, state = _mark_running(svc.engine, batch_id)
+            break
+        except IntegrityError as exc:
+            # Another batch took one of these references at the same instant; its claim is
+            # committed now, so looking again cancels our row with the reason.
+            if HELD_REFERENCE_INDEX not in str(exc.orig) or not tries_left:
+                raise
+    action = "batch_started" if state is BatchState.APPROVED else "batch_resumed"
+    audit.record(svc.engine, actor.email, action, target=f"batch {batch_id}")
+    bulk_worker.start(svc, actor, batch_id, passcode)
+    return batch
+
+
+def _mark_running(engine: Engine, batch_id: int) -> tuple[Batch, BatchState]:
+    """RUNNING, with an approved batch's rows queued (or canceled); returns the state it was in."""
+    with Session(engine) as db:
         batch = db.get(Batch, batch_id, with_for_update=True)
         if batch is None:
             raise BulkError(f"There is no batch {batch_id}.")
@@ -749,25 +771,30 @@ def start_batch(svc: Services, actor: Actor, batch_id: int, passcode: str) -> Ba
         db.add(batch)
         db.commit()
         db.refresh(batch)
-    action = "batch_started" if state is BatchState.APPROVED else "batch_resumed"
-    audit.record(svc.engine, actor.email, action, target=f"batch {batch_id}")
-    bulk_worker.start(svc, actor, batch_id, passcode)
-    return batch
+        return batch, state
 
 
 def _queue_rows(db: Session, batch_id: int) -> None:
+    """Queue the ready rows; a row whose reference another batch holds is canceled instead.
+
+    The check alone can race with another batch starting at the same instant: the ledger's unique
+    index on held references (`HELD_REFERENCE_INDEX`) makes the loser's claim fail. Rows holding
+    a reference are claimed one by one in reference order, so two such batches never deadlock.
+    """
     rows = list(
         db.exec(
             select(BatchRow).where(BatchRow.batch_id == batch_id, BatchRow.state == BatchRowState.VALID)
         ).all()
     )
     elsewhere = _references_elsewhere(db, [r.own_reference for r in rows if r.own_reference], batch_id)
-    for row in rows:
+    for row in sorted(rows, key=lambda r: (r.own_reference or "").lower()):
         reason = elsewhere.get((row.own_reference or "").lower())
         row.state = BatchRowState.CANCELED if reason else BatchRowState.QUEUED
         row.failure_reason = f"Not sent: {reason}" if reason else None
         row.updated_at = utcnow()
         db.add(row)
+        if row.own_reference and not reason:
+            db.flush()
 
 
 def resume_batch(svc: Services, actor: Actor, batch_id: int) -> Batch:

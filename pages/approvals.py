@@ -18,6 +18,7 @@ from dollr_core.phone import mask_phone
 who = require_page(Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS)
 svc = services()
 FLASH = "approvals:flash"
+ERROR = "approvals:error"  # why the last decision was refused, shown once
 
 
 def when(item: Intent | Batch) -> str:
@@ -28,24 +29,28 @@ def mine(maker: str) -> bool:
     return maker.lower() == who.email.lower()
 
 
-def decide(kind: str, target: str, approve: bool) -> None:
-    """Approve or reject one item; the outcome is shown after the list refreshes."""
+def decide(kind: str, target: str, approve: bool, shown: str) -> None:
+    """Button callback: approve or reject one item as it was shown when the button was drawn.
+
+    A callback gets the arguments of the run that drew the button, so `shown` is the fingerprint
+    of what the manager was looking at, not of what the ledger holds by the time they click.
+    """
     reason = st.session_state.get(f"reason:{target}", "")
-    decision = approvals.Decision(approve=approve, reason=reason)
+    decision = approvals.Decision(approve=approve, reason=reason, shown=shown)
     try:
         if kind == "payout":
             approvals.decide_payout(svc, who, target, decision)
         else:
             approvals.decide_batch(svc, who, int(target), decision)
     except Exception as exc:
-        show_error(exc)
+        st.session_state[ERROR] = exc
         return
     verb = "approved" if approve else "rejected"
     st.session_state[FLASH] = f"The {kind} is {verb}; its maker can see it now."
-    st.rerun()
 
 
-def decision_controls(kind: str, target: str, maker: str) -> None:
+def decision_controls(kind: str, target: str, maker: str, shown: str) -> None:
+    """Reason, Approve and Reject for one item; `shown` is the fingerprint of what the card shows."""
     st.text_input(
         "Reason (needed to reject; the maker will read it)",
         key=f"reason:{target}",
@@ -53,16 +58,18 @@ def decision_controls(kind: str, target: str, maker: str) -> None:
     )
     own = mine(maker)
     approve, reject = st.columns(2)
-    if approve.button(
+    approve.button(
         "Approve",
         type="primary",
         key=f"approve:{target}",
         disabled=own,
         help="You made this, so someone else must approve it." if own else None,
-    ):
-        decide(kind, target, True)
-    if reject.button("Reject", key=f"reject:{target}", disabled=own):
-        decide(kind, target, False)
+        on_click=decide,
+        args=(kind, target, True, shown),
+    )
+    reject.button(
+        "Reject", key=f"reject:{target}", disabled=own, on_click=decide, args=(kind, target, False, shown)
+    )
     if own:
         st.caption("You made this, so you cannot approve or reject it: another manager must.")
 
@@ -88,7 +95,7 @@ def payout_card(intent: Intent) -> None:
                 "Note": intent.note or "—",
             }
         )
-        decision_controls("payout", intent.intent_key, intent.operator)
+        decision_controls("payout", intent.intent_key, intent.operator, approvals.payout_fingerprint(intent))
 
 
 def batch_card(batch: Batch) -> None:
@@ -103,7 +110,7 @@ def batch_card(batch: Batch) -> None:
             if currency in totals.debits:
                 rows[f"Our wallet is debited ({currency})"] = money(totals.debits[currency], currency)
         details(rows)
-        decision_controls("batch", str(batch.id), batch.created_by)
+        decision_controls("batch", str(batch.id), batch.created_by, totals.fingerprint)
 
 
 def payout_state(intent: Intent) -> str:
@@ -162,6 +169,9 @@ st.caption("Large payouts and bulk payouts wait here until a manager who did not
 flash = st.session_state.pop(FLASH, None)
 if flash:
     st.success(flash)
+refused = st.session_state.pop(ERROR, None)
+if refused is not None:
+    show_error(refused)
 
 if who.can(Permission.APPROVE):
     payouts_waiting = approvals.pending_payouts(svc, who)

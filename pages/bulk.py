@@ -229,12 +229,13 @@ def checks(batch: Batch) -> None:
 # --------------------------------------------------------------------------- step 3: preview
 
 
-def preview(batch: Batch, heading: str = "3. Preview") -> None:
+def preview(batch: Batch, heading: str = "3. Preview") -> bulk.Preview:
+    """The rows to be paid, their fees and the totals; returns what was shown."""
     shown = bulk.preview(svc, who, batch.id or 0)
     st.subheader(heading)
     if not shown.rows:
         st.caption("No row is ready to pay yet.")
-        return
+        return shown
     table(
         [
             {
@@ -278,24 +279,41 @@ def preview(batch: Batch, heading: str = "3. Preview") -> None:
             )
         if t.sandbox_short_by is not None:
             st.error(f"{t.currency}: the sandbox wallet is {money(t.sandbox_short_by, t.currency)} short.")
+    return shown
 
 
 # --------------------------------------------------------------------------- step 4: approval
 
 
-def approval(batch: Batch) -> None:
+def decide(batch_id: int, approve: bool, shown: str) -> None:
+    """Button callback, with the fingerprint of the preview drawn with the button (not a newer one)."""
+    decision = approvals.Decision(approve, st.session_state.get("bulk_reason", ""), shown)
+    try:
+        approvals.decide_batch(svc, who, batch_id, decision)
+    except Exception as exc:
+        failed(exc)
+        return
+    st.toast("Decision recorded.")
+
+
+def approval(batch: Batch, shown: bulk.Preview) -> None:
     st.subheader("4. Approval")
     own = batch.created_by.lower() == who.email.lower()
     if who.can(Permission.APPROVE) and not own:
         st.text_input("Reason (needed to reject; the maker will read it)", key="bulk_reason")
         yes, no = st.columns(2)
-        decision = None
-        if yes.button("Approve this batch", type="primary", key="bulk_approve"):
-            decision = approvals.Decision(True, st.session_state.get("bulk_reason", ""))
-        if no.button("Reject", key="bulk_reject"):
-            decision = approvals.Decision(False, st.session_state.get("bulk_reason", ""))
-        if decision is not None:
-            run_action(approvals.decide_batch, batch.id or 0, decision, then="Decision recorded.")
+        seen = approvals.batch_fingerprint(shown.batch, shown.rows)
+        for column, label, approve, key in (
+            (yes, "Approve this batch", True, "bulk_approve"),
+            (no, "Reject", False, "bulk_reject"),
+        ):
+            column.button(
+                label,
+                type="primary" if approve else "secondary",
+                key=key,
+                on_click=decide,
+                args=(batch.id or 0, approve, seen),
+            )
         return
     st.info(
         f"Waiting for a manager's approval (sent by {batch.created_by}). Nobody approves their own batch."
@@ -498,8 +516,7 @@ if state is BatchState.DRAFT:
         run_action(bulk.submit_for_approval, chosen, then="Sent to the managers for approval.")
     controls(batch)
 elif state is BatchState.AWAITING_APPROVAL:
-    preview(batch)
-    approval(batch)
+    approval(batch, preview(batch))
     controls(batch)
 elif state is BatchState.REJECTED:
     st.error(

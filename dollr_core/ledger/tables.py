@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint, func
 from sqlmodel import Field, SQLModel
 
 from dollr_core.enums import ExecutionStatus, OperationType
@@ -363,6 +363,10 @@ class BatchRowState(StrEnum):
     CANCELED = "CANCELED"
 
 
+#: Rows that hold their own reference: paid, or money that is (or may be) on its way.
+REFERENCE_HOLDING_ROWS = (BatchRowState.QUEUED, BatchRowState.SENT, BatchRowState.PAID)
+
+
 class BatchRow(SQLModel, table=True):
     __tablename__ = "batch_row"
     __table_args__ = (UniqueConstraint("batch_id", "row_number"),)
@@ -387,3 +391,16 @@ class BatchRow(SQLModel, table=True):
     payer_amount: Decimal | None = _money()
     failure_reason: str | None = Field(default=None, max_length=500)
     updated_at: datetime = _when()
+
+
+# One row at a time may hold an own reference (compared without case), across every batch: two
+# batches started at the same instant cannot both queue it, whichever process starts them.
+_holding = BatchRow.__table__.c.state.in_([s.value for s in REFERENCE_HOLDING_ROWS])  # type: ignore[attr-defined]
+HELD_REFERENCE_INDEX = "uq_batch_row_held_reference"
+Index(
+    HELD_REFERENCE_INDEX,
+    func.lower(BatchRow.__table__.c.own_reference),  # type: ignore[attr-defined]
+    unique=True,
+    postgresql_where=_holding,
+    sqlite_where=_holding,
+)

@@ -28,7 +28,8 @@ def approved_batch(svc: Services, maker: Actor, checker: Actor, text: str) -> Ba
     assert batch.id is not None
     bulk.exclude_rows(svc, maker, batch.id)
     bulk.submit_for_approval(svc, maker, batch.id)
-    return approvals.decide_batch(svc, checker, batch.id, approvals.Decision(True, "looks right"))
+    shown = approvals.batch_totals(svc, checker, batch.id).fingerprint
+    return approvals.decide_batch(svc, checker, batch.id, approvals.Decision(True, "looks right", shown))
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 60.0, every: float = 0.05) -> None:

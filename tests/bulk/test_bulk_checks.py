@@ -163,14 +163,17 @@ def test_submit_and_approval_by_a_different_manager(
         )
     # A manager who also made it may not approve it (maker-checker), nor may a finance person.
     own = Actor(finance.email, Role.MANAGER)
+    shown = approvals.batch_totals(sqlite_services, manager, batch_id).fingerprint
     with pytest.raises(approvals.ApprovalError, match="someone else"):
-        approvals.decide_batch(sqlite_services, own, batch_id, approvals.Decision(True, ""))
+        approvals.decide_batch(sqlite_services, own, batch_id, approvals.Decision(True, "", shown))
     with pytest.raises(AccessDenied):
-        approvals.decide_batch(sqlite_services, finance, batch_id, approvals.Decision(True, ""))
+        approvals.decide_batch(sqlite_services, finance, batch_id, approvals.Decision(True, "", shown))
     assert [b.id for b in approvals.pending_batches(sqlite_services, manager)] == [batch_id]
     with pytest.raises(BulkError, match="cannot be started"):
         bulk.start_batch(sqlite_services, finance, batch_id, "123456")
-    decided = approvals.decide_batch(sqlite_services, manager, batch_id, approvals.Decision(True, "ok"))
+    decided = approvals.decide_batch(
+        sqlite_services, manager, batch_id, approvals.Decision(True, "ok", shown)
+    )
     assert decided.state == BatchState.APPROVED and decided.decided_by == manager.email
 
 

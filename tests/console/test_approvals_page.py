@@ -1,5 +1,5 @@
 """Approvals, through the page: what a manager sees and decides, what a maker sees of their own
-items, and that nobody approves their own payment."""
+items, that nobody approves their own payment, and that a click approves what the screen showed."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ import pytest
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import approvals, payouts
+from dollr_core import approvals, bulk, payouts
 from dollr_core.access import Actor, Role
+from dollr_core.bulk import EditedRow, RowInput
 from dollr_core.intents import get_intent
 from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState, IntentState
 from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
 
+from ..bulk.helpers import rows_of, rows_text
+from ..flows.helpers import payout_as_shown
 from .test_payout_page import table, texts
 
 MAKER = Actor("olivia.operator@example.com", Role.OPERATOR)
@@ -107,7 +110,10 @@ def test_nobody_approves_their_own_batch(page: Callable[..., AppTest], console: 
     assert "You made this, so you cannot approve or reject it" in texts(own)
     with pytest.raises(approvals.ApprovalError, match="someone else must approve"):
         approvals.decide_batch(
-            console, Actor(BATCH_MAKER.email, Role.MANAGER), batch_id, approvals.Decision(True, "")
+            console,
+            Actor(BATCH_MAKER.email, Role.MANAGER),
+            batch_id,
+            approvals.Decision(True, "", approvals.batch_totals(console, BATCH_MAKER, batch_id).fingerprint),
         )
 
     at = page("pages/approvals.py", role=Role.MANAGER, email=CHECKER).run()
@@ -135,8 +141,15 @@ def test_maker_follows_their_own_items(page: Callable[..., AppTest], console: Se
     large_payout(console, "k-yes", amount="700")
     large_payout(console, "k-no", amount="800")
     checker = Actor(CHECKER, Role.MANAGER)
-    approvals.decide_payout(console, checker, "k-yes", approvals.Decision(True, ""))
-    approvals.decide_payout(console, checker, "k-no", approvals.Decision(False, "Budget is closed"))
+    approvals.decide_payout(
+        console, checker, "k-yes", approvals.Decision(True, "", payout_as_shown(console, "k-yes"))
+    )
+    approvals.decide_payout(
+        console,
+        checker,
+        "k-no",
+        approvals.Decision(False, "Budget is closed", payout_as_shown(console, "k-no")),
+    )
 
     at = page("pages/approvals.py", role=Role.OPERATOR, email=MAKER.email).run()
     assert not at.exception
@@ -168,7 +181,10 @@ def test_maker_lists_and_refusals_on_every_ledger(services: Services) -> None:
         approvals.submit_for_approval(services, MAKER, "k-a")
     with pytest.raises(approvals.ApprovalError):  # not theirs to send for approval
         approvals.submit_for_approval(services, Actor("someone.else@example.com", Role.OPERATOR), "k-a")
-    approvals.decide_payout(services, Actor(CHECKER, Role.MANAGER), "k-b", approvals.Decision(True, ""))
+    shown = payout_as_shown(services, "k-b")
+    approvals.decide_payout(
+        services, Actor(CHECKER, Role.MANAGER), "k-b", approvals.Decision(True, "", shown)
+    )
     with pytest.raises(approvals.ApprovalError, match="not waiting"):
         approvals.submit_for_approval(services, MAKER, "k-b")
 
@@ -183,3 +199,65 @@ def test_maker_lists_and_refusals_on_every_ledger(services: Services) -> None:
     assert totals.rows == 2
     assert (totals.amounts, totals.fees, totals.debits) == ({"USD": 150}, {"USD": 3}, {"USD": 153})
     assert [b.id for b in approvals.my_batches(services, BATCH_MAKER)] == [batch_id]
+
+
+def test_a_payout_changed_while_the_manager_looks_is_not_approved(
+    page: Callable[..., AppTest], console: Services
+) -> None:
+    large_payout(console, "k-swap")
+    at = page("pages/approvals.py", role=Role.MANAGER, email=CHECKER).run()
+    assert table(at)["Wallet"] == "MTN ••••4321"
+    large_payout(console, "k-swap", amount="1900", phone="231880009999")  # edited and sent again
+
+    at.button(key="approve:k-swap").click()
+    at.run()
+    assert not at.exception
+    assert "This payout changed since you opened it" in texts(at)
+    intent = get_intent(console.engine, "k-swap")
+    assert intent is not None and intent.state == IntentState.AWAITING_APPROVAL and intent.decided_by is None
+    assert table(at)["Wallet"] == "MTN ••••9999"  # the page now shows what a click would approve
+
+    at.button(key="approve:k-swap").click()
+    at.run()
+    assert "The payout is approved" in texts(at)
+    decided = get_intent(console.engine, "k-swap")
+    assert decided is not None and decided.state == IntentState.READY and decided.amount == 1900
+
+
+def _resubmitted_with_another_wallet(svc: Services, batch_id: int) -> None:
+    """The maker takes the batch back, sends row 1's money to another wallet, and resubmits."""
+    bulk.withdraw(svc, BATCH_MAKER, batch_id)
+    edited = [
+        EditedRow(
+            r.id,
+            RowInput(r.name, "231880009999" if r.row_number == 1 else r.phone, r.amount_text, r.currency),
+        )
+        for r in sorted(rows_of(svc, batch_id), key=lambda r: r.row_number)
+    ]
+    bulk.save_rows(svc, BATCH_MAKER, batch_id, edited)
+    bulk.submit_for_approval(svc, BATCH_MAKER, batch_id)
+
+
+@pytest.mark.parametrize("where", ["pages/approvals.py", "pages/bulk.py"])
+def test_a_batch_changed_while_the_manager_looks_is_not_approved(
+    page: Callable[..., AppTest], console: Services, where: str
+) -> None:
+    text = rows_text("Musa Kollie,231880001234,25,USD,,", "Aline Uwase,250780005678,15000,RWF,,")
+    batch_id = bulk.create_batch(console, BATCH_MAKER, "June stipends", bulk.parse_rows(text)).id or 0
+    bulk.submit_for_approval(console, BATCH_MAKER, batch_id)
+    at = page(where, role=Role.MANAGER, email=CHECKER)
+    at.query_params["batch"] = str(batch_id)  # the Bulk payouts page opens it from the link
+    at.run()
+    approve = f"approve:{batch_id}" if where == "pages/approvals.py" else "bulk_approve"
+    _resubmitted_with_another_wallet(console, batch_id)  # same totals, another recipient
+
+    at.button(key=approve).click()
+    at.run()
+    assert not at.exception
+    assert "This batch changed since you opened it" in texts(at)
+    assert bulk.get_batch(console, BATCH_MAKER, batch_id).state == BatchState.AWAITING_APPROVAL
+
+    at.button(key=approve).click()  # the page shows the batch as it is now: this click approves it
+    at.run()
+    decided = bulk.get_batch(console, BATCH_MAKER, batch_id)
+    assert decided.state == BatchState.APPROVED and decided.decided_by == CHECKER

@@ -22,6 +22,8 @@ from dollr_core.money import format_money
 from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
 
+from ..flows.helpers import payout_as_shown
+
 PASSCODE = "123456"
 MAKER = "olivia.operator@example.com"
 CHECKER = "mia.manager@example.com"
@@ -274,7 +276,12 @@ def test_large_payout_waits_for_a_manager_then_the_maker_sends_it(
     assert own.button(key=f"approve:{key}").disabled
     assert "You made this" in texts(own)
     with pytest.raises(approvals.ApprovalError):
-        approvals.decide_payout(console, Actor(MAKER, Role.MANAGER), key, approvals.Decision(True, ""))
+        approvals.decide_payout(
+            console,
+            Actor(MAKER, Role.MANAGER),
+            key,
+            approvals.Decision(True, "", payout_as_shown(console, key)),
+        )
 
     checker = page("pages/approvals.py", role=Role.MANAGER, email=CHECKER).run()
     assert not checker.button(key=f"approve:{key}").disabled
@@ -303,7 +310,10 @@ def test_an_approved_payout_waits_for_its_maker_in_a_new_session(
         console, maker, "k-approved", name="Musa Kollie", phone="231880001234", amount="900", currency="USD"
     )
     approvals.submit_for_approval(console, maker, "k-approved")
-    approvals.decide_payout(console, Actor(CHECKER, Role.MANAGER), "k-approved", approvals.Decision(True, ""))
+    shown = payout_as_shown(console, "k-approved")
+    approvals.decide_payout(
+        console, Actor(CHECKER, Role.MANAGER), "k-approved", approvals.Decision(True, "", shown)
+    )
 
     stranger = page("pages/payout.py", role=Role.OPERATOR, email="someone.else@example.com").run()
     assert "payout_open:k-approved" not in [b.key for b in stranger.button]

@@ -7,10 +7,12 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
+from dollr_core import approvals
 from dollr_core.access import Actor
 from dollr_core.collect import NewCollection, collect_new_document
 from dollr_core.directory import Person
 from dollr_core.documents import LineItem
+from dollr_core.intents import get_intent
 from dollr_core.ledger.tables import Attempt, AttemptState
 from dollr_core.payouts import confirm_payout, prepare_payout
 from dollr_core.reconcile import reconcile_once
@@ -25,6 +27,13 @@ def pay_out(
 ) -> Attempt:
     prepare_payout(svc, actor, key, name="Musa Kollie", phone=phone, amount=amount, currency="USD")
     return confirm_payout(svc, actor, key, PASSCODE)
+
+
+def payout_as_shown(svc: Services, key: str) -> str:
+    """The fingerprint an approver's screen would carry for the payout as the ledger holds it now."""
+    intent = get_intent(svc.engine, key)
+    assert intent is not None
+    return approvals.payout_fingerprint(intent)
 
 
 def collect(svc: Services, actor: Actor, key: str, *, wallet: str = "231880005678") -> Attempt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -41,6 +42,8 @@ def test_upgrade_keeps_rows(tmp_path: Path) -> None:
     assert {"ix_attempt_op_created", "ix_attempt_state_created", "ix_attempt_operator"} <= indexes
 
 
+# SQLite cannot reflect the index on lower(own_reference), so only PostgreSQL compares it.
+@pytest.mark.filterwarnings("ignore:.*expression-based index")
 def test_models_and_migrations_agree(ledger_url: str) -> None:
     """A table change without its migration fails here, on SQLite and PostgreSQL."""
     engine = create_ledger_engine(ledger_url)
@@ -48,3 +51,26 @@ def test_models_and_migrations_agree(ledger_url: str) -> None:
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert differences == []
+
+
+def test_upgrade_names_references_two_batches_already_hold(tmp_path: Path) -> None:
+    """Before the held-reference index, two batches could both pay one reference: the upgrade
+    stops with a sentence naming it instead of building the index over them."""
+    engine = create_ledger_engine(f"sqlite:///{tmp_path}/old.db")
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "0002")
+        for batch_id, reference, state in ((1, "PAY-1", "PAID"), (2, "pay-1", "SENT"), (3, "PAY-2", "PAID")):
+            conn.execute(
+                text(
+                    "INSERT INTO batch_row (batch_id, row_number, name, phone, amount_text, currency, note,"
+                    " own_reference, state, problems, updated_at)"
+                    " VALUES (:batch, 1, 'A', '231880001234', '5', 'USD', '', :reference, :state, '',"
+                    " '2026-01-01')"
+                ),
+                {"batch": batch_id, "reference": reference, "state": state},
+            )
+    with pytest.raises(RuntimeError, match=r"same own reference \(pay-1\)"):
+        migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE batch_row SET state = 'FAILED' WHERE batch_id = 2"))
+    migrate(engine)

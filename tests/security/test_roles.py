@@ -45,7 +45,7 @@ FLOWS: dict[str, tuple[Permission | tuple[Permission, ...], Flow]] = {
     "collect": (Permission.COLLECT, lambda svc, who: collect.confirm_collection(svc, who, "nope")),
     "approve": (
         Permission.APPROVE,
-        lambda svc, who: approvals.decide_payout(svc, who, "nope", approvals.Decision(True, "")),
+        lambda svc, who: approvals.decide_payout(svc, who, "nope", approvals.Decision(True, "", "")),
     ),
     "preview fees": (
         Permission.PREDICT_FEES,
