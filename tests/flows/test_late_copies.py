@@ -33,8 +33,8 @@ from ..bulk.helpers import approved_batch, rows_of, rows_text, run_to_end
 from .helpers import all_attempts, collect, executions_by_reference, pay_out, settle
 
 #: The client gives up after this long; the relay delivers held requests after HELD.
-READ_TIMEOUT = 0.4
-HELD = 1.5
+READ_TIMEOUT = 1.0
+HELD = 3.0
 
 GATEWAY_ANSWERS = [
     {"status": 404, "body": '{"detail": "Not Found"}'},
