@@ -21,18 +21,34 @@ def record(
     outcome: str = "ok",
     detail: str | None = None,
 ) -> None:
-    """Append one record. Details pass through the redactor: no secret or full phone is kept."""
+    """Append one record in a transaction of its own."""
     with Session(engine) as db:
-        db.add(
-            AuditRecord(
-                actor=actor[:254],
-                action=action[:64],
-                target=target[:200],
-                outcome=outcome[:16],
-                detail=redact_text(detail) if detail else None,
-            )
-        )
+        add(db, actor, action, target=target, outcome=outcome, detail=detail)
         db.commit()
+
+
+def add(
+    db: Session,
+    actor: str,
+    action: str,
+    *,
+    target: str = "",
+    outcome: str = "ok",
+    detail: str | None = None,
+) -> None:
+    """Append one record to an open transaction, so it commits (or not) with the change it describes.
+
+    Details pass through the redactor: no secret or full phone is kept.
+    """
+    db.add(
+        AuditRecord(
+            actor=actor[:254],
+            action=action[:64],
+            target=target[:200],
+            outcome=outcome[:16],
+            detail=redact_text(detail) if detail else None,
+        )
+    )
 
 
 @dataclass(frozen=True)
