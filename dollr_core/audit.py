@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, func, or_
 from sqlmodel import Session, col, select
 
+from dollr_core import spreadsheet
 from dollr_core.ledger.tables import AuditRecord
 from dollr_core.redact import redact_text
 
@@ -78,6 +80,36 @@ def search(engine: Engine, flt: AuditFilter, *, limit: int = 500, offset: int = 
             )
         query = query.order_by(col(AuditRecord.id).desc()).offset(offset).limit(limit)
         return list(db.exec(query).all())
+
+
+#: The columns of the trail as people read it, on screen and in the export.
+COLUMNS = ("When (UTC)", "Who", "Action", "What", "Outcome", "Details")
+
+
+def table(records: Iterable[AuditRecord]) -> list[dict[str, str]]:
+    """Records as rows keyed by `COLUMNS`."""
+    return [
+        dict(
+            zip(
+                COLUMNS,
+                (
+                    r.at.strftime("%Y-%m-%d %H:%M:%S"),
+                    r.actor,
+                    r.action,
+                    r.target,
+                    r.outcome,
+                    r.detail or "",
+                ),
+                strict=True,
+            )
+        )
+        for r in records
+    ]
+
+
+def export_csv(rows: Iterable[dict[str, str]]) -> str:
+    """The trail as a CSV file; what strangers typed (e-mails at sign-in) can never run as a formula."""
+    return spreadsheet.document(COLUMNS, ([row[c] for c in COLUMNS] for row in rows))
 
 
 def actions(engine: Engine) -> list[str]:

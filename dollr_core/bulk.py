@@ -13,7 +13,6 @@ before anything is sent, so a restart resumes the batch without paying any row t
 from __future__ import annotations
 
 import csv
-import io
 import logging
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, delete, exists, func, update
 from sqlmodel import Session, col, select
 
-from dollr_core import audit, dashboard
+from dollr_core import audit, dashboard, spreadsheet
 from dollr_core.access import Actor, Permission, require, require_any
 from dollr_core.enums import FeeBearer, OperationType, PaymentMethod, Provider
 from dollr_core.errors import DollrError, InvalidRequestError, NotFoundError
@@ -127,12 +126,13 @@ class RowInput:
 
 def template_csv() -> str:
     """The file people fill in: the columns, and two example rows (sandbox wallet numbers)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(TEMPLATE_COLUMNS)
-    writer.writerow(["Musa Kollie", "231880001234", "25.00", "USD", "March stipend", "STIPEND-0001"])
-    writer.writerow(["Aline Uwase", "250780005678", "15000", "RWF", "", ""])
-    return out.getvalue()
+    return spreadsheet.document(
+        TEMPLATE_COLUMNS,
+        [
+            ["Musa Kollie", "231880001234", "25.00", "USD", "March stipend", "STIPEND-0001"],
+            ["Aline Uwase", "250780005678", "15000", "RWF", "", ""],
+        ],
+    )
 
 
 def parse_rows(data: bytes | str) -> list[RowInput]:
@@ -142,7 +142,7 @@ def parse_rows(data: bytes | str) -> list[RowInput]:
     one plain sentence when the file cannot be read as a whole; problems in single rows are found
     later, by the checks, and shown per row.
     """
-    text = _decode(data) if isinstance(data, bytes) else data
+    text = (_decode(data) if isinstance(data, bytes) else data).removeprefix(spreadsheet.BYTE_ORDER_MARK)
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise BulkError("The file is empty: it needs a heading line and one line per recipient.")
@@ -1092,28 +1092,27 @@ def results_csv(svc: Services, actor: Actor, batch_id: int) -> str:
     """Every row with its final status, Dollr reference, fees and failure reason, as CSV."""
     require_any(actor, Permission.BULK_PAYOUTS, Permission.APPROVE)
     sync_rows(svc.engine, batch_id)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(RESULT_COLUMNS)
-    for row in _rows(svc.engine, batch_id):
-        writer.writerow(
+    return spreadsheet.document(
+        RESULT_COLUMNS,
+        (
             [
                 row.row_number,
-                _cell(row.name),
+                row.name,
                 row.phone,
-                _text(row.amount, row.currency) if row.amount is not None else _cell(row.amount_text),
-                _cell(row.currency),
-                _cell(row.note),
-                _cell(row.own_reference or ""),
+                _text(row.amount, row.currency) if row.amount is not None else row.amount_text,
+                row.currency,
+                row.note,
+                row.own_reference,
                 ROW_STATUS[BatchRowState(row.state)],
                 _text(row_fees(row), row.currency),
                 _text(row.payer_amount, row.currency),
                 _text(row.payee_amount, row.currency),
-                row.reference_id or "",
-                _cell(row.failure_reason or row.problems or ""),
+                row.reference_id,
+                row.failure_reason or row.problems,
             ]
-        )
-    return out.getvalue()
+            for row in _rows(svc.engine, batch_id)
+        ),
+    )
 
 
 def _text(amount: Decimal | None, currency: str) -> str:
@@ -1124,11 +1123,6 @@ def _text(amount: Decimal | None, currency: str) -> str:
         return str(quantize(amount, currency))
     except ValueError:
         return str(amount)
-
-
-def _cell(text: str) -> str:
-    """Text a spreadsheet would run as a formula is kept as text (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def retry_failed(svc: Services, actor: Actor, batch_id: int) -> Batch:
