@@ -40,7 +40,8 @@ def add(
 ) -> None:
     """Append one record to an open transaction, so it commits (or not) with the change it describes.
 
-    Details pass through the redactor: no secret or full phone is kept.
+    Details pass through the redactor, so no secret is kept. Numbers are kept as written: a caller
+    mentioning a phone masks it (`phone.mask_phone`), as amounts must stay readable.
     """
     db.add(
         AuditRecord(
@@ -48,7 +49,7 @@ def add(
             action=action[:64],
             target=target[:200],
             outcome=outcome[:16],
-            detail=redact_text(detail) if detail else None,
+            detail=redact_text(detail, phones=False) if detail else None,
         )
     )
 

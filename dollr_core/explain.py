@@ -62,7 +62,7 @@ class Explanation:
 
 
 def explain(exc: BaseException) -> Explanation:
-    details = redact_text(f"{type(exc).__name__}: {exc}")
+    details = redact_text(f"{type(exc).__name__}: {exc}", phones=False)  # phone fields are masked at source
     if isinstance(exc, AccessDenied):
         return Explanation(str(exc), "Ask a colleague with the right role, or an admin.", details)
     if isinstance(exc, InvalidRequestError):
