@@ -33,6 +33,7 @@ from dollr_core.models import (
 )
 from dollr_core.money import check_currency, parse_amount
 from dollr_core.services import Services
+from dollr_core.validation import NOTE_LENGTH, check_text
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class LineItem:
         label = " ".join(str(name).split())
         if not label:
             raise ValueError("Give the item a name.")
+        check_text(label, "item name", max_length=200)
         try:
             count = int(qty)
         except (TypeError, ValueError):
@@ -80,6 +82,7 @@ def create_document(
     """
     require(actor, Permission.MANAGE_INVOICES)
     check_currency(currency)
+    check_text(note.strip(), "note", max_length=NOTE_LENGTH, multiline=True)
     # Only a run that may have been cut off after Dollr's create needs to look there as well.
     existing = find_by_reference(svc, source_type, draft_key, ask_dollr=recovering)
     if existing is not None:

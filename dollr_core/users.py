@@ -20,6 +20,7 @@ from dollr_core import audit
 from dollr_core.access import Actor, Permission, Role, require
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import AuditRecord, ConsoleUser
+from dollr_core.validation import character_problem, printable, text_problem
 
 #: Failed sign-ins in a row before the e-mail locks, and for how long.
 LOCK_AFTER = 5
@@ -53,7 +54,14 @@ _DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(rounds=12))
 
 def normalize_email(email: str) -> str:
     value = email.strip().lower()
-    if "@" not in value or value.startswith("@") or value.endswith("@") or " " in value or len(value) > 254:
+    if (
+        "@" not in value
+        or value.startswith("@")
+        or value.endswith("@")
+        or " " in value
+        or len(value) > 254
+        or character_problem(value, "e-mail address")
+    ):
         raise UserError("Enter a valid e-mail address.")
     return value
 
@@ -86,6 +94,8 @@ def add_user(
     if by is not None:
         require(by, Permission.MANAGE_USERS)
     address = normalize_email(email)
+    if problem := text_problem(name.strip(), "name", max_length=200):
+        raise UserError(problem)
     if get_user(engine, address) is not None:
         raise UserError(f"A user with the e-mail {address} already exists.")
     user = ConsoleUser(
@@ -207,7 +217,7 @@ def sign_in(
     try:
         address = normalize_email(email)
     except UserError:
-        address = email.strip().lower()[:254]
+        address = printable(email.strip().lower())[:254]  # recorded as typed, minus what cannot be stored
     with _EMAIL_LOCKS[zlib.crc32(address.encode()) % len(_EMAIL_LOCKS)]:
         now = utcnow()
         failures, last_failure = _failures_in_a_row(engine, address)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import unicodedata
 
+#: Notes on payments and documents (the ledger's `note` columns).
+NOTE_LENGTH = 500
 #: The largest key of a ledger row (PostgreSQL `integer`).
 MAX_ROW_ID = 2**31 - 1
 # Line and paragraph separators (and NEL) end a line in Python's splitlines and some readers.
@@ -25,11 +27,10 @@ def link_id(text: str, what: str) -> int:
     return number
 
 
-def text_problem(value: str, label: str, *, max_length: int, multiline: bool = False) -> str | None:
-    """A sentence naming `label` when the text is too long or holds characters that cannot be
-    stored or shown safely (NUL, control characters, line breaks in a one-line field)."""
-    if len(value) > max_length:
-        return f"The {label} can have at most {max_length:,} characters; this one has {len(value):,}."
+def character_problem(value: str, label: str, *, multiline: bool = False) -> str | None:
+    """A sentence naming `label` when the text holds characters that cannot be stored or shown
+    safely: NUL and other control characters, or a line break (Unicode ones included) in a
+    one-line field."""
     for char in value:
         if multiline and char in "\n\t":
             continue
@@ -40,12 +41,25 @@ def text_problem(value: str, label: str, *, max_length: int, multiline: bool = F
     return None
 
 
+def text_problem(value: str, label: str, *, max_length: int, multiline: bool = False) -> str | None:
+    """`character_problem`, or a sentence naming `label` when the text is longer than `max_length`."""
+    if len(value) > max_length:
+        return f"The {label} can have at most {max_length:,} characters; this one has {len(value):,}."
+    return character_problem(value, label, multiline=multiline)
+
+
 def check_text(value: str, label: str, *, max_length: int, multiline: bool = False) -> str:
     """`value` when `text_problem` finds nothing; otherwise ValueError with its sentence."""
     problem = text_problem(value, label, max_length=max_length, multiline=multiline)
     if problem:
         raise ValueError(problem)
     return value
+
+
+def printable(value: str) -> str:
+    """The text with every character `character_problem` refuses shown as U+FFFD, for storing a
+    refused draft row that a person then corrects."""
+    return "".join("\ufffd" if character_problem(char, "text") else char for char in value)
 
 
 def _code_point(char: str) -> str:
