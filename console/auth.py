@@ -109,12 +109,10 @@ def _password_form(svc: Services) -> None:
 
 
 def _client_address() -> str:
-    """Who is knocking, for the sign-in throttle: the peer's address, or behind a proxy on this
-    host the address that proxy saw (the last X-Forwarded-For entry: the only one it wrote)."""
-    if st.context.ip_address:
-        return st.context.ip_address
+    """Who is knocking, for the sign-in throttle: behind the reverse proxy (docs/deploy.md) the
+    last X-Forwarded-For entry, the one the proxy itself wrote; without one, the peer's address."""
     forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
-    return forwarded or "local"
+    return forwarded or st.context.ip_address or "local"
 
 
 def _oidc_sign_in() -> None:
