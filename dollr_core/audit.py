@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from dollr_core import spreadsheet
 from dollr_core.ledger.tables import AuditRecord
 from dollr_core.redact import redact_text
+from dollr_core.validation import printable
 
 
 def record(
@@ -71,11 +72,11 @@ def search(engine: Engine, flt: AuditFilter, *, limit: int = 500, offset: int = 
         if flt.until:
             query = query.where(AuditRecord.at < flt.until)
         if flt.actor:
-            query = query.where(func.lower(AuditRecord.actor).like(f"%{flt.actor.lower()}%"))
+            query = query.where(func.lower(AuditRecord.actor).like(f"%{printable(flt.actor).lower()}%"))
         if flt.action:
             query = query.where(AuditRecord.action == flt.action)
         if flt.text:
-            like = f"%{flt.text.lower()}%"
+            like = f"%{printable(flt.text).lower()}%"  # a NUL would make PostgreSQL fail
             query = query.where(
                 or_(func.lower(AuditRecord.target).like(like), func.lower(AuditRecord.detail).like(like))
             )

@@ -29,7 +29,7 @@ from dollr_core.models import (
     PaymentAccountCreate,
 )
 from dollr_core.phone import normalize_phone
-from dollr_core.validation import check_text
+from dollr_core.validation import check_text, printable
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def search_customers(engine: Engine, text: str = "", *, limit: int = 50) -> list
     with Session(engine) as db:
         query = select(Customer).order_by(col(Customer.updated_at).desc()).limit(limit)
         if text.strip():
-            like = f"%{text.strip().lower()}%"
+            like = f"%{printable(text.strip()).lower()}%"  # a NUL would make PostgreSQL fail
             digits = "".join(ch for ch in text if ch.isdigit())
             clauses = [func.lower(Customer.fullname).like(like)]
             if digits:

@@ -27,6 +27,7 @@ from dollr_core import spreadsheet
 from dollr_core.explain import failure_reason
 from dollr_core.ledger.tables import Attempt, AttemptState
 from dollr_core.money import format_money, quantize
+from dollr_core.validation import printable
 
 __all__ = [
     "EXPORT_HEADER",
@@ -159,7 +160,7 @@ def _conditions(flt: HistoryFilter, dialect: str) -> list[ColumnElement[bool]]:
         where.append(col(A.currency).in_(flt.currencies))
     if flt.operators:
         where.append(col(A.operator).in_(flt.operators))
-    text = " ".join(flt.text.split()).lower()
+    text = " ".join(printable(flt.text).split()).lower()  # a NUL would make PostgreSQL fail
     if text:
         pattern = _like(text)
         matches = [

@@ -143,3 +143,19 @@ def test_amounts_and_links_have_limits() -> None:
     for bad in ("²", "1" * 23, "0", "-1", "4e3", "", "2147483648"):
         with pytest.raises(ValueError, match="This link is not valid"):
             validation.link_id(bad, "batch")
+
+
+def test_searches_with_a_nul_find_nothing_instead_of_failing(services: Services) -> None:
+    from dollr_core import audit, directory, history
+
+    assert audit.search(services.engine, audit.AuditFilter(actor="a\x00", text="b\x00")) == []
+    assert directory.search_customers(services.engine, "Musa\x00") == []
+    assert documents.search_documents(services.engine, text="INV\x00") == []
+    assert history.page(services.engine, history.HistoryFilter(text="x\x00"), 1, 10).rows == []
+
+
+@pytest.mark.parametrize("typed", ["²", "1" * 23, "INV\x00"])
+def test_a_malformed_document_number_is_not_found_instead_of_failing(
+    services: Services, finance: Actor, typed: str
+) -> None:
+    assert documents.find_document(services, finance, typed) is None
