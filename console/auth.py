@@ -100,12 +100,19 @@ def _password_form(svc: Services) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            who = users.sign_in(svc.engine, email, password)
+            who = users.sign_in(svc.engine, email, password, client=_client_address())
         except users.SignInError as exc:
             st.error(str(exc))
             return
         _remember(who)
         st.rerun()
+
+
+def _client_address() -> str:
+    """Who is knocking, for the sign-in throttle: behind the reverse proxy (docs/deploy.md) the
+    last X-Forwarded-For entry, the one the proxy itself wrote; without one, the peer's address."""
+    forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
+    return forwarded or st.context.ip_address or "local"
 
 
 def _oidc_sign_in() -> None:

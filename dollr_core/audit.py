@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, func, or_
 from sqlmodel import Session, col, select
 
+from dollr_core import spreadsheet
 from dollr_core.ledger.tables import AuditRecord
 from dollr_core.redact import redact_text
+from dollr_core.validation import printable
 
 
 def record(
@@ -21,18 +24,35 @@ def record(
     outcome: str = "ok",
     detail: str | None = None,
 ) -> None:
-    """Append one record. Details pass through the redactor: no secret or full phone is kept."""
+    """Append one record in a transaction of its own."""
     with Session(engine) as db:
-        db.add(
-            AuditRecord(
-                actor=actor[:254],
-                action=action[:64],
-                target=target[:200],
-                outcome=outcome[:16],
-                detail=redact_text(detail) if detail else None,
-            )
-        )
+        add(db, actor, action, target=target, outcome=outcome, detail=detail)
         db.commit()
+
+
+def add(
+    db: Session,
+    actor: str,
+    action: str,
+    *,
+    target: str = "",
+    outcome: str = "ok",
+    detail: str | None = None,
+) -> None:
+    """Append one record to an open transaction, so it commits (or not) with the change it describes.
+
+    Details pass through the redactor, so no secret is kept. Numbers are kept as written: a caller
+    mentioning a phone masks it (`phone.mask_phone`), as amounts must stay readable.
+    """
+    db.add(
+        AuditRecord(
+            actor=actor[:254],
+            action=action[:64],
+            target=target[:200],
+            outcome=outcome[:16],
+            detail=redact_text(detail, phones=False) if detail else None,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -52,16 +72,46 @@ def search(engine: Engine, flt: AuditFilter, *, limit: int = 500, offset: int = 
         if flt.until:
             query = query.where(AuditRecord.at < flt.until)
         if flt.actor:
-            query = query.where(func.lower(AuditRecord.actor).like(f"%{flt.actor.lower()}%"))
+            query = query.where(func.lower(AuditRecord.actor).like(f"%{printable(flt.actor).lower()}%"))
         if flt.action:
             query = query.where(AuditRecord.action == flt.action)
         if flt.text:
-            like = f"%{flt.text.lower()}%"
+            like = f"%{printable(flt.text).lower()}%"  # a NUL would make PostgreSQL fail
             query = query.where(
                 or_(func.lower(AuditRecord.target).like(like), func.lower(AuditRecord.detail).like(like))
             )
         query = query.order_by(col(AuditRecord.id).desc()).offset(offset).limit(limit)
         return list(db.exec(query).all())
+
+
+#: The columns of the trail as people read it, on screen and in the export.
+COLUMNS = ("When (UTC)", "Who", "Action", "What", "Outcome", "Details")
+
+
+def table(records: Iterable[AuditRecord]) -> list[dict[str, str]]:
+    """Records as rows keyed by `COLUMNS`."""
+    return [
+        dict(
+            zip(
+                COLUMNS,
+                (
+                    r.at.strftime("%Y-%m-%d %H:%M:%S"),
+                    r.actor,
+                    r.action,
+                    r.target,
+                    r.outcome,
+                    r.detail or "",
+                ),
+                strict=True,
+            )
+        )
+        for r in records
+    ]
+
+
+def export_csv(rows: Iterable[dict[str, str]]) -> str:
+    """The trail as a CSV file; what strangers typed (e-mails at sign-in) can never run as a formula."""
+    return spreadsheet.document(COLUMNS, ([row[c] for c in COLUMNS] for row in rows))
 
 
 def actions(engine: Engine) -> list[str]:

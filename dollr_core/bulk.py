@@ -12,10 +12,12 @@ before anything is sent, so a restart resumes the batch without paying any row t
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
-from collections.abc import Callable, Hashable, Iterable, Sequence
+import re
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +28,7 @@ from sqlalchemy import Engine, delete, exists, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dollr_core import audit, dashboard
+from dollr_core import audit, dashboard, spreadsheet, validation
 from dollr_core.access import Actor, Permission, require, require_any
 from dollr_core.enums import FeeBearer, OperationType, PaymentMethod, Provider
 from dollr_core.errors import DollrError, InvalidRequestError, NotFoundError
@@ -132,31 +134,48 @@ class RowInput:
 
 def template_csv() -> str:
     """The file people fill in: the columns, and two example rows (sandbox wallet numbers)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(TEMPLATE_COLUMNS)
-    writer.writerow(["Musa Kollie", "231880001234", "25.00", "USD", "March stipend", "STIPEND-0001"])
-    writer.writerow(["Aline Uwase", "250780005678", "15000", "RWF", "", ""])
-    return out.getvalue()
+    return spreadsheet.document(
+        TEMPLATE_COLUMNS,
+        [
+            ["Musa Kollie", "231880001234", "25.00", "USD", "March stipend", "STIPEND-0001"],
+            ["Aline Uwase", "250780005678", "15000", "RWF", "", ""],
+        ],
+    )
+
+
+#: Far more than 2,000 rows need, so a file this large is a mistake (or an attack): refused unread.
+MAX_FILE_BYTES = 5_000_000
+#: The longest line (one recipient) read; longer is refused before the CSV reader takes it in.
+MAX_LINE_CHARS = 10_000
 
 
 def parse_rows(data: bytes | str) -> list[RowInput]:
     """Read an uploaded CSV or rows pasted from a spreadsheet (comma, semicolon or tab separated).
 
     The first line names the columns (any order; see `TEMPLATE_COLUMNS`). Raises BulkError with
-    one plain sentence when the file cannot be read as a whole; problems in single rows are found
-    later, by the checks, and shown per row.
+    one plain sentence when the file cannot be read as a whole; problems in single rows (a line
+    break or a control character in a cell, an amount too large) are found by the checks and
+    shown on their row.
     """
-    text = _decode(data) if isinstance(data, bytes) else data
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
+    if len(data) > MAX_FILE_BYTES:
+        raise BulkError(
+            f"The file is too large ({len(data) / 1_000_000:.1f} MB): a batch file can be at most"
+            f" {MAX_FILE_BYTES // 1_000_000} MB ({MAX_ROWS:,} recipients). Split it."
+        )
+    text = (_decode(data) if isinstance(data, bytes) else data).removeprefix(spreadsheet.BYTE_ORDER_MARK)
+    # Only CR and LF end a record; quoted line breaks, and Unicode line separators, stay in their
+    # cell, where the row checks refuse them instead of splitting or joining rows.
+    heading_line = re.split(r"\r\n|\r|\n", text[: MAX_LINE_CHARS + 1], maxsplit=1)[0]
+    if len(heading_line) > MAX_LINE_CHARS:
+        raise BulkError(_line_too_long(1))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(heading_line))
+    records = _records(reader)
+    heading = next(records, None)
+    if heading is None or not any(cell.strip() for cell in heading):
         raise BulkError("The file is empty: it needs a heading line and one line per recipient.")
-    delimiter = _delimiter(lines[0])
-    reader = csv.reader(lines, delimiter=delimiter)
-    heading = next(reader)
     columns = _columns(heading)
     rows: list[RowInput] = []
-    for cells in reader:
+    for cells in records:
         if not any(cell.strip() for cell in cells):
             continue
         if len(rows) == MAX_ROWS:
@@ -181,9 +200,60 @@ def parse_rows(data: bytes | str) -> list[RowInput]:
     return rows
 
 
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str]]:
+    """The CSV records, each refused with its line number when too long to be a recipient."""
+    line = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field over the reader's own limit, or broken quoting
+            where = getattr(reader, "line_num", line + 1)
+            if "field larger than field limit" in str(exc):
+                raise BulkError(_line_too_long(where)) from None
+            raise BulkError(f"Line {where} of the file cannot be read as CSV ({exc}).") from None
+        line = getattr(reader, "line_num", line + 1)
+        if sum(len(c) for c in cells) > MAX_LINE_CHARS:
+            raise BulkError(_line_too_long(line))
+        yield cells
+
+
+def _line_too_long(line: int) -> str:
+    return (
+        f"Line {line} of the file is too long: one recipient can take at most {MAX_LINE_CHARS:,}"
+        " characters. Check that the file is the filled-in template."
+    )
+
+
+# Byte-order marks, longest first (UTF-32's little-endian mark begins with UTF-16's).
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+
+
 def _decode(data: bytes) -> str:
-    # Excel saves UTF-8 with a byte-order mark, or Windows-1252 when asked for "CSV" on Windows.
-    for encoding in ("utf-8-sig", "cp1252"):
+    """The file's text: by its byte-order mark (Excel's "Unicode text" is UTF-16), else UTF-8,
+    else Windows-1252 (what Excel saves as plain "CSV" on Windows)."""
+    for mark, encoding, name in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                raise BulkError(
+                    f"The file says it is {name} text but cannot be read as such; save it from your"
+                    " spreadsheet again as “CSV UTF-8”."
+                ) from None
+    if b"\x00" in data:
+        raise BulkError(
+            "The file is not plain CSV text (it holds NUL bytes, as UTF-16 files without a"
+            " byte-order mark do): save it from your spreadsheet as “CSV UTF-8”."
+        )
+    for encoding in ("utf-8", "cp1252"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
@@ -252,21 +322,37 @@ def _own_checks(row: BatchRow) -> _Check:
 
 
 def _fill(row: BatchRow, values: RowInput) -> list[str]:
-    """Copy what was typed onto the row, trimmed to the column sizes; say what did not fit."""
-    too_long = []
-    name = " ".join(values.name.split())
-    note = values.note.strip()
-    reference = values.own_reference.strip()
+    """Copy what was typed onto the row, trimmed to the column sizes; say what did not fit.
+
+    A line break or control character in a cell makes the row invalid, naming the cell (a quoted
+    line break is never silently joined, a Unicode line separator never splits the row); the row
+    keeps a printable copy (U+FFFD where the character was) for the person to correct.
+    """
+    problems = []
+    typed = (
+        ("name", values.name),
+        ("phone number", values.phone),
+        ("amount", values.amount),
+        ("currency", values.currency),
+        ("note", values.note),
+        ("reference", values.own_reference),
+    )
+    for label, text in typed:
+        if problem := validation.character_problem(text, label):
+            problems.append(problem)
+    name = " ".join(validation.printable(values.name).split())
+    note = validation.printable(values.note).strip()
+    reference = validation.printable(values.own_reference).strip()
     for label, text, limit in (("name", name, 200), ("note", note, 500), ("reference", reference, 100)):
         if len(text) > limit:
-            too_long.append(f"The {label} is too long ({limit} characters at most); it was cut.")
+            problems.append(f"The {label} is too long ({limit} characters at most); it was cut.")
     row.name = name[:200]
-    row.phone = values.phone.strip()[:32]
-    row.amount_text = values.amount.strip()[:40]
-    row.currency = values.currency.strip().upper()[:8]
+    row.phone = validation.printable(values.phone).strip()[:32]
+    row.amount_text = validation.printable(values.amount).strip()[:40]
+    row.currency = validation.printable(values.currency).strip().upper()[:8]
     row.note = note[:500]
     row.own_reference = reference[:100] or None
-    return too_long
+    return problems
 
 
 _K = TypeVar("_K", bound=Hashable)
@@ -441,6 +527,8 @@ def _references_elsewhere(db: Session, references: list[str], batch_id: int | No
 def create_batch(svc: Services, actor: Actor, name: str, rows: Sequence[RowInput]) -> Batch:
     """A new draft batch with every row checked (see `parse_rows` for reading a file)."""
     require(actor, Permission.BULK_PAYOUTS)
+    if problem := validation.text_problem(" ".join(name.split()), "batch name", max_length=200):
+        raise BulkError(problem)
     checked = _checked(svc, rows)
     with Session(svc.engine) as db:
         batch = _insert(db, actor, name, checked)
@@ -813,6 +901,8 @@ def resume_batch(svc: Services, actor: Actor, batch_id: int) -> Batch:
 def pause_batch(svc: Services, actor: Actor, batch_id: int, *, reason: str = "") -> Batch:
     """Stop sending rows; rows already sent are still followed to their outcome."""
     require_any(actor, Permission.BULK_PAYOUTS, Permission.APPROVE)
+    if problem := validation.text_problem(reason, "reason", max_length=500, multiline=True):
+        raise BulkError(problem)
     batch = _move(svc.engine, batch_id, (BatchState.RUNNING,), BatchState.PAUSED)
     audit.record(svc.engine, actor.email, "batch_paused", target=f"batch {batch_id}", detail=reason or None)
     return batch
@@ -1119,28 +1209,27 @@ def results_csv(svc: Services, actor: Actor, batch_id: int) -> str:
     """Every row with its final status, Dollr reference, fees and failure reason, as CSV."""
     require_any(actor, Permission.BULK_PAYOUTS, Permission.APPROVE)
     sync_rows(svc.engine, batch_id)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(RESULT_COLUMNS)
-    for row in _rows(svc.engine, batch_id):
-        writer.writerow(
+    return spreadsheet.document(
+        RESULT_COLUMNS,
+        (
             [
                 row.row_number,
-                _cell(row.name),
+                row.name,
                 row.phone,
-                _text(row.amount, row.currency) if row.amount is not None else _cell(row.amount_text),
-                _cell(row.currency),
-                _cell(row.note),
-                _cell(row.own_reference or ""),
+                _text(row.amount, row.currency) if row.amount is not None else row.amount_text,
+                row.currency,
+                row.note,
+                row.own_reference,
                 ROW_STATUS[BatchRowState(row.state)],
                 _text(row_fees(row), row.currency),
                 _text(row.payer_amount, row.currency),
                 _text(row.payee_amount, row.currency),
-                row.reference_id or "",
-                _cell(row.failure_reason or row.problems or ""),
+                row.reference_id,
+                row.failure_reason or row.problems,
             ]
-        )
-    return out.getvalue()
+            for row in _rows(svc.engine, batch_id)
+        ),
+    )
 
 
 def _text(amount: Decimal | None, currency: str) -> str:
@@ -1151,11 +1240,6 @@ def _text(amount: Decimal | None, currency: str) -> str:
         return str(quantize(amount, currency))
     except ValueError:
         return str(amount)
-
-
-def _cell(text: str) -> str:
-    """Text a spreadsheet would run as a formula is kept as text (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def retry_failed(svc: Services, actor: Actor, batch_id: int) -> Batch:

@@ -33,6 +33,7 @@ from dollr_core.models import (
 )
 from dollr_core.phone import normalize_phone
 from dollr_core.services import Services
+from dollr_core.validation import NOTE_LENGTH, check_text
 
 
 class CollectionRefused(ValueError):
@@ -403,6 +404,9 @@ def create_checkout(
     The draft key is the document's reference, so repeating the call finds the first document.
     """
     require(actor, Permission.COLLECT)
+    check_text(note, "note", max_length=NOTE_LENGTH, multiline=True)
+    for name, _amount in items:
+        check_text(name, "item name", max_length=200)
     found = documents.find_by_reference(svc, source_type, draft_key)
     if found is not None:
         return CheckoutLink(found, _pay_url(svc, found))

@@ -29,6 +29,7 @@ from dollr_core.models import (
     PaymentAccountCreate,
 )
 from dollr_core.phone import normalize_phone
+from dollr_core.validation import check_text, printable
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,10 @@ class Person:
         name = " ".join(fullname.split())
         if not name:
             raise ValueError("Enter the person's full name.")
-        if len(name) > 200:
-            raise ValueError("The name is too long (200 characters at most).")
+        check_text(name, "name", max_length=200)
         mail = (email or "").strip() or None
+        if mail is not None:
+            check_text(mail, "e-mail address", max_length=254)
         if mail is not None and (
             "@" not in mail or " " in mail or mail.startswith("@") or mail.endswith("@")
         ):
@@ -65,7 +67,7 @@ def search_customers(engine: Engine, text: str = "", *, limit: int = 50) -> list
     with Session(engine) as db:
         query = select(Customer).order_by(col(Customer.updated_at).desc()).limit(limit)
         if text.strip():
-            like = f"%{text.strip().lower()}%"
+            like = f"%{printable(text.strip()).lower()}%"  # a NUL would make PostgreSQL fail
             digits = "".join(ch for ch in text if ch.isdigit())
             clauses = [func.lower(Customer.fullname).like(like)]
             if digits:

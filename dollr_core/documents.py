@@ -33,6 +33,7 @@ from dollr_core.models import (
 )
 from dollr_core.money import check_currency, parse_amount
 from dollr_core.services import Services
+from dollr_core.validation import NOTE_LENGTH, check_text, printable
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class LineItem:
         label = " ".join(str(name).split())
         if not label:
             raise ValueError("Give the item a name.")
+        check_text(label, "item name", max_length=200)
         try:
             count = int(qty)
         except (TypeError, ValueError):
@@ -80,6 +82,7 @@ def create_document(
     """
     require(actor, Permission.MANAGE_INVOICES)
     check_currency(currency)
+    check_text(note.strip(), "note", max_length=NOTE_LENGTH, multiline=True)
     # Only a run that may have been cut off after Dollr's create needs to look there as well.
     existing = find_by_reference(svc, source_type, draft_key, ask_dollr=recovering)
     if existing is not None:
@@ -202,15 +205,17 @@ def detail(svc: Services, actor: Actor, source_type: SourceType | str, dollr_id:
 def find_document(svc: Services, actor: Actor, text: str) -> DocumentRecord | None:
     """By number (INV-…/ORD-…) or by Dollr id, in our mirror first, then on Dollr."""
     require_any(actor, Permission.MANAGE_INVOICES, Permission.LOOK_UP_STATUS, Permission.VIEW_RECEIPTS)
-    value = text.strip()
+    value = printable(text.strip())  # a NUL would make PostgreSQL fail
     if not value:
         return None
+    # An id is ASCII digits a 64-bit column can hold ("²" is a digit to Python, 23 digits overflow).
+    dollr_id = int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
     with Session(svc.engine) as db:
         query = select(DocumentRecord).where(func.upper(DocumentRecord.number) == value.upper())
-        if value.isdigit():
+        if dollr_id is not None:
             query = select(DocumentRecord).where(
                 or_(
-                    col(DocumentRecord.dollr_id) == int(value),
+                    col(DocumentRecord.dollr_id) == dollr_id,
                     func.upper(DocumentRecord.number) == value.upper(),
                 )
             )
@@ -221,7 +226,7 @@ def find_document(svc: Services, actor: Actor, text: str) -> DocumentRecord | No
     for kind in kinds:
         api = documents_api(svc, kind)
         try:
-            found = api.retrieve(int(value)) if value.isdigit() else api.retrieve_by_number(value.upper())
+            found = api.retrieve(dollr_id) if dollr_id is not None else api.retrieve_by_number(value.upper())
         except NotFoundError:
             continue
         return mirror(svc.engine, found)
@@ -243,7 +248,7 @@ def search_documents(
         if source_type:
             query = query.where(DocumentRecord.source_type == source_type)
         if text.strip():
-            like = f"%{text.strip().lower()}%"
+            like = f"%{printable(text.strip()).lower()}%"  # a NUL would make PostgreSQL fail
             query = query.where(
                 or_(
                     func.lower(DocumentRecord.number).like(like),

@@ -5,9 +5,16 @@ Used by the console (and any script) so a person never sees a stack trace or an 
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import secrets
+import sqlite3
+import traceback
 from dataclasses import dataclass
 
+import psycopg
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from dollr_core.access import AccessDenied
 from dollr_core.errors import (
@@ -61,10 +68,39 @@ class Explanation:
     details: str = ""  # for the collapsed "technical details" section; never holds a secret
 
 
+_faults = logging.getLogger("dollr_core.faults")
+_DATABASE_ERRORS = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
+
+
+def fault_reference(exc: BaseException) -> str:
+    """Log a fault in our code once, under a short reference a person can quote to an admin.
+
+    The log gets the (redacted) error and where it happened; the page gets only the reference,
+    never SQL, parameters or a stack trace.
+    """
+    reference = getattr(exc, "dollr_fault_reference", None)
+    if isinstance(reference, str):
+        return reference
+    reference = secrets.token_hex(4).upper()
+    with contextlib.suppress(AttributeError):  # kept on the error, so a rerun logs it once
+        exc.dollr_fault_reference = reference  # type: ignore[attr-defined]
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    _faults.error("Fault %s: %s\n%s", reference, redact_text(f"{type(exc).__name__}: {exc}"), where)
+    return reference
+
+
 def explain(exc: BaseException) -> Explanation:
-    details = redact_text(f"{type(exc).__name__}: {exc}")
+    details = redact_text(f"{type(exc).__name__}: {exc}", phones=False)  # phone fields are masked at source
     if isinstance(exc, AccessDenied):
         return Explanation(str(exc), "Ask a colleague with the right role, or an admin.", details)
+    if isinstance(exc, _DATABASE_ERRORS):
+        reference = fault_reference(exc)
+        return Explanation(
+            f"The console could not read or write its ledger (fault {reference}).",
+            "Nothing you entered needs correcting. Try again in a moment; if it keeps happening, give"
+            f" an admin the reference {reference}: it finds the details in the console's log.",
+            f"Fault reference {reference} (details in the console's log).",
+        )
     if isinstance(exc, InvalidRequestError):
         fields = {e.field for e in exc.errors}
         if "session_id" in fields:
@@ -109,8 +145,11 @@ def explain(exc: BaseException) -> Explanation:
         return Explanation(exc.message, "Try again in a moment; if it keeps failing, tell an admin.", details)
     if isinstance(exc, ValueError | LookupError | RuntimeError):
         return Explanation(str(exc), "Correct it and try again.", details)
+    reference = fault_reference(exc)
     return Explanation(
-        "Something went wrong in the console.", "Try again; if it keeps happening, tell an admin.", details
+        f"Something went wrong in the console (fault {reference}).",
+        f"Try again; if it keeps happening, give an admin the reference {reference}.",
+        f"Fault reference {reference} (details in the console's log).",
     )
 
 

@@ -11,8 +11,6 @@ Days are UTC days, and a payment belongs to the day it was started (`Attempt.cre
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,9 +23,11 @@ from typing import Any, Literal, cast
 from sqlalchemy import ColumnElement, Engine, and_, case, func, or_, select
 from sqlmodel import col
 
+from dollr_core import spreadsheet
 from dollr_core.explain import failure_reason
 from dollr_core.ledger.tables import Attempt, AttemptState
 from dollr_core.money import format_money, quantize
+from dollr_core.validation import printable
 
 __all__ = [
     "EXPORT_HEADER",
@@ -160,7 +160,7 @@ def _conditions(flt: HistoryFilter, dialect: str) -> list[ColumnElement[bool]]:
         where.append(col(A.currency).in_(flt.currencies))
     if flt.operators:
         where.append(col(A.operator).in_(flt.operators))
-    text = " ".join(flt.text.split()).lower()
+    text = " ".join(printable(flt.text).split()).lower()  # a NUL would make PostgreSQL fail
     if text:
         pattern = _like(text)
         matches = [
@@ -573,12 +573,6 @@ def _time_text(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-def _cell(text: str | None) -> str:
-    """Free text as a spreadsheet shows it, never as a formula (CSV injection)."""
-    value = text or ""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def export_line(row: HistoryRow) -> list[str]:
     return [
         _time_text(row.created_at),
@@ -586,7 +580,7 @@ def export_line(row: HistoryRow) -> list[str]:
         row.operation,
         row.outcome.value,
         row.remote_status or "",
-        _cell(row.party_name),
+        row.party_name or "",
         row.phone,
         row.method or "",
         amount_text(row.amount, row.currency),
@@ -595,11 +589,11 @@ def export_line(row: HistoryRow) -> list[str]:
         row.payer_currency or "",
         amount_text(row.payee_amount, row.payee_currency),
         row.payee_currency or "",
-        _cell(row.document_number),
-        _cell(row.provider_transaction_id),
-        _cell(row.operator),
+        row.document_number or "",
+        row.provider_transaction_id or "",
+        row.operator or "",
         _time_text(row.final_at),
-        _cell(row.reason),
+        row.reason or "",
     ]
 
 
@@ -609,10 +603,7 @@ def export_csv(engine: Engine, flt: HistoryFilter, *, chunk_rows: int = 2000) ->
     Each chunk is read in its own short transaction (keyset on created_at, id), so a large export
     never holds the ledger or memory for long.
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_HEADER)
-    yield buffer.getvalue()
+    yield spreadsheet.heading(EXPORT_HEADER)
     base = _filtered(select(*_ROW_COLUMNS), flt, engine).order_by(*_NEWEST_FIRST).limit(chunk_rows)
     after: tuple[datetime, int] | None = None
     while True:
@@ -626,10 +617,7 @@ def export_csv(engine: Engine, flt: HistoryFilter, *, chunk_rows: int = 2000) ->
             rows = [_row(r) for r in conn.execute(query)]
         if not rows:
             return
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(export_line(row) for row in rows)
-        yield buffer.getvalue()
+        yield spreadsheet.lines(export_line(row) for row in rows)
         if len(rows) < chunk_rows:
             return
         after = (rows[-1].created_at, rows[-1].id)

@@ -99,6 +99,11 @@ def check_amount(amount: Decimal, currency: str | None) -> Decimal:
     return amount
 
 
+#: The largest amount a person may type: far above any real payment, and well inside what the
+#: ledger's money columns hold (64-bit integers of 1/10,000ths), on SQLite and PostgreSQL alike.
+MAX_AMOUNT = Decimal(1_000_000_000_000)
+
+
 def parse_amount(value: str | int | float | Decimal, currency: str) -> Decimal:
     """Parse what an operator typed ("1,234.50", "250", 257.5) into a positive Decimal for `currency`.
 
@@ -127,6 +132,8 @@ def parse_amount(value: str | int | float | Decimal, currency: str) -> Decimal:
             raise ValueError(f"{value.strip()!r} is not an amount; write it like 1234.50.")
     else:
         amount = to_decimal(value)
+    if amount > MAX_AMOUNT:
+        raise ValueError(f"The amount can be at most {MAX_AMOUNT:,} {currency}.")
     return check_amount(amount, currency)
 
 

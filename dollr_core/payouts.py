@@ -32,6 +32,7 @@ from dollr_core.models import (
 from dollr_core.money import parse_amount
 from dollr_core.phone import normalize_phone
 from dollr_core.services import Services
+from dollr_core.validation import NOTE_LENGTH, check_text
 
 
 class PayoutRefused(ValueError):
@@ -72,6 +73,7 @@ def prepare_payout(
     """Check the inputs, find or create the beneficiary and account, and quote the fees."""
     require(actor, Permission.PAY_OUT if batch_id is None else Permission.BULK_PAYOUTS)
     person = Person.checked(name, phone)
+    note = check_text(note.strip(), "note", max_length=NOTE_LENGTH, multiline=True)
     value = parse_amount(amount, currency)
     limit = svc.settings.operator_payout_limits.get(currency)
     if actor.role is Role.OPERATOR and limit is not None and value > limit:

@@ -11,12 +11,14 @@ A PAID document never changes, so its receipt is kept for the life of the proces
 from __future__ import annotations
 
 import html
+import logging
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from fpdf import FPDF
 
@@ -34,6 +36,8 @@ from dollr_core.lookups import TTLCache
 from dollr_core.models import DocumentDetail, MerchantInfo, Receipt
 from dollr_core.predictor import method_name
 from dollr_core.services import Services
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "Contact",
@@ -372,10 +376,41 @@ _PDF_SWAPS = {
 }
 
 
-def _pdf_text(text: str) -> str:
+def _latin1(text: str) -> str:
     """The PDF's built-in fonts know Latin-1 only: swap common punctuation, replace the rest."""
     swapped = text.translate(_PDF_SWAPS)
     return swapped.encode("latin-1", "replace").decode("latin-1")
+
+
+#: Unicode fonts embedded in receipts (Debian's fonts-dejavu-core, and fonts-droid-fallback for
+#: Chinese, Japanese and Korean names); `./dev` installs both.
+UNICODE_FONT_FACES = {
+    "": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    "B": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    "I": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Oblique.ttf"),
+}
+FALLBACK_FONTS = (Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),)
+
+
+def _set_up_fonts(pdf: FPDF) -> tuple[str, Callable[[str], str]]:
+    """The font family to write with, and how text must be prepared for it.
+
+    Names are printed as typed ("Niyonsaba Émilienne 李") with the Unicode fonts; only when they
+    are not installed does the receipt fall back to Helvetica, which shows `?` for what Latin-1 lacks.
+    """
+    regular = UNICODE_FONT_FACES[""]
+    if not regular.is_file():
+        logger.warning("No Unicode font at %s: receipts show non-Latin names as '?'", regular)
+        return "Helvetica", _latin1
+    for style, path in UNICODE_FONT_FACES.items():
+        pdf.add_font("Receipt", style, str(path if path.is_file() else regular))
+    fallbacks = []
+    for number, path in enumerate(p for p in FALLBACK_FONTS if p.is_file()):
+        fallbacks.append(f"Fallback{number}")
+        pdf.add_font(fallbacks[-1], "", str(path))
+    if fallbacks:
+        pdf.set_fallback_fonts(fallbacks, exact_match=False)
+    return "Receipt", str
 
 
 def _contact_lines(contact: Contact) -> list[str]:
@@ -386,55 +421,56 @@ def receipt_pdf(view: ReceiptView, *, compress: bool = True) -> bytes:
     """The receipt as an A4 PDF (one page for any ordinary number of items)."""
     pdf = FPDF(format="A4")
     pdf.set_compression(compress)
-    pdf.set_title(_pdf_text(view.title))
+    family, printable = _set_up_fonts(pdf)
+    pdf.set_title(view.title)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
     width = pdf.epw
 
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(width, 9, _pdf_text(view.merchant.name), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=9)
+    pdf.set_font(family, "B", 16)
+    pdf.cell(width, 9, printable(view.merchant.name), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(family, size=9)
     for line in _contact_lines(view.merchant)[1:]:
-        pdf.cell(width, 5, _pdf_text(line), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(width, 5, printable(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    pdf.set_font("Helvetica", "B", 13)
-    pdf.cell(width, 8, _pdf_text(view.title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(family, "B", 13)
+    pdf.cell(width, 8, printable(view.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(family, size=10)
     pdf.cell(
         width,
         6,
-        _pdf_text("Customer: " + ", ".join(_contact_lines(view.customer))),
+        printable("Customer: " + ", ".join(_contact_lines(view.customer))),
         new_x="LMARGIN",
         new_y="NEXT",
     )
     if view.note:
-        pdf.multi_cell(width, 5, _pdf_text(f"Note: {view.note}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, 5, printable(f"Note: {view.note}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
 
-    pdf.set_font("Helvetica", "B", 10)
+    pdf.set_font(family, "B", 10)
     with pdf.table(col_widths=(50, 10, 20, 20), text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT")) as table:
         header = table.row()
         for title in ("Item", "Qty", "Unit price", "Amount"):
             header.cell(title)
-        pdf.set_font("Helvetica", size=10)
+        pdf.set_font(family, size=10)
         for item in view.items:
             row = table.row()
-            row.cell(_pdf_text(item.name))
+            row.cell(printable(item.name))
             row.cell(str(item.qty))
-            row.cell(_pdf_text(_money(item.unit_amount, item.currency)))
-            row.cell(_pdf_text(_money(item.total, item.currency)))
+            row.cell(printable(_money(item.unit_amount, item.currency)))
+            row.cell(printable(_money(item.total, item.currency)))
     pdf.ln(4)
 
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(family, size=10)
     with pdf.table(col_widths=(40, 60), first_row_as_headings=False) as table:
         for label, value in view.lines():
             row = table.row()
-            row.cell(_pdf_text(label))
-            row.cell(_pdf_text(value))
+            row.cell(printable(label))
+            row.cell(printable(value))
     pdf.ln(4)
-    pdf.set_font("Helvetica", "I", 8)
+    pdf.set_font(family, "I", 8)
     printed = datetime.now(UTC).strftime("%d %b %Y, %H:%M UTC")
-    pdf.multi_cell(width, 4, _pdf_text(f"Printed {printed} from the Dollr Ops Console."))
+    pdf.multi_cell(width, 4, printable(f"Printed {printed} from the Dollr Ops Console."))
     return bytes(pdf.output())
 
 

@@ -1,7 +1,10 @@
 """Keep secrets and phone numbers out of logs, error bodies and reprs.
 
-Three layers: by key (`client_secret`, `access_token`, `code`, … are replaced), by known value (the
-exact secrets the client holds), and by shape (Bearer tokens, JWTs, 8–15 digit runs → masked phone).
+Three layers: by key (`client_secret`, `access_token`, `code`, … are replaced; `phone`, … masked),
+by known value (the exact secrets the client holds, and a phone field's value wherever a body echoes
+it) and by shape (Bearer tokens, JWTs). Structured values (`redact_value`) mask phone *fields*, never
+other numbers, so "less than or equal to 1000000000000" stays readable; only free text without
+structure (log lines, URLs) masks every 8–15 digit run as a phone.
 """
 
 from __future__ import annotations
@@ -79,14 +82,34 @@ def redact_text(text: str, secrets: Iterable[str] = (), *, phones: bool = True) 
 def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
     """A redacted deep copy of a JSON-like value (dicts, lists, strings, numbers).
 
+    Values under phone keys are masked, and so is each such value where a message repeats it;
     FastAPI-style 422 entries (`{"loc": [...], "input": ...}`) have their `input` hidden when the
-    location names a secret and masked when it names a phone.
+    location names a secret and masked when it names a phone. Other numbers are left alone.
     """
     known = tuple(s for s in secrets if s)
-    return _redact(value, known)
+    phones = tuple(sorted(set(_phone_values(value)), key=len, reverse=True))
+    return _redact(value, known, phones)
 
 
-def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
+def _phone_values(value: Any) -> Iterable[str]:
+    """Every value the structure holds in a phone field (to mask wherever it is echoed)."""
+    if isinstance(value, Mapping):
+        last = _loc_tail(value.get("loc"))
+        for key, item in value.items():
+            name = str(key).lower()
+            if (name in PHONE_KEYS or (name == "input" and last in PHONE_KEYS)) and isinstance(
+                item, str | int
+            ):
+                if len(str(item).strip()) >= 4:
+                    yield str(item).strip()
+            else:
+                yield from _phone_values(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _phone_values(item)
+
+
+def _redact(value: Any, secrets: tuple[str, ...], phones: tuple[str, ...]) -> Any:
     if isinstance(value, Mapping):
         last = _loc_tail(value.get("loc"))
         out: dict[str, Any] = {}
@@ -101,12 +124,15 @@ def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
             elif name == "input" and last in PHONE_KEYS and isinstance(item, str | int):
                 out[key] = mask_phone(str(item))
             else:
-                out[key] = _redact(item, secrets)
+                out[key] = _redact(item, secrets, phones)
         return out
     if isinstance(value, list | tuple):
-        return [_redact(item, secrets) for item in value]
+        return [_redact(item, secrets, phones) for item in value]
     if isinstance(value, str):
-        return redact_text(value, secrets)
+        text = redact_text(value, secrets, phones=False)
+        for phone in phones:
+            text = text.replace(phone, mask_phone(phone))
+        return text
     return value
 
 

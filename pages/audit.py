@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
@@ -36,27 +34,13 @@ flt = audit.AuditFilter(
     text=text.strip(),
 )
 records = audit.search(svc.engine, flt, limit=2000)
-rows = [
-    {
-        "When (UTC)": r.at.strftime("%Y-%m-%d %H:%M:%S"),
-        "Who": r.actor,
-        "Action": r.action,
-        "What": r.target,
-        "Outcome": r.outcome,
-        "Details": r.detail or "",
-    }
-    for r in records
-]
+rows = audit.table(records)
 st.write(f"{len(rows)} record(s){' (showing the newest 2,000)' if len(rows) == 2000 else ''}.")
 st.dataframe(rows, hide_index=True, width="stretch")
 
-buffer = io.StringIO()
-writer = csv.DictWriter(buffer, fieldnames=["When (UTC)", "Who", "Action", "What", "Outcome", "Details"])
-writer.writeheader()
-writer.writerows(rows)
 st.download_button(
     "Download as CSV",
-    buffer.getvalue(),
+    audit.export_csv(rows),
     file_name="audit.csv",
     mime="text/csv",
     key="audit_csv",

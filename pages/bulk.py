@@ -17,7 +17,7 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import money, page_link, plain, show_error
-from dollr_core import approvals, bulk, bulk_worker
+from dollr_core import approvals, bulk, bulk_worker, validation
 from dollr_core.access import Permission
 from dollr_core.bulk import BATCH_STATUS, ROW_STATUS, EditedRow, RowInput
 from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState
@@ -473,7 +473,11 @@ st.title("Bulk payouts")
 st.caption("Pay many people at once from a spreadsheet: checked first, approved by a manager, then paid.")
 
 if "batch" in st.query_params:  # a link from Approvals or a colleague
-    st.session_state[OPEN] = int(st.query_params["batch"]) if st.query_params["batch"].isdigit() else None
+    try:
+        st.session_state[OPEN] = validation.link_id(st.query_params["batch"], "batch")
+    except ValueError as exc:
+        st.session_state[OPEN] = None
+        st.warning(f"{exc} Choose the batch below.")
     del st.query_params["batch"]
 if OPEN in st.session_state:
     st.session_state[PICK] = st.session_state.pop(OPEN)

@@ -22,7 +22,9 @@ st.dataframe(
             "Name": u.name,
             "Role": u.role,
             "Active": "yes" if u.is_active else "no",
-            "Locked until": u.locked_until.strftime("%Y-%m-%d %H:%M UTC") if u.locked_until else "",
+            "Locked until": locked.strftime("%Y-%m-%d %H:%M UTC")
+            if (locked := users.locked_until(svc.engine, u.email))
+            else "",
             "Last sign-in": u.last_sign_in_at.strftime("%Y-%m-%d %H:%M UTC")
             if u.last_sign_in_at
             else "never",

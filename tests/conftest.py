@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
+from dollr_core import users
 from dollr_core.access import Actor, Role
 from dollr_core.client import DollrClient
 from dollr_core.config import Settings
@@ -147,3 +148,10 @@ def manager() -> Actor:
 @pytest.fixture
 def admin() -> Actor:
     return Actor("ada.admin@example.com", Role.ADMIN)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_throttle() -> Iterator[None]:
+    """Each test starts with no sign-in attempts counted against its (shared, in-process) clients."""
+    users.client_throttle.clear()
+    yield

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import Engine
 
+from dollr_core import audit
 from dollr_core.client import DollrClient
 from dollr_core.enums import OperationType
 from dollr_core.errors import DollrError, InvalidRequestError, PermissionDeniedError
+from dollr_core.explain import explain
+from dollr_core.ledger import open_ledger
 from dollr_core.models import (
     Execution,
     Passcode,
@@ -46,6 +51,13 @@ def payout() -> PayoutExecute:
             ),
         ),
     )
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: object) -> Iterator[Engine]:
+    engine = open_ledger(f"sqlite:///{tmp_path}/ledger.db")
+    yield engine
+    engine.dispose()
 
 
 def secrets_absent(text: str) -> None:
@@ -208,3 +220,40 @@ def test_redacting_filter_on_any_logger(caplog: pytest.LogCaptureFixture) -> Non
         assert caplog.records[-1].getMessage() == "using <redacted> for ••••4567"
     finally:
         log.removeFilter(flt)
+
+
+def test_numbers_in_error_messages_stay_readable_and_phone_fields_are_masked(
+    client: DollrClient, fake: FakeDollr
+) -> None:
+    detail = [
+        {
+            "loc": ["body", "amount"],
+            "msg": "Input should be less than or equal to 1000000000000",
+            "type": "less_than_equal",
+            "input": "5000000000000",
+        },
+        {
+            "loc": ["body", "phone"],
+            "msg": "231880009999 is not registered",
+            "type": "value_error",
+            "input": "231880009999",
+        },
+    ]
+    fake.on("POST", "/v1/executions/payout", respond(422, {"detail": detail}))
+    with pytest.raises(InvalidRequestError) as caught:
+        client.executions.payout(payout())
+    said = explain(caught.value)
+    for text in (said.headline, said.details, str(caught.value), repr(caught.value.body)):
+        assert "1000000000000" in text, text  # a limit, not a phone
+        assert "231880009999" not in text, text  # the phone field, and its echo in the message
+    assert "••••9999 is not registered" in said.headline
+    assert redact_value({"detail": "limit 123456789012", "party_phone": "250780001234"}) == {
+        "detail": "limit 123456789012",
+        "party_phone": "••••1234",
+    }
+
+
+def test_the_audit_trail_keeps_amounts_readable(sqlite_engine: Engine) -> None:
+    audit.record(sqlite_engine, "fred@example.com", "payout_approved", detail="RWF 150000000.00 to Aline")
+    [kept] = audit.search(sqlite_engine, audit.AuditFilter())
+    assert kept.detail == "RWF 150000000.00 to Aline"

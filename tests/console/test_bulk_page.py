@@ -172,3 +172,15 @@ def test_a_console_restarted_mid_batch_carries_on_with_the_passcode(
 def test_operators_cannot_open_bulk_payouts(page: Callable[..., AppTest], console: Services) -> None:
     at = page(PAGE, role=Role.OPERATOR).run()
     assert "does not give access" in at.error[0].value
+
+
+@pytest.mark.parametrize("link", ["²", "1" * 23, "-3", "0", "12abc", "2147483648"])
+def test_a_malformed_batch_link_says_it_is_not_valid(
+    page: Callable[..., AppTest], console: Services, link: str
+) -> None:
+    at = page(PAGE, role=Role.FINANCE)
+    at.query_params["batch"] = link
+    at.run()
+    assert not at.exception
+    assert any("This link is not valid" in str(w.value) for w in at.warning)
+    assert "batch" not in at.query_params

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
-from dollr_core import history
+from dollr_core import history, spreadsheet
 from dollr_core.history import HistoryFilter, Outcome
 from dollr_core.ledger import open_ledger
 
@@ -201,7 +201,8 @@ def test_export_streams_exactly_the_filtered_rows(engine: Engine) -> None:
     flt = HistoryFilter(currencies=("USD",))
     chunks = list(history.export_csv(engine, flt, chunk_rows=7))
     assert len(chunks) > 3, "streamed in chunks, not built at once"
-    exported = list(csv.DictReader(io.StringIO("".join(chunks))))
+    assert chunks[0].startswith(spreadsheet.BYTE_ORDER_MARK)  # Excel reads accented names right
+    exported = list(csv.DictReader(io.StringIO("".join(chunks).removeprefix(spreadsheet.BYTE_ORDER_MARK))))
     shown = history.page(engine, flt, 1, 1000).rows
     assert [r["Payment reference"] for r in exported] == [r.reference_id for r in shown]
     assert len(exported) == 40

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import uuid
+from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
 from dollr_core import documents, receipts
 from dollr_core.access import AccessDenied, Actor, Role
@@ -62,16 +66,41 @@ def test_receipt_holds_every_figure_of_the_payment(paid: tuple[ReceiptView, dict
 
 def test_pdf_and_printable_page(paid: tuple[ReceiptView, dict[str, object]]) -> None:
     view, executed = paid
-    pdf = receipts.receipt_pdf(view, compress=False)
+    pdf = receipts.receipt_pdf(view)
     assert pdf.startswith(b"%PDF")
+    printed = pdf_text(pdf)
     for text in (view.number, str(executed["provider_transaction_id"]), "Sandbox Trading Ltd", "LRD"):
-        assert text.encode() in pdf, text
-    assert receipts.receipt_pdf(view).startswith(b"%PDF")  # compressed, as downloaded
+        assert text in printed, text
 
     page = receipts.receipt_html(view)
     assert "Amara &lt;b&gt;Kamara&lt;/b&gt;" in page and "<b>Kamara" not in page  # typed text is never HTML
     assert view.number in page and "@media print" in page
     assert "Thank you — see you soon" in page
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text a PDF reader extracts (what a person can select, copy and search)."""
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_pdf_prints_names_in_any_script(paid: tuple[ReceiptView, dict[str, object]]) -> None:
+    view, _ = paid
+    name = "Niyonsaba Émilienne 李"
+    pdf = receipts.receipt_pdf(replace(view, customer=replace(view.customer, name=name), note="Ọmọ — ŵ"))
+    printed = pdf_text(pdf)
+    assert name in printed and "Ọmọ — ŵ" in printed
+    assert "?" not in printed
+    assert b"/FontFile2" in receipts.receipt_pdf(view, compress=False)  # the font travels with the file
+
+
+def test_pdf_without_unicode_fonts_still_prints(
+    paid: tuple[ReceiptView, dict[str, object]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    view, _ = paid
+    monkeypatch.setitem(receipts.UNICODE_FONT_FACES, "", tmp_path / "missing.ttf")
+    named = replace(view, customer=replace(view.customer, name="Émilienne 李"))
+    printed = pdf_text(receipts.receipt_pdf(named))
+    assert "Émilienne ?" in printed and view.number in printed
 
 
 def test_paid_receipt_is_fetched_once(
