@@ -50,6 +50,7 @@ from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.leases import LEASE, Heartbeat
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentState, LedgerEvent
 from dollr_core.models import Execution
+from dollr_core.phone import mask_phone
 
 log = logging.getLogger("dollr_core.protocol")
 
@@ -117,29 +118,16 @@ def submit(
     attempt = _claim(engine, intent_key, plan.operation_type, actor=actor, owner=me)
     if attempt is None:
         return current_attempt(engine, intent_key)
-    fresh = attempt.sent_at is None and attempt.local_state == AttemptState.PREPARING
     with Heartbeat(engine, me, [attempt.intent_id]):
         attempt = _drive(engine, client, attempt, plan, actor=actor, owner=me)
-    if fresh:
+    if attempt.local_state == AttemptState.REFUSED:
         audit.record(
             engine,
             actor,
-            f"{attempt.op.value.lower()}_submitted",
+            f"{attempt.op.value.lower()}_refused",
             target=attempt.reference_id,
-            outcome="refused" if attempt.local_state == AttemptState.REFUSED else "ok",
-            detail=" ".join(
-                filter(
-                    None,
-                    [
-                        attempt.currency,
-                        str(attempt.amount),
-                        attempt.party_name,
-                        attempt.phone,
-                        attempt.source_number,
-                        attempt.last_error,
-                    ],
-                )
-            ),
+            outcome="refused",
+            detail=attempt.last_error,
         )
     return attempt
 
@@ -247,6 +235,25 @@ def _new_attempt(db: Session, intent: Intent, operation: OperationType, *, actor
             to_state=AttemptState.PREPARING,
             detail=attempt.reference_id,
         )
+    )
+    # In the attempt's own transaction: a payment that may go out always has its audit record.
+    audit.add(
+        db,
+        actor,
+        f"{operation.value.lower()}_submitted",
+        target=attempt.reference_id,
+        detail=" ".join(
+            filter(
+                None,
+                [
+                    attempt.currency,
+                    str(attempt.amount),
+                    attempt.party_name,
+                    mask_phone(attempt.phone) if attempt.phone else None,
+                    attempt.source_number,
+                ],
+            )
+        ),
     )
     return attempt
 
