@@ -55,6 +55,7 @@ PAGES: tuple[ConsolePage, ...] = (
         ":material/approval:",
         (Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS),
     ),
+    ConsolePage("Look up", "pages/mine.py", "My payments", ":material/person:", ()),
     ConsolePage(
         "Look up", "pages/status.py", "Payment status", ":material/search:", (Permission.LOOK_UP_STATUS,)
     ),

@@ -122,7 +122,8 @@ class HistoryFilter:
     methods: tuple[str, ...] = ()
     currencies: tuple[str, ...] = ()
     operators: tuple[str, ...] = ()
-    #: Part of a name, phone number, payment reference, document number or operator's transaction id.
+    #: Part of a name, phone number, payment reference, document number or operator's transaction
+    #: id, or an amount ("250", "USD 1,000.50").
     text: str = ""
 
 
@@ -170,8 +171,23 @@ def _conditions(flt: HistoryFilter, dialect: str) -> list[ColumnElement[bool]]:
         digits = re.sub(r"[\s\-().+]", "", text)
         if digits.isdigit():
             matches.append(col(A.phone).like(_like(digits), escape="/"))
+        amount = amount_in(text)
+        if amount is not None:
+            matches.append(col(A.amount) == amount)
         where.append(or_(*matches))
     return where
+
+
+_AMOUNT = re.compile(r"^(?:[a-z]{3}\s*)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,4})?(?:\s*[a-z]{3})?$")
+
+
+def amount_in(text: str) -> Decimal | None:
+    """The amount a search text stands for ("250", "USD 1,000.50", "25.5 usd"), else None."""
+    found = _AMOUNT.match(text.strip().lower())
+    if found is None:
+        return None
+    value = Decimal(found.group(1).replace(",", "") + (found.group(2) or ""))
+    return value if 0 < value < Decimal(10) ** 12 else None
 
 
 def _filtered(query: Any, flt: HistoryFilter, engine: Engine) -> Any:
@@ -341,6 +357,13 @@ def page(
     with engine.connect() as conn:
         rows = [_row(r) for r in conn.execute(query)]
     return HistoryPage(rows=rows, total=total, page=number, size=size)
+
+
+def newest(engine: Engine, flt: HistoryFilter, limit: int = 20) -> list[HistoryRow]:
+    """The newest `limit` matching payments (no count: for a quick list, not a paged table)."""
+    query = _filtered(select(*_ROW_COLUMNS), flt, engine).order_by(*_NEWEST_FIRST).limit(limit)
+    with engine.connect() as conn:
+        return [_row(r) for r in conn.execute(query)]
 
 
 def operators(engine: Engine) -> list[str]:

@@ -9,6 +9,7 @@ had a failed payment. Every lookup here asks Dollr, so callers run it on a perso
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from dollr_core import documents
+from dollr_core import documents, history
 from dollr_core.access import Actor, Permission, require
 from dollr_core.enums import ExecutionStatus, OperationType, SourceStatus, SourceType
 from dollr_core.errors import DollrError, NotFoundError
@@ -142,14 +143,54 @@ def parse_reference(text: str) -> str | None:
         return None
 
 
-def look_up(svc: Services, actor: Actor, text: str) -> ReferenceLookup | DocumentLookup:
-    """A payment reference or an invoice/order number (or id), whichever `text` is."""
+@dataclass(frozen=True)
+class PaymentSearch:
+    """Payments in the ledger found by a name, phone digits, amount or document number."""
+
+    query: str
+    matches: list[history.HistoryRow]
+    #: True when the person may see only the payments they sent or collected themselves.
+    own_only: bool
+
+    @property
+    def found(self) -> bool:
+        return bool(self.matches)
+
+
+_DOCUMENT_NUMBER = re.compile(r"^(inv|ord)-", re.IGNORECASE)
+
+
+def look_up(svc: Services, actor: Actor, text: str) -> ReferenceLookup | DocumentLookup | PaymentSearch:
+    """Whatever `text` is: a payment reference, an invoice/order number or id, or else a name,
+    phone number (or its last digits) or amount to find in the ledger."""
     require(actor, Permission.LOOK_UP_STATUS)
-    if not text.strip():
-        raise ValueError("Enter a payment reference, or an invoice or order number.")
-    if parse_reference(text) is not None:
-        return lookup_reference(svc, actor, text)
-    return lookup_document(svc, actor, text)
+    query = text.strip()
+    if not query:
+        raise ValueError(
+            "Enter a payment reference, an invoice or order number, a name, a phone or an amount."
+        )
+    if parse_reference(query) is not None:
+        return lookup_reference(svc, actor, query)
+    if _DOCUMENT_NUMBER.match(query):
+        return lookup_document(svc, actor, query)
+    if query.isascii() and query.isdigit() and len(query) <= 9:  # a document id, or an amount or digits
+        document = lookup_document(svc, actor, query)
+        if document.found:
+            return document
+    return search_payments(svc, actor, query)
+
+
+def search_payments(svc: Services, actor: Actor, text: str, *, limit: int = 20) -> PaymentSearch:
+    """The newest payments matching `text`. Whoever may not browse the history sees only their own."""
+    require(actor, Permission.LOOK_UP_STATUS)
+    own_only = not actor.can(Permission.VIEW_HISTORY)
+    flt = history.HistoryFilter(text=text, operators=(actor.email,) if own_only else ())
+    return PaymentSearch(text.strip(), history.newest(svc.engine, flt, limit), own_only)
+
+
+def my_payments(svc: Services, actor: Actor, page: int = 1, size: int = 25) -> history.HistoryPage:
+    """What this person sent or collected, newest first: every signed-in person has their own."""
+    return history.page(svc.engine, history.HistoryFilter(operators=(actor.email,)), page, size)
 
 
 def lookup_reference(svc: Services, actor: Actor, text: str) -> ReferenceLookup:

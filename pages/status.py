@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console.context import require_page, services
+from console.payments_ui import open_payment, payments_table
 from console.widgets import money, show_error
 from dollr_core import lookup
 from dollr_core.access import Permission
@@ -103,7 +104,20 @@ def side_by_side(
         document_side(document)
 
 
-def show(result: lookup.ReferenceLookup | lookup.DocumentLookup) -> None:
+def show(result: lookup.ReferenceLookup | lookup.DocumentLookup | lookup.PaymentSearch) -> None:
+    if isinstance(result, lookup.PaymentSearch):
+        whose = "you sent or collected" if result.own_only else "in this console"
+        if not result.found:
+            st.warning(
+                f"No payment {whose} matches “{result.query}”. Try part of the name, the last digits of"
+                " the phone number, the amount, or the reference from the receipt."
+            )
+            return
+        st.markdown(f"**Payments {whose} that match**, newest first — pick one to see where it stands:")
+        chosen = payments_table(result.matches, key="status_matches")
+        if chosen is not None:
+            open_payment(chosen)
+        return
     if isinstance(result, lookup.ReferenceLookup):
         if not result.found:
             st.warning(
@@ -142,8 +156,9 @@ def show(result: lookup.ReferenceLookup | lookup.DocumentLookup) -> None:
 
 st.title("Payment status")
 st.caption(
-    "Where a payment stands, by its reference, or an invoice or order, by its number. The payment and"
-    " the invoice each have their own status: they are shown side by side."
+    "Where a payment stands: find it by the name, the phone's last digits, the amount, its reference,"
+    " or an invoice or order number. The payment and the invoice each have their own status: they are"
+    " shown side by side."
 )
 
 # Other pages link here with ?reference=… or ?number=…: that is a request to look, once per link.
@@ -155,9 +170,9 @@ if linked and st.session_state.get(LINKED) != linked:
 
 with st.form("status_form", border=False):
     text = st.text_input(
-        "Payment reference, or invoice / order number",
+        "Reference, invoice / order number, name, phone or amount",
         key="status_query",
-        placeholder="e.g. 550e8400-e29b-41d4-a716-446655440000 or INV-2025-00042",
+        placeholder="e.g. Musa Kollie, 1234 (last digits of the phone), USD 25, INV-2025-00042",
     )
     if st.form_submit_button("Look up", type="primary", key="status_lookup"):
         run_lookup(text)

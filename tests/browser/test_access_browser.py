@@ -10,13 +10,21 @@ from .conftest import PASSWORD, Console, Shots, sign_in
 
 #: The pages each role is offered in the menu (and no others).
 MENUS = {
-    "operator": {"Dashboard", "Collect a payment", "Pay someone", "Approvals", "Payment status"},
+    "operator": {
+        "Dashboard",
+        "Collect a payment",
+        "Pay someone",
+        "Approvals",
+        "My payments",
+        "Payment status",
+    },
     "finance": {
         "Dashboard",
         "Invoices & orders",
         "Collect a payment",
         "Bulk payouts",
         "Approvals",
+        "My payments",
         "Payment status",
         "Receipts",
         "History",
@@ -26,13 +34,14 @@ MENUS = {
         "Dashboard",
         "Bulk payouts",
         "Approvals",
+        "My payments",
         "Payment status",
         "Receipts",
         "History",
         "Fee & FX preview",
         "Audit trail",
     },
-    "admin": {"Dashboard", "Payment status", "History", "Audit trail", "Users"},
+    "admin": {"Dashboard", "My payments", "Payment status", "History", "Audit trail", "Users"},
 }
 ALL_PAGES = set().union(*MENUS.values())
 

@@ -132,7 +132,7 @@ def test_unknown_reference_and_number_say_not_found(
     assert "Not found: no invoice or order has this number or id." in texts(at)
 
     look_up(at, "   ")
-    assert "Enter a payment reference, or an invoice or order number." in texts(at)
+    assert "Enter a payment reference, an invoice or order number, a name, a phone or an amount." in texts(at)
     assert fresh_sandbox.executions() == []
 
 

@@ -10,6 +10,7 @@ the console restarts. People act on what the console tells them. Asserted at the
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import uuid
@@ -34,7 +35,7 @@ from tests.support.relay_control import RelayControl
 
 from .helpers import PASSCODE, all_attempts, collect, executions_by_reference, pay_out, settle
 
-FLOWS = 500
+FLOWS = int(os.environ.get("LATE_COPY_FLOWS", "500"))
 THREADS = 8
 READ_TIMEOUT = 0.3
 SEED = 20261201
