@@ -65,6 +65,8 @@ class Settings(BaseModel):
         default_factory=lambda: {"USD": Decimal("2000"), "LRD": Decimal("400000"), "RWF": Decimal("2000000")}
     )
     session_idle_minutes: int = Field(default=30, ge=1)
+    #: A payout to the same number, of the same amount, within this many hours is a likely mistake.
+    duplicate_window_hours: int = Field(default=24, ge=0)
     log_level: str = "INFO"
 
     @field_validator("base_url")

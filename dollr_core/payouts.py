@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel, SecretStr
+from sqlmodel import Session, col, select
 
 from dollr_core import __version__, protocol
 from dollr_core.access import Actor, Permission, Role, require, require_any
@@ -18,7 +20,8 @@ from dollr_core.enums import FeeBearer, OperationType, PaymentMethod, Provider, 
 from dollr_core.errors import InvalidRequestError, RequestValidationError
 from dollr_core.explain import failure_reason
 from dollr_core.intents import get_intent, open_intent
-from dollr_core.ledger.tables import Attempt, Intent, IntentKind, IntentState
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentKind, IntentState
 from dollr_core.models import (
     AmountAndFeePrediction,
     AmountAndFeesQuery,
@@ -29,8 +32,8 @@ from dollr_core.models import (
     PayoutExecute,
     PayoutSessionCreate,
 )
-from dollr_core.money import parse_amount
-from dollr_core.phone import normalize_phone
+from dollr_core.money import format_money, parse_amount
+from dollr_core.phone import mask_phone, normalize_phone
 from dollr_core.services import Services
 from dollr_core.validation import NOTE_LENGTH, check_text
 
@@ -209,8 +212,41 @@ class PayoutPlan:
         )
 
 
-def confirm_payout(svc: Services, actor: Actor, intent_key: str, passcode: str | SecretStr) -> Attempt:
-    """Send the prepared payout once; a repeat call reports on the attempt already made."""
+class LikelyDuplicate(PayoutRefused):
+    """The same number was paid the same amount a short while ago: send only if meant."""
+
+
+def likely_duplicate(svc: Services, intent: Intent) -> Attempt | None:
+    """The newest earlier payout to the same number of the same amount and currency, within
+    `duplicate_window_hours`, that moved money or may have (failed and refused ones do not count)."""
+    hours = svc.settings.duplicate_window_hours
+    if not hours or intent.batch_id is not None or intent.amount is None:
+        return None  # a batch's rows are checked, and approved, as a whole
+    since = utcnow() - timedelta(hours=hours)
+    gone = (AttemptState.FAILED, AttemptState.REFUSED, AttemptState.ABANDONED)
+    with Session(svc.engine) as db:
+        return db.exec(
+            select(Attempt)
+            .where(
+                Attempt.operation_type == OperationType.PAYOUT,
+                Attempt.phone == intent.phone,
+                Attempt.currency == intent.currency,
+                Attempt.amount == intent.amount,
+                col(Attempt.created_at) >= since,
+                col(Attempt.intent_id) != intent.id,
+                col(Attempt.local_state).not_in(gone),
+            )
+            .order_by(col(Attempt.created_at).desc())
+        ).first()
+
+
+def confirm_payout(
+    svc: Services, actor: Actor, intent_key: str, passcode: str | SecretStr, *, pay_again: bool = False
+) -> Attempt:
+    """Send the prepared payout once; a repeat call reports on the attempt already made.
+
+    A payout that looks like one made a short while ago (`likely_duplicate`) is sent only with
+    `pay_again`: the person said yes, it is meant."""
     require_any(actor, Permission.PAY_OUT, Permission.BULK_PAYOUTS)  # before revealing anything
     intent = get_intent(svc.engine, intent_key)
     if intent is None:
@@ -221,6 +257,9 @@ def confirm_payout(svc: Services, actor: Actor, intent_key: str, passcode: str |
     secret = passcode if isinstance(passcode, SecretStr) else SecretStr(passcode.strip())
     if not secret.get_secret_value():
         raise PayoutRefused("Enter the merchant passcode to confirm the payout.")
+    earlier = likely_duplicate(svc, intent) if intent.current_attempt_id is None else None
+    if earlier is not None and not pay_again:
+        raise LikelyDuplicate(duplicate_warning(earlier) + " Tick “Yes, pay again” if it is meant.")
     plan = PayoutPlan(svc, intent, secret)
     return protocol.submit(svc.engine, svc.client, intent_key, plan, actor=actor.email)
 
@@ -297,6 +336,16 @@ def own_payout(svc: Services, actor: Actor, intent_key: str) -> Intent | None:
     ):
         return None
     return intent
+
+
+def duplicate_warning(earlier: Attempt) -> str:
+    """One sentence on the earlier payout this one repeats."""
+    when = earlier.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"{earlier.party_name or 'This number'} ({mask_phone(earlier.phone)}) was already paid"
+        f" {format_money(earlier.amount or 0, earlier.currency)} on {when}"
+        f" (reference {earlier.reference_id[:8]}…, sent by {earlier.operator})."
+    )
 
 
 def failure_advice(attempt: Attempt) -> str:

@@ -28,6 +28,7 @@ svc = services()
 
 FORM = "payout"
 PASSCODE = "payout_passcode"
+PAY_AGAIN = "payout_pay_again"  # the deliberate yes to a payout like a recent one
 ADOPTED = "payout:adopted"  # an existing payout of mine this session follows (link or list)
 REVIEWED = "payout:reviewed"  # (intent key, inputs) of the last review shown
 OPERATOR = "payout:operator"  # (phone, operator, problem) for the last number looked at
@@ -46,16 +47,21 @@ def adopt(key: str) -> None:
     st.session_state.pop(REVIEWED, None)
 
 
-def start_new(intent: Intent | None, keep_amount: bool) -> None:
-    """A fresh payout; the recipient (and, after a failure, the amount) stay filled in."""
+def start_new(intent: Intent | None, keep_details: bool) -> None:
+    """A fresh payout: an empty form, or, after one that did not go through, its details again.
+
+    After a payout that went out nothing is carried over: a form filled with the same person and
+    amount invites paying them twice."""
     st.session_state.pop(ADOPTED, None)
     st.session_state.pop(REVIEWED, None)
     new_intent(FORM)
-    if intent is not None:
+    for field in ("payout_saved", "payout_name", "payout_phone", "payout_amount", "payout_note"):
+        st.session_state.pop(field, None)
+    if intent is not None and keep_details:
         st.session_state["payout_name"] = intent.party_name
         st.session_state["payout_phone"] = intent.phone
-        kept = keep_amount and intent.amount is not None
-        st.session_state["payout_amount"] = str(quantize(intent.amount, intent.currency)) if kept else ""
+        if intent.amount is not None:
+            st.session_state["payout_amount"] = str(quantize(intent.amount, intent.currency))
         st.session_state["payout_currency"] = intent.currency
         st.session_state["payout_note"] = intent.note
 
@@ -194,9 +200,17 @@ def review(quote: payouts.PayoutQuote, heading: str = "3. Review") -> None:
     st.caption("Fees are Dollr's quote; the receipt shows the final amounts.")
 
 
-def confirm_step(key: str, heading: str = "4. Confirm") -> None:
-    """Passcode → Confirm. The button is disabled while the payout is being sent."""
+def confirm_step(intent: Intent, heading: str = "4. Confirm") -> None:
+    """Passcode → Confirm. The button is disabled while the payout is being sent. A payout that
+    repeats a recent one to the same number needs a deliberate "yes, pay again" as well."""
+    key = intent.intent_key
     st.subheader(heading)
+    earlier = payouts.likely_duplicate(svc, intent) if intent.current_attempt_id is None else None
+    if earlier is not None:
+        st.warning(
+            f"Possible double payment. {payouts.duplicate_warning(earlier)} Pay again only if this is a"
+            " second, separate payment."
+        )
     flag = f"payout:confirming:{key}"
     busy = bool(st.session_state.get(flag))
     problem = st.session_state.pop(f"payout:confirm_error:{key}", None)
@@ -209,6 +223,8 @@ def confirm_step(key: str, heading: str = "4. Confirm") -> None:
             key=PASSCODE,
             help="The passcode from the Dollr merchant portal: sent with this payout only, never stored.",
         )
+        if earlier is not None:
+            st.checkbox("Yes, pay again: this is a separate payment", key=PAY_AGAIN)
         st.form_submit_button(
             "Sending…" if busy else "Confirm and send",
             type="primary",
@@ -224,9 +240,10 @@ def confirm_step(key: str, heading: str = "4. Confirm") -> None:
 def send(key: str) -> None:
     # Read once and drop from the session before the call: nothing keeps the passcode afterwards.
     passcode: str = st.session_state.pop(PASSCODE, None) or ""
+    pay_again = bool(st.session_state.pop(PAY_AGAIN, False))
     try:
         with st.spinner("Sending the payout to Dollr…"):
-            payouts.confirm_payout(svc, who, key, passcode)
+            payouts.confirm_payout(svc, who, key, passcode, pay_again=pay_again)
     except Exception as exc:
         st.session_state[f"payout:confirm_error:{key}"] = without_traceback(exc)
     finally:
@@ -235,13 +252,13 @@ def send(key: str) -> None:
     st.rerun()
 
 
-def new_payout_button(intent: Intent, *, keep_amount: bool, primary: bool = True) -> None:
+def new_payout_button(intent: Intent, *, keep_details: bool, primary: bool = True) -> None:
     st.button(
         "Start a new payout",
         key="payout_new",
         type="primary" if primary else "secondary",
         on_click=start_new,
-        args=(intent, keep_amount),
+        args=(intent, keep_details),
     )
 
 
@@ -257,10 +274,10 @@ def follow(intent: Intent) -> None:
     attempt = find_attempt(svc.engine, reference)
     state = AttemptState(attempt.local_state) if attempt else AttemptState.UNKNOWN
     if state is AttemptState.COMPLETED:
-        new_payout_button(intent, keep_amount=False)
+        new_payout_button(intent, keep_details=False)
     elif attempt is not None and state in (AttemptState.FAILED, AttemptState.REFUSED):
         st.warning(payouts.failure_advice(attempt))
-        new_payout_button(intent, keep_amount=True)
+        new_payout_button(intent, keep_details=True)
     else:
         st.caption(
             "You can leave this page: the payout keeps going and is checked in the background."
@@ -279,7 +296,7 @@ def rejected(intent: Intent) -> None:
         st.warning("This payout was withdrawn.")
     st.caption("Nothing was sent.")
     review(payouts.quote_of(intent), "The payout")
-    new_payout_button(intent, keep_amount=True)
+    new_payout_button(intent, keep_details=True)
 
 
 def waiting(intent: Intent) -> None:
@@ -292,7 +309,7 @@ def waiting(intent: Intent) -> None:
     again, new = st.columns(2)
     again.button("Check again", key="payout_check")
     with new:
-        new_payout_button(intent, keep_amount=False, primary=False)
+        new_payout_button(intent, keep_details=False, primary=False)
 
 
 def ready_to_send(intent: Intent) -> None:
@@ -302,8 +319,8 @@ def ready_to_send(intent: Intent) -> None:
     else:
         st.info("An earlier try never reached Dollr, so nothing was paid. Confirm again to send it.")
     review(payouts.quote_of(intent), "The payout")
-    confirm_step(intent.intent_key, "Confirm")
-    new_payout_button(intent, keep_amount=False, primary=False)
+    confirm_step(intent, "Confirm")
+    new_payout_button(intent, keep_details=False, primary=False)
 
 
 def prepare(key: str, intent: Intent | None) -> None:
@@ -342,7 +359,7 @@ def prepare(key: str, intent: Intent | None) -> None:
                 adopt(key)  # from now on this page follows it
                 st.rerun()
     elif intent.state == IntentState.READY:
-        confirm_step(key)
+        confirm_step(intent)
 
 
 # --------------------------------------------------------------------------- the page

@@ -103,7 +103,11 @@ def _short_sleep(seconds: float) -> None:
 def make_services(
     sandbox: Sandbox, ledger_url: str, data_dir: str, *, via: str | None = None, **overrides: object
 ) -> Services:
-    """Services on `ledger_url` talking to the sandbox, directly or through the relay at `via`."""
+    """Services on `ledger_url` talking to the sandbox, directly or through the relay at `via`.
+
+    The warning on a repeat payout to the same number is off unless a test asks for it: most tests
+    pay the same test recipient many times on purpose."""
+    overrides.setdefault("duplicate_window_hours", 0)
     settings = Settings(
         base_url=via or sandbox.base_url,
         database_url=ledger_url,

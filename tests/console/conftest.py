@@ -21,8 +21,17 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def console(fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+def duplicate_window_hours() -> int:
+    """Off unless a test parametrizes it: most tests pay the same test recipient many times."""
+    return 0
+
+
+@pytest.fixture
+def console(
+    fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, duplicate_window_hours: int
+) -> Iterator[Services]:
     """The console's own `services()` pointed at the test sandbox and a fresh SQLite ledger."""
+    monkeypatch.setenv("DOLLR_DUPLICATE_WINDOW_HOURS", str(duplicate_window_hours))
     monkeypatch.setenv("DOLLR_BASE_URL", fresh_sandbox.base_url)
     monkeypatch.setenv("DOLLR_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DOLLR_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")

@@ -117,10 +117,10 @@ def test_payout_end_to_end_pays_once(
     during_call: list[list[str]] = []
     real_confirm = payouts.confirm_payout
 
-    def spy(svc: Services, actor: Actor, key: str, passcode: str) -> Attempt:
+    def spy(svc: Services, actor: Actor, key: str, passcode: str, *, pay_again: bool = False) -> Attempt:
         state = st.session_state.to_dict()
         during_call.append([k for k, v in state.items() if PASSCODE in repr(v)])
-        return real_confirm(svc, actor, key, passcode)
+        return real_confirm(svc, actor, key, passcode, pay_again=pay_again)
 
     monkeypatch.setattr(payouts, "confirm_payout", spy)
     at = fill(maker_page.run())

@@ -85,6 +85,7 @@ def run_replicas(
         "DOLLR_BASE_URL": sandbox.base_url,
         "DOLLR_DATABASE_URL": pg_url,
         "DOLLR_DATA_DIR": str(tmp_path),
+        "DOLLR_DUPLICATE_WINDOW_HOURS": "0",  # the replicas pay the same recipients on purpose
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     processes = []
