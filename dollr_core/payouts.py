@@ -256,6 +256,8 @@ def confirm_payout(
         raise PayoutRefused(f"This payout was prepared by {intent.operator}; only they can send it.")
     secret = passcode if isinstance(passcode, SecretStr) else SecretStr(passcode.strip())
     if not secret.get_secret_value():
+        if intent.current_attempt_id is not None:  # a second click after the first sent it
+            return protocol.current_attempt(svc.engine, intent_key)
         raise PayoutRefused("Enter the merchant passcode to confirm the payout.")
     earlier = likely_duplicate(svc, intent) if intent.current_attempt_id is None else None
     if earlier is not None and not pay_again:

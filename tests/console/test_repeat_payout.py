@@ -85,3 +85,16 @@ def test_the_page_warns_and_asks_before_paying_again(
     confirm(at)
     assert not at.exception
     assert len(payouts_at_dollr(fresh_sandbox)) == 2
+
+
+def test_a_second_click_without_the_passcode_reports_on_the_first(
+    warned: Services, fresh_sandbox: Sandbox
+) -> None:
+    """The form empties the passcode when submitted: a double click's second submit has none.
+    It must find the payout the first click sent, not ask for the passcode."""
+    key = _prepare(warned)
+    sent = confirm_payout(warned, OPERATOR, key, PASSCODE)
+    assert confirm_payout(warned, OPERATOR, key, "").reference_id == sent.reference_id
+    assert len(payouts_at_dollr(fresh_sandbox)) == 1
+    with pytest.raises(ValueError, match="Enter the merchant passcode"):
+        confirm_payout(warned, OPERATOR, _prepare(warned, amount="3"), "")
