@@ -57,7 +57,7 @@ _SESSION_NAMES = {
 }
 _NOT_PAYABLE = {
     SourceStatus.IDLE: "unpublished: publish it first",
-    SourceStatus.PROCESSING: "a collection is already in flight",
+    SourceStatus.PROCESSING: "PROCESSING: a collection is already in flight",
     SourceStatus.PAID: "already PAID",
     SourceStatus.CANCELED: "CANCELED: create a new source",
 }
