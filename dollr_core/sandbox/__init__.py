@@ -24,9 +24,12 @@ Credentials
 -----------
 Client id ``sandbox``, client secret ``sandbox-secret`` (A1; tokens last 60 minutes of sandbox
 clock). Merchant passcode ``123456`` registered with phone ``231880000000`` (or user id ``1``).
-A wrong passcode on a payout gives an execution that is FAILED at once (PENDING → FAILED) with a
-``gateway_message`` saying so; it is not a 403. Unverified merchants (``verified=False``) get 403
-on payout sessions and executions, transfers and refunds.
+A wrong passcode on a payout gives, by default, an execution that is FAILED at once (PENDING →
+FAILED) with a ``gateway_message`` saying so; ``wrong_passcode="403"`` or ``"422"``
+(``--wrong-passcode``) answers it that way instead, storing nothing. Unverified merchants
+(``verified=False``) get 403 on payout sessions and executions, transfers, refunds, payment links
+(L1) and hosted checkout (K1). ``Bearer`` headers are read as sent: ``Bearer  x`` (padded) is a 401.
+A missing field is ``{"msg": "field required", "type": "value_error.missing"}``, as the docs show.
 
 Test numbers
 ------------

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from dollr_core.sandbox.config import SandboxConfig
+from dollr_core.sandbox.config import SandboxConfig, WrongPasscode
 from dollr_core.sandbox.server import Sandbox
 
 
@@ -51,6 +51,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client-secret", default=defaults.client_secret)
     parser.add_argument("--passcode", default=defaults.passcode)
     parser.add_argument("--passcode-phone", default=defaults.passcode_phone)
+    parser.add_argument(
+        "--wrong-passcode",
+        choices=[w.value for w in WrongPasscode],
+        default=defaults.wrong_passcode.value,
+        help="answer a wrong payout passcode with a FAILED execution (200), a 403 or a 422",
+    )
     parser.add_argument("--pending-seconds", type=float, default=defaults.pending_seconds)
     parser.add_argument("--processing-seconds", type=float, default=defaults.processing_seconds)
     parser.add_argument("--session-ttl-seconds", type=int, default=defaults.session_ttl_seconds)
@@ -77,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         client_secret=args.client_secret,
         passcode=args.passcode,
         passcode_phone=args.passcode_phone,
+        wrong_passcode=WrongPasscode(args.wrong_passcode),
         pending_seconds=args.pending_seconds,
         processing_seconds=args.processing_seconds,
         session_ttl_seconds=args.session_ttl_seconds,

@@ -19,6 +19,10 @@ class TestCard:
     #: Why the charge is declined (after authentication, if any); None when it goes through.
     decline: str | None = None
 
+    @property
+    def gateway_message(self) -> str | None:
+        return f"{self.decline} (sandbox test card)." if self.decline else None
+
 
 DEFAULT_CARD = "pm_card_visa"
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from dollr_core.config import (
     SANDBOX_CLIENT_ID,
@@ -19,6 +20,17 @@ from dollr_core.sandbox.operators import DEFAULT_PREFIXES
 from dollr_core.sandbox.pricing import PricingConfig
 
 
+class WrongPasscode(StrEnum):
+    """How a payout with a wrong passcode is answered; the docs allow all three (§3.8 E2)."""
+
+    #: 200 with an execution that is FAILED at once (PENDING → FAILED), on record at the status API.
+    FAILED = "failed"
+    #: 403 ``{"detail": ...}``, nothing stored.
+    FORBIDDEN = "403"
+    #: 422 at ``body.passcode.token.code``, nothing stored.
+    UNPROCESSABLE = "422"
+
+
 def _initial_balances() -> dict[str, Decimal]:
     return {"USD": Decimal("10000"), "LRD": Decimal("2000000"), "RWF": Decimal("10000000")}
 
@@ -26,7 +38,7 @@ def _initial_balances() -> dict[str, Decimal]:
 @dataclass
 class SandboxConfig:
     """Start-up settings. ``verified``, ``latency_ms``, ``rate_limit_per_minute``,
-    ``token_rate_limit_per_minute``, ``lenient``,
+    ``token_rate_limit_per_minute``, ``wrong_passcode``, ``lenient``,
     ``data_envelope``, ``check_operator``, ``check_account_party`` and
     ``refuse_collection_while_processing`` can also be changed at run time
     (``Sandbox.configure`` / ``POST /_sandbox/config``).
@@ -40,6 +52,7 @@ class SandboxConfig:
     passcode_phone: str = SANDBOX_PASSCODE_PHONE
     #: Accepted instead of the phone in ``passcode.token.user_id``.
     passcode_user_id: str = "1"
+    wrong_passcode: WrongPasscode = WrongPasscode.FAILED
     #: Unverified merchants get 403 on payouts, transfers and refunds (contract §6.3).
     verified: bool = True
     #: /v1 requests per minute per merchant, across all its tokens (sliding window); requests

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from dollr_core.sandbox import tokens
 from dollr_core.sandbox.encoding import DecimalJSONResponse
-from dollr_core.sandbox.errors import Unauthorized, Unprocessable, error, from_pydantic
+from dollr_core.sandbox.errors import Unauthorized, Unprocessable, error, from_pydantic, missing
 from dollr_core.sandbox.schemas import Body
 from dollr_core.sandbox.state import SandboxState
 
@@ -38,7 +38,7 @@ def json_body(model: type[B]) -> Callable[[Request], Awaitable[B]]:
     async def parse(request: Request) -> B:
         raw = await request.body()
         if not raw.strip():
-            raise Unprocessable([error(("body",), "Field required", "missing")])
+            raise Unprocessable([missing(("body",))])
         try:
             data = json.loads(raw, parse_float=Decimal)
         except json.JSONDecodeError as exc:

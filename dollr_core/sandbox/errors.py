@@ -64,6 +64,11 @@ def error(loc: Loc, msg: str, type: str = "value_error") -> dict[str, Any]:
     return {"loc": list(loc), "msg": msg, "type": type}
 
 
+def missing(loc: Loc) -> dict[str, Any]:
+    """A required field left out, spelled as the docs show it (§6.2), not as pydantic 2 does."""
+    return error(loc, "field required", "value_error.missing")
+
+
 def invalid(loc: Loc, msg: str, type: str = "value_error") -> Unprocessable:
     """One-entry 422, to ``raise invalid(("body", "currency"), "...")``."""
     return Unprocessable([error(loc, msg, type)])
@@ -74,8 +79,18 @@ def wrong_state(loc: Loc, msg: str) -> Unprocessable:
 
 
 def from_pydantic(errors: Iterable[Mapping[str, Any]], prefix: Loc = ()) -> list[dict[str, Any]]:
-    """Keep ``loc``, ``msg`` and ``type`` of pydantic's errors; ``input`` may hold secrets."""
-    return [error((*prefix, *entry["loc"]), str(entry["msg"]), str(entry["type"])) for entry in errors]
+    """Keep ``loc``, ``msg`` and ``type`` of pydantic's errors; ``input`` may hold secrets.
+
+    Where the docs show a shape (a missing field) it is theirs; the other entries keep pydantic's.
+    """
+    out = []
+    for entry in errors:
+        loc = (*prefix, *entry["loc"])
+        if entry["type"] == "missing":
+            out.append(missing(loc))
+        else:
+            out.append(error(loc, str(entry["msg"]), str(entry["type"])))
+    return out
 
 
 def _api_error(request: Request, exc: Exception) -> Response:

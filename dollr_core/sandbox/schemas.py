@@ -46,7 +46,7 @@ from dollr_core.enums import (
     SourceStatus,
     SourceType,
 )
-from dollr_core.sandbox.errors import Loc, error
+from dollr_core.sandbox.errors import Loc, error, missing
 from dollr_core.sandbox.pricing import MAX_AMOUNT, fits_minor_units
 
 # --- field rules ----------------------------------------------------------------------------
@@ -390,9 +390,7 @@ class PaymentAccountCreate(Body):
             )
         if self.method.is_mobile_money:
             if self.insensitive_account_number is None:
-                errors.append(
-                    error(("body", "insensitive_account_number"), "required for mobile money", "missing")
-                )
+                errors.append(missing(("body", "insensitive_account_number")))
             country = METHOD_COUNTRY[self.method]
             if self.country_code is not None and self.country_code != country:
                 errors.append(

@@ -358,7 +358,7 @@ class SandboxState:
                 dwell = timedelta(seconds=config.card_authentication_seconds)
                 final_status, message = _FAILED, _NOT_AUTHENTICATED
             elif card.decline is not None:
-                final_status, message = _FAILED, f"{card.decline} (sandbox test card)."
+                final_status, message = _FAILED, card.gateway_message
         elif ex.method.is_mobile_money and ex.operation_type in (
             OperationType.COLLECTION,
             OperationType.PAYOUT,
@@ -401,7 +401,7 @@ class SandboxState:
         ex.updated_at = now
         ex.final_at = now + timedelta(seconds=self.config.processing_seconds)
         ex.final_status = _FAILED if card.decline else _COMPLETED
-        ex.final_message = f"{card.decline} (sandbox test card)." if card.decline else None
+        ex.final_message = card.gateway_message
         self.executions.put(ex)
         return ex
 

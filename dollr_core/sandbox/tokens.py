@@ -46,11 +46,15 @@ def _claims(state: SandboxState, token: str) -> dict[str, Any] | None:
 
 
 def bearer_token(authorization: str) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, or None without one."""
+    """The token of an ``Authorization: Bearer <token>`` header exactly as sent, or None without one.
+
+    Padding is not trimmed: ``Bearer  x `` carries the token `` x ``, which fails validation (401),
+    as the docs list a padded header among the causes of a 401.
+    """
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer" or not token:
         return None
-    return token.strip()
+    return token
 
 
 def issue_access_token(state: SandboxState) -> str:

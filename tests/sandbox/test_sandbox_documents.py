@@ -222,7 +222,7 @@ def test_missing_counterparty_says_required(api: Api) -> None:
         json={"currency": "USD", "note": "n", "fee_bearer": "PAYER", "as_payment_link": True},
     )
     assert r.json()["detail"] == [
-        {"loc": ["body", "counterparty_id"], "msg": "Field required", "type": "missing"}
+        {"loc": ["body", "counterparty_id"], "msg": "field required", "type": "value_error.missing"}
     ]
 
 

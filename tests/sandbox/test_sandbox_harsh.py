@@ -13,7 +13,7 @@ from typing import Any
 from dollr_core.sandbox import Sandbox
 from dollr_core.sandbox.__main__ import parse_args
 
-from .support import Api, locs, pay_by_card_on_hosted_page, ref
+from .support import Api, locs, passcode, pay_by_card_on_hosted_page, ref
 
 # --- a second collection while the first is PROCESSING (issue 12) ---------------------------
 
@@ -353,3 +353,89 @@ def test_the_token_endpoint_is_limited_per_client_id(sb: Sandbox, api: Api) -> N
 def test_the_rate_limit_switches_and_command_line() -> None:
     assert parse_args([]).token_rate_limit == 60
     assert parse_args(["--token-rate-limit", "5"]).token_rate_limit == 5
+
+
+# --- onboarding, passcodes, bearer headers, 422 spelling (issue 17 #5) ----------------------
+
+
+def test_payment_links_and_hosted_checkout_need_a_verified_merchant(sb: Sandbox, api: Api) -> None:
+    source = api.source()
+    link = {"source_type": "INVOICE", "source_number": source["invoice_number"]}
+    sb.set_verified(False)
+    r = api.get("/v1/links/pay", params=link)
+    assert r.status_code == 403 and "verified merchant" in r.json()["detail"]
+    assert api.post("/v1/checkouts/create", json=_hosted_checkout()).status_code == 403
+    assert api.get("/v1/orders/list").json() == []
+    sb.set_verified(True)
+    assert api.get("/v1/links/pay", params=link).status_code == 200
+
+
+def _payout_attempt(api: Api, code: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    account = api.account(api.party()["id"], operation="PAYOUT", number="231880001234", name="Payee")
+    session = api.ok(
+        "POST",
+        "/v1/sessions/payout",
+        json={"payout_account_id": account["id"], "amount": 5, "currency": "USD"},
+    )
+    body = {
+        "session_id": str(session["id"]),
+        "payout_account_id": account["id"],
+        "reference_id": ref(),
+        "passcode": passcode(code),
+    }
+    return body, session
+
+
+def test_a_wrong_passcode_can_be_answered_403_or_422(sb: Sandbox, api: Api) -> None:
+    sb.configure(wrong_passcode="403")
+    body, _ = _payout_attempt(api, "000000")
+    r = api.post("/v1/executions/payout", json=body)
+    assert r.status_code == 403 and "Passcode" in r.json()["detail"]
+    assert api.get(f"/v1/status/payout/{body['reference_id']}").status_code == 404
+    # Nothing was used up: the right passcode goes through on the same session.
+    right = {**body, "passcode": passcode()}
+    assert api.ok("POST", "/v1/executions/payout", json=right)["status"] == "PENDING"
+
+    sb.configure(wrong_passcode="422")
+    body, _ = _payout_attempt(api, "000000")
+    r = api.post("/v1/executions/payout", json=body)
+    assert locs(r) == [["body", "passcode", "token", "code"]]
+    assert [row["reference_id"] for row in api.executions()] == [right["reference_id"]]
+
+    sb.configure(wrong_passcode="failed")
+    body, _ = _payout_attempt(api, "000000")
+    assert api.ok("POST", "/v1/executions/payout", json=body)["status"] == "FAILED"
+    assert parse_args(["--wrong-passcode", "422"]).wrong_passcode == "422"
+
+
+def test_padded_bearer_tokens_are_refused(api: Api) -> None:
+    token = api.login()
+    assert api.http.get("/v1/fees/tiers", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    # Padding after the token never reaches the server: HTTP strips it from header values.
+    for header in (f"Bearer  {token}", f"Bearer   {token}", f"Bearer \t{token}"):
+        r = api.http.get("/v1/fees/tiers", headers={"Authorization": header})
+        assert r.status_code == 401, repr(header)
+        assert r.json() == {"detail": "Could not validate credentials"}
+    assert api.http.get("/v1/fees/tiers", headers={"Authorization": f"Bearer\t{token}"}).json() == {
+        "detail": "Not authenticated"
+    }
+
+
+def test_a_missing_field_is_spelled_as_the_docs_show(api: Api) -> None:
+    documented = {"msg": "field required", "type": "value_error.missing"}
+    r = api.post(
+        "/v1/executions/collection",
+        json={"session_id": "55", "payment_account_id": "18", "reference_id": ref()},
+    )
+    assert r.status_code == 422 and r.json() == {"detail": [{"loc": ["body", "currency"], **documented}]}
+    r = api.get("/v1/status/source", params={"source_type": "INVOICE"})
+    assert r.json() == {"detail": [{"loc": ["query", "source_id"], **documented}]}
+    r = api.post("/v1/parties/create", content=b"", headers={"Content-Type": "application/json"})
+    assert r.json() == {"detail": [{"loc": ["body"], **documented}]}
+    # The other documented example keeps its own shape.
+    r = api.post(
+        "/v1/executions/collection",
+        json={"session_id": "55", "payment_account_id": "18", "currency": "USD", "reference_id": "x"},
+    )
+    assert r.json()["detail"][0]["msg"].startswith("invalid uuid")
+    assert r.json()["detail"][0]["type"] == "value_error"

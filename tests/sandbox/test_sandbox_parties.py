@@ -44,7 +44,7 @@ def test_party_phone_must_be_e164_digits(api: Api, phone: object) -> None:
 def test_party_missing_fields(api: Api) -> None:
     r = api.post("/v1/parties/create", json={})
     assert sorted(locs(r)) == [["body", "fullname"], ["body", "phone"]]
-    assert all(e["type"] == "missing" for e in r.json()["detail"])
+    assert all(e["type"] == "value_error.missing" for e in r.json()["detail"])
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.responses import Response
 
 from dollr_core.sandbox import views
+from dollr_core.sandbox.config import WrongPasscode
 from dollr_core.sandbox.deps import StateDep, json_body, plain
 from dollr_core.sandbox.encoding import DecimalJSONResponse, format_datetime
 from dollr_core.sandbox.errors import NotFound
@@ -33,6 +34,7 @@ class ConfigPatch(BaseModel):
     token_rate_limit_per_minute: int | None = Field(default=None, ge=0)
     lenient: StrictBool | None = None
     data_envelope: StrictBool | None = None
+    wrong_passcode: WrongPasscode | None = None
     check_operator: StrictBool | None = None
     check_account_party: StrictBool | None = None
     refuse_collection_while_processing: StrictBool | None = None
@@ -57,6 +59,7 @@ def runtime_config(state: SandboxState) -> dict[str, Any]:
         "token_rate_limit_per_minute": c.token_rate_limit_per_minute,
         "lenient": c.lenient,
         "data_envelope": c.data_envelope,
+        "wrong_passcode": c.wrong_passcode.value,
         "check_operator": c.check_operator,
         "check_account_party": c.check_account_party,
         "refuse_collection_while_processing": c.refuse_collection_while_processing,

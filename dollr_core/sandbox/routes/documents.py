@@ -16,6 +16,7 @@ from dollr_core.sandbox.deps import StateDep, json_body, reply
 from dollr_core.sandbox.errors import Loc, NotFound, invalid, wrong_state
 from dollr_core.sandbox.pricing import round_to
 from dollr_core.sandbox.records import Checkout, Counterparty, Item, Party, Source
+from dollr_core.sandbox.routes.payments import gate
 from dollr_core.sandbox.schemas import (
     CheckoutCreate,
     CheckoutOut,
@@ -322,6 +323,7 @@ def _match_counterparty(state: SandboxState, body: CheckoutCreate, party: Party)
 def create_checkout(
     request: Request, state: StateDep, body: Annotated[CheckoutCreate, Depends(json_body(CheckoutCreate))]
 ) -> Response:
+    gate(state, "Hosted checkouts")
     with state.transaction():
         if body.expires_at is not None and body.expires_at <= state.now():
             raise invalid(("body", "expires_at"), "expires_at must be in the future")

@@ -20,6 +20,7 @@ from dollr_core.enums import (
     SourceType,
 )
 from dollr_core.sandbox import views
+from dollr_core.sandbox.config import WrongPasscode
 from dollr_core.sandbox.deps import StateDep, json_body, reply
 from dollr_core.sandbox.errors import Forbidden, Loc, NotFound, invalid, wrong_state
 from dollr_core.sandbox.pricing import PricingError, Quote, round_to
@@ -56,13 +57,14 @@ _SESSION_NAMES = {
 }
 _NOT_PAYABLE = {
     SourceStatus.IDLE: "unpublished: publish it first",
-    SourceStatus.PROCESSING: "a collection is already in flight",
+    SourceStatus.PROCESSING: "PROCESSING: a collection is already in flight",
     SourceStatus.PAID: "already PAID",
     SourceStatus.CANCELED: "CANCELED: create a new source",
 }
 
 
-def _gate(state: SandboxState, feature: str) -> None:
+def gate(state: SandboxState, feature: str) -> None:
+    """403 for a merchant still in onboarding (§6.3)."""
     if not state.config.verified:
         raise Forbidden(f"{feature} need a fully verified merchant (KYC/KYB pending)")
 
@@ -174,7 +176,7 @@ def _account(
 def payout_session(
     state: StateDep, body: Annotated[PayoutSessionCreate, Depends(json_body(PayoutSessionCreate))]
 ) -> Response:
-    _gate(state, "Payouts")
+    gate(state, "Payouts")
     with state.transaction():
         loc: Loc = ("body", "payout_account_id")
         account = _account(state, body.payout_account_id, OperationType.PAYOUT, loc, "payout account")
@@ -207,7 +209,7 @@ def payout_session(
 def transfer_session(
     state: StateDep, body: Annotated[TransferSessionCreate, Depends(json_body(TransferSessionCreate))]
 ) -> Response:
-    _gate(state, "Transfers")
+    gate(state, "Transfers")
     with state.transaction():
         wallet = state.wallets.get(body.from_wallet_id)
         if wallet is None:
@@ -245,7 +247,7 @@ def transfer_session(
 def refund_session(
     state: StateDep, body: Annotated[RefundSessionCreate, Depends(json_body(RefundSessionCreate))]
 ) -> Response:
-    _gate(state, "Refunds")
+    gate(state, "Refunds")
     with state.transaction():
         original = state.collection_by_intent(body.original_payment_intent_id)
         if original is None or original.status is not ExecutionStatus.COMPLETED:
@@ -497,6 +499,19 @@ def _passcode_ok(state: SandboxState, body: PayoutExecute) -> bool:
     return str(token.user_id) == config.passcode_user_id
 
 
+def _refuse_passcode(state: SandboxState) -> None:
+    """A wrong passcode answered 403 or 422 (the switch): nothing is stored, the session stays usable."""
+    answer = state.config.wrong_passcode
+    if answer is WrongPasscode.FORBIDDEN:
+        raise Forbidden("Passcode verification failed: wrong passcode for this phone or user")
+    if answer is WrongPasscode.UNPROCESSABLE:
+        raise invalid(
+            ("body", "passcode", "token", "code"),
+            "wrong passcode for this phone or user",
+            "value_error.passcode",
+        )
+
+
 def _debit(state: SandboxState, ex: Execution) -> Execution:
     """Reserve the payer amount and start, or fail at once with the wallet's message."""
     wallet = state.wallets.get(ex.wallet_id) if ex.wallet_id is not None else None
@@ -511,7 +526,7 @@ def _debit(state: SandboxState, ex: Execution) -> Execution:
 def execute_payout(
     state: StateDep, body: Annotated[PayoutExecute, Depends(json_body(PayoutExecute))]
 ) -> Response:
-    _gate(state, "Payouts")
+    gate(state, "Payouts")
     fingerprint = _fingerprint(OperationType.PAYOUT, body)
     with state.transaction():
         replayed = _replay(state, body.reference_id, fingerprint)
@@ -524,6 +539,9 @@ def execute_payout(
                 loc, f"payout account {body.payout_account_id} is not the one of session {session.id}"
             )
         account = _account(state, body.payout_account_id, OperationType.PAYOUT, loc, "payout account")
+        passcode_ok = _passcode_ok(state, body)
+        if not passcode_ok:
+            _refuse_passcode(state)
         assert session.amount is not None and session.currency is not None
         quote = _quote(
             state,
@@ -551,7 +569,7 @@ def execute_payout(
             wallet_id=session.wallet_id,
         )
         _use(state, session, body.reference_id)
-        if not _passcode_ok(state, body):
+        if not passcode_ok:
             # Documented choice: a wrong passcode is an immediate FAILED (PENDING → FAILED), not a 403,
             # so the attempt is on record and the status endpoint explains it.
             ex = state.fail_at_once(
@@ -566,7 +584,7 @@ def execute_payout(
 def execute_transfer(
     state: StateDep, body: Annotated[SessionExecute, Depends(json_body(SessionExecute))]
 ) -> Response:
-    _gate(state, "Transfers")
+    gate(state, "Transfers")
     fingerprint = _fingerprint(OperationType.TRANSFER, body)
     with state.transaction():
         replayed = _replay(state, body.reference_id, fingerprint)
@@ -602,7 +620,7 @@ def execute_transfer(
 def execute_refund(
     state: StateDep, body: Annotated[SessionExecute, Depends(json_body(SessionExecute))]
 ) -> Response:
-    _gate(state, "Refunds")
+    gate(state, "Refunds")
     fingerprint = _fingerprint(OperationType.REFUND, body)
     with state.transaction():
         replayed = _replay(state, body.reference_id, fingerprint)

@@ -28,6 +28,7 @@ from dollr_core.sandbox.errors import Loc, NotFound, invalid, wrong_state
 from dollr_core.sandbox.pricing import MAX_AMOUNT, PricingError, Quote, fits_minor_units, format_amount
 from dollr_core.sandbox.records import SessionStatus
 from dollr_core.sandbox.routes.documents import find_by_number, hosted_url
+from dollr_core.sandbox.routes.payments import gate
 from dollr_core.sandbox.schemas import (
     CardInfoOut,
     GatewayFeeOut,
@@ -293,6 +294,7 @@ def fee_tiers(state: StateDep) -> Response:
 
 @router.get("/links/pay", response_model=LinkOut, tags=["links"])
 def pay_link(request: Request, state: StateDep, source_type: SourceType, source_number: str) -> Response:
+    gate(state, "Payment links")
     with state.transaction():
         source = find_by_number(state, source_type, source_number)
         if source.status in (SourceStatus.IDLE, SourceStatus.CANCELED):
