@@ -288,7 +288,10 @@ def document_panel(record: DocumentRecord) -> None:
         ):
             ui.go_to("pages/collect.py", number=record.number or "", hand_over=ui.COLLECT_NUMBER)
     if status is SourceStatus.PROCESSING:
-        st.info("A payment is in progress. It cannot be cancelled until its outcome is known.")
+        st.info(
+            "A payment is in progress; it cannot be cancelled until its outcome is known. Paid on"
+            " Dollr's page, it may be waiting for the customer (e.g. to confirm a card with 3-D Secure)."
+        )
     if status is SourceStatus.PAID:
         ui.receipt_button(record.number, key="invoices:receipt", allowed=who.can(Permission.VIEW_RECEIPTS))
     if status in (SourceStatus.IDLE, SourceStatus.ACTIVE):
