@@ -26,7 +26,6 @@ from dollr_core.access import Actor, Role
 from dollr_core.config import Settings
 
 
-
 class ArgumentProblem(ValueError):
     """An argument is missing or malformed; the message is one sentence naming it."""
 
