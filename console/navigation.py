@@ -64,6 +64,13 @@ PAGES: tuple[ConsolePage, ...] = (
     ConsolePage("Reports", "pages/history.py", "History", ":material/history:", (Permission.VIEW_HISTORY,)),
     ConsolePage(
         "Reports",
+        "pages/statements.py",
+        "Statements",
+        ":material/account_balance:",
+        (Permission.VIEW_STATEMENTS,),
+    ),
+    ConsolePage(
+        "Reports",
         "pages/predictor.py",
         "Fee & FX preview",
         ":material/calculate:",

@@ -7,6 +7,7 @@ bulk resume --batch N --as E  carry on paying a bulk batch (asks for the merchan
 users add|list|set-role|disable|unlock   console users
 sync --once                   bring in invoices and orders made outside the console
 history export --from D --to D [--format csv|xlsx] [--output F]   the History page's export
+statement --currency C --month YYYY-MM | --from D --to D [--format csv|pdf] [--output F]
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         open_ledger(settings.ledger_url).dispose()
         print("ledger schema is up to date")
         return 0
-    if options.command in ("sync", "history"):
+    if options.command in ("sync", "history", "statement"):
         try:
             return exports_cli.run(settings, options)
         except exports_cli.ArgumentProblem as exc:

@@ -65,6 +65,8 @@ class Settings(BaseModel):
         default_factory=lambda: {"USD": Decimal("2000"), "LRD": Decimal("400000"), "RWF": Decimal("2000000")}
     )
     session_idle_minutes: int = Field(default=30, ge=1)
+    #: The company's time zone (IANA name): statements' days, weeks and months start at its midnight.
+    time_zone: str = "UTC"
     log_level: str = "INFO"
 
     @field_validator("base_url")
@@ -75,6 +77,17 @@ class Settings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be a time zone name such as Africa/Monrovia or UTC") from None
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -49,15 +49,6 @@ def hosted_checkout(api: httpx.Client, name: str = "Walk-in customer") -> dict[s
     return body
 
 
-@pytest.fixture
-def cli_env(
-    services: Services, fresh_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("DOLLR_BASE_URL", fresh_sandbox.base_url)
-    monkeypatch.setenv("DOLLR_DATABASE_URL", str(services.engine.url.render_as_string(hide_password=False)))
-    monkeypatch.setenv("DOLLR_DATA_DIR", str(tmp_path))
-
-
 def test_portal_document_paid_on_its_hosted_page_is_in_the_history_export_after_one_reconcile(
     services: Services,
     fresh_sandbox: Sandbox,

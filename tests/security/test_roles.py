@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from dollr_core import approvals, bulk, collect, documents, payouts, predictor, receipts, users
+from dollr_core import approvals, bulk, collect, documents, payouts, predictor, receipts, statements, users
 from dollr_core.access import ROLE_PERMISSIONS, AccessDenied, Actor, Permission, Role
 from dollr_core.directory import Person
 from dollr_core.enums import FeeBearer, OperationType, SourceType
@@ -66,6 +66,16 @@ FLOWS: dict[str, tuple[Permission | tuple[Permission, ...], Flow]] = {
         Permission.BULK_PAYOUTS,
         lambda svc, who: bulk.create_batch(
             svc, who, "June", [bulk.RowInput("Musa Kollie", "231880001234", "5", "USD")]
+        ),
+    ),
+    "read a statement": (
+        Permission.VIEW_STATEMENTS,
+        lambda svc, who: statements.statement(svc, who, "USD", statements.Period.month("2026-11")),
+    ),
+    "enter an opening balance": (
+        Permission.KEEP_BOOKS,
+        lambda svc, who: statements.enter_opening_balance(
+            svc, who, currency="USD", amount="1", as_of=statements.Period.month("2026-11").first
         ),
     ),
     "manage users": (
