@@ -65,6 +65,8 @@ class Settings(BaseModel):
         default_factory=lambda: {"USD": Decimal("2000"), "LRD": Decimal("400000"), "RWF": Decimal("2000000")}
     )
     session_idle_minutes: int = Field(default=30, ge=1)
+    #: Our Dollr wallet per currency (ids from the portal): the wallet a transfer debits.
+    wallet_ids: dict[str, int] = Field(default_factory=dict)
     #: The company's time zone (IANA name): statements' days, weeks and months start at its midnight.
     time_zone: str = "UTC"
     log_level: str = "INFO"
@@ -123,7 +125,7 @@ class Settings(BaseModel):
             value = environ.get(f"DOLLR_{name.upper()}")
             if value is not None and value != "":
                 raw[name] = value
-        for key in ("approval_thresholds", "operator_payout_limits"):
+        for key in ("approval_thresholds", "operator_payout_limits", "wallet_ids"):
             if isinstance(raw.get(key), str):
                 raw[key] = _parse_amounts(f"DOLLR_{key.upper()}", raw[key])
         if secrets:

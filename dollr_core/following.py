@@ -290,8 +290,3 @@ def _add_receipt_details(engine: Engine, intent_id: int, receipt: Receipt, origi
             db.commit()
         except IntegrityError:
             db.rollback()
-
-
-def details_of(engine: Engine, intent_id: int) -> PaymentDetail | None:
-    with Session(engine) as db:
-        return db.exec(select(PaymentDetail).where(PaymentDetail.intent_id == intent_id)).first()
