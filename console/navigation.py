@@ -49,6 +49,10 @@ PAGES: tuple[ConsolePage, ...] = (
         (Permission.BULK_PAYOUTS, Permission.APPROVE),
     ),
     ConsolePage(
+        "Pay out", "pages/transfers.py", "Wallet transfer", ":material/swap_horiz:", (Permission.TRANSFER,)
+    ),
+    ConsolePage("Pay out", "pages/refunds.py", "Refund a payment", ":material/undo:", (Permission.REFUND,)),
+    ConsolePage(
         "Pay out",
         "pages/approvals.py",
         "Approvals",

@@ -212,10 +212,11 @@ def lines(engine: Engine, currency: str, start: datetime, end: datetime) -> list
             )
             .order_by(moment, col(Attempt.id))  # type: ignore[arg-type]
         ).all()
-    return [_line(attempt, detail) for attempt, detail in rows]
+    return [movement(attempt, detail) for attempt, detail in rows]
 
 
-def _line(attempt: Attempt, detail: PaymentDetail | None) -> StatementLine:
+def movement(attempt: Attempt, detail: PaymentDetail | None) -> StatementLine:
+    """How one completed payment moved our wallet: amount, each fee, and the change to the balance."""
     kinds = (
         (detail.platform_fee, detail.gateway_fee, detail.fx_fee)
         if detail is not None and detail.platform_fee is not None
