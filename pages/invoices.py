@@ -14,7 +14,7 @@ import streamlit as st
 from console import documents_ui as ui
 from console.context import intent_key, new_intent, require_page, services
 from console.widgets import money
-from dollr_core import documents
+from dollr_core import documents, refunds
 from dollr_core.access import Permission
 from dollr_core.enums import SourceStatus, SourceType
 from dollr_core.ledger.tables import DocumentRecord
@@ -294,6 +294,20 @@ def document_panel(record: DocumentRecord) -> None:
         )
     if status is SourceStatus.PAID:
         ui.receipt_button(record.number, key="invoices:receipt", allowed=who.can(Permission.VIEW_RECEIPTS))
+        refunded = refunds.refunds_of_document(svc, record.source_type, record.dollr_id)
+        if refunded:
+            st.markdown("**Refunds** (make one from the receipt)")
+            st.dataframe(
+                [
+                    {"Amount": money(i.amount, i.currency), "State": i.state.title(), "Reason": i.note}
+                    for i in refunded
+                ],
+                hide_index=True,
+            )
+    if record.made_outside:
+        st.caption(
+            "Made outside the console (in Dollr's portal or by another integration); brought in by the sync."
+        )
     if status in (SourceStatus.IDLE, SourceStatus.ACTIVE):
         cancel_controls(record)
     st.divider()
