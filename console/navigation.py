@@ -75,6 +75,13 @@ PAGES: tuple[ConsolePage, ...] = (
     ),
     ConsolePage(
         "Reports",
+        "pages/reconciliation.py",
+        "Reconciliation",
+        ":material/fact_check:",
+        (Permission.VIEW_STATEMENTS,),
+    ),
+    ConsolePage(
+        "Reports",
         "pages/predictor.py",
         "Fee & FX preview",
         ":material/calculate:",

@@ -8,6 +8,7 @@ users add|list|set-role|disable|unlock   console users
 sync --once                   bring in invoices and orders made outside the console
 history export --from D --to D [--format csv|xlsx] [--output F]   the History page's export
 statement --currency C --month YYYY-MM | --from D --to D [--format csv|pdf] [--output F]
+reconcile-report --from D --to D [--resume RUN] [--output F]   ledger vs Dollr (exit 1: differences)
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         open_ledger(settings.ledger_url).dispose()
         print("ledger schema is up to date")
         return 0
-    if options.command in ("sync", "history", "statement"):
+    if options.command in ("sync", "history", "statement", "reconcile-report"):
         try:
             return exports_cli.run(settings, options)
         except exports_cli.ArgumentProblem as exc:

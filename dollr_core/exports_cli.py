@@ -16,6 +16,7 @@ import argparse
 import getpass
 import io
 import sys
+import time
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -66,6 +67,14 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
 
+    recon = commands.add_parser(
+        "reconcile-report", help="check a period's payments against Dollr (exit 1 when any differ)"
+    )
+    recon.add_argument("--from", dest="since", required=True, metavar="DATE")
+    recon.add_argument("--to", dest="until", required=True, metavar="DATE")
+    recon.add_argument("--resume", type=int, metavar="RUN", help="carry on an interrupted run")
+    recon.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+
     stmt = commands.add_parser("statement", help="a statement for one currency and period")
     stmt.add_argument("--currency", required=True)
     period = stmt.add_mutually_exclusive_group(required=True)
@@ -104,6 +113,8 @@ def run(settings: Settings, options: argparse.Namespace) -> int:
         return 0
     if options.command == "statement":
         return _statement(settings, options, actor)
+    if options.command == "reconcile-report":
+        return _reconcile_report(settings, options, actor)
     if options.command == "sync":
         from dollr_core.sync import sync_once
 
@@ -160,6 +171,30 @@ def _statement(settings: Settings, options: argparse.Namespace, actor: Actor) ->
     finally:
         engine.dispose()
     return 0
+
+
+def _reconcile_report(settings: Settings, options: argparse.Namespace, actor: Actor) -> int:
+    from dollr_core import reconciliation
+    from dollr_core.services import start_services
+
+    first, last = parse_period(options.since, options.until)
+    output = _target(options.output)
+    svc = start_services(settings)
+    try:
+        run_id = options.resume or reconciliation.start_run(svc, actor, first, last).id or 0
+        left, stalls = reconciliation.continue_run(svc, run_id), 0
+        while left and stalls < 5:  # a pass stops at a 429 or a passing fault; the next resumes
+            time.sleep(2.0)
+            before, left = left, reconciliation.continue_run(svc, run_id)
+            stalls = stalls + 1 if left >= before else 0
+        made = reconciliation.report(svc, actor, run_id)
+        _write(output, reconciliation.report_text(made).encode())
+        audit.record(
+            svc.engine, actor.email, "reconciliation_report", target=f"run {run_id}", detail=made.headline
+        )
+    finally:
+        svc.close()
+    return 0 if made.clean else 1
 
 
 def history_xlsx(engine: Any, flt: history.HistoryFilter) -> bytes:

@@ -35,3 +35,11 @@ def test_manager_reads_statements_but_enters_no_balance(
     assert not [t for t in at.text_input if t.key == "statements_opening_amount"]
     assert any("No " in i.value and "opening balance" in i.value for i in at.info)
     assert page("pages/statements.py", role=Role.OPERATOR).run().error  # not for operators
+
+
+def test_reconciliation_page_reports_a_clean_period(page: Callable[..., AppTest], console: Services) -> None:
+    at = page("pages/reconciliation.py", role=Role.MANAGER).run()
+    assert not at.exception
+    at.button(key="reconciliation_start").click().run()
+    assert not at.exception and not at.error
+    assert at.success and at.success[0].value.startswith("Clean")
