@@ -67,6 +67,13 @@ class Settings(BaseModel):
     session_idle_minutes: int = Field(default=30, ge=1)
     #: Our Dollr wallet per currency (ids from the portal): the wallet a transfer debits.
     wallet_ids: dict[str, int] = Field(default_factory=dict)
+    #: Outgoing e-mail (invoices to customers; meant to be shared with notifications). No host: no e-mail.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "billing@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
     #: The company's time zone (IANA name): statements' days, weeks and months start at its midnight.
     time_zone: str = "UTC"
     log_level: str = "INFO"
@@ -172,6 +179,6 @@ def _parse_amounts(setting: str, text: str) -> dict[str, Decimal]:
 
 
 def _shown(name: str, value: object) -> str:
-    if "secret" in name:
+    if "secret" in name or "password" in name:
         return "a hidden value"
     return repr(value)

@@ -14,7 +14,7 @@ import streamlit as st
 from console import documents_ui as ui
 from console.context import intent_key, new_intent, require_page, services
 from console.widgets import money
-from dollr_core import documents, refunds
+from dollr_core import document_copies, documents, refunds
 from dollr_core.access import Permission
 from dollr_core.enums import SourceStatus, SourceType
 from dollr_core.ledger.tables import DocumentRecord
@@ -239,6 +239,52 @@ def pay_link(record: DocumentRecord) -> None:
     if url:
         st.markdown("**Payment link** — send it to the customer (copy with the button on the right):")
         st.code(url, language=None)
+        send_copies(record, url)
+
+
+def send_copies(record: DocumentRecord, url: str) -> None:
+    """The document to the customer: e-mail, a PDF with the link's QR code, or an SMS text."""
+    with st.expander("Send it to the customer"):
+        with st.form(f"invoices:email:{record.id}", border=False):
+            to = st.text_input("Customer's e-mail", key="invoices:email_to")
+            if st.form_submit_button("E-mail the invoice and its pay link", key="invoices:email_send"):
+                try:
+                    document_copies.email_document(svc, who, record, to=to)
+                except document_copies.CannotSend as exc:
+                    st.error(str(exc))
+                except Exception as exc:
+                    ui.fail(PANEL, exc)
+                else:
+                    st.success(f"Sent to {to.strip()}.")
+        st.download_button(
+            "Download the PDF (with the QR code)",
+            data=lambda: _pdf_copy(record),
+            file_name=f"{record.number}.pdf",
+            mime="application/pdf",
+            key="invoices:pdf",
+            on_click="ignore",
+            icon=":material/picture_as_pdf:",
+        )
+        st.markdown("**SMS text** — copy it into your phone:")
+        st.code(document_copies.compose_sms(record, url), language=None)
+        if st.button("I sent it by SMS", key="invoices:sms_sent"):
+            document_copies.record_copy(svc, who, record, document_copies.Channel.SMS, record.customer_phone)
+            st.success("Recorded.")
+        copies = document_copies.copies_of(svc, record)
+        if copies:
+            st.caption(
+                "Sent: "
+                + "; ".join(
+                    f"{c.channel.lower()} to {c.recipient or '—'} by {c.sent_by} ({c.outcome})"
+                    for c in copies
+                )
+            )
+
+
+def _pdf_copy(record: DocumentRecord) -> bytes:
+    data = document_copies.invoice_pdf(svc, who, record)
+    document_copies.record_copy(svc, who, record, document_copies.Channel.PDF)
+    return data
 
 
 def document_panel(record: DocumentRecord) -> None:
