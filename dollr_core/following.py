@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Engine, exists, or_
+from sqlalchemy import Engine, and_, exists, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -58,13 +59,27 @@ def next_check_delay(check_count: int, *, paying: bool = False) -> timedelta:
     return timedelta(seconds=min(15.0 * (1.6**check_count), 3600.0))
 
 
-def _followed_by_a_console_payment() -> object:
-    """An open collection attempt for the document: its own polling follows the document."""
+def _collection_of_the_document(states: tuple[str, ...]) -> Any:
     return exists().where(
         col(Attempt.operation_type) == OperationType.COLLECTION.value,
         col(Attempt.source_type) == col(DocumentRecord.source_type),
         col(Attempt.source_id) == col(DocumentRecord.dollr_id),
-        col(Attempt.local_state).in_(OPEN_ATTEMPT_STATES),
+        col(Attempt.local_state).in_(states),
+    )
+
+
+def _worth_a_look() -> Any:
+    """Published and not final, with no console payment following it (its polling does); or PAID
+    (another page saw it first) with no completed collection in the ledger yet: book it."""
+    return or_(
+        and_(
+            col(DocumentRecord.status).in_(FOLLOWED),
+            ~_collection_of_the_document(OPEN_ATTEMPT_STATES),
+        ),
+        and_(
+            col(DocumentRecord.status) == SourceStatus.PAID.value,
+            ~_collection_of_the_document((AttemptState.COMPLETED.value,)),
+        ),
     )
 
 
@@ -78,7 +93,7 @@ def claim_due_documents(
             db.exec(
                 select(DocumentRecord)
                 .where(
-                    col(DocumentRecord.status).in_(FOLLOWED),
+                    _worth_a_look(),
                     or_(
                         col(DocumentRecord.next_check_at).is_(None),
                         col(DocumentRecord.next_check_at) <= moment,
@@ -87,7 +102,6 @@ def claim_due_documents(
                         col(DocumentRecord.expires_at).is_(None),
                         col(DocumentRecord.expires_at) > moment - EXPIRY_GRACE,
                     ),
-                    ~_followed_by_a_console_payment(),  # type: ignore[operator]
                 )
                 .order_by(col(DocumentRecord.next_check_at))
                 .limit(limit)
@@ -121,6 +135,9 @@ def follow_documents(svc: Services, *, limit: int = 50) -> int:
 
 def check_document(svc: Services, record: DocumentRecord) -> str:
     """Ask Dollr how the document stands; book its payment when it is PAID. Returns the status."""
+    if record.status == SourceStatus.PAID:  # known PAID already: only the booking is missing
+        book_document_payment(svc, record, origin=_origin(record))
+        return record.status
     status = svc.client.status.source(SourceType(record.source_type), record.dollr_id)
     value = str(status.status)
     if value == SourceStatus.PAID:

@@ -127,3 +127,18 @@ def test_card_payment_waiting_for_3ds_is_followed_closely(
     assert row is not None and row.status == "PROCESSING"  # waiting for the customer
     assert row.check_count == 0  # looked at again within seconds, not the backed-off hour
     assert history.count(services.engine, HistoryFilter()) == 0  # nothing booked before PAID
+
+
+def test_paid_seen_first_by_a_page_is_still_booked(
+    services: Services, fresh_sandbox: Sandbox, finance: Actor
+) -> None:
+    record = published(services, finance, "books-seen-first")
+    pay_on_hosted_page(services, finance, fresh_sandbox, record)
+    documents.detail(services, finance, record.source_type, record.dollr_id)  # e.g. the receipts page
+    with Session(services.engine) as db:
+        seen = db.get(DocumentRecord, record.id)
+    assert seen is not None and seen.status == "PAID"
+    assert following.follow_documents(services) == 1
+    assert history.count(services.engine, HistoryFilter(outcomes=(Outcome.COMPLETED,))) == 1
+    make_due(services)
+    assert following.follow_documents(services) == 0  # booked: never looked at again
