@@ -13,11 +13,12 @@ import streamlit as st
 
 from console import documents_ui as ui
 from console.context import intent_key, new_intent, require_page, services
-from console.widgets import money
+from console.widgets import money, page_link
 from dollr_core import document_copies, documents, refunds
 from dollr_core.access import Permission
+from dollr_core.collect import latest_collection
 from dollr_core.enums import SourceStatus, SourceType
-from dollr_core.ledger.tables import DocumentRecord
+from dollr_core.ledger.tables import AttemptState, DocumentRecord
 from dollr_core.models import DocumentDetail, Item
 from dollr_core.money import SUPPORTED_CURRENCIES
 
@@ -340,6 +341,11 @@ def document_panel(record: DocumentRecord) -> None:
         )
     if status is SourceStatus.PAID:
         ui.receipt_button(record.number, key="invoices:receipt", allowed=who.can(Permission.VIEW_RECEIPTS))
+        paid = latest_collection(svc, record)
+        if paid is not None and paid.local_state == AttemptState.COMPLETED and who.can(Permission.REFUND):
+            page_link(
+                "pages/refunds.py", "Refund this payment", icon=":material/undo:", reference=paid.reference_id
+            )
         refunded = refunds.refunds_of_document(svc, record.source_type, record.dollr_id)
         if refunded:
             st.markdown("**Refunds** (make one from the receipt)")

@@ -79,3 +79,17 @@ def test_transfer_page_sends_once(
 def test_operators_may_neither_refund_nor_transfer(page: Callable[..., AppTest], console: Services) -> None:
     assert page("pages/refunds.py", role=Role.OPERATOR).run().error
     assert page("pages/transfers.py", role=Role.MANAGER).run().error
+
+
+def test_a_paid_invoice_offers_its_refund(
+    page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
+) -> None:
+    finance = Actor("finance@example.com", Role.FINANCE)
+    paid = collect(console, finance, uuid.uuid4().hex)
+    settle(console, fresh_sandbox)
+    at = page("pages/invoices.py", role=Role.FINANCE)
+    at.query_params["number"] = paid.source_number or ""
+    at.run()
+    assert not at.exception
+    links = [m.value for m in at.markdown if "Refund this payment" in m.value]
+    assert links and paid.reference_id in links[0]
