@@ -340,6 +340,16 @@ def build_statement(engine: Engine, currency: str, period: Period) -> Statement:
     return Statement(currency, period, opening, source, lines(engine, currency, period.start, period.end))
 
 
+def balance_now(engine: Engine, currency: str) -> Decimal | None:
+    """The wallet's balance from the books: the starting balance plus every completed payment
+    since; None until finance has entered the starting balance for the currency."""
+    source = opening_balance(engine, currency)
+    if source is None:
+        return None
+    moved = lines(engine, currency, source.as_of, utcnow() + timedelta(days=1))
+    return source.amount + sum((ln.net for ln in moved), ZERO)
+
+
 # --------------------------------------------------------------------------- CSV and PDF
 
 STATEMENT_HEADER = (

@@ -43,3 +43,17 @@ def test_reconciliation_page_reports_a_clean_period(page: Callable[..., AppTest]
     at.button(key="reconciliation_start").click().run()
     assert not at.exception and not at.error
     assert at.success and at.success[0].value.startswith("Clean")
+
+
+def test_dashboard_shows_the_balance_from_the_books(page: Callable[..., AppTest], console: Services) -> None:
+    from dollr_core.access import Actor
+    from dollr_core.statements import Period
+
+    finance = Actor("finance@example.com", Role.FINANCE)
+    statements.enter_opening_balance(
+        console, finance, currency="USD", amount="700", as_of=Period.month("2026-11").first
+    )
+    at = page("pages/home.py", role=Role.FINANCE).run()
+    assert not at.exception
+    assert any("From the books" in m.value for m in at.markdown)
+    assert statements.balance_now(console.engine, "USD") == 700

@@ -54,6 +54,8 @@ def test_closing_is_opening_plus_lines_and_matches_the_wallet_at_dollr(
         - made.fx_fees
     )
     assert made.closing - made.opening == fresh_sandbox.wallets()["USD"] - wallet_before  # Dollr agrees
+    assert statements.balance_now(services.engine, "USD") == made.closing
+    assert statements.balance_now(services.engine, "LRD") is None  # no starting balance entered
     assert {ln.operation for ln in made.lines} == {"COLLECTION", "PAYOUT"}
     assert len(made.lines) == 3
     payout = next(ln for ln in made.lines if ln.operation == OperationType.PAYOUT)
