@@ -52,4 +52,4 @@ if who is None:
 sidebar(who)
 if svc.settings.is_live:
     st.error("LIVE Dollr: every payment here moves real money.", icon=":material/warning:")
-st.navigation(navigation_for(who)).run()
+st.navigation(navigation_for(who), expanded=True).run()  # every page in view, none behind "View more"

@@ -49,6 +49,10 @@ PAGES: tuple[ConsolePage, ...] = (
         (Permission.BULK_PAYOUTS, Permission.APPROVE),
     ),
     ConsolePage(
+        "Pay out", "pages/transfers.py", "Wallet transfer", ":material/swap_horiz:", (Permission.TRANSFER,)
+    ),
+    ConsolePage("Pay out", "pages/refunds.py", "Refund a payment", ":material/undo:", (Permission.REFUND,)),
+    ConsolePage(
         "Pay out",
         "pages/approvals.py",
         "Approvals",
@@ -63,6 +67,20 @@ PAGES: tuple[ConsolePage, ...] = (
         "Look up", "pages/receipts.py", "Receipts", ":material/description:", (Permission.VIEW_RECEIPTS,)
     ),
     ConsolePage("Reports", "pages/history.py", "History", ":material/history:", (Permission.VIEW_HISTORY,)),
+    ConsolePage(
+        "Reports",
+        "pages/statements.py",
+        "Statements",
+        ":material/account_balance:",
+        (Permission.VIEW_STATEMENTS,),
+    ),
+    ConsolePage(
+        "Reports",
+        "pages/reconciliation.py",
+        "Reconciliation",
+        ":material/fact_check:",
+        (Permission.VIEW_STATEMENTS,),
+    ),
     ConsolePage(
         "Reports",
         "pages/predictor.py",

@@ -5,6 +5,10 @@ migrate                       bring the ledger's schema up to date (keeps every 
 sandbox [options]             run the Dollr sandbox as a standalone HTTP server
 bulk resume --batch N --as E  carry on paying a bulk batch (asks for the merchant passcode)
 users add|list|set-role|disable|unlock   console users
+sync --once                   bring in invoices and orders made outside the console
+history export --from D --to D [--format csv|xlsx] [--output F]   the History page's export
+statement --currency C --month YYYY-MM | --from D --to D [--format csv|pdf] [--output F]
+reconcile-report --from D --to D [--resume RUN] [--output F]   ledger vs Dollr (exit 1: differences)
 """
 
 from __future__ import annotations
@@ -14,8 +18,18 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
+from dollr_core import exports_cli
 from dollr_core.config import Settings, SettingsError
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad argument is one sentence on standard error and exit status 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        sentence = message[:1].upper() + message[1:]
+        self.exit(2, f"{self.prog}: {sentence.rstrip('.')}. See --help.\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,10 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sandbox_main(args[1:])
         return 0
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m dollr_core", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True)  # of _Parser too
     reconcile = commands.add_parser("reconcile", help="poll payments that are not final yet")
     mode = reconcile.add_mutually_exclusive_group(required=True)
     mode.add_argument("--once", action="store_true", help="one pass, then exit")
@@ -40,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reconcile.add_argument("--interval", type=float, default=2.0, help="seconds between idle passes")
     commands.add_parser("migrate", help="upgrade the ledger schema")
     _add_user_commands(commands)
+    exports_cli.add_commands(commands)
     options = parser.parse_args(args)
 
     try:
@@ -55,18 +70,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         open_ledger(settings.ledger_url).dispose()
         print("ledger schema is up to date")
         return 0
+    if options.command in ("sync", "history", "statement", "reconcile-report"):
+        try:
+            return exports_cli.run(settings, options)
+        except exports_cli.ArgumentProblem as exc:
+            print(f"python -m dollr_core: {exc}", file=sys.stderr)
+            return 2
     if options.command == "users":
         from dollr_core.users_cli import run as run_users
 
         return run_users(settings, options)
 
-    from dollr_core.reconcile import reconcile_once, run_loop
+    from dollr_core.reconcile import follow_books, reconcile_once, run_loop
     from dollr_core.services import start_services
 
     services = start_services(settings)
     try:
         if options.once:
             print(f"looked at {reconcile_once(services)} payment(s)")
+            print(f"looked at {follow_books(services)} document(s)")
         else:
             with contextlib.suppress(KeyboardInterrupt):
                 run_loop(services, interval=options.interval)
@@ -75,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _add_user_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_user_commands(commands: argparse._SubParsersAction[Any]) -> None:
     users = commands.add_parser("users", help="console users and roles")
     actions = users.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="create a console user (asks for the password)")

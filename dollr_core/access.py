@@ -26,6 +26,10 @@ class Permission(StrEnum):
     APPROVE = "approve"
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"
+    VIEW_STATEMENTS = "view_statements"  # statements and the reconciliation report
+    KEEP_BOOKS = "keep_books"  # enter the opening balances statements start from
+    REFUND = "refund"
+    TRANSFER = "transfer"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -39,6 +43,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_RECEIPTS,
             Permission.LOOK_UP_STATUS,
             Permission.BULK_PAYOUTS,
+            Permission.VIEW_STATEMENTS,
+            Permission.KEEP_BOOKS,
+            Permission.REFUND,
+            Permission.TRANSFER,
         }
     ),
     Role.MANAGER: frozenset(
@@ -49,6 +57,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LOOK_UP_STATUS,
             Permission.APPROVE,
             Permission.VIEW_AUDIT,
+            Permission.VIEW_STATEMENTS,
         }
     ),
     Role.ADMIN: frozenset(

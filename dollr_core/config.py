@@ -67,6 +67,17 @@ class Settings(BaseModel):
     session_idle_minutes: int = Field(default=30, ge=1)
     #: A payout to the same number, of the same amount, within this many hours is a likely mistake.
     duplicate_window_hours: int = Field(default=24, ge=0)
+    #: Our Dollr wallet per currency (ids from the portal): the wallet a transfer debits.
+    wallet_ids: dict[str, int] = Field(default_factory=dict)
+    #: Outgoing e-mail (invoices to customers; meant to be shared with notifications). No host: no e-mail.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "billing@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    #: The company's time zone (IANA name): statements' days, weeks and months start at its midnight.
+    time_zone: str = "UTC"
     log_level: str = "INFO"
 
     @field_validator("base_url")
@@ -77,6 +88,17 @@ class Settings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be a time zone name such as Africa/Monrovia or UTC") from None
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -112,7 +134,7 @@ class Settings(BaseModel):
             value = environ.get(f"DOLLR_{name.upper()}")
             if value is not None and value != "":
                 raw[name] = value
-        for key in ("approval_thresholds", "operator_payout_limits"):
+        for key in ("approval_thresholds", "operator_payout_limits", "wallet_ids"):
             if isinstance(raw.get(key), str):
                 raw[key] = _parse_amounts(f"DOLLR_{key.upper()}", raw[key])
         if secrets:
@@ -159,6 +181,6 @@ def _parse_amounts(setting: str, text: str) -> dict[str, Decimal]:
 
 
 def _shown(name: str, value: object) -> str:
-    if "secret" in name:
+    if "secret" in name or "password" in name:
         return "a hidden value"
     return repr(value)

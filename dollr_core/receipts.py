@@ -392,7 +392,7 @@ UNICODE_FONT_FACES = {
 FALLBACK_FONTS = (Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),)
 
 
-def _set_up_fonts(pdf: FPDF) -> tuple[str, Callable[[str], str]]:
+def set_up_fonts(pdf: FPDF) -> tuple[str, Callable[[str], str]]:
     """The font family to write with, and how text must be prepared for it.
 
     Names are printed as typed ("Niyonsaba Émilienne 李") with the Unicode fonts; only when they
@@ -421,7 +421,7 @@ def receipt_pdf(view: ReceiptView, *, compress: bool = True) -> bytes:
     """The receipt as an A4 PDF (one page for any ordinary number of items)."""
     pdf = FPDF(format="A4")
     pdf.set_compression(compress)
-    family, printable = _set_up_fonts(pdf)
+    family, printable = set_up_fonts(pdf)
     pdf.set_title(view.title)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()

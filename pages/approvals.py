@@ -12,7 +12,7 @@ from console.context import require_page, services
 from console.widgets import money, page_link, plain, show_error
 from dollr_core import approvals, payouts
 from dollr_core.access import Permission
-from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentState
+from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentKind, IntentState
 from dollr_core.phone import mask_phone
 
 who = require_page(Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS)
@@ -79,7 +79,27 @@ def details(rows: dict[str, str]) -> None:
     st.dataframe({"What": list(rows), "Value": list(rows.values())}, hide_index=True, width="stretch")
 
 
+def money_out_card(intent: Intent) -> None:
+    """A refund or a wallet transfer waiting for approval."""
+    refund = intent.kind == IntentKind.REFUND
+    with st.container(border=True):
+        what = "Refund" if refund else "Wallet transfer"
+        st.markdown(f"**{what} of {money(intent.amount, intent.currency)}** to {plain(intent.party_name)}")
+        details(
+            {
+                "Document": intent.source_number or "—",
+                "Reason" if refund else "Note": intent.note or "—",
+                "Made by": intent.operator,
+                "Made at": when(intent),
+            }
+        )
+        decision_controls("payout", intent.intent_key, intent.operator)
+
+
 def payout_card(intent: Intent) -> None:
+    if intent.kind in (IntentKind.REFUND, IntentKind.TRANSFER):
+        money_out_card(intent)
+        return
     quote = payouts.quote_of(intent)
     fees = quote.platform_fee + quote.gateway_fee + quote.fx_fee
     with st.container(border=True):

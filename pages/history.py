@@ -268,6 +268,8 @@ def open_links(rows: Sequence[HistoryRow], picked: Sequence[int]) -> None:
             icon=":material/description:",
             number=row.document_number,
         )
+    if row.operation == "COLLECTION" and row.outcome is Outcome.COMPLETED and who.can(Permission.REFUND):
+        page_link("pages/refunds.py", "Refund it", icon=":material/undo:", reference=row.reference_id)
 
 
 def show_rows(flt: HistoryFilter, total: int) -> None:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from console.context import actor, services
 from console.widgets import money, page_link
-from dollr_core import dashboard
+from dollr_core import dashboard, statements
 from dollr_core.access import Permission
 from dollr_core.enums import OperationType
 from dollr_core.history import CurrencyTotal, HistoryRow, operation_name
@@ -123,6 +123,24 @@ st.caption(
     " console. Dollr offers no balance look-up, and this does not know the opening balance or"
     " anything done outside the console."
 )
+books = [
+    (row, statements.balance_now(svc.engine, row.currency)) for row in statements.opening_balances(svc.engine)
+]
+if books:
+    st.markdown("**From the books**: the starting balance finance entered, plus every payment since")
+    st.dataframe(
+        [
+            {
+                "Currency": row.currency,
+                "Balance": money(balance, row.currency),
+                "Starting balance": f"{money(row.amount, row.currency)} on {row.as_of:%d %b %Y}",
+                "Entered by": row.entered_by,
+            }
+            for row, balance in books
+        ],
+        hide_index=True,
+        width="stretch",
+    )
 
 true_balances = dashboard.sandbox_balances(svc)
 if true_balances is not None:

@@ -13,11 +13,12 @@ import streamlit as st
 
 from console import documents_ui as ui
 from console.context import intent_key, new_intent, require_page, services
-from console.widgets import money
-from dollr_core import documents
+from console.widgets import money, page_link
+from dollr_core import document_copies, documents, refunds
 from dollr_core.access import Permission
+from dollr_core.collect import latest_collection
 from dollr_core.enums import SourceStatus, SourceType
-from dollr_core.ledger.tables import DocumentRecord
+from dollr_core.ledger.tables import AttemptState, DocumentRecord
 from dollr_core.models import DocumentDetail, Item
 from dollr_core.money import SUPPORTED_CURRENCIES
 
@@ -239,6 +240,52 @@ def pay_link(record: DocumentRecord) -> None:
     if url:
         st.markdown("**Payment link** — send it to the customer (copy with the button on the right):")
         st.code(url, language=None)
+        send_copies(record, url)
+
+
+def send_copies(record: DocumentRecord, url: str) -> None:
+    """The document to the customer: e-mail, a PDF with the link's QR code, or an SMS text."""
+    with st.expander("Send it to the customer"):
+        with st.form(f"invoices:email:{record.id}", border=False):
+            to = st.text_input("Customer's e-mail", key="invoices:email_to")
+            if st.form_submit_button("E-mail the invoice and its pay link", key="invoices:email_send"):
+                try:
+                    document_copies.email_document(svc, who, record, to=to)
+                except document_copies.CannotSend as exc:
+                    st.error(str(exc))
+                except Exception as exc:
+                    ui.fail(PANEL, exc)
+                else:
+                    st.success(f"Sent to {to.strip()}.")
+        st.download_button(
+            "Download the PDF (with the QR code)",
+            data=lambda: _pdf_copy(record),
+            file_name=f"{record.number}.pdf",
+            mime="application/pdf",
+            key="invoices:pdf",
+            on_click="ignore",
+            icon=":material/picture_as_pdf:",
+        )
+        st.markdown("**SMS text** — copy it into your phone:")
+        st.code(document_copies.compose_sms(record, url), language=None)
+        if st.button("I sent it by SMS", key="invoices:sms_sent"):
+            document_copies.record_copy(svc, who, record, document_copies.Channel.SMS, record.customer_phone)
+            st.success("Recorded.")
+        copies = document_copies.copies_of(svc, record)
+        if copies:
+            st.caption(
+                "Sent: "
+                + "; ".join(
+                    f"{c.channel.lower()} to {c.recipient or '—'} by {c.sent_by} ({c.outcome})"
+                    for c in copies
+                )
+            )
+
+
+def _pdf_copy(record: DocumentRecord) -> bytes:
+    data = document_copies.invoice_pdf(svc, who, record)
+    document_copies.record_copy(svc, who, record, document_copies.Channel.PDF)
+    return data
 
 
 def document_panel(record: DocumentRecord) -> None:
@@ -288,9 +335,31 @@ def document_panel(record: DocumentRecord) -> None:
         ):
             ui.go_to("pages/collect.py", number=record.number or "", hand_over=ui.COLLECT_NUMBER)
     if status is SourceStatus.PROCESSING:
-        st.info("A payment is in progress. It cannot be cancelled until its outcome is known.")
+        st.info(
+            "A payment is in progress; it cannot be cancelled until its outcome is known. Paid on"
+            " Dollr's page, it may be waiting for the customer (e.g. to confirm a card with 3-D Secure)."
+        )
     if status is SourceStatus.PAID:
         ui.receipt_button(record.number, key="invoices:receipt", allowed=who.can(Permission.VIEW_RECEIPTS))
+        paid = latest_collection(svc, record)
+        if paid is not None and paid.local_state == AttemptState.COMPLETED and who.can(Permission.REFUND):
+            page_link(
+                "pages/refunds.py", "Refund this payment", icon=":material/undo:", reference=paid.reference_id
+            )
+        refunded = refunds.refunds_of_document(svc, record.source_type, record.dollr_id)
+        if refunded:
+            st.markdown("**Refunds** (make one from the receipt)")
+            st.dataframe(
+                [
+                    {"Amount": money(i.amount, i.currency), "State": i.state.title(), "Reason": i.note}
+                    for i in refunded
+                ],
+                hide_index=True,
+            )
+    if record.made_outside:
+        st.caption(
+            "Made outside the console (in Dollr's portal or by another integration); brought in by the sync."
+        )
     if status in (SourceStatus.IDLE, SourceStatus.ACTIVE):
         cancel_controls(record)
     st.divider()

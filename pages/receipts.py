@@ -10,9 +10,11 @@ from __future__ import annotations
 import streamlit as st
 
 from console.context import require_page, services
-from console.widgets import money, show_error
-from dollr_core import receipts
+from console.widgets import money, page_link, show_error
+from dollr_core import documents, payment_receipts, receipts, refunds
 from dollr_core.access import Permission
+from dollr_core.history import operation_name
+from dollr_core.payment_receipts import PaymentReceipt
 from dollr_core.receipts import ReceiptUnavailable, ReceiptView
 
 who = require_page(Permission.VIEW_RECEIPTS)
@@ -97,43 +99,122 @@ def show_receipt(view: ReceiptView) -> None:
         third.caption("Dollr gave no customer link for this receipt.")
 
 
-st.title("Receipts")
-take_hand_over()
+def refund_controls(view: ReceiptView) -> None:
+    """Refunds already made of this payment, and the way to make one."""
+    record = documents.record_by_number(svc.engine, view.number)
+    made = refunds.refunds_of_document(svc, record.source_type, record.dollr_id) if record else []
+    if made:
+        st.markdown("**Refunds**")
+        st.dataframe(
+            [
+                {
+                    "Amount": money(i.amount, i.currency),
+                    "State": i.state.title(),
+                    "Reason": i.note,
+                    "By": i.operator,
+                }
+                for i in made
+            ],
+            hide_index=True,
+            key="receipts_refunds",
+        )
+    if who.can(Permission.REFUND) and view.reference_id:
+        page_link(
+            "pages/refunds.py", "Refund this payment", icon=":material/undo:", reference=view.reference_id
+        )
 
-with st.form("receipts_find", border=False):
-    left, right = st.columns([3, 1], vertical_alignment="bottom")
-    typed = left.text_input(
-        "Invoice or order number",
-        key=SEARCH,
-        placeholder="e.g. INV-2025-00042",
-        help="The number printed on the invoice or order (its Dollr id works too).",
+
+def document_receipts() -> None:
+    take_hand_over()
+    with st.form("receipts_find", border=False):
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        typed = left.text_input(
+            "Invoice or order number",
+            key=SEARCH,
+            placeholder="e.g. INV-2025-00042",
+            help="The number printed on the invoice or order (its Dollr id works too).",
+        )
+        if right.form_submit_button("Find receipt", type="primary", key="receipts_find_button"):
+            st.session_state[SHOWN] = typed.strip()
+            st.session_state.get(MISSING, set()).discard(typed.strip())  # asked on purpose: look again
+
+    number = str(st.session_state.get(SHOWN) or "").strip()
+    if not number:
+        st.info("Enter an invoice or order number to see its receipt.")
+        return
+    if number in st.session_state.setdefault(MISSING, set()):
+        st.warning(f"No invoice or order was found for {number!r}; check the number.")
+        return
+    st.query_params["number"] = number
+
+    try:
+        found = receipts.load_receipt(svc, who, number)
+    except LookupError as exc:
+        st.session_state[MISSING].add(number)
+        st.warning(str(exc))
+        return
+    except Exception as exc:
+        show_error(exc)
+        return
+
+    if isinstance(found, ReceiptUnavailable):
+        st.warning(f"No receipt for {found.number} yet." if found.status != "CANCELED" else "No receipt.")
+        st.info(found.reason)
+        st.caption("Press Find receipt to check again (Dollr's answer is kept for a few seconds).")
+    else:
+        show_receipt(found)
+        refund_controls(found)
+
+
+def show_payment_receipt(view: PaymentReceipt) -> None:
+    st.subheader(view.title)
+    figures = [{"What": label, "Value": value} for label, value in view.lines()]
+    st.dataframe(figures, hide_index=True, width="stretch", height=35 * (len(figures) + 1) + 3)
+    st.download_button(
+        "Download PDF",
+        data=lambda: payment_receipts.payment_receipt_pdf(view),
+        file_name=f"receipt-{view.reference_id}.pdf",
+        mime="application/pdf",
+        icon=":material/picture_as_pdf:",
+        key="receipts_payment_pdf",
+        on_click="ignore",
     )
-    if right.form_submit_button("Find receipt", type="primary", key="receipts_find_button"):
-        st.session_state[SHOWN] = typed.strip()
-        st.session_state.get(MISSING, set()).discard(typed.strip())  # asked on purpose: look again
 
-number = str(st.session_state.get(SHOWN) or "").strip()
-if not number:
-    st.info("Enter an invoice or order number to see its receipt.")
-    st.stop()
-if number in st.session_state.setdefault(MISSING, set()):
-    st.warning(f"No invoice or order was found for {number!r}; check the number.")
-    st.stop()
-st.query_params["number"] = number
 
-try:
-    found = receipts.load_receipt(svc, who, number)
-except LookupError as exc:
-    st.session_state[MISSING].add(number)
-    st.warning(str(exc))
-    st.stop()
-except Exception as exc:
-    show_error(exc)
-    st.stop()
+def every_payment() -> None:
+    """Browse completed payments of every kind; a payout, refund or transfer has its receipt here."""
+    text = st.text_input(
+        "Search", key="receipts_browse_text", placeholder="name, phone, payment reference, document…"
+    )
+    rows = payment_receipts.browse(svc, who, text)
+    if not rows:
+        st.info("No completed payment matches.")
+        return
+    picked = st.dataframe(
+        [
+            {
+                "Completed (UTC)": f"{r.final_at or r.created_at:%Y-%m-%d %H:%M}",
+                "Type": operation_name(r.operation),
+                "Name": r.party_name,
+                "Amount": money(r.amount, r.currency),
+                "Document": r.document_number or "",
+                "Payment reference": r.reference_id,
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="receipts_browse",
+    )
+    chosen = picked.selection.rows if picked else []
+    if chosen:
+        show_payment_receipt(payment_receipts.payment_receipt(svc, who, rows[chosen[0]].reference_id))
 
-if isinstance(found, ReceiptUnavailable):
-    st.warning(f"No receipt for {found.number} yet." if found.status != "CANCELED" else "No receipt.")
-    st.info(found.reason)
-    st.caption("Press Find receipt to check again (Dollr's answer is kept for a few seconds).")
-else:
-    show_receipt(found)
+
+st.title("Receipts")
+by_document, by_payment = st.tabs(["Invoices & orders", "Every payment"])
+with by_document:
+    document_receipts()
+with by_payment:
+    every_payment()

@@ -151,6 +151,13 @@ class DocumentRecord(SQLModel, table=True):
     paid_at: datetime | None = _maybe_when()
     created_at: datetime = _when()
     updated_at: datetime = _when()
+    #: Made in Dollr's portal or by another integration, brought in by the sync.
+    made_outside: bool = False
+    #: A hosted checkout's end: after it the document is no longer followed.
+    expires_at: datetime | None = _maybe_when()
+    #: When the reconciler next asks Dollr whether the document was paid (backs off; None: due now).
+    next_check_at: datetime | None = _maybe_when()
+    check_count: int = 0
 
 
 class Intent(SQLModel, table=True):
@@ -404,3 +411,102 @@ Index(
     postgresql_where=_holding,
     sqlite_where=_holding,
 )
+
+
+class PaymentOrigin(StrEnum):
+    """How a payment reached the ledger."""
+
+    CONSOLE = "CONSOLE"  # sent by a person through the console
+    PAY_LINK = "PAY_LINK"  # a console document paid on Dollr's hosted page (link or checkout)
+    OUTSIDE = "OUTSIDE"  # a document made outside the console, brought in by the sync
+
+
+class PaymentDetail(SQLModel, table=True):
+    """What an execution response does not say: the receipt's fees and FX, what a refund refunds,
+    where a transfer goes. One row per intent (only one of its attempts can complete)."""
+
+    __tablename__ = "payment_detail"
+    id: int | None = Field(default=None, primary_key=True)
+    intent_id: int = Field(unique=True)
+    origin: str = Field(default=PaymentOrigin.CONSOLE, max_length=16)
+    fee_bearer: str | None = Field(default=None, max_length=8)
+    platform_fee: Decimal | None = _money()
+    gateway_fee: Decimal | None = _money()
+    fx_fee: Decimal | None = _money()
+    fee_currency: str | None = Field(default=None, max_length=3)
+    fx_rate: Decimal | None = _money()
+    fx_currency_from: str | None = Field(default=None, max_length=3)
+    fx_currency_to: str | None = Field(default=None, max_length=3)
+    #: A refund: the collection it gives money back from.
+    refund_of: str | None = Field(default=None, max_length=36, index=True)
+    original_payment_intent_id: int | None = None
+    #: A transfer: the counterparty's wallet it goes to, and our wallet it leaves.
+    to_counterparty_id: int | None = None
+    from_wallet_id: int | None = None
+    paid_at: datetime | None = _maybe_when()
+    created_at: datetime = _when()
+
+
+class DocumentItem(SQLModel, table=True):
+    """A document's line as Dollr holds it (kept for documents the sync brought in)."""
+
+    __tablename__ = "document_item"
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(index=True)
+    name: str = Field(max_length=200)
+    qty: int = 1
+    unit_amount: Decimal | None = _money()
+    currency: str = Field(max_length=3)
+
+
+class DocumentCopy(SQLModel, table=True):
+    """Every copy of a document sent to its customer: by e-mail, as SMS text, or as a PDF."""
+
+    __tablename__ = "document_copy"
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(index=True)
+    channel: str = Field(max_length=8)
+    recipient: str = Field(default="", max_length=254)
+    sent_by: str = Field(max_length=254)
+    outcome: str = Field(default="sent", max_length=16)
+    sent_at: datetime = _when()
+
+
+class OpeningBalance(SQLModel, table=True):
+    """The wallet's balance on a day, entered once per currency by finance: statements start here."""
+
+    __tablename__ = "opening_balance"
+    id: int | None = Field(default=None, primary_key=True)
+    currency: str = Field(unique=True, max_length=3)
+    amount: Decimal = Field(sa_type=Money, sa_column_kwargs={"nullable": False})
+    #: The start of the day (company time zone) the balance held at, as UTC.
+    as_of: datetime = Field(sa_type=UTCDateTime, sa_column_kwargs={"nullable": False})
+    entered_by: str = Field(max_length=254)
+    entered_at: datetime = _when()
+
+
+class ReconciliationRun(SQLModel, table=True):
+    """One reconciliation report: the ledger's payments of a period checked against Dollr."""
+
+    __tablename__ = "reconciliation_run"
+    id: int | None = Field(default=None, primary_key=True)
+    period_from: datetime = Field(sa_type=UTCDateTime, sa_column_kwargs={"nullable": False})
+    period_to: datetime = Field(sa_type=UTCDateTime, sa_column_kwargs={"nullable": False})
+    state: str = Field(default="RUNNING", max_length=16)
+    started_by: str = Field(max_length=254)
+    created_at: datetime = _when()
+    finished_at: datetime | None = _maybe_when()
+
+
+class ReconciliationItem(SQLModel, table=True):
+    """One payment of a run: checked yet or not (so a run resumes), and what differs."""
+
+    __tablename__ = "reconciliation_item"
+    __table_args__ = (UniqueConstraint("run_id", "reference_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(index=True)
+    reference_id: str = Field(max_length=64)
+    operation_type: str = Field(max_length=16)
+    checked: bool = False
+    finding: str = Field(default="", max_length=32)
+    detail: str = Field(default="", max_length=500)

@@ -9,7 +9,19 @@ from decimal import Decimal
 
 import pytest
 
-from dollr_core import approvals, bulk, collect, documents, payouts, predictor, receipts, users
+from dollr_core import (
+    approvals,
+    bulk,
+    collect,
+    documents,
+    payouts,
+    predictor,
+    receipts,
+    refunds,
+    statements,
+    transfers,
+    users,
+)
 from dollr_core.access import ROLE_PERMISSIONS, AccessDenied, Actor, Permission, Role
 from dollr_core.directory import Person
 from dollr_core.enums import FeeBearer, OperationType, SourceType
@@ -68,6 +80,35 @@ FLOWS: dict[str, tuple[Permission | tuple[Permission, ...], Flow]] = {
             svc, who, "June", [bulk.RowInput("Musa Kollie", "231880001234", "5", "USD")]
         ),
     ),
+    "read a statement": (
+        Permission.VIEW_STATEMENTS,
+        lambda svc, who: statements.statement(svc, who, "USD", statements.Period.month("2026-11")),
+    ),
+    "enter an opening balance": (
+        Permission.KEEP_BOOKS,
+        lambda svc, who: statements.enter_opening_balance(
+            svc, who, currency="USD", amount="1", as_of=statements.Period.month("2026-11").first
+        ),
+    ),
+    "refund": (
+        Permission.REFUND,
+        lambda svc, who: refunds.prepare_refund(
+            svc, who, uuid.uuid4().hex, reference_id=str(uuid.uuid4()), amount="1", reason="x"
+        ),
+    ),
+    "send a refund": (Permission.REFUND, lambda svc, who: refunds.confirm_refund(svc, who, "nope")),
+    "transfer": (
+        Permission.TRANSFER,
+        lambda svc, who: transfers.prepare_transfer(
+            svc,
+            who,
+            uuid.uuid4().hex,
+            recipient=Person.checked("Kofi Mensah", "231880007777"),
+            amount="1",
+            currency="USD",
+        ),
+    ),
+    "send a transfer": (Permission.TRANSFER, lambda svc, who: transfers.confirm_transfer(svc, who, "nope")),
     "manage users": (
         Permission.MANAGE_USERS,
         lambda svc, who: users.add_user(
