@@ -20,9 +20,6 @@ adds up to the money that moved.
 from __future__ import annotations
 
 import calendar
-import csv
-import io
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -32,7 +29,7 @@ from fpdf import FPDF
 from sqlalchemy import Engine, and_, func, or_
 from sqlmodel import Session, col, select
 
-from dollr_core import audit
+from dollr_core import audit, spreadsheet
 from dollr_core.access import Actor, Permission, require
 from dollr_core.enums import OperationType
 from dollr_core.history import amount_text, money_text
@@ -367,31 +364,18 @@ STATEMENT_HEADER = (
 )
 
 
-def _cell(text: str | None) -> str:
-    """Free text never read as a formula. Local until the shared formula-safe CSV writer lands."""
-    value = text or ""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _csv(rows: Iterable[Sequence[str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def statement_csv(st: Statement) -> str:
     """The summary, then every line; amounts exact in the currency's minor units."""
     cur = st.currency
-    head = [[f"Statement {cur}", st.period.label], ["Opening balance note", _cell(st.opening_note)]]
+    head = [[f"Statement {cur}", st.period.label], ["Opening balance note", st.opening_note or ""]]
     head += [[label, amount_text(value, cur)] for label, value in st.summary()]
     body = [
         [
             ln.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             ln.reference_id,
             ln.operation,
-            _cell(ln.party_name),
-            _cell(ln.document_number),
+            ln.party_name or "",
+            ln.document_number or "",
             amount_text(ln.amount, cur),
             amount_text(ln.platform_fee, cur),
             amount_text(ln.gateway_fee, cur),
@@ -400,7 +384,7 @@ def statement_csv(st: Statement) -> str:
         ]
         for ln in st.lines
     ]
-    return _csv([*head, [], list(STATEMENT_HEADER), *body])
+    return spreadsheet.BYTE_ORDER_MARK + spreadsheet.lines([*head, [], list(STATEMENT_HEADER), *body])
 
 
 def statement_pdf(st: Statement, *, compress: bool = True) -> bytes:
