@@ -119,7 +119,7 @@ def test_card_payment_waiting_for_3ds_is_followed_closely(
         record,
         settle=False,
         payment_method="CREDIT_CARD",
-        card_name="Ann 3DS",
+        payment_method_id="pm_card_threeDSecure2Required",
     )
     assert following.follow_documents(services) == 1
     with Session(services.engine) as db:
