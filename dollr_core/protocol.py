@@ -446,26 +446,14 @@ def _settle_unknown(
         execution = _execute(client, attempt.op, body)
     except DollrError as exc:
         # A refused resend says nothing about the first copy, which may still be on its way.
+        changes: dict[str, Any] = {"last_error": exc.message, "poll_count": attempt.poll_count + 1}
         if _session_is_gone(exc) and attempt.session_expires_at is None:
-            attempt = _update(
-                engine,
-                attempt,
-                actor,
-                "Dollr says the session is over",
-                session_expires_at=client.server_clock.now_at_dollr(),
-            )
-        limited = isinstance(exc, RateLimitError)
+            changes["session_expires_at"] = client.server_clock.now_at_dollr()  # over by Dollr's word
         wait = next_poll_delay(attempt.poll_count).total_seconds()
+        attempt = _update(engine, attempt, actor, "resend not accepted", **changes)
+        limited = isinstance(exc, RateLimitError)
         if isinstance(exc, RateLimitError) and exc.retry_after:
             wait = exc.retry_after
-        attempt = _update(
-            engine,
-            attempt,
-            actor,
-            "resend not accepted",
-            last_error=exc.message,
-            poll_count=attempt.poll_count + 1,
-        )
         return _schedule(engine, attempt, seconds=_wait_for_proof(client, attempt, wait), hold_sends=limited)
     return _adopt(engine, attempt, execution, actor)
 
