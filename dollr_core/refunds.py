@@ -34,6 +34,7 @@ from dollr_core.money_out import (
     submit,
 )
 from dollr_core.services import Services
+from dollr_core.validation import NOTE_LENGTH, check_text
 
 ZERO = Decimal(0)
 #: How long a refund session may wait for its execution (we choose it: S4's `expires_at`).
@@ -114,7 +115,7 @@ def prepare_refund(
     existing = get_intent(svc.engine, intent_key)
     if existing is not None and IntentState(existing.state) not in EDITABLE:
         return existing  # a rerun of a refund already under way reports on it
-    why = " ".join(reason.split())
+    why = " ".join(check_text(reason, "reason", max_length=NOTE_LENGTH, multiline=True).split())
     if not why:
         raise MoneyOutRefused("Say why the money is refunded: the reason is kept with the refund.")
     info = refundable(svc, actor, reference_id, leaving_out=intent_key)
@@ -150,7 +151,7 @@ def prepare_refund(
         amount=value,
         currency=info.currency,
         payer_currency=info.currency,
-        note=why[:500],
+        note=why,
         needs_approval=approval,
     )
     attach_detail(svc, intent, refund_of=original.reference_id, original_payment_intent_id=payment_intent)

@@ -34,6 +34,7 @@ from dollr_core.money_out import (
     submit,
 )
 from dollr_core.services import Services
+from dollr_core.validation import NOTE_LENGTH, check_text
 
 SESSION_LIFETIME = timedelta(minutes=15)
 
@@ -70,6 +71,7 @@ def prepare_transfer(
     if existing is not None and IntentState(existing.state) not in EDITABLE:
         return existing
     value = parse_amount(amount, currency)
+    note = " ".join(check_text(note, "note", max_length=NOTE_LENGTH, multiline=True).split())
     wallet = our_wallet(svc, currency)
     party = ensure_party(svc.engine, svc.client, recipient)
     counterparty = ensure_counterparty(svc.engine, svc.client, party.dollr_party_id, relationship)
@@ -92,7 +94,7 @@ def prepare_transfer(
         amount=value,
         currency=currency,
         payer_currency=currency,
-        note=" ".join(note.split())[:500],
+        note=note,
         needs_approval=approval,
         **predicted,
     )

@@ -14,6 +14,7 @@ from dollr_core import approvals, history, protocol, refunds, statements, transf
 from dollr_core.access import Actor
 from dollr_core.directory import Person
 from dollr_core.history import HistoryFilter, Outcome
+from dollr_core.intents import get_intent
 from dollr_core.ledger.tables import AttemptState, IntentState
 from dollr_core.money_out import MoneyOutRefused
 from dollr_core.reconcile import follow_books
@@ -205,3 +206,27 @@ def test_only_the_maker_sends_a_refund(books: Services, fresh_sandbox: Sandbox, 
     colleague = Actor("fay.finance@example.com", finance.role)
     with pytest.raises(MoneyOutRefused, match="only they can send it"):
         refunds.confirm_refund(books, colleague, key)
+
+
+def test_a_reason_or_note_too_long_or_with_control_characters_is_refused_before_anything_is_stored(
+    books: Services, fresh_sandbox: Sandbox, finance: Actor
+) -> None:
+    reference = paid_collection(books, fresh_sandbox, finance)
+    with pytest.raises(ValueError, match="reason"):
+        refunds.prepare_refund(
+            books, finance, "too-long", reference_id=reference, amount="1", reason="x" * 501
+        )
+    with pytest.raises(ValueError, match="reason"):
+        refunds.prepare_refund(books, finance, "nul", reference_id=reference, amount="1", reason="a\x00b")
+    with pytest.raises(ValueError, match="note"):
+        transfers.prepare_transfer(
+            books,
+            finance,
+            "note-nul",
+            recipient=Person.checked("Musa Kollie", "231880001234", None, "LR"),
+            amount="1",
+            currency="USD",
+            note="a\x00b",
+        )
+    assert get_intent(books.engine, "too-long") is None and get_intent(books.engine, "note-nul") is None
+    assert refunds_at(fresh_sandbox) == []
