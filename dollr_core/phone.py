@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["E164_DIGITS", "is_e164_digits", "mask_phone", "normalize_phone"]
+__all__ = [
+    "E164_DIGITS",
+    "SPREADSHEET_NUMBER_ADVICE",
+    "is_e164_digits",
+    "looks_like_spreadsheet_number",
+    "mask_phone",
+    "normalize_phone",
+]
 
 #: What Dollr accepts on the wire: 8 to 15 digits, no `+`, country code first (never a 0).
 E164_DIGITS = re.compile(r"[1-9][0-9]{7,14}")
 
 _SEPARATORS = re.compile(r"[\s\-().\u00a0]")
+# What a spreadsheet makes of a long number it took for a quantity: 2.31771E+11 (digits lost) or
+# 231771234567.0 (a float written back). Dots as separators ("231.77.123.4567") are not this.
+_SPREADSHEET_NUMBER = re.compile(r"\+?[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+|\+?[0-9]+[.,]0+")
+
+#: How to fix a file whose phone column a spreadsheet turned into numbers.
+SPREADSHEET_NUMBER_ADVICE = (
+    "In Excel or LibreOffice, format the phone column as Text (select the column, Format Cells →"
+    " Text), type the numbers again, save the file and upload it again."
+)
+
+
+def looks_like_spreadsheet_number(text: str) -> bool:
+    """True for `2.31771E+11` or `231771234567.0`: a phone number a spreadsheet stored as a quantity."""
+    return _SPREADSHEET_NUMBER.fullmatch(text.strip()) is not None
 
 
 def is_e164_digits(value: str) -> bool:
@@ -25,6 +46,11 @@ def normalize_phone(text: str) -> str:
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError("Enter a phone number with its country code, e.g. 231771234567.")
+    if looks_like_spreadsheet_number(text):
+        raise ValueError(
+            f"The phone number {text.strip()} was turned into a number by a spreadsheet, so its digits"
+            f" cannot be trusted. {SPREADSHEET_NUMBER_ADVICE}"
+        )
     compact = _SEPARATORS.sub("", text.strip())
     if compact.startswith("+"):
         compact = compact[1:]
