@@ -53,7 +53,7 @@ PAGES: tuple[ConsolePage, ...] = (
         "pages/approvals.py",
         "Approvals",
         ":material/approval:",
-        (Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS),
+        (Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS, Permission.MANAGE_USERS),
     ),
     ConsolePage(
         "Look up", "pages/status.py", "Payment status", ":material/search:", (Permission.LOOK_UP_STATUS,)

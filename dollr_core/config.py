@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -22,6 +23,15 @@ SANDBOX_CLIENT_ID = "sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"
 SANDBOX_PASSCODE = "123456"
 SANDBOX_PASSCODE_PHONE = "231880000000"
+
+
+#: Settings holding one amount per currency, written `USD=500,LRD=100000` in the environment.
+AMOUNT_SETTINGS = (
+    "approval_thresholds",
+    "approval_two_approver_thresholds",
+    "operator_payout_limits",
+    "operator_daily_limits",
+)
 
 
 class Mode(StrEnum):
@@ -60,10 +70,22 @@ class Settings(BaseModel):
     approval_thresholds: dict[str, Decimal] = Field(
         default_factory=lambda: {"USD": Decimal("500"), "LRD": Decimal("100000"), "RWF": Decimal("500000")}
     )
+    #: Payouts above this amount (per currency) wait for two different managers.
+    approval_two_approver_thresholds: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USD": Decimal("5000"), "LRD": Decimal("1000000"), "RWF": Decimal("5000000")}
+    )
     #: The most an operator may pay out alone in one payout, per currency.
     operator_payout_limits: dict[str, Decimal] = Field(
         default_factory=lambda: {"USD": Decimal("2000"), "LRD": Decimal("400000"), "RWF": Decimal("2000000")}
     )
+    #: The most an operator may pay out in one company day, all payouts together, per currency.
+    operator_daily_limits: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USD": Decimal("5000"), "LRD": Decimal("1000000"), "RWF": Decimal("5000000")}
+    )
+    #: Hours after which an undecided request, or an unsent approval, returns to its maker.
+    approval_expiry_hours: int = Field(default=24, ge=1, le=720)
+    #: The company's day (daily limits) runs from midnight to midnight in this IANA time zone.
+    company_timezone: str = "UTC"
     session_idle_minutes: int = Field(default=30, ge=1)
     log_level: str = "INFO"
 
@@ -75,6 +97,15 @@ class Settings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("company_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Africa/Monrovia or UTC") from None
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -110,7 +141,7 @@ class Settings(BaseModel):
             value = environ.get(f"DOLLR_{name.upper()}")
             if value is not None and value != "":
                 raw[name] = value
-        for key in ("approval_thresholds", "operator_payout_limits"):
+        for key in AMOUNT_SETTINGS:
             if isinstance(raw.get(key), str):
                 raw[key] = _parse_amounts(f"DOLLR_{key.upper()}", raw[key])
         if secrets:

@@ -198,6 +198,12 @@ class Intent(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=254)
     decided_at: datetime | None = _maybe_when()
     decision_reason: str | None = Field(default=None, max_length=500)
+    #: 1 or 2 different managers (approval rules); the first of two is recorded until the second.
+    approvals_needed: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    first_approved_by: str | None = Field(default=None, max_length=254)
+    first_approved_at: datetime | None = _maybe_when()
+    #: A request left undecided, or an approval left unsent, returns to its maker at this time.
+    approval_due_at: datetime | None = _maybe_when()
     # the attempt that currently holds the intent, and who is working on it
     current_attempt_id: int | None = None
     lease_owner: str | None = Field(default=None, max_length=64)
@@ -323,6 +329,16 @@ class AuditRecord(SQLModel, table=True):
     target: str = Field(default="", max_length=200)
     outcome: str = Field(default="ok", max_length=16)
     detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ConsoleSetting(SQLModel, table=True):
+    """A setting an admin changes in the console (JSON), with who changed it last."""
+
+    __tablename__ = "console_setting"
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_by: str = Field(max_length=254)
+    updated_at: datetime = _when()
 
 
 class BatchState(StrEnum):
