@@ -71,6 +71,9 @@ PAGES: tuple[ConsolePage, ...] = (
     ),
     ConsolePage("Reports", "pages/audit.py", "Audit trail", ":material/policy:", (Permission.VIEW_AUDIT,)),
     ConsolePage("Admin", "pages/users.py", "Users", ":material/manage_accounts:", (Permission.MANAGE_USERS,)),
+    ConsolePage(
+        "Settings", "pages/notifications.py", "Notifications", ":material/notifications:", tuple(Permission)
+    ),
 )
 
 

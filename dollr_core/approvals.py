@@ -12,7 +12,7 @@ transaction, so content changed meanwhile (withdrawn, edited, sent again) is nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from dollr_core import approval_rules, audit
+from dollr_core import approval_rules, audit, notify
 from dollr_core.access import Actor, Permission, require, require_any
 from dollr_core.intents import fingerprint
 from dollr_core.ledger.columns import utcnow
@@ -33,6 +33,7 @@ from dollr_core.ledger.tables import (
     IntentState,
     LedgerEvent,
 )
+from dollr_core.money import format_money
 from dollr_core.phone import mask_phone
 from dollr_core.services import Services
 
@@ -209,12 +210,26 @@ def decide_payout(svc: Services, actor: Actor, intent_key: str, decision: Decisi
             target=intent_key,
             detail=what,
         )
+        if not second_needed:
+            notify.decision(
+                db,
+                svc,
+                key=f"payout:{intent_key}:{intent.decided_at.isoformat() if intent.decided_at else ''}",
+                what=f"your payout of {_money(intent)} to {mask_phone(intent.phone)}",
+                maker=intent.operator,
+                verdict="approved" if decision.approve else "rejected",
+                by=actor.email,
+            )
         db.commit()
         db.refresh(intent)
     return intent
 
 
 EXPIRY_ACTOR = "system:approvals"
+
+
+def _money(intent: Intent) -> str:
+    return format_money(intent.amount, intent.currency) if intent.amount is not None else intent.currency
 
 
 def expire_decisions(svc: Services) -> list[Intent]:
@@ -299,6 +314,15 @@ def decide_batch(svc: Services, actor: Actor, batch_id: int, decision: Decision)
         batch.decided_by, batch.decided_at, batch.decision_reason = actor.email, utcnow(), reason or None
         batch.updated_at = utcnow()
         db.add(batch)
+        notify.decision(
+            db,
+            svc,
+            key=f"batch:{batch_id}:{batch.decided_at.isoformat()}",
+            what=f"your bulk payout #{batch_id}",
+            maker=batch.created_by,
+            verdict="approved" if decision.approve else "rejected",
+            by=actor.email,
+        )
         db.commit()
         db.refresh(batch)
     audit.record(
@@ -327,6 +351,13 @@ def submit_for_approval(svc: Services, actor: Actor, intent_key: str) -> Intent:
         refused="This payout is not waiting to be sent for approval any more.",
         approval_due_at=utcnow() + expiry,
         decision_reason=None,
+        then=lambda db, sent: notify.approval_waiting(
+            db,
+            svc,
+            key=f"payout:{intent_key}:{sent.approval_due_at.isoformat() if sent.approval_due_at else ''}",
+            what=f"a payout of {_money(sent)} to {mask_phone(sent.phone)}",
+            maker=actor.email,
+        ),
     )
     audit.record(
         svc.engine,
@@ -362,6 +393,7 @@ def _move_own_payout(
     to: IntentState,
     action: str,
     refused: str,
+    then: Callable[[Session, Intent], None] | None = None,
     **fields: Any,
 ) -> Intent:
     """A state change only the payout's maker may make, recorded in the ledger's events."""
@@ -384,6 +416,8 @@ def _move_own_payout(
         for name, value in fields.items():
             setattr(intent, name, value)
         db.add(intent)
+        if then is not None:
+            then(db, intent)  # what the change also writes, in its transaction (a notification)
         db.commit()
         db.refresh(intent)
         return intent

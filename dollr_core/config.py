@@ -87,6 +87,17 @@ class Settings(BaseModel):
     #: The company's day (daily limits) runs from midnight to midnight in this IANA time zone.
     company_timezone: str = "UTC"
     session_idle_minutes: int = Field(default=30, ge=1)
+    #: Notifications by e-mail: no host, no e-mail (webhook messages still go out).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "dollr-console@localhost"
+    #: A webhook (Slack-compatible) set here wins over the one an admin sets in the console.
+    notification_webhook_url: str | None = None
+    #: A payment still PROCESSING at Dollr this long after it was sent is reported to its maker.
+    notify_processing_minutes: int = Field(default=30, ge=1)
     log_level: str = "INFO"
 
     @field_validator("base_url")
@@ -188,6 +199,6 @@ def _parse_amounts(setting: str, text: str) -> dict[str, Decimal]:
 
 
 def _shown(name: str, value: object) -> str:
-    if "secret" in name:
+    if "secret" in name or "password" in name:
         return "a hidden value"
     return repr(value)

@@ -341,6 +341,46 @@ class ConsoleSetting(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
+class NotificationState(StrEnum):
+    PENDING = "PENDING"  # waiting to be sent, or to be tried again after a failure
+    SENDING = "SENDING"  # claimed by one sender
+    SENT = "SENT"
+    FAILED = "FAILED"  # gave up after the last try
+    UNKNOWN = "UNKNOWN"  # the sender stopped mid-send: never sent again, so never twice
+
+
+class Notification(SQLModel, table=True):
+    """The outbox: one message for one recipient about one event, and how sending it went."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("event_key", "channel", "recipient", name="uq_notification_once"),
+        Index("ix_notification_due", "state", "next_try_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    event_key: str = Field(max_length=160)
+    kind: str = Field(max_length=32)
+    channel: str = Field(max_length=8)  # email or webhook
+    recipient: str = Field(max_length=254)  # an e-mail address, or "webhook"
+    subject: str = Field(max_length=200)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(default=NotificationState.PENDING, max_length=10)
+    attempts: int = 0
+    next_try_at: datetime = _when()
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _maybe_when()
+
+
+class NotificationPreference(SQLModel, table=True):
+    """The notifications a person turned off (every kind is on until they do)."""
+
+    __tablename__ = "notification_preference"
+    email: str = Field(primary_key=True, max_length=254)
+    muted: str = Field(default="", max_length=500)  # kinds, comma-separated
+    updated_at: datetime = _when()
+
+
 class BatchState(StrEnum):
     DRAFT = "DRAFT"  # rows being checked and fixed
     AWAITING_APPROVAL = "AWAITING_APPROVAL"
