@@ -1,8 +1,17 @@
-"""Phone numbers as Dollr wants them: E.164 digits without `+`, 8–15 digits (contract §1.2)."""
+"""Phone numbers as Dollr wants them: E.164 digits without `+`, 8–15 digits (contract §1.2).
+
+Lengths per country come from libphonenumber's data (the `phonenumbers` package): a number too
+short or too long for its country code is refused. Its stricter "valid number" test (known number
+ranges) is deliberately not applied: new ranges and the sandbox's numbers are real to Dollr before
+they are in that data, and Dollr's operator look-up is the authority on who serves a number.
+"""
 
 from __future__ import annotations
 
 import re
+
+import phonenumbers
+from phonenumbers import NumberParseException, ValidationResult
 
 __all__ = [
     "E164_DIGITS",
@@ -69,7 +78,34 @@ def normalize_phone(text: str) -> str:
         raise ValueError(
             f"A phone number needs 8 to 15 digits including the country code; this one has {len(compact)}."
         )
+    _check_length_for_country(compact)
     return compact
+
+
+_WRONG_LENGTH = {
+    ValidationResult.TOO_SHORT: "too short",
+    ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "too short",
+    ValidationResult.TOO_LONG: "too long",
+    ValidationResult.INVALID_LENGTH: "not a possible length",
+}
+
+
+def _check_length_for_country(digits: str) -> None:
+    """Refuse a number whose length its country never uses; an unknown country code is left to Dollr."""
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except NumberParseException:
+        return
+    problem = _WRONG_LENGTH.get(phonenumbers.is_possible_number_with_reason(number))
+    if problem is None:
+        return
+    region = phonenumbers.region_code_for_number(number)
+    national = len(str(number.national_number))
+    raise ValueError(
+        f"This phone number is {problem} for country code +{number.country_code}"
+        f"{f' ({region})' if region and region != 'ZZ' else ''}: {national} digits follow the country"
+        " code. Check the number."
+    )
 
 
 def mask_phone(phone: str) -> str:
