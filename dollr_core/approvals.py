@@ -310,6 +310,25 @@ def decide_batch(svc: Services, actor: Actor, batch_id: int, decision: Decision)
             raise ApprovalError("This batch is no longer waiting for approval.")
         # Rows change only in a draft, under this batch's lock: they stay as read until commit.
         _unchanged("batch", decision.shown, batch_fingerprint(batch, _batch_rows(db, batch_id)))
+        first = batch.first_approved_by
+        if decision.approve and first is not None and first.lower() == actor.email.lower():
+            raise ApprovalError(
+                "You approved this batch already: a second, different manager must approve it."
+            )
+        # The first of two approvals leaves updated_at alone: the batch is still the one that waits.
+        if decision.approve and batch.approvals_needed >= 2 and first is None:
+            batch.first_approved_by, batch.first_approved_at = actor.email, utcnow()
+            db.add(batch)
+            audit.add(
+                db,
+                actor.email,
+                "batch_approved",
+                target=f"batch {batch_id}",
+                detail="first of two approvals; a second manager must approve",
+            )
+            db.commit()
+            db.refresh(batch)
+            return batch
         batch.state = BatchState.APPROVED if decision.approve else BatchState.REJECTED
         batch.decided_by, batch.decided_at, batch.decision_reason = actor.email, utcnow(), reason or None
         batch.updated_at = utcnow()

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, delete, exists, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dollr_core import audit, dashboard, spreadsheet, validation
+from dollr_core import approval_rules, audit, dashboard, spreadsheet, validation
 from dollr_core.access import Actor, Permission, require, require_any
 from dollr_core.enums import FeeBearer, OperationType, PaymentMethod, Provider
 from dollr_core.errors import DollrError, InvalidRequestError, NotFoundError
@@ -815,15 +815,22 @@ def submit_for_approval(svc: Services, actor: Actor, batch_id: int) -> Batch:
     _check_rows(svc, rows, ask=set(), batch_id=batch_id)  # references may have been paid meanwhile
     invalid = sum(r.state == BatchRowState.INVALID for r in rows)
     ready = sum(r.state == BatchRowState.VALID for r in rows)
+    totals: dict[str, Decimal] = {}  # what the rows pay per currency: one or two managers approve
+    for row in rows:
+        if row.state == BatchRowState.VALID and row.amount is not None:
+            totals[row.currency] = totals.get(row.currency, Decimal(0)) + row.amount
     _store_draft(svc.engine, batch_id, rows)
     if invalid:
         raise BulkError(f"Fix or leave out the {invalid} row(s) that need fixing first.")
     if not ready:
         raise BulkError("There is nobody to pay: every row is left out.")
+    rules = approval_rules.current(svc.engine, svc.settings)
+    needed = max([1, *(rules.approvers_needed(c, total) for c, total in totals.items())])
     with Session(svc.engine) as db:
         batch = _draft(db, batch_id)
         batch.state = BatchState.AWAITING_APPROVAL
         batch.decided_by = batch.decided_at = batch.decision_reason = None
+        batch.approvals_needed, batch.first_approved_by, batch.first_approved_at = needed, None, None
         batch.updated_at = utcnow()
         db.add(batch)
         db.commit()

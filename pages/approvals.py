@@ -48,7 +48,10 @@ def decide(kind: str, target: str, approve: bool, shown: str) -> None:
                 st.session_state[FLASH] = "Your approval is recorded: a second manager must approve it too."
                 return
         else:
-            approvals.decide_batch(svc, who, int(target), decision)
+            batch = approvals.decide_batch(svc, who, int(target), decision)
+            if batch.state == BatchState.AWAITING_APPROVAL:
+                st.session_state[FLASH] = "Your approval is recorded: a second manager must approve it too."
+                return
     except Exception as exc:
         st.session_state[ERROR] = exc
         return
@@ -123,6 +126,13 @@ def batch_card(batch: Batch) -> None:
                 rows[f"Fees ({currency})"] = money(totals.fees[currency], currency)
             if currency in totals.debits:
                 rows[f"Our wallet is debited ({currency})"] = money(totals.debits[currency], currency)
+        if batch.approvals_needed >= 2:
+            st.caption(
+                f"Needs two different managers. Approved so far by {batch.first_approved_by};"
+                " one more needed."
+                if batch.first_approved_by
+                else "Needs two different managers: yours is the first approval."
+            )
         details(rows)
         decision_controls("batch", str(batch.id), batch.created_by, totals.fingerprint)
 
@@ -262,6 +272,8 @@ def my_items() -> None:
                     )
                 elif batch.state == BatchState.APPROVED:
                     st.success(f"Approved by {batch.decided_by}: start it on Bulk payouts.")
+                elif batch.first_approved_by:
+                    st.info(f"Approved by {batch.first_approved_by}; waiting for a second manager.")
                 else:
                     st.info("Waiting for a manager's approval.")
     if not shown:

@@ -403,6 +403,10 @@ class Batch(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=254)
     decided_at: datetime | None = _maybe_when()
     decision_reason: str | None = Field(default=None, max_length=500)
+    #: 1 or 2 different managers (approval rules, on the batch's total per currency).
+    approvals_needed: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    first_approved_by: str | None = Field(default=None, max_length=254)
+    first_approved_at: datetime | None = _maybe_when()
     retry_of: int | None = None
     created_at: datetime = _when()
     updated_at: datetime = _when()

@@ -351,3 +351,28 @@ def test_a_batch_changed_while_the_manager_looks_is_not_approved(
     at.run()
     decided = bulk.get_batch(console, BATCH_MAKER, batch_id)
     assert decided.state == BatchState.APPROVED and decided.decided_by == CHECKER
+
+
+def test_a_batch_needing_two_managers_waits_after_the_first(
+    page: Callable[..., AppTest], console: Services
+) -> None:
+    batch_id = waiting_batch(console)
+    with Session(console.engine) as db:
+        batch = db.get(Batch, batch_id)
+        assert batch is not None
+        batch.approvals_needed = 2
+        db.add(batch)
+        db.commit()
+    at = page("pages/approvals.py", role=Role.MANAGER, email=CHECKER).run()
+    assert "Needs two different managers: yours is the first approval." in texts(at)
+    at.button(key=f"approve:{batch_id}").click()
+    at.run()
+    assert "Your approval is recorded: a second manager must approve it too." in texts(at)
+    maker = page("pages/approvals.py", role=Role.FINANCE, email=BATCH_MAKER.email).run()
+    assert f"Approved by {CHECKER}; waiting for a second manager." in texts(maker)
+    second = page("pages/approvals.py", role=Role.MANAGER, email="max.manager@example.com").run()
+    second.button(key=f"approve:{batch_id}").click()
+    second.run()
+    with Session(console.engine) as db:
+        done = db.get(Batch, batch_id)
+        assert done is not None and done.state == BatchState.APPROVED

@@ -10,14 +10,15 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from dollr_core import approval_rules, approvals, audit, payouts
+from dollr_core import approval_rules, approvals, audit, bulk, payouts
 from dollr_core.access import AccessDenied, Actor, Role
 from dollr_core.config import Settings
 from dollr_core.intents import get_intent
 from dollr_core.ledger.columns import utcnow
-from dollr_core.ledger.tables import Intent, IntentState, LedgerEvent
+from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentState, LedgerEvent
 from dollr_core.services import Services
 
+from ..bulk.helpers import rows_text
 from .helpers import PASSCODE, payout_as_shown
 
 SECOND_MANAGER = Actor("max.manager@example.com", Role.MANAGER)
@@ -188,3 +189,27 @@ def test_rules_fixed_in_the_settings_win_and_cannot_be_edited(services: Services
     with pytest.raises(approval_rules.RulesError, match="fixed in this install's settings"):
         approval_rules.update(services.engine, locked, admin, {"approval_thresholds": {"USD": "1"}})
     assert approval_rules.current(services.engine, services.settings).approval_thresholds["USD"] == 750
+
+
+def test_a_batch_above_the_higher_threshold_needs_two_different_managers(
+    services: Services, finance: Actor, manager: Actor
+) -> None:
+    text = rows_text(*(f"Person {n},23188000{n:04d},2000,USD,,B-{n}" for n in range(1, 4)))  # USD 6,000
+    batch_id = bulk.create_batch(services, finance, "Big batch", bulk.parse_rows(text)).id or 0
+    assert bulk.submit_for_approval(services, finance, batch_id).approvals_needed == 2
+
+    def approve(who: Actor) -> Batch:
+        shown = approvals.batch_totals(services, who, batch_id).fingerprint
+        return approvals.decide_batch(services, who, batch_id, approvals.Decision(True, "", shown))
+
+    first = approve(manager)
+    assert first.state == BatchState.AWAITING_APPROVAL and first.first_approved_by == manager.email
+    with pytest.raises(approvals.ApprovalError, match="second, different manager"):
+        approve(manager)
+    second = approve(SECOND_MANAGER)
+    assert second.state == BatchState.APPROVED and second.decided_by == SECOND_MANAGER.email
+
+    small = bulk.create_batch(
+        services, finance, "Small", bulk.parse_rows(rows_text("A,231880001234,25,USD,,"))
+    )
+    assert bulk.submit_for_approval(services, finance, small.id or 0).approvals_needed == 1

@@ -35,9 +35,19 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("first_approved_at", UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("approval_due_at", UTCDateTime(), nullable=True))
+    with op.batch_alter_table("batch", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("approvals_needed", sa.Integer(), server_default="1", nullable=False))
+        batch_op.add_column(
+            sa.Column("first_approved_by", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True)
+        )
+        batch_op.add_column(sa.Column("first_approved_at", UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("batch", schema=None) as batch_op:
+        batch_op.drop_column("first_approved_at")
+        batch_op.drop_column("first_approved_by")
+        batch_op.drop_column("approvals_needed")
     with op.batch_alter_table("intent", schema=None) as batch_op:
         batch_op.drop_column("approval_due_at")
         batch_op.drop_column("first_approved_at")
