@@ -10,7 +10,14 @@ from .conftest import PASSWORD, Console, Shots, sign_in
 
 #: The pages each role is offered in the menu (and no others).
 MENUS = {
-    "operator": {"Dashboard", "Collect a payment", "Pay someone", "Approvals", "Payment status"},
+    "operator": {
+        "Dashboard",
+        "Collect a payment",
+        "Pay someone",
+        "Approvals",
+        "Payment status",
+        "Notifications",
+    },
     "finance": {
         "Dashboard",
         "Invoices & orders",
@@ -21,6 +28,7 @@ MENUS = {
         "Receipts",
         "History",
         "Fee & FX preview",
+        "Notifications",
     },
     "manager": {
         "Dashboard",
@@ -31,8 +39,10 @@ MENUS = {
         "History",
         "Fee & FX preview",
         "Audit trail",
+        "Notifications",
     },
-    "admin": {"Dashboard", "Payment status", "History", "Audit trail", "Users"},
+    # Admins see the approval rules (and change them) on Approvals, and set the webhook.
+    "admin": {"Dashboard", "Approvals", "Payment status", "History", "Audit trail", "Users", "Notifications"},
 }
 ALL_PAGES = set().union(*MENUS.values())
 
