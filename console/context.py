@@ -24,6 +24,7 @@ def services() -> Services:
     """One client (one token, one connection pool) and one ledger engine for every session."""
     started = start_services(Settings.load(secrets=_secrets()))
     started.start_reconciler()
+    started.start_notifier()
     return started
 
 

@@ -57,7 +57,7 @@ PAGES: tuple[ConsolePage, ...] = (
         "pages/approvals.py",
         "Approvals",
         ":material/approval:",
-        (Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS),
+        (Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS, Permission.MANAGE_USERS),
     ),
     ConsolePage("Look up", "pages/mine.py", "My payments", ":material/person:", ()),
     ConsolePage(
@@ -90,6 +90,9 @@ PAGES: tuple[ConsolePage, ...] = (
     ),
     ConsolePage("Reports", "pages/audit.py", "Audit trail", ":material/policy:", (Permission.VIEW_AUDIT,)),
     ConsolePage("Admin", "pages/users.py", "Users", ":material/manage_accounts:", (Permission.MANAGE_USERS,)),
+    ConsolePage(
+        "Settings", "pages/notifications.py", "Notifications", ":material/notifications:", tuple(Permission)
+    ),
 )
 
 

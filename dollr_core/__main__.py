@@ -52,6 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode.add_argument("--once", action="store_true", help="one pass, then exit")
     mode.add_argument("--loop", action="store_true", help="keep polling until interrupted")
     reconcile.add_argument("--interval", type=float, default=2.0, help="seconds between idle passes")
+    notify = commands.add_parser("notify", help="send queued e-mail and webhook notifications")
+    notify_mode = notify.add_mutually_exclusive_group(required=True)
+    notify_mode.add_argument("--once", action="store_true", help="one pass, then exit")
+    notify_mode.add_argument("--loop", action="store_true", help="keep sending until interrupted")
+    notify.add_argument("--interval", type=float, default=15.0, help="seconds between passes")
     commands.add_parser("migrate", help="upgrade the ledger schema")
     _add_user_commands(commands)
     exports_cli.add_commands(commands)
@@ -85,6 +90,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dollr_core.services import start_services
 
     services = start_services(settings)
+    if options.command == "notify":
+        from dollr_core import notify as notifications
+
+        try:
+            if options.once:
+                print(f"sent {notifications.notify_once(services)} notification(s)")
+            else:
+                with contextlib.suppress(KeyboardInterrupt):
+                    notifications.run_loop(services, interval=options.interval)
+        finally:
+            services.close()
+        return 0
     try:
         if options.once:
             print(f"looked at {reconcile_once(services)} payment(s)")

@@ -1,7 +1,9 @@
 """Maker-checker: a large payout, and every bulk batch, waits for a manager who did not create it.
 
 The decision is recorded on the item (who, when, why) and in the audit trail; the maker then
-confirms with the merchant passcode. Nobody approves their own payment.
+confirms with the merchant passcode. Nobody approves their own payment. Above the two-manager
+threshold (`approval_rules`) a payout needs two different managers; a request left undecided, or an
+approval left unsent, returns to its maker after the rules' expiry time (`expire_decisions`).
 
 A decision binds what the approver was shown: it carries a fingerprint of the payout or batch as
 the screen showed it (`payout_fingerprint`, `batch_fingerprint`), checked in the decision's own
@@ -10,7 +12,7 @@ transaction, so content changed meanwhile (withdrawn, edited, sent again) is nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from dollr_core import audit
+from dollr_core import approval_rules, audit, notify
 from dollr_core.access import Actor, Permission, require, require_any
 from dollr_core.intents import fingerprint
 from dollr_core.ledger.columns import utcnow
@@ -31,6 +33,8 @@ from dollr_core.ledger.tables import (
     IntentState,
     LedgerEvent,
 )
+from dollr_core.money import format_money
+from dollr_core.phone import mask_phone
 from dollr_core.services import Services
 
 
@@ -133,6 +137,7 @@ def _check(actor: Actor, maker: str, decision: Decision) -> str:
 
 def pending_payouts(svc: Services, actor: Actor) -> list[Intent]:
     require(actor, Permission.APPROVE)
+    expire_decisions(svc)
     with Session(svc.engine) as db:
         return list(
             db.exec(
@@ -144,7 +149,10 @@ def pending_payouts(svc: Services, actor: Actor) -> list[Intent]:
 
 
 def decide_payout(svc: Services, actor: Actor, intent_key: str, decision: Decision) -> Intent:
+    """Approve or reject a payout as shown; the first of two approvals keeps it waiting for a second."""
     require(actor, Permission.APPROVE)
+    expire_decisions(svc)
+    rules = approval_rules.current(svc.engine, svc.settings)
     with Session(svc.engine) as db:
         intent = db.exec(
             select(Intent).where(Intent.intent_key == intent_key).with_for_update()
@@ -155,31 +163,128 @@ def decide_payout(svc: Services, actor: Actor, intent_key: str, decision: Decisi
         if intent.state != IntentState.AWAITING_APPROVAL:
             raise ApprovalError("This payout is no longer waiting for approval.")
         _unchanged("payout", decision.shown, payout_fingerprint(intent))
-        new_state = IntentState.READY if decision.approve else IntentState.REJECTED
+        first = intent.first_approved_by
+        if decision.approve and first is not None and first.lower() == actor.email.lower():
+            raise ApprovalError(
+                "You approved this payout already: a second, different manager must approve it."
+            )
+        second_needed = decision.approve and intent.approvals_needed >= 2 and first is None
+        if second_needed:
+            new_state, action = IntentState.AWAITING_APPROVAL, "approved_first_of_two"
+            intent.first_approved_by, intent.first_approved_at = actor.email, utcnow()
+        elif decision.approve:
+            new_state, action = IntentState.READY, "approved"
+            intent.decided_by, intent.decided_at, intent.decision_reason = (
+                actor.email,
+                utcnow(),
+                reason or None,
+            )
+            intent.approval_due_at = utcnow() + rules.expiry  # to be sent within this time
+        else:
+            new_state, action = IntentState.REJECTED, "rejected"
+            intent.decided_by, intent.decided_at, intent.decision_reason = (
+                actor.email,
+                utcnow(),
+                reason or None,
+            )
         db.add(
             LedgerEvent(
                 intent_id=intent.id,
                 actor=actor.email,
-                action="approved" if decision.approve else "rejected",
+                action=action,
                 from_state=intent.state,
                 to_state=new_state,
                 detail=reason or None,
             )
         )
         intent.state = new_state
-        intent.decided_by, intent.decided_at, intent.decision_reason = actor.email, utcnow(), reason or None
         intent.updated_at = utcnow()
         db.add(intent)
+        what = f"{intent.currency} {intent.amount} to {intent.party_name}; {reason}".strip("; ")
+        if second_needed:
+            what += "; a second manager must approve"
+        audit.add(
+            db,
+            actor.email,
+            "payout_rejected" if not decision.approve else "payout_approved",
+            target=intent_key,
+            detail=what,
+        )
+        if not second_needed:
+            notify.decision(
+                db,
+                svc,
+                key=f"payout:{intent_key}:{intent.decided_at.isoformat() if intent.decided_at else ''}",
+                what=f"your payout of {_money(intent)} to {mask_phone(intent.phone)}",
+                maker=intent.operator,
+                verdict="approved" if decision.approve else "rejected",
+                by=actor.email,
+            )
         db.commit()
         db.refresh(intent)
-    audit.record(
-        svc.engine,
-        actor.email,
-        "payout_approved" if decision.approve else "payout_rejected",
-        target=intent_key,
-        detail=f"{intent.currency} {intent.amount} to {intent.party_name}; {reason}".strip("; "),
-    )
     return intent
+
+
+EXPIRY_ACTOR = "system:approvals"
+
+
+def _money(intent: Intent) -> str:
+    return format_money(intent.amount, intent.currency) if intent.amount is not None else intent.currency
+
+
+def expire_decisions(svc: Services) -> list[Intent]:
+    """Return to their makers the payouts whose request or approval outlived the rules' expiry.
+
+    A request nobody decided goes back undecided; an approval its maker never sent goes back too,
+    so money never leaves on a manager's word from long ago. Each change is its own ledger event.
+    """
+    hours = approval_rules.current(svc.engine, svc.settings).approval_expiry_hours
+    now = utcnow()
+    expired: list[Intent] = []
+    with Session(svc.engine, expire_on_commit=False) as db:
+        due = db.exec(
+            select(Intent)
+            .where(
+                col(Intent.state).in_((IntentState.AWAITING_APPROVAL, IntentState.READY)),
+                col(Intent.approval_due_at).is_not(None),
+                col(Intent.approval_due_at) <= now,
+                col(Intent.current_attempt_id).is_(None),
+            )
+            .with_for_update()
+        ).all()
+        for intent in due:
+            waiting = intent.state == IntentState.AWAITING_APPROVAL
+            said = (
+                f"No manager decided within {hours} hours."
+                if waiting
+                else f"The approval was not used within {hours} hours."
+            )
+            db.add(
+                LedgerEvent(
+                    intent_id=intent.id,
+                    actor=EXPIRY_ACTOR,
+                    action="approval_expired",
+                    from_state=intent.state,
+                    to_state=IntentState.OPEN,
+                    detail=said,
+                )
+            )
+            audit.add(
+                db,
+                EXPIRY_ACTOR,
+                "payout_approval_expired",
+                target=intent.intent_key,
+                detail=f"{intent.currency} {intent.amount} to {mask_phone(intent.phone)}; {said}",
+            )
+            intent.state = IntentState.OPEN
+            intent.decided_by = intent.decided_at = intent.first_approved_by = intent.first_approved_at = None
+            intent.approval_due_at = None
+            intent.decision_reason = f"{said} Send it for approval again, or withdraw it."
+            intent.updated_at = now
+            db.add(intent)
+            expired.append(intent)
+        db.commit()
+    return expired
 
 
 def pending_batches(svc: Services, actor: Actor) -> list[Batch]:
@@ -205,10 +310,38 @@ def decide_batch(svc: Services, actor: Actor, batch_id: int, decision: Decision)
             raise ApprovalError("This batch is no longer waiting for approval.")
         # Rows change only in a draft, under this batch's lock: they stay as read until commit.
         _unchanged("batch", decision.shown, batch_fingerprint(batch, _batch_rows(db, batch_id)))
+        first = batch.first_approved_by
+        if decision.approve and first is not None and first.lower() == actor.email.lower():
+            raise ApprovalError(
+                "You approved this batch already: a second, different manager must approve it."
+            )
+        # The first of two approvals leaves updated_at alone: the batch is still the one that waits.
+        if decision.approve and batch.approvals_needed >= 2 and first is None:
+            batch.first_approved_by, batch.first_approved_at = actor.email, utcnow()
+            db.add(batch)
+            audit.add(
+                db,
+                actor.email,
+                "batch_approved",
+                target=f"batch {batch_id}",
+                detail="first of two approvals; a second manager must approve",
+            )
+            db.commit()
+            db.refresh(batch)
+            return batch
         batch.state = BatchState.APPROVED if decision.approve else BatchState.REJECTED
         batch.decided_by, batch.decided_at, batch.decision_reason = actor.email, utcnow(), reason or None
         batch.updated_at = utcnow()
         db.add(batch)
+        notify.decision(
+            db,
+            svc,
+            key=f"batch:{batch_id}:{batch.decided_at.isoformat()}",
+            what=f"your bulk payout #{batch_id}",
+            maker=batch.created_by,
+            verdict="approved" if decision.approve else "rejected",
+            by=actor.email,
+        )
         db.commit()
         db.refresh(batch)
     audit.record(
@@ -226,6 +359,7 @@ def decide_batch(svc: Services, actor: Actor, batch_id: int, decision: Decision)
 
 def submit_for_approval(svc: Services, actor: Actor, intent_key: str) -> Intent:
     """The maker asks a manager to approve: only now does the payout appear in managers' lists."""
+    expiry = approval_rules.current(svc.engine, svc.settings).expiry
     intent = _move_own_payout(
         svc,
         actor,
@@ -234,6 +368,15 @@ def submit_for_approval(svc: Services, actor: Actor, intent_key: str) -> Intent:
         to=IntentState.AWAITING_APPROVAL,
         action="sent_for_approval",
         refused="This payout is not waiting to be sent for approval any more.",
+        approval_due_at=utcnow() + expiry,
+        decision_reason=None,
+        then=lambda db, sent: notify.approval_waiting(
+            db,
+            svc,
+            key=f"payout:{intent_key}:{sent.approval_due_at.isoformat() if sent.approval_due_at else ''}",
+            what=f"a payout of {_money(sent)} to {mask_phone(sent.phone)}",
+            maker=actor.email,
+        ),
     )
     audit.record(
         svc.engine,
@@ -269,6 +412,8 @@ def _move_own_payout(
     to: IntentState,
     action: str,
     refused: str,
+    then: Callable[[Session, Intent], None] | None = None,
+    **fields: Any,
 ) -> Intent:
     """A state change only the payout's maker may make, recorded in the ledger's events."""
     require(actor, Permission.PAY_OUT)
@@ -287,7 +432,11 @@ def _move_own_payout(
         )
         intent.state = to
         intent.updated_at = utcnow()
+        for name, value in fields.items():
+            setattr(intent, name, value)
         db.add(intent)
+        if then is not None:
+            then(db, intent)  # what the change also writes, in its transaction (a notification)
         db.commit()
         db.refresh(intent)
         return intent
@@ -296,6 +445,7 @@ def _move_own_payout(
 def my_payouts(svc: Services, actor: Actor, *, limit: int = 50) -> list[Intent]:
     """The actor's own single payouts that needed approval, newest first, in whatever state."""
     require(actor, Permission.PAY_OUT)
+    expire_decisions(svc)
     with Session(svc.engine) as db:
         return list(
             db.exec(

@@ -17,6 +17,7 @@ import csv
 import io
 import logging
 import re
+import zipfile
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,11 +25,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeVar
 
+import openpyxl
 from sqlalchemy import Engine, delete, exists, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dollr_core import audit, dashboard, spreadsheet, validation
+from dollr_core import approval_rules, audit, dashboard, spreadsheet, validation
 from dollr_core.access import Actor, Permission, require, require_any
 from dollr_core.enums import FeeBearer, OperationType, PaymentMethod, Provider
 from dollr_core.errors import DollrError, InvalidRequestError, NotFoundError
@@ -50,7 +52,7 @@ from dollr_core.ledger.tables import (
 )
 from dollr_core.models import AmountAndFeePrediction, AmountAndFeesQuery, MmoProviderInfo
 from dollr_core.money import SUPPORTED_CURRENCIES, check_currency, parse_amount, quantize
-from dollr_core.phone import normalize_phone
+from dollr_core.phone import SPREADSHEET_NUMBER_ADVICE, looks_like_spreadsheet_number, normalize_phone
 from dollr_core.services import Services
 
 log = logging.getLogger("dollr_core.bulk")
@@ -132,15 +134,20 @@ class RowInput:
     own_reference: str = ""
 
 
+_TEMPLATE_EXAMPLES = (
+    ("Musa Kollie", "231880001234", "25.00", "USD", "March stipend", "STIPEND-0001"),
+    ("Aline Uwase", "250780005678", "15000", "RWF", "", ""),
+)
+
+
 def template_csv() -> str:
     """The file people fill in: the columns, and two example rows (sandbox wallet numbers)."""
-    return spreadsheet.document(
-        TEMPLATE_COLUMNS,
-        [
-            ["Musa Kollie", "231880001234", "25.00", "USD", "March stipend", "STIPEND-0001"],
-            ["Aline Uwase", "250780005678", "15000", "RWF", "", ""],
-        ],
-    )
+    return spreadsheet.document(TEMPLATE_COLUMNS, _TEMPLATE_EXAMPLES)
+
+
+def template_xlsx() -> bytes:
+    """The same template as a workbook whose cells are text, so Excel keeps the phone digits."""
+    return spreadsheet.workbook(TEMPLATE_COLUMNS, _TEMPLATE_EXAMPLES, sheet="Recipients")
 
 
 #: Far more than 2,000 rows need, so a file this large is a mistake (or an attack): refused unread.
@@ -150,18 +157,22 @@ MAX_LINE_CHARS = 10_000
 
 
 def parse_rows(data: bytes | str) -> list[RowInput]:
-    """Read an uploaded CSV or rows pasted from a spreadsheet (comma, semicolon or tab separated).
+    """Read an uploaded CSV or .xlsx file, or rows pasted from a spreadsheet (comma, semicolon or
+    tab separated).
 
     The first line names the columns (any order; see `TEMPLATE_COLUMNS`). Raises BulkError with
-    one plain sentence when the file cannot be read as a whole; problems in single rows (a line
-    break or a control character in a cell, an amount too large) are found by the checks and
-    shown on their row.
+    one plain sentence when the file cannot be read as a whole, or when a spreadsheet turned a
+    phone number into a quantity (2.31771E+11): its digits are lost, so the file is refused naming
+    the row. Problems in single rows (a line break or a control character in a cell, an amount too
+    large) are found by the checks and shown on their row.
     """
     if len(data) > MAX_FILE_BYTES:
         raise BulkError(
             f"The file is too large ({len(data) / 1_000_000:.1f} MB): a batch file can be at most"
             f" {MAX_FILE_BYTES // 1_000_000} MB ({MAX_ROWS:,} recipients). Split it."
         )
+    if isinstance(data, bytes) and data.startswith(_ZIP_SIGNATURE):
+        return _recipients(_xlsx_records(data))
     text = (_decode(data) if isinstance(data, bytes) else data).removeprefix(spreadsheet.BYTE_ORDER_MARK)
     # Only CR and LF end a record; quoted line breaks, and Unicode line separators, stay in their
     # cell, where the row checks refuse them instead of splitting or joining rows.
@@ -169,13 +180,17 @@ def parse_rows(data: bytes | str) -> list[RowInput]:
     if len(heading_line) > MAX_LINE_CHARS:
         raise BulkError(_line_too_long(1))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(heading_line))
-    records = _records(reader)
-    heading = next(records, None)
-    if heading is None or not any(cell.strip() for cell in heading):
+    return _recipients(_records(reader))
+
+
+def _recipients(records: Iterator[tuple[int, list[str]]]) -> list[RowInput]:
+    """The recipients under the heading record, whichever format the records came from."""
+    first = next(records, None)
+    if first is None or not any(cell.strip() for cell in first[1]):
         raise BulkError("The file is empty: it needs a heading line and one line per recipient.")
-    columns = _columns(heading)
+    columns = _columns(first[1])
     rows: list[RowInput] = []
-    for cells in records:
+    for line, cells in records:
         if not any(cell.strip() for cell in cells):
             continue
         if len(rows) == MAX_ROWS:
@@ -185,6 +200,8 @@ def parse_rows(data: bytes | str) -> list[RowInput]:
             index = columns.get(name)
             return cells[index].strip() if index is not None and index < len(cells) else ""
 
+        if looks_like_spreadsheet_number(cell("phone")):
+            raise BulkError(_phone_turned_into_number(line, cell("phone")))
         rows.append(
             RowInput(
                 name=cell("name"),
@@ -200,8 +217,85 @@ def parse_rows(data: bytes | str) -> list[RowInput]:
     return rows
 
 
-def _records(reader: Iterator[list[str]]) -> Iterator[list[str]]:
-    """The CSV records, each refused with its line number when too long to be a recipient."""
+def _phone_turned_into_number(line: int, shown: str) -> str:
+    return (
+        f"Row {line} of the file: the phone number reads {shown}, so the spreadsheet stored it as a"
+        f" number and its digits cannot be trusted; nothing was saved. {SPREADSHEET_NUMBER_ADVICE}"
+    )
+
+
+#: Every .xlsx file is a ZIP archive, and a CSV never starts with these bytes.
+_ZIP_SIGNATURE = b"PK\x03\x04"
+
+
+def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    """The first sheet's rows as text, numbered as the spreadsheet numbers them.
+
+    A number in the phone column is read as its digits when Excel kept them all; one that cannot
+    have been typed as a phone number is refused naming its row (`_damaged_number`).
+    """
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise BulkError(
+            f"The file looks like an Excel workbook but cannot be opened ({type(exc).__name__});"
+            " save it again from your spreadsheet as .xlsx or as “CSV UTF-8”."
+        ) from None
+    try:
+        if not book.worksheets:
+            return
+        phone_index: int | None = None
+        for line, row in enumerate(book.worksheets[0].iter_rows(), start=1):
+            values = [getattr(cell, "value", None) for cell in row]
+            if line > MAX_ROWS + 1 and any(v is not None for v in values):
+                raise BulkError(f"A batch can hold at most {MAX_ROWS:,} recipients; split the file.")
+            if line == 1:
+                phone_index = _columns([_xlsx_text(v) for v in values]).get("phone")
+            elif phone_index is not None and phone_index < len(row):
+                shown = _damaged_number(values[phone_index], getattr(row[phone_index], "number_format", ""))
+                if shown:
+                    raise BulkError(_phone_turned_into_number(line, shown))
+            cells = [_xlsx_text(v) for v in values]
+            if sum(len(c) for c in cells) > MAX_LINE_CHARS:
+                raise BulkError(_line_too_long(line))
+            yield line, cells
+    finally:
+        book.close()
+
+
+#: A whole number ending in this many zeros came from scientific notation (2.31771E+11 is
+#: 231771000000), not from a person typing a phone number.
+_LOST_DIGITS_ZEROS = 5
+
+
+def _damaged_number(value: object, number_format: str) -> str:
+    """How Excel shows a phone cell that holds a quantity instead of the typed digits, else ""."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    scientific = f"{value:.6G}"
+    if isinstance(value, float) and not value.is_integer():
+        return scientific
+    digits = str(int(value))
+    if "E+" in number_format.upper() or len(digits) - len(digits.rstrip("0")) >= _LOST_DIGITS_ZEROS:
+        return scientific
+    return ""
+
+
+def _xlsx_text(value: object) -> str:
+    """A cell as the person typed it: whole numbers without ".0", exact decimals, dates as ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).upper()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def _records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """The CSV records with their line numbers, each refused when too long to be a recipient."""
     line = 0
     while True:
         try:
@@ -216,7 +310,7 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str]]:
         line = getattr(reader, "line_num", line + 1)
         if sum(len(c) for c in cells) > MAX_LINE_CHARS:
             raise BulkError(_line_too_long(line))
-        yield cells
+        yield line, cells
 
 
 def _line_too_long(line: int) -> str:
@@ -721,15 +815,22 @@ def submit_for_approval(svc: Services, actor: Actor, batch_id: int) -> Batch:
     _check_rows(svc, rows, ask=set(), batch_id=batch_id)  # references may have been paid meanwhile
     invalid = sum(r.state == BatchRowState.INVALID for r in rows)
     ready = sum(r.state == BatchRowState.VALID for r in rows)
+    totals: dict[str, Decimal] = {}  # what the rows pay per currency: one or two managers approve
+    for row in rows:
+        if row.state == BatchRowState.VALID and row.amount is not None:
+            totals[row.currency] = totals.get(row.currency, Decimal(0)) + row.amount
     _store_draft(svc.engine, batch_id, rows)
     if invalid:
         raise BulkError(f"Fix or leave out the {invalid} row(s) that need fixing first.")
     if not ready:
         raise BulkError("There is nobody to pay: every row is left out.")
+    rules = approval_rules.current(svc.engine, svc.settings)
+    needed = max([1, *(rules.approvers_needed(c, total) for c, total in totals.items())])
     with Session(svc.engine) as db:
         batch = _draft(db, batch_id)
         batch.state = BatchState.AWAITING_APPROVAL
         batch.decided_by = batch.decided_at = batch.decision_reason = None
+        batch.approvals_needed, batch.first_approved_by, batch.first_approved_at = needed, None, None
         batch.updated_at = utcnow()
         db.add(batch)
         db.commit()
@@ -1207,29 +1308,35 @@ RESULT_COLUMNS = (
 
 def results_csv(svc: Services, actor: Actor, batch_id: int) -> str:
     """Every row with its final status, Dollr reference, fees and failure reason, as CSV."""
+    return spreadsheet.document(RESULT_COLUMNS, _result_lines(svc, actor, batch_id))
+
+
+def results_xlsx(svc: Services, actor: Actor, batch_id: int) -> bytes:
+    """The results as an Excel workbook."""
+    return spreadsheet.workbook(RESULT_COLUMNS, _result_lines(svc, actor, batch_id), sheet="Results")
+
+
+def _result_lines(svc: Services, actor: Actor, batch_id: int) -> list[list[object]]:
     require_any(actor, Permission.BULK_PAYOUTS, Permission.APPROVE)
     sync_rows(svc.engine, batch_id)
-    return spreadsheet.document(
-        RESULT_COLUMNS,
-        (
-            [
-                row.row_number,
-                row.name,
-                row.phone,
-                _text(row.amount, row.currency) if row.amount is not None else row.amount_text,
-                row.currency,
-                row.note,
-                row.own_reference,
-                ROW_STATUS[BatchRowState(row.state)],
-                _text(row_fees(row), row.currency),
-                _text(row.payer_amount, row.currency),
-                _text(row.payee_amount, row.currency),
-                row.reference_id,
-                row.failure_reason or row.problems,
-            ]
-            for row in _rows(svc.engine, batch_id)
-        ),
-    )
+    return [
+        [
+            row.row_number,
+            row.name,
+            row.phone,
+            _text(row.amount, row.currency) if row.amount is not None else row.amount_text,
+            row.currency,
+            row.note,
+            row.own_reference,
+            ROW_STATUS[BatchRowState(row.state)],
+            _text(row_fees(row), row.currency),
+            _text(row.payer_amount, row.currency),
+            _text(row.payee_amount, row.currency),
+            row.reference_id,
+            row.failure_reason or row.problems,
+        ]
+        for row in _rows(svc.engine, batch_id)
+    ]
 
 
 def _text(amount: Decimal | None, currency: str) -> str:

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -22,6 +23,15 @@ SANDBOX_CLIENT_ID = "sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"
 SANDBOX_PASSCODE = "123456"
 SANDBOX_PASSCODE_PHONE = "231880000000"
+
+
+#: Settings holding one amount per currency, written `USD=500,LRD=100000` in the environment.
+AMOUNT_SETTINGS = (
+    "approval_thresholds",
+    "approval_two_approver_thresholds",
+    "operator_payout_limits",
+    "operator_daily_limits",
+)
 
 
 class Mode(StrEnum):
@@ -60,24 +70,38 @@ class Settings(BaseModel):
     approval_thresholds: dict[str, Decimal] = Field(
         default_factory=lambda: {"USD": Decimal("500"), "LRD": Decimal("100000"), "RWF": Decimal("500000")}
     )
+    #: Payouts above this amount (per currency) wait for two different managers.
+    approval_two_approver_thresholds: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USD": Decimal("5000"), "LRD": Decimal("1000000"), "RWF": Decimal("5000000")}
+    )
     #: The most an operator may pay out alone in one payout, per currency.
     operator_payout_limits: dict[str, Decimal] = Field(
         default_factory=lambda: {"USD": Decimal("2000"), "LRD": Decimal("400000"), "RWF": Decimal("2000000")}
     )
+    #: The most an operator may pay out in one company day, all payouts together, per currency.
+    operator_daily_limits: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USD": Decimal("5000"), "LRD": Decimal("1000000"), "RWF": Decimal("5000000")}
+    )
+    #: Hours after which an undecided request, or an unsent approval, returns to its maker.
+    approval_expiry_hours: int = Field(default=24, ge=1, le=720)
     session_idle_minutes: int = Field(default=30, ge=1)
     #: A payout to the same number, of the same amount, within this many hours is a likely mistake.
     duplicate_window_hours: int = Field(default=24, ge=0)
     #: Our Dollr wallet per currency (ids from the portal): the wallet a transfer debits.
     wallet_ids: dict[str, int] = Field(default_factory=dict)
-    #: Outgoing e-mail (invoices to customers; meant to be shared with notifications). No host: no e-mail.
+    #: Outgoing e-mail (notifications, invoices to customers): no host, no e-mail.
     smtp_host: str | None = None
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_sender: str = "billing@localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
-    #: The company's time zone (IANA name): statements' days, weeks and months start at its midnight.
+    smtp_sender: str = "dollr-console@localhost"
+    #: The company's time zone (IANA name): its days decide statements and daily limits.
     time_zone: str = "UTC"
+    #: A webhook (Slack-compatible) set here wins over the one an admin sets in the console.
+    notification_webhook_url: str | None = None
+    #: A payment still PROCESSING at Dollr this long after it was sent is reported to its maker.
+    notify_processing_minutes: int = Field(default=30, ge=1)
     log_level: str = "INFO"
 
     @field_validator("base_url")
@@ -92,12 +116,10 @@ class Settings(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("must be a time zone name such as Africa/Monrovia or UTC") from None
+            raise ValueError("must be an IANA time zone such as Africa/Monrovia or UTC") from None
         return value
 
     @field_validator("log_level")
@@ -134,7 +156,7 @@ class Settings(BaseModel):
             value = environ.get(f"DOLLR_{name.upper()}")
             if value is not None and value != "":
                 raw[name] = value
-        for key in ("approval_thresholds", "operator_payout_limits", "wallet_ids"):
+        for key in (*AMOUNT_SETTINGS, "wallet_ids"):
             if isinstance(raw.get(key), str):
                 raw[key] = _parse_amounts(f"DOLLR_{key.upper()}", raw[key])
         if secrets:

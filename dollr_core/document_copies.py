@@ -18,7 +18,7 @@ import segno
 from fpdf import FPDF
 from sqlmodel import Session, col, select
 
-from dollr_core import audit, documents
+from dollr_core import audit, documents, mail
 from dollr_core.access import Actor, Permission, require_any
 from dollr_core.enums import SourceStatus
 from dollr_core.errors import DollrError
@@ -229,12 +229,7 @@ def email_document(
             filename=f"{kind.lower()}-{current.number}.pdf",
         )
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=20) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls()
-            if settings.smtp_username and settings.smtp_password is not None:
-                smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
-            smtp.send_message(message)
+        mail.send(settings, message)
     except (OSError, smtplib.SMTPException) as exc:
         record_copy(svc, actor, record, Channel.EMAIL, address, outcome="failed")
         raise CannotSend(f"The e-mail to {address} could not be sent: {exc}.") from None

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+import cachetools
+
 from dollr_core.client import DollrClient
 from dollr_core.enums import OperationType
 from dollr_core.models import AmountAndFeePrediction, AmountAndFeesQuery, MmoProviderInfo, PaymentSourceQuery
@@ -21,33 +23,42 @@ V = TypeVar("V")
 
 
 class TTLCache(Generic[K, V]):
-    """A thread-safe map whose entries expire; concurrent misses for one key compute it once."""
+    """A thread-safe map whose entries expire; concurrent misses for one key compute it once.
+
+    Storage and expiry are cachetools' TTLCache: when full it evicts the least recently used entry
+    (expired ones first), one at a time, instead of emptying itself. What is ours is the per-key
+    lock, so a page rerun and a second tab asking for one quote make one call to Dollr.
+    """
 
     def __init__(self, ttl_seconds: float, *, max_entries: int = 5000) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_entries
         self._lock = threading.Lock()
-        self._entries: dict[K, tuple[float, V]] = {}
+        self._entries: cachetools.TTLCache[K, V] = cachetools.TTLCache(
+            maxsize=max_entries, ttl=ttl_seconds, timer=time.monotonic
+        )
         self._key_locks: dict[K, threading.Lock] = {}
 
     def get_or_compute(self, key: K, compute: Callable[[], V]) -> V:
         with self._lock:
-            hit = self._entries.get(key)
-            if hit is not None and time.monotonic() - hit[0] < self._ttl:
-                return hit[1]
+            if key in self._entries:
+                return self._entries[key]
             key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:
-                hit = self._entries.get(key)
-                if hit is not None and time.monotonic() - hit[0] < self._ttl:
-                    return hit[1]
-            value = compute()
-            with self._lock:
-                if len(self._entries) >= self._max:
-                    self._entries.clear()
-                    self._key_locks = {k: v for k, v in self._key_locks.items() if v.locked()}
-                self._entries[key] = (time.monotonic(), value)
-            return value
+        try:
+            with key_lock:
+                with self._lock:
+                    if key in self._entries:
+                        return self._entries[key]
+                value = compute()
+                with self._lock:
+                    self._entries[key] = value
+                return value
+        finally:
+            with self._lock:  # a key's lock lives only while someone computes it
+                if not key_lock.locked():
+                    self._key_locks.pop(key, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:

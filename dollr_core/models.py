@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     AliasChoices,
@@ -217,9 +218,11 @@ def _amount_in(value: Any) -> Any:
 
 
 def _check_email(value: str) -> str:
-    local, at, domain = value.partition("@")
-    if not at or not local or "." not in domain or any(ch.isspace() for ch in value) or "@" in domain:
-        raise ValueError("Enter an email address such as amara@example.com.")
+    """RFC syntax by email-validator; the address is sent as typed (Dollr keeps its case)."""
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValueError("Enter an email address such as amara@example.com.") from None
     return value
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pydantic import BaseModel, SecretStr
 from sqlmodel import Session, col, select
 
-from dollr_core import __version__, protocol
+from dollr_core import __version__, approval_rules, approvals, protocol
 from dollr_core.access import Actor, Permission, Role, require, require_any
 from dollr_core.directory import Person, ensure_account, ensure_counterparty, ensure_party
 from dollr_core.enums import FeeBearer, OperationType, PaymentMethod, Provider, RelationshipType
@@ -78,11 +78,17 @@ def prepare_payout(
     person = Person.checked(name, phone)
     note = check_text(note.strip(), "note", max_length=NOTE_LENGTH, multiline=True)
     value = parse_amount(amount, currency)
-    limit = svc.settings.operator_payout_limits.get(currency)
+    rules = approval_rules.current(svc.engine, svc.settings)
+    limit = rules.operator_payout_limits.get(currency)
     if actor.role is Role.OPERATOR and limit is not None and value > limit:
         raise PayoutRefused(
             f"Operators may pay out at most {currency} {limit:,} at once; ask a finance colleague."
         )
+    too_much = approval_rules.over_daily_limit(
+        approval_rules.daily_allowance(svc.engine, rules, actor, currency, excluding=intent_key), value
+    )
+    if batch_id is None and too_much:
+        raise PayoutRefused(too_much)
     info = svc.lookups.operator(person.phone, OperationType.PAYOUT)
     if currency not in (info.currencies or []):
         raise PayoutRefused(
@@ -116,8 +122,8 @@ def prepare_payout(
             fee_bearer=FeeBearer.PAYER,
         )
     )
-    threshold = svc.settings.approval_thresholds.get(currency)
-    needs_approval = batch_id is None and threshold is not None and value > threshold
+    approvers = 0 if batch_id is not None else rules.approvers_needed(currency, value)
+    needs_approval = approvers > 0
     intent = open_intent(
         svc.engine,
         intent_key,
@@ -138,6 +144,7 @@ def prepare_payout(
         note=note,
         batch_id=batch_id,
         needs_approval=needs_approval,
+        approvals_needed=max(approvers, 1),
         **_predicted(prediction),
     )
     return _quote(intent, info.carrier or method.value, prediction)
@@ -254,6 +261,8 @@ def confirm_payout(
     require(actor, Permission.PAY_OUT if intent.batch_id is None else Permission.BULK_PAYOUTS)
     if intent.operator.lower() != actor.email.lower():
         raise PayoutRefused(f"This payout was prepared by {intent.operator}; only they can send it.")
+    if intent.batch_id is None:
+        _still_allowed(svc, actor, intent)
     secret = passcode if isinstance(passcode, SecretStr) else SecretStr(passcode.strip())
     if not secret.get_secret_value():
         if intent.current_attempt_id is not None:  # a second click after the first sent it
@@ -264,6 +273,36 @@ def confirm_payout(
         raise LikelyDuplicate(duplicate_warning(earlier) + " Tick “Yes, pay again” if it is meant.")
     plan = PayoutPlan(svc, intent, secret)
     return protocol.submit(svc.engine, svc.client, intent_key, plan, actor=actor.email)
+
+
+def _still_allowed(svc: Services, actor: Actor, intent: Intent) -> None:
+    """Before sending: an approval that expired meanwhile, or a day's limit reached in another tab,
+    stops the payout here (the intent is not claimed yet, so nothing is sent)."""
+    unsent_approval = intent.needs_approval and intent.state == IntentState.READY
+    if unsent_approval and intent.current_attempt_id is None:
+        expired = approvals.expire_decisions(svc)
+        if any(e.intent_key == intent.intent_key for e in expired):
+            raise PayoutRefused(
+                "The manager's approval of this payout expired before it was sent:"
+                " send it for approval again."
+            )
+    if intent.state != IntentState.READY or intent.amount is None:
+        return  # already sent: the protocol reports on the attempt made
+    rules = approval_rules.current(svc.engine, svc.settings)
+    allowance = approval_rules.daily_allowance(
+        svc.engine, rules, actor, intent.currency, excluding=intent.intent_key
+    )
+    too_much = approval_rules.over_daily_limit(allowance, intent.amount)
+    if too_much:
+        raise PayoutRefused(too_much)
+
+
+def daily_allowance(
+    svc: Services, actor: Actor, currency: str, intent_key: str
+) -> approval_rules.DailyAllowance | None:
+    """What the actor may still pay out today in `currency`, besides the payout `intent_key`."""
+    rules = approval_rules.current(svc.engine, svc.settings)
+    return approval_rules.daily_allowance(svc.engine, rules, actor, currency, excluding=intent_key)
 
 
 # --------------------------------------------------------------------------- for the console

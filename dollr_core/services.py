@@ -54,6 +54,24 @@ class Services:
         worker.start()
         self._workers.append(worker)
 
+    def start_notifier(self, interval: float = 15.0) -> None:
+        """Send queued notifications in the background (`notify.run_loop`), beside the reconciler.
+
+        Several may run (one per console process, `python -m dollr_core notify --loop`): each row
+        is claimed before it is sent, so none is sent twice.
+        """
+        from dollr_core.notify import run_loop
+
+        worker = threading.Thread(
+            target=run_loop,
+            args=(self,),
+            kwargs={"interval": interval, "stop": self._stop},
+            name="dollr-notifier",
+            daemon=True,
+        )
+        worker.start()
+        self._workers.append(worker)
+
     def stop_reconciler(self) -> None:
         self._stop.set()
         for worker in self._workers:

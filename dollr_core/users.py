@@ -20,7 +20,7 @@ from dollr_core import audit
 from dollr_core.access import Actor, Permission, Role, require
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import AuditRecord, ConsoleUser
-from dollr_core.validation import character_problem, printable, text_problem
+from dollr_core.validation import email_address, printable, text_problem
 
 #: Failed sign-ins in a row before the e-mail locks, and for how long.
 LOCK_AFTER = 5
@@ -53,17 +53,11 @@ _DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(rounds=12))
 
 
 def normalize_email(email: str) -> str:
-    value = email.strip().lower()
-    if (
-        "@" not in value
-        or value.startswith("@")
-        or value.endswith("@")
-        or " " in value
-        or len(value) > 254
-        or character_problem(value, "e-mail address")
-    ):
-        raise UserError("Enter a valid e-mail address.")
-    return value
+    """The address as stored (lower case), checked by `validation.email_address`."""
+    try:
+        return email_address(email)
+    except ValueError:
+        raise UserError("Enter a valid e-mail address.") from None
 
 
 def count_users(engine: Engine) -> int:

@@ -8,12 +8,37 @@ from __future__ import annotations
 
 import unicodedata
 
+from email_validator import EmailNotValidError, validate_email
+
 #: Notes on payments and documents (the ledger's `note` columns).
 NOTE_LENGTH = 500
 #: The largest key of a ledger row (PostgreSQL `integer`).
 MAX_ROW_ID = 2**31 - 1
 # Line and paragraph separators (and NEL) end a line in Python's splitlines and some readers.
 _LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+#: The longest e-mail address (RFC 5321 path limit; the ledger's e-mail columns).
+EMAIL_LENGTH = 254
+
+
+def email_address(text: str, label: str = "e-mail address") -> str:
+    """The address in lower case, or ValueError naming the field and what is wrong with it.
+
+    email-validator applies RFC 5321/5322 syntax (one @, a dotted domain, no spaces, length limits,
+    internationalised names) without looking the domain up, so it works offline and in tests.
+    """
+    value = text.strip()
+    problem = character_problem(value, label)
+    if problem:
+        raise ValueError(problem)
+    if len(value) > EMAIL_LENGTH:
+        raise ValueError(f"The {label} is too long: at most {EMAIL_LENGTH} characters.")
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"Enter a valid {label}, such as amara@example.com ({exc})") from None
+    return checked.normalized.lower()
 
 
 def link_id(text: str, what: str) -> int:

@@ -1,21 +1,25 @@
 """Approvals: large payouts and every bulk batch wait for a manager who did not make them.
 
 Managers approve or reject (with a reason the maker will read); makers follow their own items
-here and send an approved payout from Pay someone with the merchant passcode.
+here and send an approved payout from Pay someone with the merchant passcode. Everyone sees the
+approval rules in force; an admin changes them here.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import money, page_link, plain, show_error
-from dollr_core import approvals, payouts
+from dollr_core import approval_rules, approvals, payouts
 from dollr_core.access import Permission
 from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentKind, IntentState
+from dollr_core.money import SUPPORTED_CURRENCIES
 from dollr_core.phone import mask_phone
 
-who = require_page(Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS)
+who = require_page(Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS, Permission.MANAGE_USERS)
 svc = services()
 FLASH = "approvals:flash"
 ERROR = "approvals:error"  # why the last decision was refused, shown once
@@ -39,9 +43,15 @@ def decide(kind: str, target: str, approve: bool, shown: str) -> None:
     decision = approvals.Decision(approve=approve, reason=reason, shown=shown)
     try:
         if kind == "payout":
-            approvals.decide_payout(svc, who, target, decision)
+            decided = approvals.decide_payout(svc, who, target, decision)
+            if decided.state == IntentState.AWAITING_APPROVAL:
+                st.session_state[FLASH] = "Your approval is recorded: a second manager must approve it too."
+                return
         else:
-            approvals.decide_batch(svc, who, int(target), decision)
+            batch = approvals.decide_batch(svc, who, int(target), decision)
+            if batch.state == BatchState.AWAITING_APPROVAL:
+                st.session_state[FLASH] = "Your approval is recorded: a second manager must approve it too."
+                return
     except Exception as exc:
         st.session_state[ERROR] = exc
         return
@@ -104,6 +114,13 @@ def payout_card(intent: Intent) -> None:
     fees = quote.platform_fee + quote.gateway_fee + quote.fx_fee
     with st.container(border=True):
         st.markdown(f"**{money(quote.amount, quote.currency)}** to a {quote.carrier} wallet")
+        if intent.approvals_needed >= 2:
+            st.caption(
+                f"Needs two different managers. Approved so far by {intent.first_approved_by};"
+                " one more needed."
+                if intent.first_approved_by
+                else "Needs two different managers: yours is the first approval."
+            )
         details(
             {
                 "Recipient": quote.name,
@@ -129,6 +146,13 @@ def batch_card(batch: Batch) -> None:
                 rows[f"Fees ({currency})"] = money(totals.fees[currency], currency)
             if currency in totals.debits:
                 rows[f"Our wallet is debited ({currency})"] = money(totals.debits[currency], currency)
+        if batch.approvals_needed >= 2:
+            st.caption(
+                f"Needs two different managers. Approved so far by {batch.first_approved_by};"
+                " one more needed."
+                if batch.first_approved_by
+                else "Needs two different managers: yours is the first approval."
+            )
         details(rows)
         decision_controls("batch", str(batch.id), batch.created_by, totals.fingerprint)
 
@@ -136,7 +160,13 @@ def batch_card(batch: Batch) -> None:
 def payout_state(intent: Intent) -> str:
     state = IntentState(intent.state)
     if state is IntentState.AWAITING_APPROVAL:
+        if intent.approvals_needed >= 2:
+            if intent.first_approved_by:
+                return f"Approved by {intent.first_approved_by}; waiting for a second manager."
+            return "Waiting for two different managers' approval."
         return "Waiting for a manager's approval."
+    if state is IntentState.OPEN and intent.decision_reason:
+        return f"Returned to you: {intent.decision_reason}"
     if state is IntentState.READY and intent.decided_by:
         return f"Approved by {intent.decided_by}: go to Pay someone to send it with the merchant passcode."
     if state is IntentState.REJECTED:
@@ -148,6 +178,82 @@ def payout_state(intent: Intent) -> str:
     if state is IntentState.EXECUTING:
         return "Approved and being sent."
     return "Being prepared."
+
+
+def send_again(intent_key: str) -> None:
+    """Button callback: a payout that came back (its request or approval expired) goes out again."""
+    try:
+        approvals.submit_for_approval(svc, who, intent_key)
+    except Exception as exc:
+        st.session_state[ERROR] = exc
+        return
+    st.session_state[FLASH] = "Sent for approval again."
+
+
+def amount_or_none(amount: Decimal | None, currency: str) -> str:
+    return "no limit" if amount is None else money(amount, currency)
+
+
+def rules_table(rules: approval_rules.ApprovalRules) -> None:
+    """The rules in force, one row per rule and a column per currency."""
+    table: dict[str, list[str]] = {"Rule": []}
+    for currency in SUPPORTED_CURRENCIES:
+        table[currency] = []
+    for name in approval_rules.AMOUNT_RULES:
+        table["Rule"].append(approval_rules.RULE_NAMES[name].capitalize())
+        for currency in SUPPORTED_CURRENCIES:
+            table[currency].append(amount_or_none(getattr(rules, name).get(currency), currency))
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(
+        f"A request nobody decides, or an approval nobody sends, returns to its maker after"
+        f" {rules.approval_expiry_hours} hours. Daily limits count every payout an operator made in the"
+        f" company's day ({rules.company_timezone}). Nobody approves their own payout."
+    )
+
+
+def rules_editor(rules: approval_rules.ApprovalRules) -> None:
+    """The admin's form; rules fixed in the install's settings are shown but cannot be changed."""
+    with st.expander("Change the approval rules"), st.form("rules_form"):
+        for name in approval_rules.AMOUNT_RULES:
+            fixed = name in rules.locked
+            st.markdown(
+                f"**{approval_rules.RULE_NAMES[name].capitalize()}**"
+                + (" (fixed by the settings)" if fixed else "")
+            )
+            for column, currency in zip(
+                st.columns(len(SUPPORTED_CURRENCIES)), SUPPORTED_CURRENCIES, strict=True
+            ):
+                value = getattr(rules, name).get(currency)
+                column.text_input(
+                    currency,
+                    value="" if value is None else str(value.normalize()),
+                    key=f"rule:{name}:{currency}",
+                    disabled=fixed,
+                    help="Empty: no limit in this currency.",
+                )
+        st.text_input(
+            "A request or approval lasts (hours)",
+            value=str(rules.approval_expiry_hours),
+            key="rule:approval_expiry_hours",
+            disabled="approval_expiry_hours" in rules.locked,
+        )
+        st.form_submit_button("Save the rules", type="primary", on_click=save_rules, args=(rules.locked,))
+
+
+def save_rules(locked: frozenset[str]) -> None:
+    typed: dict[str, dict[str, str] | str] = {
+        name: {c: st.session_state.get(f"rule:{name}:{c}", "") for c in SUPPORTED_CURRENCIES}
+        for name in approval_rules.AMOUNT_RULES
+        if name not in locked
+    }
+    if "approval_expiry_hours" not in locked:
+        typed["approval_expiry_hours"] = st.session_state.get("rule:approval_expiry_hours", "")
+    try:
+        approval_rules.update(svc.engine, svc.settings, who, typed)
+    except Exception as exc:
+        st.session_state[ERROR] = exc
+        return
+    st.session_state[FLASH] = "The approval rules are saved; the audit trail shows what changed."
 
 
 def my_items() -> None:
@@ -164,6 +270,14 @@ def my_items() -> None:
                 elif intent.state == IntentState.READY:
                     st.success(said)
                     page_link("pages/payout.py", "Send it on Pay someone", intent=intent.intent_key)
+                elif intent.state == IntentState.OPEN and intent.decision_reason:
+                    st.warning(said)
+                    st.button(
+                        "Send for approval again",
+                        key=f"again:{intent.intent_key}",
+                        on_click=send_again,
+                        args=(intent.intent_key,),
+                    )
                 else:
                     st.info(said)
     if who.can(Permission.BULK_PAYOUTS):
@@ -178,6 +292,8 @@ def my_items() -> None:
                     )
                 elif batch.state == BatchState.APPROVED:
                     st.success(f"Approved by {batch.decided_by}: start it on Bulk payouts.")
+                elif batch.first_approved_by:
+                    st.info(f"Approved by {batch.first_approved_by}; waiting for a second manager.")
                 else:
                     st.info("Waiting for a manager's approval.")
     if not shown:
@@ -209,3 +325,9 @@ if who.can(Permission.APPROVE):
 
 if who.can(Permission.PAY_OUT) or who.can(Permission.BULK_PAYOUTS):
     my_items()
+
+st.subheader("Approval rules")
+rules = approval_rules.current(svc.engine, svc.settings)
+rules_table(rules)
+if who.can(Permission.MANAGE_USERS):
+    rules_editor(rules)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import streamlit as st
 
 from console.context import require_page, services
-from dollr_core import audit
+from dollr_core import audit, spreadsheet
 from dollr_core.access import Permission
 
 require_page(Permission.VIEW_AUDIT)
@@ -38,11 +38,20 @@ rows = audit.table(records)
 st.write(f"{len(rows)} record(s){' (showing the newest 2,000)' if len(rows) == 2000 else ''}.")
 st.dataframe(rows, hide_index=True, width="stretch")
 
-st.download_button(
+as_csv, as_xlsx = st.columns(2)
+as_csv.download_button(
     "Download as CSV",
     audit.export_csv(rows),
     file_name="audit.csv",
-    mime="text/csv",
+    mime=spreadsheet.CSV_MIME,
     key="audit_csv",
+    on_click="ignore",
+)
+as_xlsx.download_button(
+    "Download as Excel",
+    data=lambda: audit.export_xlsx(rows),  # built only when clicked
+    file_name="audit.xlsx",
+    mime=spreadsheet.XLSX_MIME,
+    key="audit_xlsx",
     on_click="ignore",
 )

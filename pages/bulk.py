@@ -17,7 +17,7 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import money, page_link, plain, show_error
-from dollr_core import approvals, bulk, bulk_worker, validation
+from dollr_core import approvals, bulk, bulk_worker, spreadsheet, validation
 from dollr_core.access import Permission
 from dollr_core.bulk import BATCH_STATUS, ROW_STATUS, EditedRow, RowInput
 from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState
@@ -81,15 +81,25 @@ def new_batch() -> None:
         " and if you like a **note** and your own **reference** (a reference already paid in"
         " another batch is refused, so a file sent twice pays nobody twice)."
     )
-    st.download_button(
-        "Download the template",
+    as_csv, as_xlsx = st.columns(2)
+    as_csv.download_button(
+        "Download the template (CSV)",
         bulk.template_csv(),
         file_name="bulk-payout-template.csv",
-        mime="text/csv",
+        mime=spreadsheet.CSV_MIME,
         key="bulk_template",
     )
+    as_xlsx.download_button(
+        "Download the template (Excel)",
+        bulk.template_xlsx(),
+        file_name="bulk-payout-template.xlsx",
+        mime=spreadsheet.XLSX_MIME,
+        key="bulk_template_xlsx",
+    )
     st.text_input("Name of this batch", key="bulk_name", placeholder="e.g. March stipends")
-    upload = st.file_uploader("Upload the filled-in file (CSV)", type=["csv", "txt"], key="bulk_file")
+    upload = st.file_uploader(
+        "Upload the filled-in file (CSV or Excel .xlsx)", type=["csv", "txt", "xlsx"], key="bulk_file"
+    )
     st.text_area(
         "…or paste the rows from a spreadsheet, heading line included",
         key="bulk_paste",
@@ -447,12 +457,20 @@ def results(batch: Batch) -> None:
     for currency, amount in sorted(progress.received.items()):
         st.caption(f"Recipients received {money(amount, currency)} in all.")
     progress_table(progress)
-    st.download_button(
+    as_csv, as_xlsx = st.columns(2)
+    as_csv.download_button(
         "Download the results (CSV)",
         bulk.results_csv(svc, who, batch_id),
         file_name=f"bulk-payout-{batch_id}-results.csv",
-        mime="text/csv",
+        mime=spreadsheet.CSV_MIME,
         key="bulk_results",
+    )
+    as_xlsx.download_button(
+        "Download the results (Excel)",
+        bulk.results_xlsx(svc, who, batch_id),
+        file_name=f"bulk-payout-{batch_id}-results.xlsx",
+        mime=spreadsheet.XLSX_MIME,
+        key="bulk_results_xlsx",
     )
     if (
         maker

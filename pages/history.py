@@ -15,7 +15,7 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import money, page_link
-from dollr_core import history
+from dollr_core import history, spreadsheet
 from dollr_core.access import Permission
 from dollr_core.enums import OperationType, PaymentMethod
 from dollr_core.history import HistoryFilter, HistoryRow, Outcome, operation_name
@@ -315,15 +315,28 @@ if not any(t.count for t in totals):
 
 show_totals(totals)
 matching = sum(t.count for t in totals)
-st.download_button(
-    f"Download {'this payment' if matching == 1 else f'these {matching:,} payments'} (CSV)",
+what = "this payment" if matching == 1 else f"these {matching:,} payments"
+period = f"payments-{flt.since or 'start'}-to-{flt.until or 'now'}"
+as_csv, as_xlsx = st.columns(2)
+as_csv.download_button(
+    f"Download {what} (CSV)",
     data=lambda: "".join(history.export_csv(svc.engine, flt)),  # built only when clicked
-    file_name=f"payments-{flt.since or 'start'}-to-{flt.until or 'now'}.csv",
-    mime="text/csv",
+    file_name=f"{period}.csv",
+    mime=spreadsheet.CSV_MIME,
     icon=":material/download:",
     key="history_csv",
     on_click="ignore",  # a rerun on click can lose the file (Streamlit 1.67)
     help="Exactly the payments the filters above select, with full phone numbers and exact amounts.",
+)
+as_xlsx.download_button(
+    f"Download {what} (Excel)",
+    data=lambda: history.export_xlsx(svc.engine, flt),  # built only when clicked
+    file_name=f"{period}.xlsx",
+    mime=spreadsheet.XLSX_MIME,
+    icon=":material/download:",
+    key="history_xlsx",
+    on_click="ignore",
+    help="The same payments as an Excel workbook; every cell is text, so numbers keep their digits.",
 )
 show_charts(flt)
 st.subheader("Payments")

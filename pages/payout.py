@@ -198,6 +198,27 @@ def review(quote: payouts.PayoutQuote, heading: str = "3. Review") -> None:
     rows["Fees in total"] = money(fees, quote.currency)
     st.dataframe({"What": list(rows), "Amount": list(rows.values())}, hide_index=True, width="stretch")
     st.caption("Fees are Dollr's quote; the receipt shows the final amounts.")
+    daily_limit(quote)
+
+
+def daily_limit(quote: payouts.PayoutQuote) -> None:
+    """An operator's day so far, before they confirm: what this payout leaves of the daily limit."""
+    if quote.state not in (IntentState.OPEN, IntentState.READY):
+        return
+    allowance = payouts.daily_allowance(svc, who, quote.currency, quote.intent_key)
+    if allowance is None:
+        return
+    after = allowance.left - quote.amount
+    said = (
+        f"Your daily limit: {money(allowance.limit, quote.currency)}. Paid out today"
+        f" ({allowance.timezone} day): {money(allowance.used, quote.currency)}."
+    )
+    if after < 0:
+        st.error(
+            f"{said} This payout would go over it: {money(allowance.left, quote.currency)} is left today."
+        )
+    else:
+        st.info(f"{said} After this payout, {money(after, quote.currency)} is left today.")
 
 
 def confirm_step(intent: Intent, heading: str = "4. Confirm") -> None:
@@ -299,11 +320,35 @@ def rejected(intent: Intent) -> None:
     new_payout_button(intent, keep_details=True)
 
 
+def returned(intent: Intent) -> None:
+    """The request or approval expired: the payout is the maker's again, to send again or withdraw."""
+    st.warning(f"This payout came back to you. {plain(intent.decision_reason)}")
+    review(payouts.quote_of(intent), "The payout")
+    again, withdraw = st.columns(2)
+    if again.button("Send for approval again", type="primary", key="payout_send_again"):
+        try:
+            approvals.submit_for_approval(svc, who, intent.intent_key)
+        except Exception as exc:
+            show_error(exc)
+        else:
+            st.rerun()
+    if withdraw.button("Withdraw it", key="payout_withdraw"):
+        try:
+            approvals.withdraw_payout(svc, who, intent.intent_key)
+        except Exception as exc:
+            show_error(exc)
+        else:
+            st.rerun()
+
+
 def waiting(intent: Intent) -> None:
+    managers = "two different managers" if intent.approvals_needed >= 2 else "a manager"
     st.info(
-        "Sent for approval: a manager must approve this payout before it can be sent. Once approved, it"
+        f"Sent for approval: {managers} must approve this payout before it can be sent. Once approved, it"
         " shows here (and under “Payouts waiting for you”), and you confirm it with the merchant passcode."
     )
+    if intent.first_approved_by:
+        st.caption(f"Approved so far by {intent.first_approved_by}; one more manager must approve.")
     review(payouts.quote_of(intent), "The payout")
     page_link("pages/approvals.py", "Follow it on Approvals")
     again, new = st.columns(2)
@@ -348,7 +393,10 @@ def prepare(key: str, intent: Intent | None) -> None:
     review(payouts.quote_of(intent))
     if intent.needs_approval and intent.state == IntentState.OPEN:
         st.warning(
-            "This payout is above the approval limit: a manager must approve it before it can be sent."
+            "This payout is above the approval limit: two different managers must approve it before it"
+            " can be sent."
+            if intent.approvals_needed >= 2
+            else "This payout is above the approval limit: a manager must approve it before it can be sent."
         )
         if st.button("Send for approval", type="primary", key="payout_send_for_approval"):
             try:
@@ -381,5 +429,13 @@ elif intent is not None and state is IntentState.READY and (intent.decided_by or
     ready_to_send(intent)
 elif intent is not None and state is IntentState.AWAITING_APPROVAL and st.session_state.get(ADOPTED) == key:
     waiting(intent)
+elif (
+    intent is not None
+    and state is IntentState.OPEN
+    and intent.needs_approval
+    and intent.decision_reason
+    and st.session_state.get(ADOPTED) == key
+):
+    returned(intent)
 else:
     prepare(key, intent)

@@ -205,6 +205,12 @@ class Intent(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=254)
     decided_at: datetime | None = _maybe_when()
     decision_reason: str | None = Field(default=None, max_length=500)
+    #: 1 or 2 different managers (approval rules); the first of two is recorded until the second.
+    approvals_needed: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    first_approved_by: str | None = Field(default=None, max_length=254)
+    first_approved_at: datetime | None = _maybe_when()
+    #: A request left undecided, or an approval left unsent, returns to its maker at this time.
+    approval_due_at: datetime | None = _maybe_when()
     # the attempt that currently holds the intent, and who is working on it
     current_attempt_id: int | None = None
     lease_owner: str | None = Field(default=None, max_length=64)
@@ -332,6 +338,56 @@ class AuditRecord(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class ConsoleSetting(SQLModel, table=True):
+    """A setting an admin changes in the console (JSON), with who changed it last."""
+
+    __tablename__ = "console_setting"
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_by: str = Field(max_length=254)
+    updated_at: datetime = _when()
+
+
+class NotificationState(StrEnum):
+    PENDING = "PENDING"  # waiting to be sent, or to be tried again after a failure
+    SENDING = "SENDING"  # claimed by one sender
+    SENT = "SENT"
+    FAILED = "FAILED"  # gave up after the last try
+    UNKNOWN = "UNKNOWN"  # the sender stopped mid-send: never sent again, so never twice
+
+
+class Notification(SQLModel, table=True):
+    """The outbox: one message for one recipient about one event, and how sending it went."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("event_key", "channel", "recipient", name="uq_notification_once"),
+        Index("ix_notification_due", "state", "next_try_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    event_key: str = Field(max_length=160)
+    kind: str = Field(max_length=32)
+    channel: str = Field(max_length=8)  # email or webhook
+    recipient: str = Field(max_length=254)  # an e-mail address, or "webhook"
+    subject: str = Field(max_length=200)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(default=NotificationState.PENDING, max_length=10)
+    attempts: int = 0
+    next_try_at: datetime = _when()
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _maybe_when()
+
+
+class NotificationPreference(SQLModel, table=True):
+    """The notifications a person turned off (every kind is on until they do)."""
+
+    __tablename__ = "notification_preference"
+    email: str = Field(primary_key=True, max_length=254)
+    muted: str = Field(default="", max_length=500)  # kinds, comma-separated
+    updated_at: datetime = _when()
+
+
 class BatchState(StrEnum):
     DRAFT = "DRAFT"  # rows being checked and fixed
     AWAITING_APPROVAL = "AWAITING_APPROVAL"
@@ -354,6 +410,10 @@ class Batch(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=254)
     decided_at: datetime | None = _maybe_when()
     decision_reason: str | None = Field(default=None, max_length=500)
+    #: 1 or 2 different managers (approval rules, on the batch's total per currency).
+    approvals_needed: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    first_approved_by: str | None = Field(default=None, max_length=254)
+    first_approved_at: datetime | None = _maybe_when()
     retry_of: int | None = None
     created_at: datetime = _when()
     updated_at: datetime = _when()

@@ -17,6 +17,7 @@ MENUS = {
         "Approvals",
         "My payments",
         "Payment status",
+        "Notifications",
     },
     "finance": {
         "Dashboard",
@@ -33,6 +34,7 @@ MENUS = {
         "Statements",
         "Reconciliation",
         "Fee & FX preview",
+        "Notifications",
     },
     "manager": {
         "Dashboard",
@@ -46,8 +48,19 @@ MENUS = {
         "Reconciliation",
         "Fee & FX preview",
         "Audit trail",
+        "Notifications",
     },
-    "admin": {"Dashboard", "My payments", "Payment status", "History", "Audit trail", "Users"},
+    # Admins see the approval rules (and change them) on Approvals, and set the webhook.
+    "admin": {
+        "Dashboard",
+        "Approvals",
+        "My payments",
+        "Payment status",
+        "History",
+        "Audit trail",
+        "Users",
+        "Notifications",
+    },
 }
 ALL_PAGES = set().union(*MENUS.values())
 

@@ -136,7 +136,11 @@ def test_normalized_phones_are_wire_format(digits: str, style: int) -> None:
     written = [digits, "+" + digits, "00" + digits, "+" + " ".join([digits[:3], digits[3:6], digits[6:]])][
         style
     ]
-    result = normalize_phone(written)
+    try:
+        result = normalize_phone(written)
+    except ValueError as exc:  # a length its country never uses (libphonenumber's data)
+        assert "for country code +" in str(exc)
+        return
     assert result == digits and is_e164_digits(result)
 
 

@@ -4,17 +4,19 @@ items, that nobody approves their own payment, and that a click approves what th
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import approvals, bulk, payouts
+from dollr_core import approval_rules, approvals, audit, bulk, payouts
 from dollr_core.access import Actor, Role
 from dollr_core.bulk import EditedRow, RowInput
 from dollr_core.intents import get_intent
-from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState, IntentState
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState, Intent, IntentState
 from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
 
@@ -165,9 +167,97 @@ def test_maker_follows_their_own_items(page: Callable[..., AppTest], console: Se
     assert "Nothing yet." in texts(other)
 
 
-def test_roles_without_payouts_or_approvals_are_turned_away(page: Callable[..., AppTest]) -> None:
-    at = page("pages/approvals.py", role=Role.ADMIN).run()
-    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+def test_an_admin_sees_and_edits_the_rules_but_decides_nothing(
+    page: Callable[..., AppTest], console: Services
+) -> None:
+    large_payout(console, "k-admin")
+    at = page("pages/approvals.py", role=Role.ADMIN, email="ada.admin@example.com").run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key.startswith(("approve:", "reject:"))]
+    assert "Approval rules" in [h.value for h in at.subheader]
+    rules = at.dataframe[0].value
+    assert list(rules["Rule"])[:2] == ["One manager approves above", "Two managers approve above"]
+    assert list(rules["USD"])[:2] == ["USD 500.00", "USD 5,000.00"]
+    at.text_input(key="rule:approval_thresholds:USD").input("750")
+    at.text_input(key="rule:approval_two_approver_thresholds:LRD").input("")
+    at.text_input(key="rule:approval_expiry_hours").input("12")
+    at.button[[b.key for b in at.button].index("FormSubmitter:rules_form-Save the rules")].click()
+    at.run()
+    assert "The approval rules are saved" in texts(at)
+    assert next(iter(at.dataframe[0].value["USD"])) == "USD 750.00"
+    assert list(at.dataframe[0].value["LRD"])[1] == "no limit"
+    assert "after 12 hours" in texts(at)
+    [change] = audit.search(console.engine, audit.AuditFilter(action="approval_rules_changed"))
+    assert change.detail is not None and "(USD): 500 → 750" in change.detail
+
+    at.text_input(key="rule:approval_two_approver_thresholds:USD").input("600")
+    at.button[[b.key for b in at.button].index("FormSubmitter:rules_form-Save the rules")].click()
+    at.run()
+    assert "must be higher" in texts(at)  # refused with the reason, nothing stored
+    assert (
+        approval_rules.current(console.engine, console.settings).approval_two_approver_thresholds["USD"]
+        == 5000
+    )
+
+
+@pytest.fixture
+def settings_page(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Callable[..., AppTest]:
+    """`page` on an install whose settings fix the one-manager threshold and raise operators' limits."""
+    monkeypatch.setenv("DOLLR_APPROVAL_THRESHOLDS", "USD=900")
+    monkeypatch.setenv("DOLLR_OPERATOR_PAYOUT_LIMITS", "USD=9000")
+    monkeypatch.setenv("DOLLR_OPERATOR_DAILY_LIMITS", "USD=9000")
+    opener: Callable[..., AppTest] = request.getfixturevalue("page")
+    return opener
+
+
+def test_rules_fixed_by_the_settings_cannot_be_edited_on_the_page(
+    settings_page: Callable[..., AppTest],
+) -> None:
+    at = settings_page("pages/approvals.py", role=Role.ADMIN, email="ada.admin@example.com").run()
+    assert at.text_input(key="rule:approval_thresholds:USD").disabled
+    assert at.text_input(key="rule:operator_daily_limits:USD").disabled
+    assert not at.text_input(key="rule:approval_two_approver_thresholds:USD").disabled
+    assert "(fixed by the settings)" in texts(at)
+
+
+def test_a_payout_above_the_higher_threshold_needs_two_managers_on_the_page(
+    settings_page: Callable[..., AppTest], console: Services
+) -> None:
+    page = settings_page
+    large_payout(console, "k-big", amount="6000")
+    first = page("pages/approvals.py", role=Role.MANAGER, email=CHECKER).run()
+    assert "Needs two different managers: yours is the first approval." in texts(first)
+    first.button(key="approve:k-big").click()
+    first.run()
+    assert "Needs two different managers. Approved so far by mia.manager@example.com" in texts(first)
+    assert "Your approval is recorded: a second manager must approve it too." in texts(first)
+    assert first.button(key="approve:k-big")  # still listed: a second manager is needed
+
+    maker = page("pages/approvals.py", role=Role.OPERATOR, email=MAKER.email).run()
+    assert f"Approved by {CHECKER}; waiting for a second manager." in texts(maker)
+    second = page("pages/approvals.py", role=Role.MANAGER, email="max.manager@example.com").run()
+    second.button(key="approve:k-big").click()
+    second.run()
+    decided = get_intent(console.engine, "k-big")
+    assert decided is not None and decided.state == IntentState.READY
+    assert (decided.first_approved_by, decided.decided_by) == (CHECKER, "max.manager@example.com")
+
+
+def test_an_expired_request_comes_back_to_the_maker_on_the_page(
+    page: Callable[..., AppTest], console: Services
+) -> None:
+    large_payout(console, "k-old")
+    with Session(console.engine) as db:
+        intent = db.exec(select(Intent).where(Intent.intent_key == "k-old")).one()
+        intent.approval_due_at = utcnow() - timedelta(minutes=1)
+        db.add(intent)
+        db.commit()
+    at = page("pages/approvals.py", role=Role.OPERATOR, email=MAKER.email).run()
+    assert "Returned to you: No manager decided within 24 hours." in texts(at)
+    at.button(key="again:k-old").click()
+    at.run()
+    assert "Sent for approval again." in texts(at)
+    assert get_intent(console.engine, "k-old").state == IntentState.AWAITING_APPROVAL  # type: ignore[union-attr]
 
 
 def test_maker_lists_and_refusals_on_every_ledger(services: Services) -> None:
@@ -261,3 +351,28 @@ def test_a_batch_changed_while_the_manager_looks_is_not_approved(
     at.run()
     decided = bulk.get_batch(console, BATCH_MAKER, batch_id)
     assert decided.state == BatchState.APPROVED and decided.decided_by == CHECKER
+
+
+def test_a_batch_needing_two_managers_waits_after_the_first(
+    page: Callable[..., AppTest], console: Services
+) -> None:
+    batch_id = waiting_batch(console)
+    with Session(console.engine) as db:
+        batch = db.get(Batch, batch_id)
+        assert batch is not None
+        batch.approvals_needed = 2
+        db.add(batch)
+        db.commit()
+    at = page("pages/approvals.py", role=Role.MANAGER, email=CHECKER).run()
+    assert "Needs two different managers: yours is the first approval." in texts(at)
+    at.button(key=f"approve:{batch_id}").click()
+    at.run()
+    assert "Your approval is recorded: a second manager must approve it too." in texts(at)
+    maker = page("pages/approvals.py", role=Role.FINANCE, email=BATCH_MAKER.email).run()
+    assert f"Approved by {CHECKER}; waiting for a second manager." in texts(maker)
+    second = page("pages/approvals.py", role=Role.MANAGER, email="max.manager@example.com").run()
+    second.button(key=f"approve:{batch_id}").click()
+    second.run()
+    with Session(console.engine) as db:
+        done = db.get(Batch, batch_id)
+        assert done is not None and done.state == BatchState.APPROVED

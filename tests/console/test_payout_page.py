@@ -98,6 +98,7 @@ def roomy(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Ca
     """`page`, with operator limits and approval thresholds above the sandbox's USD 10,000 wallet."""
     monkeypatch.setenv("DOLLR_OPERATOR_PAYOUT_LIMITS", "USD=50000")
     monkeypatch.setenv("DOLLR_APPROVAL_THRESHOLDS", "USD=50000")
+    monkeypatch.setenv("DOLLR_OPERATOR_DAILY_LIMITS", "USD=500000")
     opener: Callable[..., AppTest] = request.getfixturevalue("page")
     return opener
 
@@ -356,3 +357,22 @@ def test_rejected_payout_shows_the_reason_and_sends_nothing(
     mine = page("pages/approvals.py", role=Role.OPERATOR, email=MAKER).run()
     assert "Not on this month's supplier list" in texts(mine)
     assert fresh_sandbox.executions() == []
+
+
+def test_an_operator_sees_the_day_so_far_before_confirming(
+    maker_page: AppTest, console: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, amount in (("earlier-1", "1500"), ("earlier-2", "1500"), ("earlier-3", "1000")):
+        payouts.prepare_payout(
+            console, Actor(MAKER, Role.OPERATOR), key, name="Musa Kollie", phone="231880001234",
+            amount=amount, currency="USD",
+        )  # fmt: skip
+    at = review(maker_page.run(), amount="400")
+    assert (
+        "Your daily limit: USD 5,000.00. Paid out today (UTC day): USD 4,000.00."
+        " After this payout, USD 600.00 is left today."
+    ) in texts(at)
+    assert at.button(key="payout_confirm")  # the confirm step follows the figures
+    at = review(at, amount="1200")
+    assert "Operators may pay out at most" not in texts(at)
+    assert "would take you over your daily limit of USD 5,000.00" in texts(at)

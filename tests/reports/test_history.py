@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
+import openpyxl
 import pytest
 from sqlalchemy import Engine
 
@@ -213,6 +214,20 @@ def test_export_streams_exactly_the_filtered_rows(engine: Engine) -> None:
     assert {r["Amount"] for r in exported} >= {"1.50", "39.50", "2.00"}
     assert all(r["Currency"] == "USD" for r in exported)
     assert list(history.export_csv(engine, HistoryFilter(text="nobody"))) == [chunks[0]]  # header only
+
+
+def test_the_workbook_export_holds_the_same_rows_as_the_csv(engine: Engine) -> None:
+    add(engine, *(attempt(amount=f"{i}.50") for i in range(1, 12)))
+    add(engine, attempt(party_name='=HYPERLINK("http://evil")', state="FAILED", amount="2.00"))
+    flt = HistoryFilter(currencies=("USD",))
+    text = "".join(history.export_csv(engine, flt, chunk_rows=5)).removeprefix(spreadsheet.BYTE_ORDER_MARK)
+    from_csv = [list(r.values()) for r in csv.DictReader(io.StringIO(text))]
+    sheet = openpyxl.load_workbook(io.BytesIO(history.export_xlsx(engine, flt, chunk_rows=5))).worksheets[0]
+    [heading, *rows] = [[c.value or "" for c in row] for row in sheet.iter_rows()]
+    assert tuple(heading) == history.EXPORT_HEADER
+    evil = next(r for r in rows if r[heading.index("Outcome")] == "Failed")
+    assert evil[heading.index("Name")] == '=HYPERLINK("http://evil")'  # text in a workbook, no apostrophe
+    assert [[c.removeprefix("'") for c in r] for r in from_csv] == rows
 
 
 def test_operators_lists_who_started_payments(engine: Engine) -> None:
