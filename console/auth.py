@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import streamlit as st
 
@@ -14,6 +15,11 @@ from .widgets import show_error
 
 _EMAIL = "signed_in_email"
 _SEEN = "last_active"
+_GENERATION = "session_generation"
+#: A password accepted, steps still due: {"email", "generation", "since"} (server-side only).
+_PENDING = "sign_in_pending"
+#: How long the steps after the password may take before the password is asked for again.
+_PENDING_LIMIT = 10 * 60
 
 
 def _logged_in_with_provider() -> bool:
@@ -29,7 +35,8 @@ def _oidc_configured() -> bool:
 
 
 def current(svc: Services) -> Actor | None:
-    """The person signed in on this browser session, if any (idle sessions are signed out)."""
+    """The person signed in on this browser session, if any (idle sessions are signed out, and so
+    are sessions older than the person's last password change)."""
     idle_limit = svc.settings.session_idle_minutes * 60
     email = st.session_state.get(_EMAIL)
     if email and time.time() - st.session_state.get(_SEEN, 0) > idle_limit:
@@ -38,21 +45,48 @@ def current(svc: Services) -> Actor | None:
         st.session_state["signed_out_idle"] = True
         return None
     if email:
-        who = users.current_actor(svc.engine, email)
+        who = users.current_actor(svc.engine, email, st.session_state.get(_GENERATION, 0))
         if who is not None:
             st.session_state[_SEEN] = time.time()
             st.session_state["actor"] = who
             return who
-        _forget()  # disabled or removed since signing in
+        _forget()  # disabled, removed or its password changed since signing in
+        st.session_state["signed_out_changed"] = True
+        return None
+    if _PENDING in st.session_state:
+        return _finish_pending(svc)
     if _oidc_configured() and _logged_in_with_provider():
         try:
-            who = users.actor_for_oidc(svc.engine, str(st.user.get("email") or ""))
+            signed = users.actor_for_oidc(svc.engine, str(st.user.get("email") or ""))
         except users.SignInError as exc:
             st.session_state["oidc_refused"] = str(exc)
             return None
-        _remember(who)
-        return who
+        _remember(signed.actor, signed.generation)
+        return signed.actor
     return None
+
+
+def _finish_pending(svc: Services) -> Actor | None:
+    """Sign the person in once no step is left after their password; None while one is."""
+    pending = st.session_state[_PENDING]
+    if time.time() - pending["since"] > _PENDING_LIMIT:
+        _forget()
+        st.session_state["sign_in_expired"] = True
+        return None
+    try:
+        step = users.next_step(svc.engine, pending["email"], pending["generation"])
+    except users.SignInError:
+        _forget()
+        return None
+    if step is not None:
+        return None
+    who = users.current_actor(svc.engine, pending["email"], pending["generation"])
+    if who is None:
+        _forget()
+        return None
+    del st.session_state[_PENDING]
+    _remember(who, pending["generation"])
+    return who
 
 
 def sign_in_page() -> None:
@@ -62,7 +96,17 @@ def sign_in_page() -> None:
     svc = services()
     if st.session_state.pop("signed_out_idle", False):
         st.info("You were signed out after a period of inactivity. Please sign in again.")
-    if _oidc_configured():
+    if st.session_state.pop("signed_out_changed", False):
+        st.info(
+            "You were signed out because your password was changed or an admin changed your account."
+            " Please sign in again."
+        )
+    if st.session_state.pop("sign_in_expired", False):
+        st.info("Signing in took too long. Please enter your password again.")
+    pending = st.session_state.get(_PENDING)
+    if pending is not None:
+        _pending_step(svc, pending)
+    elif _oidc_configured():
         _oidc_sign_in()
     elif users.count_users(svc.engine) == 0:
         _first_run(svc)
@@ -85,30 +129,85 @@ def _forget() -> None:
         del st.session_state[key]
 
 
-def _remember(who: Actor) -> None:
+def _remember(who: Actor, generation: int) -> None:
     st.session_state[_EMAIL] = who.email
+    st.session_state[_GENERATION] = generation
     st.session_state[_SEEN] = time.time()
     st.session_state["actor"] = who
+
+
+def _begin(email: str, generation: int) -> None:
+    """A password accepted: the steps still due (if any) come next, then the console."""
+    st.session_state[_PENDING] = {"email": email, "generation": generation, "since": time.time()}
+    st.rerun()
 
 
 def _password_form(svc: Services) -> None:
     st.title("Dollr Ops Console")
     st.caption("Sign in to continue.")
     with st.form("sign_in"):
-        email = st.text_input("E-mail")
-        password = st.text_input("Password", type="password")
+        # The tokens password managers look for to fill a sign-in (Streamlit's password default,
+        # "new-password", makes them offer a new one instead).
+        email = st.text_input("E-mail", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            who = users.sign_in(svc.engine, email, password, client=_client_address())
+            signed = users.sign_in(svc.engine, email, password, client=client_address())
         except users.SignInError as exc:
             st.error(str(exc))
             return
-        _remember(who)
+        _begin(signed.email, signed.generation)
+
+
+def _pending_step(svc: Services, pending: dict[str, Any]) -> None:
+    try:
+        step = users.next_step(svc.engine, pending["email"], pending["generation"])
+    except users.SignInError:  # disabled or changed in the instant since the gate looked
+        _forget()
         st.rerun()
+    if step is users.Step.NEW_PASSWORD:
+        _new_password_form(svc, pending)
 
 
-def _client_address() -> str:
+def _new_password_form(svc: Services, pending: dict[str, Any]) -> None:
+    st.title("Choose your own password")
+    st.write(
+        f"You signed in as **{pending['email']}** with a temporary password from an admin."
+        " Choose a password of your own to continue."
+    )
+    st.caption(users.PASSWORD_POLICY)
+    with st.form("new_password"):
+        new = st.text_input("New password", type="password", autocomplete="new-password")
+        again = st.text_input("New password again", type="password", autocomplete="new-password")
+        submitted = st.form_submit_button("Save and continue", type="primary")
+    st.button("Cancel and sign out", key="pending_cancel", on_click=_forget)
+    if not submitted:
+        return
+    if new != again:
+        st.error("The two new passwords differ; type the same password in both fields.")
+        return
+    try:
+        generation = users.replace_temporary_password(
+            svc.engine, pending["email"], pending["generation"], new
+        )
+    except users.SignInError as exc:
+        _forget()
+        st.error(str(exc))
+        return
+    except users.UserError as exc:
+        st.error(str(exc))
+        return
+    st.session_state[_PENDING] = {**pending, "generation": generation}
+    st.rerun()
+
+
+def keep_session(generation: int) -> None:
+    """This session made a password change: it stays signed in, the others end."""
+    st.session_state[_GENERATION] = generation
+
+
+def client_address() -> str:
     """Who is knocking, for the sign-in throttle: behind the reverse proxy (docs/deploy.md) the
     last X-Forwarded-For entry, the one the proxy itself wrote; without one, the peer's address."""
     forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
@@ -162,5 +261,4 @@ def _first_run(svc: Services) -> None:
     except users.UserError as exc:
         show_error(exc)
         return
-    _remember(Actor(admin.email, Role.ADMIN))
-    st.rerun()
+    _begin(admin.email, admin.session_generation)

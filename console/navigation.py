@@ -71,6 +71,7 @@ PAGES: tuple[ConsolePage, ...] = (
     ),
     ConsolePage("Reports", "pages/audit.py", "Audit trail", ":material/policy:", (Permission.VIEW_AUDIT,)),
     ConsolePage("Admin", "pages/users.py", "Users", ":material/manage_accounts:", (Permission.MANAGE_USERS,)),
+    ConsolePage("You", "pages/account.py", "Your account", ":material/person:", ()),
 )
 
 

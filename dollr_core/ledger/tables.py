@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from dollr_core.enums import ExecutionStatus, OperationType
@@ -307,6 +308,10 @@ class ConsoleUser(SQLModel, table=True):
     failed_sign_ins: int = 0
     locked_until: datetime | None = _maybe_when()
     last_sign_in_at: datetime | None = _maybe_when()
+    #: Set by an admin's reset: the temporary password must be replaced at the next sign-in.
+    password_must_change: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    #: Raised by every password change: a console session signed in under an older one is signed out.
+    session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_by: str = Field(default="", max_length=254)
     created_at: datetime = _when()
     updated_at: datetime = _when()
