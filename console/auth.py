@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from dollr_core import audit, users
+from dollr_core import audit, two_factor, users
 from dollr_core.access import Actor, Role
 from dollr_core.services import Services
 
@@ -73,8 +73,10 @@ def _finish_pending(svc: Services) -> Actor | None:
         _forget()
         st.session_state["sign_in_expired"] = True
         return None
+    if pending.get("codes"):
+        return None  # the new recovery codes are shown once, before the console
     try:
-        step = users.next_step(svc.engine, pending["email"], pending["generation"])
+        step = _step_of(svc, pending)
     except users.SignInError:
         _forget()
         return None
@@ -136,9 +138,14 @@ def _remember(who: Actor, generation: int) -> None:
     st.session_state["actor"] = who
 
 
-def _begin(email: str, generation: int) -> None:
+def _begin(email: str, role: Role, generation: int) -> None:
     """A password accepted: the steps still due (if any) come next, then the console."""
-    st.session_state[_PENDING] = {"email": email, "generation": generation, "since": time.time()}
+    st.session_state[_PENDING] = {
+        "email": email,
+        "role": role.value,
+        "generation": generation,
+        "since": time.time(),
+    }
     st.rerun()
 
 
@@ -157,17 +164,113 @@ def _password_form(svc: Services) -> None:
         except users.SignInError as exc:
             st.error(str(exc))
             return
-        _begin(signed.email, signed.generation)
+        _begin(signed.email, signed.actor.role, signed.generation)
+
+
+def _step_of(svc: Services, pending: dict[str, Any]) -> users.Step | None:
+    return users.next_step(
+        svc.engine,
+        pending["email"],
+        pending["generation"],
+        second_factor_done=pending.get("second_factor_done", False),
+        required_roles=svc.settings.require_two_factor_roles,
+    )
 
 
 def _pending_step(svc: Services, pending: dict[str, Any]) -> None:
+    if pending.get("codes"):
+        st.title("Two-factor sign-in is on")
+        if recovery_codes(pending["codes"]):
+            st.session_state[_PENDING] = {**pending, "codes": None}
+            st.rerun()
+        return
     try:
-        step = users.next_step(svc.engine, pending["email"], pending["generation"])
+        step = _step_of(svc, pending)
     except users.SignInError:  # disabled or changed in the instant since the gate looked
         _forget()
         st.rerun()
-    if step is users.Step.NEW_PASSWORD:
+    if step is users.Step.SECOND_FACTOR:
+        _second_factor_form(svc, pending)
+    elif step is users.Step.NEW_PASSWORD:
         _new_password_form(svc, pending)
+    elif step is users.Step.ENROL:
+        st.title("Set up two-factor sign-in")
+        st.write(
+            f"Your role ({pending['role']}) signs in with a password **and** a code from an"
+            " authenticator app on your phone. Set it up now to continue."
+        )
+        codes = two_factor_setup(svc, pending["email"])
+        st.button("Cancel and sign out", key="pending_cancel", on_click=_forget)
+        if codes:
+            # The code that turned it on was the second factor of this sign-in.
+            st.session_state[_PENDING] = {**pending, "codes": codes, "second_factor_done": True}
+            st.rerun()
+
+
+def _second_factor_form(svc: Services, pending: dict[str, Any]) -> None:
+    st.title("Two-factor sign-in")
+    st.write(f"Enter the six-digit code your authenticator app shows for **{pending['email']}**.")
+    with st.form("second_factor"):
+        typed = st.text_input(
+            "Code from your authenticator app",
+            autocomplete="one-time-code",
+            help="Lost your phone? Enter one of your recovery codes here instead, or ask an admin.",
+        )
+        submitted = st.form_submit_button("Continue", type="primary")
+    st.button("Cancel and sign out", key="pending_cancel", on_click=_forget)
+    if not submitted:
+        return
+    try:
+        users.check_second_factor(
+            svc.engine, pending["email"], pending["generation"], typed, client=client_address()
+        )
+    except users.SignInError as exc:
+        st.error(str(exc))
+        return
+    st.session_state[_PENDING] = {**pending, "second_factor_done": True}
+    st.rerun()
+
+
+def two_factor_setup(svc: Services, email: str) -> list[str] | None:
+    """The enrolment: a QR code (and the key as text) for the app, then a code from it.
+
+    Returns the recovery codes once two-factor sign-in is on. The new secret lives in this
+    session only until then, so a rerun shows the same QR code.
+    """
+    key = f"enrolment:{email}"
+    enrolment = st.session_state.get(key)
+    if not isinstance(enrolment, two_factor.Enrolment):
+        enrolment = st.session_state[key] = two_factor.new_enrolment(email)
+    st.markdown(
+        "1. Open an authenticator app on your phone (Google Authenticator, Microsoft Authenticator,"
+        " 1Password, Authy, …) and add an account by scanning this QR code."
+    )
+    st.image(enrolment.qr_png(), width=220)
+    st.caption("Cannot scan it? Type this key into the app instead (time-based, six digits):")
+    st.code(enrolment.secret_in_groups, language=None)
+    st.markdown("2. Enter the six-digit code the app now shows for *Dollr Ops Console*.")
+    with st.form(f"enrol:{email}"):
+        typed = st.text_input("Six-digit code", autocomplete="one-time-code", key=f"enrol_code:{email}")
+        submitted = st.form_submit_button("Turn on two-factor sign-in", type="primary")
+    if not submitted:
+        return None
+    try:
+        codes = users.enable_two_factor(svc.engine, email, enrolment.secret, typed)
+    except users.UserError as exc:
+        st.error(str(exc))
+        return None
+    del st.session_state[key]
+    return codes
+
+
+def recovery_codes(codes: list[str]) -> bool:
+    """The new recovery codes, shown this once; True when the person says they kept them."""
+    st.success(
+        "Two-factor sign-in is on. Keep these ten recovery codes somewhere safe (a password"
+        " manager, or printed): each signs you in once if you lose your phone. They are shown only now."
+    )
+    st.code("\n".join(codes), language=None)
+    return st.button("I have saved my recovery codes, continue", type="primary", key="codes_saved")
 
 
 def _new_password_form(svc: Services, pending: dict[str, Any]) -> None:
@@ -261,4 +364,4 @@ def _first_run(svc: Services) -> None:
     except users.UserError as exc:
         show_error(exc)
         return
-    _begin(admin.email, admin.session_generation)
+    _begin(admin.email, Role.ADMIN, admin.session_generation)

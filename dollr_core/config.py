@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from dollr_core.access import Role
 from dollr_core.enums import MerchantType
 
 LIVE_BASE_URL = "https://api.heydollr.app"
@@ -65,6 +66,9 @@ class Settings(BaseModel):
         default_factory=lambda: {"USD": Decimal("2000"), "LRD": Decimal("400000"), "RWF": Decimal("2000000")}
     )
     session_idle_minutes: int = Field(default=30, ge=1)
+    #: Roles that must use two-factor sign-in with their password (`admin,manager`; `none` for none).
+    #: Company sign-in (OpenID Connect) users rely on their provider's.
+    require_two_factor_roles: frozenset[Role] = frozenset({Role.ADMIN, Role.MANAGER})
     log_level: str = "INFO"
 
     @field_validator("base_url")
@@ -75,6 +79,14 @@ class Settings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("require_two_factor_roles", mode="before")
+    @classmethod
+    def _roles(cls, value: object) -> object:
+        if isinstance(value, str):  # "admin,manager" from the environment; "none" or "" for none
+            named = (part.strip().lower() for part in value.split(","))
+            return [name for name in named if name not in ("", "none")]
+        return value
 
     @field_validator("log_level")
     @classmethod

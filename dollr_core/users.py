@@ -17,13 +17,13 @@ from enum import StrEnum
 from typing import TypeVar
 
 import bcrypt
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, delete, func, or_, update
 from sqlmodel import Session, col, select
 
-from dollr_core import audit
+from dollr_core import audit, two_factor
 from dollr_core.access import Actor, Permission, Role, require
 from dollr_core.ledger.columns import utcnow
-from dollr_core.ledger.tables import AuditRecord, ConsoleUser
+from dollr_core.ledger.tables import AuditRecord, ConsoleUser, RecoveryCode
 from dollr_core.validation import character_problem, printable, text_problem
 
 #: Failed sign-ins in a row before the e-mail locks, and for how long.
@@ -312,6 +312,10 @@ def _change(
 CLIENT_ATTEMPTS = 30
 CLIENT_WINDOW = timedelta(minutes=1)
 WRONG = "That e-mail and password do not match an active console user."
+WRONG_CODE = (
+    "That code is not right, or it was used already. Enter the newest code your authenticator app"
+    " shows, or one of your recovery codes."
+)
 
 
 class _ClientThrottle:
@@ -374,9 +378,13 @@ def sign_in(
     any transaction, so sign-ins never hold the ledger while a payout wants to write.
     """
 
-    def signed_in(db: Session, user: ConsoleUser) -> SignIn:
-        db.exec(update(ConsoleUser).where(col(ConsoleUser.id) == user.id).values(last_sign_in_at=utcnow()))
-        audit.add(db, user.email, "sign_in", outcome="ok")
+    def password_accepted(db: Session, user: ConsoleUser) -> SignIn:
+        if user.totp_secret:
+            # Not "ok": that would restart the failure count, and wrong codes must add up to the
+            # lock-out however often the password is typed again.
+            audit.add(db, user.email, "sign_in", outcome="password_ok", detail="second factor due")
+        else:
+            _signed_in(db, user)
         return SignIn(Actor(user.email, Role(user.role)), user.session_generation)
 
     return _attempt(
@@ -385,10 +393,158 @@ def sign_in(
         client=client,
         sleep=sleep,
         matches=_password_matches(password),
-        succeed=signed_in,
+        succeed=password_accepted,
         what="",
         wrong=WRONG,
     )
+
+
+def _signed_in(db: Session, user: ConsoleUser) -> None:
+    db.exec(update(ConsoleUser).where(col(ConsoleUser.id) == user.id).values(last_sign_in_at=utcnow()))
+    audit.add(db, user.email, "sign_in", outcome="ok")
+
+
+def check_second_factor(
+    engine: Engine,
+    email: str,
+    generation: int,
+    typed: str,
+    *,
+    client: str = "",
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """After the password: a code from the authenticator app, or a recovery code, completes the sign-in.
+
+    Guessed like a password (the same throttle, slow-down, lock-out and audit): a wrong code counts
+    as a failed sign-in, and typing the password again does not restart the count. A code is
+    accepted once: its time step, and every older one, is refused afterwards; a recovery code is
+    spent when used. Both are claimed by a conditional update, so two tabs cannot both use one.
+    """
+
+    def matches(user: ConsoleUser | None) -> bool:
+        if user is None or not user.totp_secret or user.session_generation != generation:
+            return False
+        if two_factor.is_totp_code(typed):
+            step = two_factor.matching_step(user.totp_secret, typed)
+            return step is not None and _claim_step(engine, user, user.totp_secret, step)
+        return _spend_recovery_code(engine, user, typed)
+
+    _attempt(
+        engine,
+        email,
+        client=client,
+        sleep=sleep,
+        matches=matches,
+        succeed=_signed_in,
+        what="second factor",
+        wrong=WRONG_CODE,
+    )
+
+
+def _claim_step(engine: Engine, user: ConsoleUser, secret: str, step: int) -> bool:
+    with Session(engine) as db:
+        claimed = db.exec(
+            update(ConsoleUser)
+            .where(
+                col(ConsoleUser.id) == user.id,
+                col(ConsoleUser.totp_secret) == secret,
+                or_(col(ConsoleUser.totp_last_step).is_(None), col(ConsoleUser.totp_last_step) < step),
+            )
+            .values(totp_last_step=step)
+        )
+        db.commit()
+    return bool(claimed.rowcount == 1)
+
+
+def _spend_recovery_code(engine: Engine, user: ConsoleUser, typed: str) -> bool:
+    with Session(engine) as db:
+        spent = db.exec(
+            update(RecoveryCode)
+            .where(
+                col(RecoveryCode.user_id) == user.id,
+                col(RecoveryCode.code_hash) == two_factor.hash_recovery_code(typed),
+                col(RecoveryCode.used_at).is_(None),
+            )
+            .values(used_at=utcnow())
+        )
+        if spent.rowcount == 1:
+            audit.add(db, user.email, "recovery_code_used", target=user.email)
+        db.commit()
+    return bool(spent.rowcount == 1)
+
+
+def enable_two_factor(engine: Engine, email: str, secret: str, typed: str) -> list[str]:
+    """Turn two-factor sign-in on with the secret just shown, once a code from it proves the app
+    has it; returns the ten recovery codes, to be shown once (only their hashes are kept)."""
+    address = normalize_email(email)
+    user = get_user(engine, address)
+    if user is None or not user.password_hash:
+        raise UserError("Two-factor sign-in is for password users; your company account has its own.")
+    if user.totp_secret:
+        raise UserError("Two-factor sign-in is already on for this account.")
+    step = two_factor.matching_step(secret, typed)
+    if step is None:
+        raise UserError(
+            "That code does not match. Scan the QR code (or type the key) into your authenticator"
+            " app, then enter the six-digit code it shows now."
+        )
+    codes = two_factor.new_recovery_codes()
+    with Session(engine) as db:
+        turned_on = db.exec(
+            update(ConsoleUser)
+            .where(col(ConsoleUser.id) == user.id, col(ConsoleUser.totp_secret).is_(None))
+            .values(totp_secret=secret, totp_enabled_at=utcnow(), totp_last_step=step, updated_at=utcnow())
+        )
+        if turned_on.rowcount != 1:
+            raise UserError("Two-factor sign-in is already on for this account.")
+        db.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
+        for code in codes:
+            db.add(RecoveryCode(user_id=user.id or 0, code_hash=two_factor.hash_recovery_code(code)))
+        audit.add(db, address, "two_factor_enabled", target=address)
+        db.commit()
+    return codes
+
+
+def reset_two_factor(engine: Engine, email: str, *, by: Actor | None) -> None:
+    """An admin (or the server's shell) turns someone's two-factor sign-in off, say after a lost
+    phone: their sessions end, and a role that requires it enrols again at the next sign-in."""
+    address = normalize_email(email)
+    if by is not None:
+        require(by, Permission.MANAGE_USERS)
+        if by.email == address:
+            raise UserError("Another admin must reset your own two-factor sign-in.")
+    with Session(engine) as db:
+        user = db.exec(select(ConsoleUser).where(ConsoleUser.email == address)).first()
+        if user is None:
+            raise UserError(f"No user with the e-mail {address}.")
+        if not user.totp_secret:
+            raise UserError(f"{address} has no two-factor sign-in to reset.")
+        db.exec(
+            update(ConsoleUser)
+            .where(col(ConsoleUser.id) == user.id)
+            .values(
+                totp_secret=None,
+                totp_enabled_at=None,
+                totp_last_step=None,
+                session_generation=col(ConsoleUser.session_generation) + 1,
+                updated_at=utcnow(),
+            )
+        )
+        db.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
+        audit.add(db, by.email if by else "command line", "two_factor_reset", target=address)
+        db.commit()
+
+
+def recovery_codes_left(engine: Engine, email: str) -> int:
+    with Session(engine) as db:
+        return int(
+            db.exec(
+                select(func.count())
+                .select_from(RecoveryCode)
+                .join(ConsoleUser, col(ConsoleUser.id) == col(RecoveryCode.user_id))
+                .where(ConsoleUser.email == normalize_email(email), col(RecoveryCode.used_at).is_(None))
+            ).one()
+        )
 
 
 def _password_matches(password: str) -> Callable[[ConsoleUser | None], bool]:
@@ -505,10 +661,19 @@ def actor_for_oidc(engine: Engine, email: str | None) -> SignIn:
 class Step(StrEnum):
     """What a person whose password was accepted must still do before using the console."""
 
+    SECOND_FACTOR = "second_factor"  # a code from the authenticator app (or a recovery code)
     NEW_PASSWORD = "new_password"  # signed in with a temporary password
+    ENROL = "enrol"  # their role requires two-factor sign-in and they have none yet
 
 
-def next_step(engine: Engine, email: str, generation: int) -> Step | None:
+def next_step(
+    engine: Engine,
+    email: str,
+    generation: int,
+    *,
+    second_factor_done: bool = False,
+    required_roles: frozenset[Role] = frozenset(),
+) -> Step | None:
     """The step left after a password was accepted, or None when the sign-in is complete.
 
     Refused when the user was disabled, or their password changed, since the password was typed.
@@ -516,8 +681,12 @@ def next_step(engine: Engine, email: str, generation: int) -> Step | None:
     user = get_user(engine, email)
     if user is None or not user.is_active or user.session_generation != generation:
         raise SignInError("Please sign in again.")
+    if user.totp_secret and not second_factor_done:
+        return Step.SECOND_FACTOR
     if user.password_must_change:
         return Step.NEW_PASSWORD
+    if Role(user.role) in required_roles and not user.totp_secret and user.password_hash:
+        return Step.ENROL
     return None
 
 

@@ -38,6 +38,11 @@ def run(settings: Settings, options: argparse.Namespace) -> int:
             temporary = users.reset_password(engine, options.email, by=None)
             print(f"temporary password for {options.email} (they choose their own at the next sign-in):")
             print(temporary)
+        elif options.action == "reset-two-factor":
+            users.reset_two_factor(engine, options.email, by=None)
+            print(
+                f"two-factor sign-in is off for {options.email}; they set it up again if their role needs it"
+            )
     except users.UserError as exc:
         print(exc, file=sys.stderr)
         return 1

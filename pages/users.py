@@ -25,6 +25,7 @@ st.dataframe(
             "Locked until": locked.strftime("%Y-%m-%d %H:%M UTC")
             if (locked := users.locked_until(svc.engine, u.email))
             else "",
+            "Two-factor": "company sign-in" if not u.password_hash else ("on" if u.totp_secret else "off"),
             "Last sign-in": u.last_sign_in_at.strftime("%Y-%m-%d %H:%M UTC")
             if u.last_sign_in_at
             else "never",
@@ -66,7 +67,7 @@ with change_tab:
     emails = [u.email for u in users.list_users(svc.engine)]
     target = st.selectbox("User", emails, key="change_email")
     new_role = st.selectbox("New role", [r.value for r in Role], key="change_role")
-    left, middle, right, reset = st.columns(4)
+    left, middle, right, reset, reset_two_factor = st.columns(5)
     try:
         if left.button("Change role", key="do_role", disabled=not target):
             users.set_role(svc.engine, target, Role(new_role), by=me)
@@ -88,5 +89,11 @@ with change_tab:
                 " theirs has been signed out."
             )
             st.code(temporary, language=None)
+        if reset_two_factor.button("Reset two-factor", key="do_reset_two_factor", disabled=not target):
+            users.reset_two_factor(svc.engine, target, by=me)
+            st.success(
+                f"{target}'s two-factor sign-in is off and their sessions are signed out. If their"
+                " role requires it, they set it up again when they next sign in."
+            )
     except Exception as exc:
         show_error(exc)
