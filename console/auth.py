@@ -16,7 +16,8 @@ from .widgets import show_error
 _EMAIL = "signed_in_email"
 _SEEN = "last_active"
 _GENERATION = "session_generation"
-#: A password accepted, steps still due: {"email", "generation", "since"} (server-side only).
+#: A password accepted, steps still due (server-side only): "email", "role", "generation", "since",
+#: and once done "second_factor_done", and the new recovery "codes" until the person has seen them.
 _PENDING = "sign_in_pending"
 #: How long the steps after the password may take before the password is asked for again.
 _PENDING_LIMIT = 10 * 60
@@ -46,6 +47,13 @@ def current(svc: Services) -> Actor | None:
         return None
     if email:
         who = users.current_actor(svc.engine, email, st.session_state.get(_GENERATION, 0))
+        if who is not None and _enrolment_due(svc, who):
+            # Made admin or manager since signing in (or signed in before the setting): no console
+            # until two-factor sign-in is set up.
+            generation = st.session_state.get(_GENERATION, 0)
+            _forget()
+            _await_steps(who.email, who.role, generation, second_factor_done=True)
+            return None
         if who is not None:
             st.session_state[_SEEN] = time.time()
             st.session_state["actor"] = who
@@ -64,6 +72,22 @@ def current(svc: Services) -> Actor | None:
         _remember(signed.actor, signed.generation)
         return signed.actor
     return None
+
+
+def _enrolment_due(svc: Services, who: Actor) -> bool:
+    if who.role not in svc.settings.require_two_factor_roles:
+        return False  # no look at the ledger for the roles that need no second factor
+    try:
+        step = users.next_step(
+            svc.engine,
+            who.email,
+            st.session_state.get(_GENERATION, 0),
+            second_factor_done=True,
+            required_roles=svc.settings.require_two_factor_roles,
+        )
+    except users.SignInError:
+        return False  # changed in the instant since: the next run signs the session out
+    return step is users.Step.ENROL
 
 
 def _finish_pending(svc: Services) -> Actor | None:
@@ -140,13 +164,18 @@ def _remember(who: Actor, generation: int) -> None:
 
 def _begin(email: str, role: Role, generation: int) -> None:
     """A password accepted: the steps still due (if any) come next, then the console."""
+    _await_steps(email, role, generation)
+    st.rerun()
+
+
+def _await_steps(email: str, role: Role, generation: int, *, second_factor_done: bool = False) -> None:
     st.session_state[_PENDING] = {
         "email": email,
         "role": role.value,
         "generation": generation,
         "since": time.time(),
+        "second_factor_done": second_factor_done,
     }
-    st.rerun()
 
 
 def _password_form(svc: Services) -> None:

@@ -3,6 +3,7 @@ sees the console only afterwards, later sign-ins ask for a code, and an admin's 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pyotp
@@ -93,3 +94,20 @@ def test_an_admin_resets_someones_two_factor(page: Callable[..., AppTest], conso
     assert "two-factor sign-in is off" in at.success[0].value
     [reset] = audit.search(console.engine, audit.AuditFilter(action="two_factor_reset"))
     assert (reset.actor, reset.target) == (ADMIN, "manager@example.com")
+
+
+def test_a_session_made_manager_is_sent_to_enrolment(app: Callable[..., AppTest], console: Services) -> None:
+    """Signed in as an operator, then made manager (or signed in before the setting): the next
+    run asks for enrolment instead of opening a page."""
+    users.add_user(console.engine, email="olivia@example.com", role=Role.OPERATOR, password=PASSWORD)
+    users.set_role(console.engine, "olivia@example.com", Role.MANAGER, by=None)
+    at = app()
+    at.session_state["signed_in_email"] = "olivia@example.com"
+    at.session_state["last_active"] = time.time()
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Set up two-factor sign-in"
+    assert "actor" not in at.session_state and "signed_in_email" not in at.session_state
+    codes = _enrol(at, "olivia@example.com")
+    _click(at, "I have saved my recovery codes, continue")
+    assert len(codes) == 10 and at.session_state["signed_in_email"] == "olivia@example.com"
