@@ -48,12 +48,12 @@ elif user is not None and user.totp_secret:
     since = f" since {user.totp_enabled_at:%d %b %Y}" if user.totp_enabled_at else ""
     left = users.recovery_codes_left(svc.engine, who.email)
     st.write(
-        f"On{since}: you sign in with your password and a code from your authenticator app."
+        f"It is on{since}: you sign in with your password and a code from your authenticator app."
         f" You have **{left}** unused recovery code(s). Lost your phone? An admin can reset it."
     )
 else:
     st.write(
-        "Off. Your role "
+        "It is off for you. Your role "
         + ("must use it: you will be asked to set it up at your next sign-in." if required else "may use it.")
         + " With it on, signing in needs your password and a code from an app on your phone, so a"
         " stolen password alone is not enough."
