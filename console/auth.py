@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import streamlit as st
 
-from dollr_core import audit, users
+from dollr_core import audit, two_factor, users
 from dollr_core.access import Actor, Role
 from dollr_core.services import Services
 
@@ -14,6 +15,12 @@ from .widgets import show_error
 
 _EMAIL = "signed_in_email"
 _SEEN = "last_active"
+_GENERATION = "session_generation"
+#: A password accepted, steps still due (server-side only): "email", "role", "generation", "since",
+#: and once done "second_factor_done", and the new recovery "codes" until the person has seen them.
+_PENDING = "sign_in_pending"
+#: How long the steps after the password may take before the password is asked for again.
+_PENDING_LIMIT = 10 * 60
 
 
 def _logged_in_with_provider() -> bool:
@@ -29,7 +36,8 @@ def _oidc_configured() -> bool:
 
 
 def current(svc: Services) -> Actor | None:
-    """The person signed in on this browser session, if any (idle sessions are signed out)."""
+    """The person signed in on this browser session, if any (idle sessions are signed out, and so
+    are sessions older than the person's last password change)."""
     idle_limit = svc.settings.session_idle_minutes * 60
     email = st.session_state.get(_EMAIL)
     if email and time.time() - st.session_state.get(_SEEN, 0) > idle_limit:
@@ -38,21 +46,73 @@ def current(svc: Services) -> Actor | None:
         st.session_state["signed_out_idle"] = True
         return None
     if email:
-        who = users.current_actor(svc.engine, email)
+        who = users.current_actor(svc.engine, email, st.session_state.get(_GENERATION, 0))
+        if who is not None and _enrolment_due(svc, who):
+            # Made admin or manager since signing in (or signed in before the setting): no console
+            # until two-factor sign-in is set up.
+            generation = st.session_state.get(_GENERATION, 0)
+            _forget()
+            _await_steps(who.email, who.role, generation, second_factor_done=True)
+            return None
         if who is not None:
             st.session_state[_SEEN] = time.time()
             st.session_state["actor"] = who
             return who
-        _forget()  # disabled or removed since signing in
+        _forget()  # disabled, removed or its password changed since signing in
+        st.session_state["signed_out_changed"] = True
+        return None
+    if _PENDING in st.session_state:
+        return _finish_pending(svc)
     if _oidc_configured() and _logged_in_with_provider():
         try:
-            who = users.actor_for_oidc(svc.engine, str(st.user.get("email") or ""))
+            signed = users.actor_for_oidc(svc.engine, str(st.user.get("email") or ""))
         except users.SignInError as exc:
             st.session_state["oidc_refused"] = str(exc)
             return None
-        _remember(who)
-        return who
+        _remember(signed.actor, signed.generation)
+        return signed.actor
     return None
+
+
+def _enrolment_due(svc: Services, who: Actor) -> bool:
+    if who.role not in svc.settings.require_two_factor_roles:
+        return False  # no look at the ledger for the roles that need no second factor
+    try:
+        step = users.next_step(
+            svc.engine,
+            who.email,
+            st.session_state.get(_GENERATION, 0),
+            second_factor_done=True,
+            required_roles=svc.settings.require_two_factor_roles,
+        )
+    except users.SignInError:
+        return False  # changed in the instant since: the next run signs the session out
+    return step is users.Step.ENROL
+
+
+def _finish_pending(svc: Services) -> Actor | None:
+    """Sign the person in once no step is left after their password; None while one is."""
+    pending = st.session_state[_PENDING]
+    if time.time() - pending["since"] > _PENDING_LIMIT:
+        _forget()
+        st.session_state["sign_in_expired"] = True
+        return None
+    if pending.get("codes"):
+        return None  # the new recovery codes are shown once, before the console
+    try:
+        step = _step_of(svc, pending)
+    except users.SignInError:
+        _forget()
+        return None
+    if step is not None:
+        return None
+    who = users.current_actor(svc.engine, pending["email"], pending["generation"])
+    if who is None:
+        _forget()
+        return None
+    del st.session_state[_PENDING]
+    _remember(who, pending["generation"])
+    return who
 
 
 def sign_in_page() -> None:
@@ -62,7 +122,17 @@ def sign_in_page() -> None:
     svc = services()
     if st.session_state.pop("signed_out_idle", False):
         st.info("You were signed out after a period of inactivity. Please sign in again.")
-    if _oidc_configured():
+    if st.session_state.pop("signed_out_changed", False):
+        st.info(
+            "You were signed out because your password was changed or an admin changed your account."
+            " Please sign in again."
+        )
+    if st.session_state.pop("sign_in_expired", False):
+        st.info("Signing in took too long. Please enter your password again.")
+    pending = st.session_state.get(_PENDING)
+    if pending is not None:
+        _pending_step(svc, pending)
+    elif _oidc_configured():
         _oidc_sign_in()
     elif users.count_users(svc.engine) == 0:
         _first_run(svc)
@@ -85,30 +155,191 @@ def _forget() -> None:
         del st.session_state[key]
 
 
-def _remember(who: Actor) -> None:
+def _remember(who: Actor, generation: int) -> None:
     st.session_state[_EMAIL] = who.email
+    st.session_state[_GENERATION] = generation
     st.session_state[_SEEN] = time.time()
     st.session_state["actor"] = who
+
+
+def _begin(email: str, role: Role, generation: int) -> None:
+    """A password accepted: the steps still due (if any) come next, then the console."""
+    _await_steps(email, role, generation)
+    st.rerun()
+
+
+def _await_steps(email: str, role: Role, generation: int, *, second_factor_done: bool = False) -> None:
+    st.session_state[_PENDING] = {
+        "email": email,
+        "role": role.value,
+        "generation": generation,
+        "since": time.time(),
+        "second_factor_done": second_factor_done,
+    }
 
 
 def _password_form(svc: Services) -> None:
     st.title("Dollr Ops Console")
     st.caption("Sign in to continue.")
     with st.form("sign_in"):
-        email = st.text_input("E-mail")
-        password = st.text_input("Password", type="password")
+        # The tokens password managers look for to fill a sign-in (Streamlit's password default,
+        # "new-password", makes them offer a new one instead).
+        email = st.text_input("E-mail", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            who = users.sign_in(svc.engine, email, password, client=_client_address())
+            signed = users.sign_in(svc.engine, email, password, client=client_address())
         except users.SignInError as exc:
             st.error(str(exc))
             return
-        _remember(who)
+        _begin(signed.email, signed.actor.role, signed.generation)
+
+
+def _step_of(svc: Services, pending: dict[str, Any]) -> users.Step | None:
+    return users.next_step(
+        svc.engine,
+        pending["email"],
+        pending["generation"],
+        second_factor_done=pending.get("second_factor_done", False),
+        required_roles=svc.settings.require_two_factor_roles,
+    )
+
+
+def _pending_step(svc: Services, pending: dict[str, Any]) -> None:
+    if pending.get("codes"):
+        st.title("Two-factor sign-in is on")
+        if recovery_codes(pending["codes"]):
+            st.session_state[_PENDING] = {**pending, "codes": None}
+            st.rerun()
+        return
+    try:
+        step = _step_of(svc, pending)
+    except users.SignInError:  # disabled or changed in the instant since the gate looked
+        _forget()
         st.rerun()
+    if step is users.Step.SECOND_FACTOR:
+        _second_factor_form(svc, pending)
+    elif step is users.Step.NEW_PASSWORD:
+        _new_password_form(svc, pending)
+    elif step is users.Step.ENROL:
+        st.title("Set up two-factor sign-in")
+        st.write(
+            f"Your role ({pending['role']}) signs in with a password **and** a code from an"
+            " authenticator app on your phone. Set it up now to continue."
+        )
+        codes = two_factor_setup(svc, pending["email"])
+        st.button("Cancel and sign out", key="pending_cancel", on_click=_forget)
+        if codes:
+            # The code that turned it on was the second factor of this sign-in.
+            st.session_state[_PENDING] = {**pending, "codes": codes, "second_factor_done": True}
+            st.rerun()
 
 
-def _client_address() -> str:
+def _second_factor_form(svc: Services, pending: dict[str, Any]) -> None:
+    st.title("Two-factor sign-in")
+    st.write(f"Enter the six-digit code your authenticator app shows for **{pending['email']}**.")
+    with st.form("second_factor"):
+        typed = st.text_input(
+            "Code from your authenticator app",
+            autocomplete="one-time-code",
+            help="Lost your phone? Enter one of your recovery codes here instead, or ask an admin.",
+        )
+        submitted = st.form_submit_button("Continue", type="primary")
+    st.button("Cancel and sign out", key="pending_cancel", on_click=_forget)
+    if not submitted:
+        return
+    try:
+        users.check_second_factor(
+            svc.engine, pending["email"], pending["generation"], typed, client=client_address()
+        )
+    except users.SignInError as exc:
+        st.error(str(exc))
+        return
+    st.session_state[_PENDING] = {**pending, "second_factor_done": True}
+    st.rerun()
+
+
+def two_factor_setup(svc: Services, email: str) -> list[str] | None:
+    """The enrolment: a QR code (and the key as text) for the app, then a code from it.
+
+    Returns the recovery codes once two-factor sign-in is on. The new secret lives in this
+    session only until then, so a rerun shows the same QR code.
+    """
+    key = f"enrolment:{email}"
+    enrolment = st.session_state.get(key)
+    if not isinstance(enrolment, two_factor.Enrolment):
+        enrolment = st.session_state[key] = two_factor.new_enrolment(email)
+    st.markdown(
+        "1. Open an authenticator app on your phone (Google Authenticator, Microsoft Authenticator,"
+        " 1Password, Authy, …) and add an account by scanning this QR code."
+    )
+    st.image(enrolment.qr_png(), width=220)
+    st.caption("Cannot scan it? Type this key into the app instead (time-based, six digits):")
+    st.code(enrolment.secret_in_groups, language=None)
+    st.markdown("2. Enter the six-digit code the app now shows for *Dollr Ops Console*.")
+    with st.form(f"enrol:{email}"):
+        typed = st.text_input("Six-digit code", autocomplete="one-time-code", key=f"enrol_code:{email}")
+        submitted = st.form_submit_button("Turn on two-factor sign-in", type="primary")
+    if not submitted:
+        return None
+    try:
+        codes = users.enable_two_factor(svc.engine, email, enrolment.secret, typed)
+    except users.UserError as exc:
+        st.error(str(exc))
+        return None
+    del st.session_state[key]
+    return codes
+
+
+def recovery_codes(codes: list[str]) -> bool:
+    """The new recovery codes, shown this once; True when the person says they kept them."""
+    st.success(
+        "Two-factor sign-in is on. Keep these ten recovery codes somewhere safe (a password"
+        " manager, or printed): each signs you in once if you lose your phone. They are shown only now."
+    )
+    st.code("\n".join(codes), language=None)
+    return st.button("I have saved my recovery codes, continue", type="primary", key="codes_saved")
+
+
+def _new_password_form(svc: Services, pending: dict[str, Any]) -> None:
+    st.title("Choose your own password")
+    st.write(
+        f"You signed in as **{pending['email']}** with a temporary password from an admin."
+        " Choose a password of your own to continue."
+    )
+    st.caption(users.PASSWORD_POLICY)
+    with st.form("new_password"):
+        new = st.text_input("New password", type="password", autocomplete="new-password")
+        again = st.text_input("New password again", type="password", autocomplete="new-password")
+        submitted = st.form_submit_button("Save and continue", type="primary")
+    st.button("Cancel and sign out", key="pending_cancel", on_click=_forget)
+    if not submitted:
+        return
+    if new != again:
+        st.error("The two new passwords differ; type the same password in both fields.")
+        return
+    try:
+        generation = users.replace_temporary_password(
+            svc.engine, pending["email"], pending["generation"], new
+        )
+    except users.SignInError as exc:
+        _forget()
+        st.error(str(exc))
+        return
+    except users.UserError as exc:
+        st.error(str(exc))
+        return
+    st.session_state[_PENDING] = {**pending, "generation": generation}
+    st.rerun()
+
+
+def keep_session(generation: int) -> None:
+    """This session made a password change: it stays signed in, the others end."""
+    st.session_state[_GENERATION] = generation
+
+
+def client_address() -> str:
     """Who is knocking, for the sign-in throttle: behind the reverse proxy (docs/deploy.md) the
     last X-Forwarded-For entry, the one the proxy itself wrote; without one, the peer's address."""
     forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
@@ -162,5 +393,4 @@ def _first_run(svc: Services) -> None:
     except users.UserError as exc:
         show_error(exc)
         return
-    _remember(Actor(admin.email, Role.ADMIN))
-    st.rerun()
+    _begin(admin.email, Role.ADMIN, admin.session_generation)

@@ -93,6 +93,7 @@ PAGES: tuple[ConsolePage, ...] = (
     ConsolePage(
         "Settings", "pages/notifications.py", "Notifications", ":material/notifications:", tuple(Permission)
     ),
+    ConsolePage("You", "pages/account.py", "Your account", ":material/person:", ()),
 )
 
 

@@ -17,6 +17,11 @@ from dollr_core.ledger.tables import Attempt, AttemptState
 from dollr_core.money import format_money
 from dollr_core.phone import mask_phone
 
+#: The autocomplete token of a password input whose value no password manager may save or fill
+#: (the merchant passcode). Streamlit's default for passwords, "new-password", invites saving, and
+#: browsers ignore "off" on password inputs; a one-time code is neither saved nor offered.
+NEVER_SAVED = "one-time-code"
+
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 

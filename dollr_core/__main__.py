@@ -4,7 +4,7 @@ reconcile --once | --loop     poll every payment not yet final until Dollr says 
 migrate                       bring the ledger's schema up to date (keeps every row)
 sandbox [options]             run the Dollr sandbox as a standalone HTTP server
 bulk resume --batch N --as E  carry on paying a bulk batch (asks for the merchant passcode)
-users add|list|set-role|disable|unlock   console users
+users add|list|set-role|disable|unlock|reset-password|reset-two-factor   console users
 sync --once                   bring in invoices and orders made outside the console
 history export --from D --to D [--format csv|xlsx] [--output F]   the History page's export
 statement --currency C --month YYYY-MM | --from D --to D [--format csv|pdf] [--output F]
@@ -130,6 +130,14 @@ def _add_user_commands(commands: argparse._SubParsersAction[Any]) -> None:
     disable.add_argument("--email", required=True)
     unlock = actions.add_parser("unlock", help="lift a sign-in lock-out")
     unlock.add_argument("--email", required=True)
+    reset = actions.add_parser(
+        "reset-password", help="give a user a temporary password, to be replaced at their next sign-in"
+    )
+    reset.add_argument("--email", required=True)
+    reset_two_factor = actions.add_parser(
+        "reset-two-factor", help="turn a user's two-factor sign-in off (a lost phone); their sessions end"
+    )
+    reset_two_factor.add_argument("--email", required=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from dollr_core.access import Role
 from dollr_core.enums import MerchantType
 
 LIVE_BASE_URL = "https://api.heydollr.app"
@@ -102,6 +103,9 @@ class Settings(BaseModel):
     notification_webhook_url: str | None = None
     #: A payment still PROCESSING at Dollr this long after it was sent is reported to its maker.
     notify_processing_minutes: int = Field(default=30, ge=1)
+    #: Roles that must use two-factor sign-in with their password (`admin,manager`; `none` for none).
+    #: Company sign-in (OpenID Connect) users rely on their provider's.
+    require_two_factor_roles: frozenset[Role] = frozenset({Role.ADMIN, Role.MANAGER})
     log_level: str = "INFO"
 
     @field_validator("base_url")
@@ -120,6 +124,14 @@ class Settings(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("must be an IANA time zone such as Africa/Monrovia or UTC") from None
+        return value
+
+    @field_validator("require_two_factor_roles", mode="before")
+    @classmethod
+    def _roles(cls, value: object) -> object:
+        if isinstance(value, str):  # "admin,manager" from the environment; "none" or "" for none
+            named = (part.strip().lower() for part in value.split(","))
+            return [name for name in named if name not in ("", "none")]
         return value
 
     @field_validator("log_level")

@@ -34,6 +34,15 @@ def run(settings: Settings, options: argparse.Namespace) -> int:
         elif options.action == "unlock":
             users.unlock(engine, options.email, by=None)
             print(f"{options.email} is unlocked")
+        elif options.action == "reset-password":
+            temporary = users.reset_password(engine, options.email, by=None)
+            print(f"temporary password for {options.email} (they choose their own at the next sign-in):")
+            print(temporary)
+        elif options.action == "reset-two-factor":
+            users.reset_two_factor(engine, options.email, by=None)
+            print(
+                f"two-factor sign-in is off for {options.email}; they set it up again if their role needs it"
+            )
     except users.UserError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from console.context import require_page, services
-from console.widgets import money, page_link, plain, show_error
+from console.widgets import NEVER_SAVED, money, page_link, plain, show_error
 from dollr_core import approvals, bulk, bulk_worker, spreadsheet, validation
 from dollr_core.access import Permission
 from dollr_core.bulk import BATCH_STATUS, ROW_STATUS, EditedRow, RowInput
@@ -353,6 +353,7 @@ def passcode_step(batch: Batch, label: str) -> None:
         "Merchant passcode",
         type="password",
         key=PASSCODE,
+        autocomplete=NEVER_SAVED,
         help="From the Dollr merchant portal. Held in memory by the background worker only; never stored.",
     )
     st.button(label, type="primary", key="bulk_start", on_click=start_with_passcode, args=(batch.id or 0,))

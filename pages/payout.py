@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from console.context import intent_key, new_intent, require_page, services
-from console.widgets import live_status, money, page_link, plain, show_error
+from console.widgets import NEVER_SAVED, live_status, money, page_link, plain, show_error
 from dollr_core import approvals, payments, payouts, protocol
 from dollr_core.access import Permission
 from dollr_core.directory import search_customers
@@ -242,6 +242,7 @@ def confirm_step(intent: Intent, heading: str = "4. Confirm") -> None:
             "Merchant passcode",
             type="password",
             key=PASSCODE,
+            autocomplete=NEVER_SAVED,
             help="The passcode from the Dollr merchant portal: sent with this payout only, never stored.",
         )
         if earlier is not None:

@@ -25,6 +25,7 @@ st.dataframe(
             "Locked until": locked.strftime("%Y-%m-%d %H:%M UTC")
             if (locked := users.locked_until(svc.engine, u.email))
             else "",
+            "Two-factor": "company sign-in" if not u.password_hash else ("on" if u.totp_secret else "off"),
             "Last sign-in": u.last_sign_in_at.strftime("%Y-%m-%d %H:%M UTC")
             if u.last_sign_in_at
             else "never",
@@ -66,7 +67,7 @@ with change_tab:
     emails = [u.email for u in users.list_users(svc.engine)]
     target = st.selectbox("User", emails, key="change_email")
     new_role = st.selectbox("New role", [r.value for r in Role], key="change_role")
-    left, middle, right = st.columns(3)
+    left, middle, right, reset, reset_two_factor = st.columns(5)
     try:
         if left.button("Change role", key="do_role", disabled=not target):
             users.set_role(svc.engine, target, Role(new_role), by=me)
@@ -79,5 +80,20 @@ with change_tab:
         if right.button("Unlock", key="do_unlock", disabled=not target):
             users.unlock(svc.engine, target, by=me)
             st.success(f"{target} may sign in again.")
+        if reset.button("Reset password", key="do_reset_password", disabled=not target):
+            temporary = users.reset_password(svc.engine, target, by=me)
+            # Shown in this run only: the next click or reload no longer has it.
+            st.success(
+                f"{target} has a temporary password, shown only now. Give it to them in person or by"
+                " phone; they must choose their own when they next sign in, and any session of"
+                " theirs has been signed out."
+            )
+            st.code(temporary, language=None)
+        if reset_two_factor.button("Reset two-factor", key="do_reset_two_factor", disabled=not target):
+            users.reset_two_factor(svc.engine, target, by=me)
+            st.success(
+                f"{target}'s two-factor sign-in is off and their sessions are signed out. If their"
+                " role requires it, they set it up again when they next sign in."
+            )
     except Exception as exc:
         show_error(exc)

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from dollr_core.enums import ExecutionStatus, OperationType
@@ -320,9 +321,29 @@ class ConsoleUser(SQLModel, table=True):
     failed_sign_ins: int = 0
     locked_until: datetime | None = _maybe_when()
     last_sign_in_at: datetime | None = _maybe_when()
+    #: Set by an admin's reset: the temporary password must be replaced at the next sign-in.
+    password_must_change: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    #: Raised by every password change: a console session signed in under an older one is signed out.
+    session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: Two-factor sign-in (TOTP, RFC 6238): the shared secret, base32, once the person enrolled.
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_enabled_at: datetime | None = _maybe_when()
+    #: The newest time step whose code was accepted: that code, and every older one, is refused.
+    totp_last_step: int | None = None
     created_by: str = Field(default="", max_length=254)
     created_at: datetime = _when()
     updated_at: datetime = _when()
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One of a user's one-time recovery codes for two-factor sign-in, kept only as a hash."""
+
+    __tablename__ = "recovery_code"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="console_user.id", index=True)
+    code_hash: str = Field(max_length=64)
+    used_at: datetime | None = _maybe_when()
+    created_at: datetime = _when()
 
 
 class AuditRecord(SQLModel, table=True):

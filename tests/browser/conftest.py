@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -72,28 +72,9 @@ class Console:
         return done.stdout
 
 
-@pytest.fixture(scope="session")
-def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (./dev test installs it)")
-    data = tmp_path_factory.mktemp("console")
-    sandbox_port, console_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "DOLLR_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
-        "DOLLR_DATA_DIR": str(data),
-        "DOLLR_DATABASE_URL": f"sqlite:///{data}/ledger.db",
-        "PYTHONUNBUFFERED": "1",
-    }
-    logs = open(data / "servers.log", "w")  # noqa: SIM115 (closed at teardown)
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "dollr_core.sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port)],
-        cwd=ROOT,
-        env=env,
-        stdout=logs,
-        stderr=subprocess.STDOUT,
-    )
-    streamlit = subprocess.Popen(
+def start_streamlit(port: int, env: dict[str, str], logs: IO[str]) -> subprocess.Popen[bytes]:
+    """The console as people run it (`streamlit run app.py`), on loopback."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -101,7 +82,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
             "run",
             "app.py",
             "--server.port",
-            str(console_port),
+            str(port),
             "--server.address",
             "127.0.0.1",
             "--server.headless",
@@ -114,6 +95,41 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
         stdout=logs,
         stderr=subprocess.STDOUT,
     )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (./dev test installs it)")
+    data = tmp_path_factory.mktemp("console")
+    sandbox_port, console_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DOLLR_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+        "DOLLR_DATA_DIR": str(data),
+        "DOLLR_DATABASE_URL": f"sqlite:///{data}/ledger.db",
+        # These tests sign admins and managers in with a password alone; two-factor sign-in, as
+        # installs require it by default, runs on a console of its own (test_two_factor_browser.py).
+        "DOLLR_REQUIRE_TWO_FACTOR_ROLES": "none",
+        "PYTHONUNBUFFERED": "1",
+    }
+    logs = open(data / "servers.log", "w")  # noqa: SIM115 (closed at teardown)
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "dollr_core.sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port)],
+        cwd=ROOT,
+        env=env,
+        stdout=logs,
+        stderr=subprocess.STDOUT,
+    )
+    streamlit = start_streamlit(console_port, env, logs)
     try:
         wait_for(f"http://127.0.0.1:{sandbox_port}/_sandbox/pricing")
         wait_for(f"http://127.0.0.1:{console_port}/_stcore/health")
@@ -132,11 +148,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
         yield console
     finally:
         for process in (streamlit, sandbox):
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
         logs.close()
 
 

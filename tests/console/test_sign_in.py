@@ -35,7 +35,9 @@ def test_first_run_creates_admin_and_demo_team(app: Callable[..., AppTest], cons
         "finance@example.com": "finance",
         "manager@example.com": "manager",
     }
-    assert at.session_state["signed_in_email"] == "boss@example.com"
+    # An admin: two-factor sign-in is set up before the console opens (DOLLR_REQUIRE_TWO_FACTOR_ROLES).
+    assert at.title[0].value == "Set up two-factor sign-in"
+    assert at.session_state["sign_in_pending"]["email"] == "boss@example.com"
 
 
 def test_wrong_password_is_refused_and_audited(app: Callable[..., AppTest], console: Services) -> None:

@@ -1,7 +1,7 @@
 """approval rules: two approvers, decisions that expire, settings an admin changes in the console
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01 10:40:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from dollr_core.ledger.columns import UTCDateTime
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
