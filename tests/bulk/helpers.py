@@ -9,9 +9,17 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from dollr_core import approvals, bulk, bulk_worker
-from dollr_core.access import Actor
+from dollr_core.access import Actor, Role
 from dollr_core.ledger.columns import utcnow
-from dollr_core.ledger.tables import Attempt, AttemptState, Batch, BatchRow, BatchRowState, Intent
+from dollr_core.ledger.tables import (
+    Attempt,
+    AttemptState,
+    Batch,
+    BatchRow,
+    BatchRowState,
+    BatchState,
+    Intent,
+)
 from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
 
@@ -22,14 +30,24 @@ def rows_text(*lines: str) -> str:
     return "name,phone,amount,currency,note,reference\n" + "\n".join(lines) + "\n"
 
 
+SECOND_MANAGER = Actor("max.manager@example.com", Role.MANAGER)
+
+
 def approved_batch(svc: Services, maker: Actor, checker: Actor, text: str) -> Batch:
-    """A batch made from CSV text, problem rows left out, sent for approval and approved."""
+    """A batch made from CSV text, problem rows left out, sent for approval and approved (by a
+    second manager as well when its totals are above the two-manager threshold)."""
     batch = bulk.create_batch(svc, maker, "Test batch", bulk.parse_rows(text))
     assert batch.id is not None
     bulk.exclude_rows(svc, maker, batch.id)
     bulk.submit_for_approval(svc, maker, batch.id)
-    shown = approvals.batch_totals(svc, checker, batch.id).fingerprint
-    return approvals.decide_batch(svc, checker, batch.id, approvals.Decision(True, "looks right", shown))
+    for manager in (checker, SECOND_MANAGER):
+        shown = approvals.batch_totals(svc, manager, batch.id).fingerprint
+        batch = approvals.decide_batch(
+            svc, manager, batch.id or 0, approvals.Decision(True, "looks right", shown)
+        )
+        if batch.state != BatchState.AWAITING_APPROVAL:
+            break
+    return batch
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 60.0, every: float = 0.05) -> None:
