@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from dollr_core import approvals, bulk, bulk_worker
 from dollr_core.access import Actor
 from dollr_core.ledger.columns import utcnow
-from dollr_core.ledger.tables import Attempt, AttemptState, Batch, BatchRow, BatchRowState, Intent
+from dollr_core.ledger.tables import Attempt, AttemptState, Batch, BatchRow, BatchRowState, BatchState, Intent
 from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
 
@@ -29,7 +29,11 @@ def approved_batch(svc: Services, maker: Actor, checker: Actor, text: str) -> Ba
     bulk.exclude_rows(svc, maker, batch.id)
     bulk.submit_for_approval(svc, maker, batch.id)
     shown = approvals.batch_totals(svc, checker, batch.id).fingerprint
-    return approvals.decide_batch(svc, checker, batch.id, approvals.Decision(True, "looks right", shown))
+    decided = approvals.decide_batch(svc, checker, batch.id, approvals.Decision(True, "looks right", shown))
+    if decided.state == BatchState.AWAITING_APPROVAL:  # above the two-manager threshold: a second one
+        second = Actor("second." + checker.email, checker.role)
+        decided = approvals.decide_batch(svc, second, batch.id, approvals.Decision(True, "agreed", shown))
+    return decided
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 60.0, every: float = 0.05) -> None:
