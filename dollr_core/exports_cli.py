@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import io
 import sys
 import time
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -96,7 +94,7 @@ def run(settings: Settings, options: argparse.Namespace) -> int:
         try:
             flt = history.HistoryFilter(since=since, until=until)
             if options.format == "xlsx":
-                data = history_xlsx(engine, flt)
+                data = history.export_xlsx(engine, flt)
             else:
                 data = "".join(history.export_csv(engine, flt)).encode()  # as the page downloads it
             rows = history.count(engine, flt)
@@ -195,30 +193,6 @@ def _reconcile_report(settings: Settings, options: argparse.Namespace, actor: Ac
     finally:
         svc.close()
     return 0 if made.clean else 1
-
-
-def history_xlsx(engine: Any, flt: history.HistoryFilter) -> bytes:
-    """The History export as a spreadsheet: the same header and cells as the CSV (text cells, so
-    no value is ever read as a formula or turned into a number in scientific notation)."""
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("History")
-    sheet.append(list(history.EXPORT_HEADER))
-    for line in _history_lines(engine, flt):
-        sheet.append(line)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-def _history_lines(engine: Any, flt: history.HistoryFilter) -> Iterable[list[str]]:
-    import csv
-
-    chunks = history.export_csv(engine, flt)
-    next(chunks)  # the header
-    for chunk in chunks:
-        yield from csv.reader(io.StringIO(chunk))
 
 
 def _target(output: str | None) -> Path | None:

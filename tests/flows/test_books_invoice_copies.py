@@ -70,6 +70,7 @@ def mailing(
         smtp_host="127.0.0.1",
         smtp_port=smtp_server[1],
         smtp_sender="billing@company.example",
+        smtp_starttls=False,  # the test's server speaks plain SMTP on loopback
     )
     yield svc
     svc.client.close()
