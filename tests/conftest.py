@@ -6,6 +6,7 @@ and are skipped only when that server cannot be reached.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import uuid
@@ -116,6 +117,17 @@ def make_services(
     )
     client = DollrClient(settings, sleep=_short_sleep)
     return Services(settings=settings, engine=open_ledger(ledger_url), client=client, lookups=Lookups(client))
+
+
+def impatient(svc: Services, read_timeout: float = 1.0) -> Services:
+    """`svc` with a client that stops waiting for an answer after `read_timeout` seconds.
+
+    Only the step that should time out goes through it (pair it with a sandbox latency fault well
+    above `read_timeout`); everything else keeps the patient client, so a loaded machine cannot
+    turn an ordinary request into a timeout."""
+    settings = svc.settings.model_copy(update={"read_timeout": read_timeout})
+    client = DollrClient(settings, sleep=_short_sleep)
+    return dataclasses.replace(svc, settings=settings, client=client, lookups=Lookups(client))
 
 
 @pytest.fixture

@@ -219,3 +219,14 @@ def sign_in(page: object, console: Console, role: str) -> None:
     page.get_by_role("textbox", name="Password").fill(PASSWORD)  # type: ignore[attr-defined]
     page.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
     page.get_by_text(f"Signed in as {role}@example.com").wait_for()  # type: ignore[attr-defined]
+
+
+def absent(locator: object) -> None:
+    """Fail unless `locator` matches nothing once the page settles.
+
+    Streamlit keeps the previous run's elements on screen (greyed out) until the new run replaces
+    them, so a one-off count can still see what is about to go; this waits up to the page's
+    timeout for them to leave."""
+    from playwright.sync_api import expect
+
+    expect(locator).to_have_count(0)  # type: ignore[arg-type]

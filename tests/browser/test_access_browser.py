@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from .conftest import PASSWORD, Console, Shots, sign_in
+from .conftest import PASSWORD, Console, Shots, absent, sign_in
 
 #: The pages each role is offered in the menu (and no others).
 MENUS = {
@@ -99,7 +99,7 @@ def test_lock_out_after_repeated_failures(page: object, console_server: Console,
     page.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
     page.get_by_text("locked", exact=False).first.wait_for()  # type: ignore[attr-defined]
     shots("right password still refused while locked")
-    assert page.get_by_text("Signed in as").count() == 0  # type: ignore[attr-defined]
+    absent(page.get_by_text("Signed in as"))  # type: ignore[attr-defined]
     console_server.cli("users", "unlock", "--email", "clumsy@example.com")
     sign_in(page, console_server, "clumsy")
 
@@ -136,7 +136,7 @@ def test_large_payout_needs_a_manager(page: object, console_server: Console, sho
     shots("sent for approval")
     p.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Approvals").click()  # type: ignore[attr-defined]
     p.wait_for_timeout(1500)  # type: ignore[attr-defined]
-    assert p.get_by_role("button", name="Approve").count() == 0  # type: ignore[attr-defined]  # makers only watch
+    absent(p.get_by_role("button", name="Approve"))  # type: ignore[attr-defined]  # makers only watch
     p.get_by_role("button", name="Sign out").click()  # type: ignore[attr-defined]
 
     sign_in(p, console_server, "manager")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from .conftest import Console, Shots, sign_in
+from .conftest import Console, Shots, absent, sign_in
 
 
 def test_payout_double_click_and_reload_pays_once(
@@ -33,7 +33,7 @@ def test_payout_double_click_and_reload_pays_once(
     p.wait_for_timeout(1500)  # type: ignore[attr-defined]  # the second click's rerun has run
     shots("sent")
     # The second click is absorbed: no demand for the passcode that the first click already used.
-    assert p.get_by_text("Enter the merchant passcode").count() == 0  # type: ignore[attr-defined]
+    absent(p.get_by_text("Enter the merchant passcode"))  # type: ignore[attr-defined]
     p.reload()  # type: ignore[attr-defined]
     p.wait_for_timeout(2000)  # type: ignore[attr-defined]
     shots("after reload")

@@ -21,7 +21,7 @@ from dollr_core.reconcile import follow_books
 from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
 from dollr_core.statements import Period
-from tests.conftest import make_services
+from tests.conftest import impatient, make_services
 from tests.flows.helpers import collect, payout_as_shown, settle
 from tests.flows.test_books_following import pay_on_hosted_page, published
 
@@ -38,7 +38,6 @@ def books(fresh_sandbox: Sandbox, ledger_url: str, tmp_path: Path) -> Iterator[S
         str(tmp_path),
         wallet_ids=WALLETS,
         approval_thresholds={"USD": Decimal("100")},
-        read_timeout=0.5,
     )
     yield svc
     svc.client.close()
@@ -119,7 +118,7 @@ def test_a_full_refund_above_the_threshold_waits_for_a_manager(
     [
         {"action": "drop_response"},
         {"action": "status", "status": 503},
-        {"action": "latency", "ms": 1500},  # the copy lands after we stopped waiting for it
+        {"action": "latency", "ms": 4000},  # the copy lands after we stopped waiting for it
     ],
     ids=["lost-answer", "503", "late-copy"],
 )
@@ -130,7 +129,7 @@ def test_refund_pays_once_under_faults(
     key = uuid.uuid4().hex
     refunds.prepare_refund(books, finance, key, reference_id=paid, amount="50", reason="Damaged")
     fresh_sandbox.add_fault(path="/v1/executions/refund", count=1, **fault)  # type: ignore[arg-type]
-    first = refunds.confirm_refund(books, finance, key)
+    first = refunds.confirm_refund(impatient(books), finance, key)
     again = refunds.confirm_refund(books, finance, key)  # a double click
     settle(books, fresh_sandbox)
     final = refunds.confirm_refund(books, finance, key)

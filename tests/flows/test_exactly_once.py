@@ -180,12 +180,13 @@ def test_server_errors_on_execute(
 
 
 def test_timeout_on_execute(fresh_sandbox: Sandbox, tmp_path: object, operator: Actor) -> None:
-    from tests.conftest import make_services
+    from tests.conftest import impatient, make_services
 
-    svc = make_services(fresh_sandbox, f"sqlite:///{tmp_path}/l.db", str(tmp_path), read_timeout=0.5)
-    fresh_sandbox.add_fault(path="/v1/executions", count=1, action="latency", ms=1500)
+    svc = make_services(fresh_sandbox, f"sqlite:///{tmp_path}/l.db", str(tmp_path))
+    fresh_sandbox.add_fault(path="/v1/executions", count=1, action="latency", ms=4000)
     key = uuid.uuid4().hex
-    attempt = pay_out(svc, operator, key)
+    prepare_payout(svc, operator, key, name="Musa Kollie", phone="231880001234", amount="25", currency="USD")
+    confirm_payout(impatient(svc), operator, key, PASSCODE)
     settle(svc, fresh_sandbox)
     attempt = confirm_payout(svc, operator, key, PASSCODE)
     assert attempt.local_state == AttemptState.COMPLETED
