@@ -8,7 +8,7 @@ from console import auth
 from console.context import services
 from console.navigation import navigation_for
 from console.widgets import show_error
-from dollr_core.access import Actor
+from dollr_core.basics.access import Actor
 from dollr_core.config import SettingsError
 
 st.set_page_config(page_title="Dollr Ops Console", page_icon="💸", layout="wide")

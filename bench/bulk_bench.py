@@ -2,7 +2,7 @@
 
 The same batch is checked and paid by the bulk worker at the configured concurrency
 (`Settings.bulk_concurrency`, 4 by default) and at concurrency 1 (one row at a time), each on a
-fresh sandbox (`python -m dollr_core.sandbox --latency-ms 50`, started here as a subprocess) and a
+fresh sandbox (`python -m dollr_sandbox --latency-ms 50`, started here as a subprocess) and a
 fresh SQLite ledger. Reported: the time to check the rows, the time until every row was handed to
 Dollr, the time until every payment was final (the sandbox settles a payout 4 s after it is sent),
 rows per second, Dollr requests per row, and the ratio of each wall time to the sequential one.
@@ -30,10 +30,11 @@ if __package__ in (None, ""):
 from sqlmodel import Session, col, func, select
 
 from bench.common import StandaloneSandbox, calls, machine, services_on, table, throwaway_ledger
-from dollr_core import approvals, bulk, bulk_worker
-from dollr_core.access import Actor, Role
+from dollr_core.basics.access import Actor, Role
+from dollr_core.bulk import batches, worker
 from dollr_core.ledger.tables import BatchRow, BatchRowState, BatchState
 from dollr_core.services import Services
+from dollr_core.team import approvals
 
 PASSCODE = "123456"
 MAKER = Actor("finance@example.com", Role.FINANCE)
@@ -53,10 +54,10 @@ class Run:
     executions: int
 
 
-def spreadsheet(rows: int) -> list[bulk.RowInput]:
+def spreadsheet(rows: int) -> list[batches.RowInput]:
     """Distinct recipients on Liberian MTN and Orange wallets, in USD, none of them a test failure."""
     return [
-        bulk.RowInput(
+        batches.RowInput(
             name=f"Recipient {i}",
             phone=f"{'23188' if i % 3 else '23177'}{i:04d}567",
             amount=AMOUNTS[i % len(AMOUNTS)],
@@ -76,28 +77,28 @@ def pay(rows: int, concurrency: int, latency_ms: int) -> Run:
         svc = services_on(sandbox.base_url, ledger, bulk_concurrency=concurrency)
         try:
             started = time.perf_counter()
-            batch = bulk.create_batch(svc, MAKER, f"bench {concurrency}", spreadsheet(rows))
+            batch = batches.create_batch(svc, MAKER, f"bench {concurrency}", spreadsheet(rows))
             check = time.perf_counter() - started
             batch_id = batch.id or 0
-            states = Counter(r.state for r in bulk.batch_rows(svc, MAKER, batch_id))
+            states = Counter(r.state for r in batches.batch_rows(svc, MAKER, batch_id))
             if states != {BatchRowState.VALID: rows}:
                 raise RuntimeError(f"the bench rows did not all pass the checks: {states}")
-            bulk.submit_for_approval(svc, MAKER, batch_id)
+            batches.submit_for_approval(svc, MAKER, batch_id)
             shown = approvals.batch_totals(svc, CHECKER, batch_id).fingerprint
             approvals.decide_batch(svc, CHECKER, batch_id, approvals.Decision(True, "bench", shown))
 
             before = sandbox.requests()
             started = time.perf_counter()
-            bulk.start_batch(svc, MAKER, batch_id, PASSCODE)
+            batches.start_batch(svc, MAKER, batch_id, PASSCODE)
             sent = 0.0
-            while not bulk_worker.join(batch_id, timeout=0.2):
+            while not worker.join(batch_id, timeout=0.2):
                 if not sent and _all_handed_over(svc, batch_id):
                     sent = time.perf_counter() - started
             settled = time.perf_counter() - started
             requests, _ = calls(before, sandbox.requests())
-            progress = bulk.progress(svc, MAKER, batch_id)
+            progress = batches.progress(svc, MAKER, batch_id)
             if progress.batch.state != BatchState.FINISHED:
-                raise RuntimeError(f"batch ended {progress.batch.state}: {bulk_worker.problem(batch_id)}")
+                raise RuntimeError(f"batch ended {progress.batch.state}: {worker.problem(batch_id)}")
             executions = sandbox.executions()
             references = Counter(e["reference_id"] for e in executions)
             if len(references) != len(executions) or len(executions) != rows:
@@ -113,7 +114,7 @@ def pay(rows: int, concurrency: int, latency_ms: int) -> Run:
                 executions=len(executions),
             )
         finally:
-            bulk_worker.stop()
+            worker.stop()
             svc.close()
 
 

@@ -1,7 +1,7 @@
 """What every bench needs: a standalone sandbox in a subprocess, services on it, a throw-away
 ledger, request counts (ours and the sandbox's), and small statistics.
 
-The sandbox runs as `python -m dollr_core.sandbox` in its own process so that its work (and its
+The sandbox runs as `python -m dollr_sandbox` in its own process so that its work (and its
 added latency) never shares an interpreter lock with the code being measured.
 """
 
@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/x.py` as well as `python -m bench.x`
     sys.path.insert(0, str(ROOT))
 
-from dollr_core.client import DollrClient  # noqa: E402
+from dollr_core.api.caches import Lookups  # noqa: E402
+from dollr_core.api.client import DollrClient  # noqa: E402
 from dollr_core.config import Settings  # noqa: E402
 from dollr_core.ledger import open_ledger  # noqa: E402
-from dollr_core.lookups import Lookups  # noqa: E402
 from dollr_core.services import Services  # noqa: E402
 
 PG_URL = os.environ.get("DOLLR_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -51,7 +51,7 @@ def free_port() -> int:
 
 
 class StandaloneSandbox:
-    """`python -m dollr_core.sandbox` in a subprocess, steered over its `/_sandbox` endpoints."""
+    """`python -m dollr_sandbox` in a subprocess, steered over its `/_sandbox` endpoints."""
 
     def __init__(self, *, latency_ms: int = 0, rate_limit: int = 0, extra: Sequence[str] = ()) -> None:
         self.port = free_port()
@@ -65,7 +65,7 @@ class StandaloneSandbox:
             [
                 sys.executable,
                 "-m",
-                "dollr_core.sandbox",
+                "dollr_sandbox",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -254,7 +254,7 @@ def settle_all(svc: Services, sandbox: StandaloneSandbox) -> None:
     from sqlmodel import Session, col
 
     from dollr_core.ledger.tables import OPEN_ATTEMPT_STATES, Attempt
-    from dollr_core.reconcile import reconcile_once
+    from dollr_core.payments.reconcile import reconcile_once
 
     for _ in range(60):
         with Session(svc.engine) as db:

@@ -26,11 +26,11 @@ if __package__ in (None, ""):  # `python bench/history_bench.py`: make the repo 
 
 from sqlalchemy import insert
 
-from dollr_core import history
-from dollr_core.enums import METHOD_CURRENCIES, PaymentMethod
-from dollr_core.history import HistoryFilter, Outcome
+from dollr_core.basics.enums import METHOD_CURRENCIES, PaymentMethod
 from dollr_core.ledger import open_ledger
 from dollr_core.ledger.tables import Attempt
+from dollr_core.reports import history
+from dollr_core.reports.history import HistoryFilter, Outcome
 
 T = TypeVar("T")
 

@@ -43,15 +43,15 @@ from bench.common import (
     throwaway_ledger,
     time_the_wire,
 )
-from dollr_core.access import Actor, Role
-from dollr_core.collect import NewCollection, collect_new_document
-from dollr_core.directory import Person
-from dollr_core.documents import LineItem
-from dollr_core.errors import DollrError
-from dollr_core.intents import find_attempt, new_intent_key
+from dollr_core.api.errors import DollrError
+from dollr_core.basics.access import Actor, Role
+from dollr_core.flows.collect import NewCollection, collect_new_document
+from dollr_core.flows.directory import Person
+from dollr_core.flows.documents import LineItem
+from dollr_core.flows.payouts import confirm_payout, prepare_payout
+from dollr_core.ledger.intents import find_attempt, new_intent_key
 from dollr_core.ledger.tables import AccountRecord, Attempt, AttemptState, Customer, Relationship
-from dollr_core.payouts import confirm_payout, prepare_payout
-from dollr_core.reconcile import run_loop
+from dollr_core.payments.reconcile import run_loop
 from dollr_core.services import Services
 
 PASSCODE = "123456"

@@ -29,7 +29,7 @@ from streamlit.testing.v1 import AppTest
 
 from bench.common import ROOT, StandaloneSandbox, calls, machine, median, ms, settle_all, table
 from console.navigation import PAGES, ConsolePage
-from dollr_core.access import Actor, Role
+from dollr_core.basics.access import Actor, Role
 from dollr_core.services import Services
 
 PASSCODE = "123456"
@@ -44,12 +44,12 @@ SEEDED: dict[str, str] = {}
 
 def seed(svc: Services) -> None:
     """A ledger with something on every page: users, finished and pending payouts, paid invoices."""
-    from dollr_core import users
-    from dollr_core.collect import NewCollection, collect_new_document
-    from dollr_core.directory import Person
-    from dollr_core.documents import LineItem
-    from dollr_core.intents import new_intent_key
-    from dollr_core.payouts import confirm_payout, prepare_payout
+    from dollr_core.flows.collect import NewCollection, collect_new_document
+    from dollr_core.flows.directory import Person
+    from dollr_core.flows.documents import LineItem
+    from dollr_core.flows.payouts import confirm_payout, prepare_payout
+    from dollr_core.ledger.intents import new_intent_key
+    from dollr_core.team import users
 
     for role in Role:
         users.add_user(

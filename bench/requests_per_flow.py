@@ -35,15 +35,15 @@ from bench.common import (
     throwaway_ledger,
     time_the_wire,
 )
-from dollr_core.access import Actor, Role
-from dollr_core.collect import NewCollection, collect_new_document
-from dollr_core.directory import Person
-from dollr_core.documents import LineItem
-from dollr_core.enums import OperationType
-from dollr_core.intents import new_intent_key
+from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.enums import OperationType
+from dollr_core.flows.collect import NewCollection, collect_new_document
+from dollr_core.flows.directory import Person
+from dollr_core.flows.documents import LineItem
+from dollr_core.flows.payouts import confirm_payout, prepare_payout
+from dollr_core.ledger.intents import new_intent_key
 from dollr_core.ledger.tables import Attempt, AttemptState
-from dollr_core.payments import refresh_payment
-from dollr_core.payouts import confirm_payout, prepare_payout
+from dollr_core.payments.follow_up import refresh_payment
 from dollr_core.services import Services
 
 FINANCE = Actor("fred.finance@example.com", Role.FINANCE)

@@ -36,13 +36,13 @@ from bench.common import (
     table,
     throwaway_ledger,
 )
-from dollr_core.access import Actor, Role
-from dollr_core.collect import NewCollection, collect_new_document
-from dollr_core.directory import Person
-from dollr_core.documents import LineItem
-from dollr_core.intents import new_intent_key
+from dollr_core.basics.access import Actor, Role
+from dollr_core.flows.collect import NewCollection, collect_new_document
+from dollr_core.flows.directory import Person
+from dollr_core.flows.documents import LineItem
+from dollr_core.ledger.intents import new_intent_key
 from dollr_core.ledger.tables import AttemptState
-from dollr_core.payments import refresh_payment
+from dollr_core.payments.follow_up import refresh_payment
 from dollr_core.services import Services
 
 FINANCE = Actor("fred.finance@example.com", Role.FINANCE)

@@ -7,9 +7,10 @@ from typing import Any
 
 import streamlit as st
 
-from dollr_core import audit, two_factor, users
-from dollr_core.access import Actor, Role
+from dollr_core.basics.access import Actor, Role
+from dollr_core.ledger import audit
 from dollr_core.services import Services
+from dollr_core.team import two_factor, users
 
 from .widgets import show_error
 

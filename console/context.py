@@ -6,9 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from dollr_core.access import Actor, Permission
+from dollr_core.basics.access import Actor, Permission
 from dollr_core.config import Settings
-from dollr_core.intents import new_intent_key
+from dollr_core.ledger.intents import new_intent_key
 from dollr_core.services import Services, start_services
 
 

@@ -16,12 +16,12 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from console.widgets import money, show_error
-from dollr_core.directory import Person, search_customers
-from dollr_core.documents import record_by_id
-from dollr_core.enums import FeeBearer, SourceStatus, SourceType
-from dollr_core.errors import NetworkError, RateLimitError, ServerError
+from dollr_core.api.errors import NetworkError, RateLimitError, ServerError
+from dollr_core.api.models import Item
+from dollr_core.basics.enums import FeeBearer, SourceStatus, SourceType
+from dollr_core.flows.directory import Person, search_customers
+from dollr_core.flows.documents import record_by_id
 from dollr_core.ledger.tables import Customer, DocumentRecord
-from dollr_core.models import Item
 
 #: Hand-over between pages: the document number the next page should open.
 COLLECT_NUMBER = "collect_number"

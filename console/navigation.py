@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dollr_core.access import Actor, Permission, Role
+from dollr_core.basics.access import Actor, Permission, Role
 
 
 @dataclass(frozen=True)

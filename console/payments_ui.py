@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import streamlit as st
 
 from console.widgets import money, page_link
-from dollr_core.history import HistoryRow, operation_name
-from dollr_core.phone import mask_phone
+from dollr_core.basics.phone import mask_phone
+from dollr_core.reports.history import HistoryRow, operation_name
 
 
 def payments_table(rows: Sequence[HistoryRow], *, key: str) -> HistoryRow | None:

@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
+from dollr_core.basics.money import format_money
+from dollr_core.basics.phone import mask_phone
 from dollr_core.explain import attempt_outcome, explain
 from dollr_core.ledger.tables import Attempt, AttemptState
-from dollr_core.money import format_money
-from dollr_core.phone import mask_phone
 
 #: The autocomplete token of a password input whose value no password manager may save or fill
 #: (the merchant passcode). Streamlit's default for passwords, "new-password", invites saving, and

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from dollr_core import exports_cli
+from dollr_core.cli import exports
 from dollr_core.config import Settings, SettingsError
 
 
@@ -35,11 +35,11 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["bulk"]:
-        from dollr_core.bulk_worker import main as bulk_main
+        from dollr_core.bulk.worker import main as bulk_main
 
         return bulk_main(args[1:])
     if args[:1] == ["sandbox"]:
-        from dollr_core.sandbox.__main__ import main as sandbox_main
+        from dollr_sandbox.__main__ import main as sandbox_main
 
         sandbox_main(args[1:])
         return 0
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     notify.add_argument("--interval", type=float, default=15.0, help="seconds between passes")
     commands.add_parser("migrate", help="upgrade the ledger schema")
     _add_user_commands(commands)
-    exports_cli.add_commands(commands)
+    exports.add_commands(commands)
     options = parser.parse_args(args)
 
     try:
@@ -77,21 +77,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if options.command in ("sync", "history", "statement", "reconcile-report"):
         try:
-            return exports_cli.run(settings, options)
-        except exports_cli.ArgumentProblem as exc:
+            return exports.run(settings, options)
+        except exports.ArgumentProblem as exc:
             print(f"python -m dollr_core: {exc}", file=sys.stderr)
             return 2
     if options.command == "users":
-        from dollr_core.users_cli import run as run_users
+        from dollr_core.cli.users import run as run_users
 
         return run_users(settings, options)
 
-    from dollr_core.reconcile import follow_books, reconcile_once, run_loop
+    from dollr_core.payments.reconcile import follow_books, reconcile_once, run_loop
     from dollr_core.services import start_services
 
     services = start_services(settings)
     if options.command == "notify":
-        from dollr_core import notify as notifications
+        from dollr_core.team import notify as notifications
 
         try:
             if options.once:

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from dollr_core.access import Role
-from dollr_core.enums import MerchantType
+from dollr_core.basics.access import Role
+from dollr_core.basics.enums import MerchantType
 
 LIVE_BASE_URL = "https://api.heydollr.app"
 SANDBOX_CLIENT_ID = "sandbox"

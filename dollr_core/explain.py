@@ -16,8 +16,7 @@ import psycopg
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from dollr_core.access import AccessDenied
-from dollr_core.errors import (
+from dollr_core.api.errors import (
     AuthenticationError,
     DollrError,
     InvalidRequestError,
@@ -29,8 +28,9 @@ from dollr_core.errors import (
     ServerError,
     describe_validation_error,
 )
+from dollr_core.basics.access import AccessDenied
+from dollr_core.basics.redact import redact_text
 from dollr_core.ledger.tables import Attempt, AttemptState
-from dollr_core.redact import redact_text
 
 #: Field names as a person would say them.
 FIELD_NAMES = {

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from dollr_core.client import DollrClient
+from dollr_core.api.caches import Lookups
+from dollr_core.api.client import DollrClient
 from dollr_core.config import Settings
 from dollr_core.ledger import open_ledger
-from dollr_core.lookups import Lookups
 
 if TYPE_CHECKING:
-    from dollr_core.sandbox import Sandbox
+    from dollr_sandbox import Sandbox
 
 log = logging.getLogger("dollr_core.services")
 
@@ -42,7 +42,7 @@ class Services:
         --loop`) may run beside it: they share the work through leases and never poll one
         payment at the same moment.
         """
-        from dollr_core.reconcile import run_loop
+        from dollr_core.payments.reconcile import run_loop
 
         worker = threading.Thread(
             target=run_loop,
@@ -60,7 +60,7 @@ class Services:
         Several may run (one per console process, `python -m dollr_core notify --loop`): each row
         is claimed before it is sent, so none is sent twice.
         """
-        from dollr_core.notify import run_loop
+        from dollr_core.team.notify import run_loop
 
         worker = threading.Thread(
             target=run_loop,
@@ -90,7 +90,7 @@ def start_services(settings: Settings) -> Services:
     """Open the ledger, start the embedded sandbox when no Dollr address is configured, connect."""
     sandbox = None
     if not settings.is_live and settings.base_url is None:
-        from dollr_core.sandbox import Sandbox, SandboxConfig
+        from dollr_sandbox import Sandbox, SandboxConfig
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         sandbox = Sandbox(

@@ -6,7 +6,7 @@ import streamlit as st
 
 from console.auth import client_address, keep_session, recovery_codes, two_factor_setup
 from console.context import actor, services
-from dollr_core import users
+from dollr_core.team import users
 
 who = actor()  # every signed-in person has an account page
 svc = services()

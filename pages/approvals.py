@@ -13,11 +13,12 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import money, page_link, plain, show_error
-from dollr_core import approval_rules, approvals, payouts
-from dollr_core.access import Permission
+from dollr_core.basics.access import Permission
+from dollr_core.basics.money import SUPPORTED_CURRENCIES
+from dollr_core.basics.phone import mask_phone
+from dollr_core.flows import payouts
 from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentKind, IntentState
-from dollr_core.money import SUPPORTED_CURRENCIES
-from dollr_core.phone import mask_phone
+from dollr_core.team import approval_rules, approvals
 
 who = require_page(Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS, Permission.MANAGE_USERS)
 svc = services()

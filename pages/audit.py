@@ -7,8 +7,9 @@ from datetime import UTC, datetime, time, timedelta
 import streamlit as st
 
 from console.context import require_page, services
-from dollr_core import audit, spreadsheet
-from dollr_core.access import Permission
+from dollr_core.basics import spreadsheet
+from dollr_core.basics.access import Permission
+from dollr_core.ledger import audit
 
 require_page(Permission.VIEW_AUDIT)
 svc = services()

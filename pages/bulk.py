@@ -17,12 +17,14 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import NEVER_SAVED, money, page_link, plain, show_error
-from dollr_core import approvals, bulk, bulk_worker, spreadsheet, validation
-from dollr_core.access import Permission
-from dollr_core.bulk import BATCH_STATUS, ROW_STATUS, EditedRow, RowInput
+from dollr_core.basics import spreadsheet, validation
+from dollr_core.basics.access import Permission
+from dollr_core.basics.money import SUPPORTED_CURRENCIES
+from dollr_core.basics.phone import mask_phone
+from dollr_core.bulk import batches, worker
+from dollr_core.bulk.batches import BATCH_STATUS, ROW_STATUS, EditedRow, RowInput
 from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState
-from dollr_core.money import SUPPORTED_CURRENCIES
-from dollr_core.phone import mask_phone
+from dollr_core.team import approvals
 
 who = require_page(Permission.BULK_PAYOUTS, Permission.APPROVE)
 svc = services()
@@ -84,14 +86,14 @@ def new_batch() -> None:
     as_csv, as_xlsx = st.columns(2)
     as_csv.download_button(
         "Download the template (CSV)",
-        bulk.template_csv(),
+        batches.template_csv(),
         file_name="bulk-payout-template.csv",
         mime=spreadsheet.CSV_MIME,
         key="bulk_template",
     )
     as_xlsx.download_button(
         "Download the template (Excel)",
-        bulk.template_xlsx(),
+        batches.template_xlsx(),
         file_name="bulk-payout-template.xlsx",
         mime=spreadsheet.XLSX_MIME,
         key="bulk_template_xlsx",
@@ -116,8 +118,8 @@ def new_batch() -> None:
             open_batch(made[1])
         try:
             with st.spinner("Checking every row with Dollr…"):
-                batch = bulk.create_batch(
-                    svc, who, st.session_state.get("bulk_name", ""), bulk.parse_rows(data)
+                batch = batches.create_batch(
+                    svc, who, st.session_state.get("bulk_name", ""), batches.parse_rows(data)
                 )
         except Exception as exc:
             show_error(exc)
@@ -184,7 +186,7 @@ def edited_rows(frame: pd.DataFrame) -> list[EditedRow]:
 
 def checks(batch: Batch) -> None:
     batch_id = batch.id or 0
-    rows = bulk.batch_rows(svc, who, batch_id)
+    rows = batches.batch_rows(svc, who, batch_id)
     ready = sum(r.state == BatchRowState.VALID for r in rows)
     broken = [r for r in rows if r.state == BatchRowState.INVALID]
     left_out = sum(r.state == BatchRowState.EXCLUDED for r in rows)
@@ -199,7 +201,7 @@ def checks(batch: Batch) -> None:
             [{"Row": r.row_number, "Name": r.name, "Phone": r.phone, "Problem": r.problems} for r in broken]
         )
         if maker and st.button(f"Leave out the {len(broken)} row(s) that need fixing", key="bulk_exclude"):
-            run_action(bulk.exclude_rows, batch_id, then="Rows left out.")
+            run_action(batches.exclude_rows, batch_id, then="Rows left out.")
     if not maker:
         return
     version = st.session_state.setdefault(f"bulk:editor:{batch_id}", 0)
@@ -231,17 +233,17 @@ def checks(batch: Batch) -> None:
         save, again = st.columns(2)
         if save.button("Save changes and check again", key="bulk_save"):
             st.session_state[f"bulk:editor:{batch_id}"] = version + 1  # a fresh table after saving
-            run_action(bulk.save_rows, batch_id, edited_rows(edited), then="Saved and checked.")
+            run_action(batches.save_rows, batch_id, edited_rows(edited), then="Saved and checked.")
         if again.button("Check every row with Dollr again", key="bulk_recheck"):
-            run_action(bulk.recheck, batch_id, then="Checked again.")
+            run_action(batches.recheck, batch_id, then="Checked again.")
 
 
 # --------------------------------------------------------------------------- step 3: preview
 
 
-def preview(batch: Batch, heading: str = "3. Preview") -> bulk.Preview:
+def preview(batch: Batch, heading: str = "3. Preview") -> batches.Preview:
     """The rows to be paid, their fees and the totals; returns what was shown."""
-    shown = bulk.preview(svc, who, batch.id or 0)
+    shown = batches.preview(svc, who, batch.id or 0)
     st.subheader(heading)
     if not shown.rows:
         st.caption("No row is ready to pay yet.")
@@ -306,7 +308,7 @@ def decide(batch_id: int, approve: bool, shown: str) -> None:
     st.toast("Decision recorded.")
 
 
-def approval(batch: Batch, shown: bulk.Preview) -> None:
+def approval(batch: Batch, shown: batches.Preview) -> None:
     st.subheader("4. Approval")
     own = batch.created_by.lower() == who.email.lower()
     if who.can(Permission.APPROVE) and not own:
@@ -330,7 +332,7 @@ def approval(batch: Batch, shown: bulk.Preview) -> None:
     )
     page_link("pages/approvals.py", "See it on Approvals")
     if maker and st.button("Take it back to change it", key="bulk_withdraw"):
-        run_action(bulk.withdraw, batch.id or 0, then="Back to draft.")
+        run_action(batches.withdraw, batch.id or 0, then="Back to draft.")
 
 
 # --------------------------------------------------------------------------- step 5: paying
@@ -341,7 +343,7 @@ def start_with_passcode(batch_id: int) -> None:
     passcode = st.session_state.get(PASSCODE, "")
     st.session_state[PASSCODE] = ""
     try:
-        bulk.start_batch(svc, who, batch_id, passcode)
+        batches.start_batch(svc, who, batch_id, passcode)
     except Exception as exc:
         failed(exc)
     finally:
@@ -362,28 +364,28 @@ def passcode_step(batch: Batch, label: str) -> None:
 def controls(batch: Batch) -> None:
     """Start, pause, resume and cancel: what the batch's state allows."""
     batch_id = batch.id or 0
-    problem = bulk_worker.problem(batch_id)
+    problem = worker.problem(batch_id)
     if problem and batch.state == BatchState.PAUSED:
         st.error(f"The batch was paused: {problem}")
     if not maker:
         if batch.state == BatchState.RUNNING and st.button("Pause", key="bulk_pause"):
-            run_action(bulk.pause_batch, batch_id, then="Paused.")
+            run_action(batches.pause_batch, batch_id, then="Paused.")
         return
     if batch.state == BatchState.APPROVED:
         st.success(f"Approved by {batch.decided_by}. Enter the merchant passcode to start paying.")
         passcode_step(batch, "Start paying")
-    elif batch.state == BatchState.RUNNING and not bulk_worker.is_running(batch_id):
+    elif batch.state == BatchState.RUNNING and not worker.is_running(batch_id):
         st.warning(
             "Nothing is paying this batch right now (the console was restarted)."
             " Enter the passcode to carry on: no row is paid twice."
         )
         passcode_step(batch, "Carry on paying")
     elif batch.state == BatchState.RUNNING and st.button("Pause", key="bulk_pause"):
-        run_action(bulk.pause_batch, batch_id, then="Paused: rows already sent still finish.")
+        run_action(batches.pause_batch, batch_id, then="Paused: rows already sent still finish.")
     elif batch.state == BatchState.PAUSED:
-        if bulk_worker.holds_passcode(batch_id):
+        if worker.holds_passcode(batch_id):
             if st.button("Resume", type="primary", key="bulk_resume"):
-                run_action(bulk.resume_batch, batch_id, then="Resumed.")
+                run_action(batches.resume_batch, batch_id, then="Resumed.")
         else:
             passcode_step(batch, "Resume paying")
     if batch.state in (BatchState.DRAFT, BatchState.AWAITING_APPROVAL, BatchState.APPROVED, *LIVE):
@@ -404,13 +406,13 @@ def cancel_step(batch_id: int) -> None:
     yes, no = st.columns(2)
     if yes.button("Yes, cancel it", key="bulk_cancel_yes"):
         st.session_state.pop(asking, None)
-        run_action(bulk.cancel_batch, batch_id, then="Canceled.")
+        run_action(batches.cancel_batch, batch_id, then="Canceled.")
     if no.button("No, keep it", key="bulk_cancel_no"):
         st.session_state.pop(asking, None)
         st.rerun()
 
 
-def progress_table(progress: bulk.Progress) -> None:
+def progress_table(progress: batches.Progress) -> None:
     table(
         [
             {
@@ -419,7 +421,7 @@ def progress_table(progress: bulk.Progress) -> None:
                 "Wallet": mask_phone(r.phone),
                 "Amount": row_money(r, r.amount),
                 "Status": ROW_STATUS[BatchRowState(r.state)],
-                "Fees": row_money(r, bulk.row_fees(r)),
+                "Fees": row_money(r, batches.row_fees(r)),
                 "Dollr reference": r.reference_id or "",
                 "Why it failed": r.failure_reason or "",
             }
@@ -428,7 +430,7 @@ def progress_table(progress: bulk.Progress) -> None:
     )
 
 
-def counts(progress: bulk.Progress) -> None:
+def counts(progress: batches.Progress) -> None:
     c = progress.counts
     paid, failures, moving, waiting, dropped = st.columns(5)
     paid.metric("Paid", c.get(BatchRowState.PAID, 0))
@@ -441,7 +443,7 @@ def counts(progress: bulk.Progress) -> None:
 @st.fragment(run_every=2)
 def live(batch_id: int) -> None:
     """Progress and every row's status, re-read from the ledger (never from Dollr) every 2 s."""
-    progress = bulk.progress(svc, who, batch_id)
+    progress = batches.progress(svc, who, batch_id)
     st.progress(progress.fraction, text=f"{progress.done} of {progress.total} payments finished")
     counts(progress)
     progress_table(progress)
@@ -452,7 +454,7 @@ def live(batch_id: int) -> None:
 
 def results(batch: Batch) -> None:
     batch_id = batch.id or 0
-    progress = bulk.progress(svc, who, batch_id)
+    progress = batches.progress(svc, who, batch_id)
     st.subheader("Results")
     counts(progress)
     for currency, amount in sorted(progress.received.items()):
@@ -461,14 +463,14 @@ def results(batch: Batch) -> None:
     as_csv, as_xlsx = st.columns(2)
     as_csv.download_button(
         "Download the results (CSV)",
-        bulk.results_csv(svc, who, batch_id),
+        batches.results_csv(svc, who, batch_id),
         file_name=f"bulk-payout-{batch_id}-results.csv",
         mime=spreadsheet.CSV_MIME,
         key="bulk_results",
     )
     as_xlsx.download_button(
         "Download the results (Excel)",
-        bulk.results_xlsx(svc, who, batch_id),
+        batches.results_xlsx(svc, who, batch_id),
         file_name=f"bulk-payout-{batch_id}-results.xlsx",
         mime=spreadsheet.XLSX_MIME,
         key="bulk_results_xlsx",
@@ -479,7 +481,7 @@ def results(batch: Batch) -> None:
         and st.button(f"Retry the {progress.failed} failed row(s) as a new batch", key="bulk_retry")
     ):
         try:
-            retry = bulk.retry_failed(svc, who, batch_id)
+            retry = batches.retry_failed(svc, who, batch_id)
         except Exception as exc:
             show_error(exc)
         else:
@@ -501,20 +503,20 @@ if "batch" in st.query_params:  # a link from Approvals or a colleague
 if OPEN in st.session_state:
     st.session_state[PICK] = st.session_state.pop(OPEN)
 
-batches = {b.id: b for b in bulk.list_batches(svc, who)}
+known = {b.id: b for b in batches.list_batches(svc, who)}
 wanted = st.session_state.get(PICK)
-if wanted is not None and wanted not in batches:  # an older batch, opened from a link
+if wanted is not None and wanted not in known:  # an older batch, opened from a link
     try:
-        batches[wanted] = bulk.get_batch(svc, who, wanted)
-    except bulk.BulkError:
+        known[wanted] = batches.get_batch(svc, who, wanted)
+    except batches.BulkError:
         st.session_state[PICK] = None
 chosen = st.selectbox(
     "Batch",
-    [None, *batches],
+    [None, *known],
     format_func=lambda i: (
         ("Make a new batch" if maker else "Choose a batch")
         if i is None
-        else f"#{i} {batches[i].name} — {BATCH_STATUS[BatchState(batches[i].state)]}"
+        else f"#{i} {known[i].name} — {BATCH_STATUS[BatchState(known[i].state)]}"
     ),
     key=PICK,
 )
@@ -529,14 +531,14 @@ if chosen is None:
         st.info("Choose a batch above. Batches waiting for your approval are also listed on Approvals.")
     st.stop()
 
-batch = batches[chosen]
+batch = known[chosen]
 state = BatchState(batch.state)
 st.markdown(f"**#{batch.id} {plain(batch.name)}** · made by {batch.created_by} · {BATCH_STATUS[state]}")
 if state is BatchState.DRAFT:
     checks(batch)
     preview(batch)
     if maker and st.button("Send for approval", type="primary", key="bulk_submit"):
-        run_action(bulk.submit_for_approval, chosen, then="Sent to the managers for approval.")
+        run_action(batches.submit_for_approval, chosen, then="Sent to the managers for approval.")
     controls(batch)
 elif state is BatchState.AWAITING_APPROVAL:
     approval(batch, preview(batch))
@@ -550,7 +552,7 @@ elif state is BatchState.APPROVED:
     preview(batch)
     controls(batch)
 else:
-    moving = bulk.progress(svc, who, chosen)
+    moving = batches.progress(svc, who, chosen)
     if state in LIVE or moving.counts.get(BatchRowState.SENT):
         st.subheader("5. Paying")
         controls(batch)

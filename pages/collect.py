@@ -13,13 +13,14 @@ import streamlit as st
 from console import documents_ui as ui
 from console.context import intent_key, new_intent, require_page, services
 from console.widgets import live_status, money
-from dollr_core import collect, documents, payments
-from dollr_core.access import Permission
-from dollr_core.enums import OperationType, SourceStatus, SourceType
+from dollr_core.basics.access import Permission
+from dollr_core.basics.enums import OperationType, SourceStatus, SourceType
+from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE
-from dollr_core.intents import find_attempt
+from dollr_core.flows import collect, documents
+from dollr_core.ledger.intents import find_attempt
 from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
-from dollr_core.money import SUPPORTED_CURRENCIES
+from dollr_core.payments import follow_up
 
 who = require_page(Permission.COLLECT)
 svc = services()
@@ -34,7 +35,7 @@ SALE_LINK = "collect:sale_link"  # the payment link made for a new sale: (mirror
 
 
 def refresh(reference_id: str) -> Attempt:
-    return payments.refresh_payment(svc, reference_id, actor=who.email)
+    return follow_up.refresh_payment(svc, reference_id, actor=who.email)
 
 
 def select_document(record: DocumentRecord) -> None:

@@ -1,6 +1,6 @@
 """Payment history: every payment this console started, filtered, totalled, charted and exported.
 
-Filtering, totals, charts and paging all happen in the ledger's SQL (`dollr_core.history`); the page
+Filtering, totals, charts and paging all happen in the ledger's SQL (`dollr_core.reports.history`); the page
 only shows what comes back. No call to Dollr is made here.
 """
 
@@ -15,13 +15,14 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import money, page_link
-from dollr_core import history, spreadsheet
-from dollr_core.access import Permission
-from dollr_core.enums import OperationType, PaymentMethod
-from dollr_core.history import HistoryFilter, HistoryRow, Outcome, operation_name
-from dollr_core.money import SUPPORTED_CURRENCIES
-from dollr_core.phone import mask_phone
-from dollr_core.predictor import method_name
+from dollr_core.basics import spreadsheet
+from dollr_core.basics.access import Permission
+from dollr_core.basics.enums import OperationType, PaymentMethod
+from dollr_core.basics.money import SUPPORTED_CURRENCIES
+from dollr_core.basics.phone import mask_phone
+from dollr_core.reports import history
+from dollr_core.reports.history import HistoryFilter, HistoryRow, Outcome, operation_name
+from dollr_core.reports.predictor import method_name
 
 who = require_page(Permission.VIEW_HISTORY)
 svc = services()

@@ -13,12 +13,12 @@ import streamlit as st
 
 from console.context import actor, services
 from console.widgets import money, page_link
-from dollr_core import dashboard, statements
-from dollr_core.access import Permission
-from dollr_core.enums import OperationType
-from dollr_core.history import CurrencyTotal, HistoryRow, operation_name
-from dollr_core.phone import mask_phone
-from dollr_core.predictor import method_name
+from dollr_core.basics.access import Permission
+from dollr_core.basics.enums import OperationType
+from dollr_core.basics.phone import mask_phone
+from dollr_core.reports import dashboard, statements
+from dollr_core.reports.history import CurrencyTotal, HistoryRow, operation_name
+from dollr_core.reports.predictor import method_name
 
 who = actor()  # every role sees the home page
 svc = services()

@@ -14,13 +14,14 @@ import streamlit as st
 from console import documents_ui as ui
 from console.context import intent_key, new_intent, require_page, services
 from console.widgets import money, page_link
-from dollr_core import document_copies, documents, refunds
-from dollr_core.access import Permission
-from dollr_core.collect import latest_collection
-from dollr_core.enums import SourceStatus, SourceType
+from dollr_core.api.models import DocumentDetail, Item
+from dollr_core.basics.access import Permission
+from dollr_core.basics.enums import SourceStatus, SourceType
+from dollr_core.basics.money import SUPPORTED_CURRENCIES
+from dollr_core.flows import documents, refunds
+from dollr_core.flows.collect import latest_collection
 from dollr_core.ledger.tables import AttemptState, DocumentRecord
-from dollr_core.models import DocumentDetail, Item
-from dollr_core.money import SUPPORTED_CURRENCIES
+from dollr_core.reports import document_copies
 
 who = require_page(Permission.MANAGE_INVOICES)
 svc = services()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from console.context import actor, services
 from console.payments_ui import open_payment, payments_table
-from dollr_core import lookup
+from dollr_core.reports import status_lookup
 
 who = actor()  # every signed-in person has their own payments
 svc = services()
@@ -15,7 +15,7 @@ SIZE = 25
 st.title("My payments")
 st.caption("Everything you sent or collected from this console, newest first. Pick one to follow it.")
 number = int(st.session_state.get("mine_page", 1))
-page = lookup.my_payments(svc, who, number, SIZE)
+page = status_lookup.my_payments(svc, who, number, SIZE)
 if not page.rows:
     st.info("You have not sent or collected any payment yet.")
 else:

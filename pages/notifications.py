@@ -6,8 +6,8 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import show_error
-from dollr_core import notify
-from dollr_core.access import Permission
+from dollr_core.basics.access import Permission
+from dollr_core.team import notify
 
 who = require_page(*Permission)
 svc = services()

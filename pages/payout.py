@@ -13,15 +13,17 @@ import streamlit as st
 
 from console.context import intent_key, new_intent, require_page, services
 from console.widgets import NEVER_SAVED, live_status, money, page_link, plain, show_error
-from dollr_core import approvals, payments, payouts, protocol
-from dollr_core.access import Permission
-from dollr_core.directory import search_customers
+from dollr_core.api.models import MmoProviderInfo
+from dollr_core.basics.access import Permission
+from dollr_core.basics.money import quantize
+from dollr_core.basics.phone import mask_phone
 from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE
-from dollr_core.intents import find_attempt
+from dollr_core.flows import payouts
+from dollr_core.flows.directory import search_customers
+from dollr_core.ledger.intents import find_attempt
 from dollr_core.ledger.tables import AttemptState, Intent, IntentState
-from dollr_core.models import MmoProviderInfo
-from dollr_core.money import quantize
-from dollr_core.phone import mask_phone
+from dollr_core.payments import follow_up, protocol
+from dollr_core.team import approvals
 
 who = require_page(Permission.PAY_OUT)
 svc = services()
@@ -292,7 +294,7 @@ def follow(intent: Intent) -> None:
     st.session_state.pop(f"payout:confirming:{intent.intent_key}", None)  # a late double click
     reference = protocol.current_attempt(svc.engine, intent.intent_key).reference_id
     st.subheader("Your payout")
-    live_status(reference, lambda ref: payments.refresh_payment(svc, ref, actor=who.email))
+    live_status(reference, lambda ref: follow_up.refresh_payment(svc, ref, actor=who.email))
     attempt = find_attempt(svc.engine, reference)
     state = AttemptState(attempt.local_state) if attempt else AttemptState.UNKNOWN
     if state is AttemptState.COMPLETED:

@@ -14,12 +14,13 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import money, show_error
-from dollr_core import documents, predictor
-from dollr_core.access import Permission
-from dollr_core.enums import FeeBearer, OperationType, PaymentMethod, SourceStatus
+from dollr_core.basics.access import Permission
+from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod, SourceStatus
+from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE
-from dollr_core.money import SUPPORTED_CURRENCIES
-from dollr_core.predictor import MethodPreview, PreviewRequest, method_name
+from dollr_core.flows import documents
+from dollr_core.reports import predictor
+from dollr_core.reports.predictor import MethodPreview, PreviewRequest, method_name
 
 who = require_page(Permission.PREDICT_FEES)
 svc = services()

@@ -11,11 +11,12 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import money, page_link, show_error
-from dollr_core import documents, payment_receipts, receipts, refunds
-from dollr_core.access import Permission
-from dollr_core.history import operation_name
-from dollr_core.payment_receipts import PaymentReceipt
-from dollr_core.receipts import ReceiptUnavailable, ReceiptView
+from dollr_core.basics.access import Permission
+from dollr_core.flows import documents, refunds
+from dollr_core.reports import payment_receipts, receipts
+from dollr_core.reports.history import operation_name
+from dollr_core.reports.payment_receipts import PaymentReceipt
+from dollr_core.reports.receipts import ReceiptUnavailable, ReceiptView
 
 who = require_page(Permission.VIEW_RECEIPTS)
 svc = services()

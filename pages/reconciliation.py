@@ -1,6 +1,6 @@
 """Reconciliation: a period's payments checked against Dollr, every difference with what to do.
 
-`dollr_core.reconciliation` looks each payment up afresh at a gentle pace and keeps its progress,
+`dollr_core.reports.reconciliation` looks each payment up afresh at a gentle pace and keeps its progress,
 so a long period is checked over several presses of the button (or a rate limit) without
 starting again.
 """
@@ -14,8 +14,8 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import show_error
-from dollr_core import reconciliation
-from dollr_core.access import Permission
+from dollr_core.basics.access import Permission
+from dollr_core.reports import reconciliation
 
 who = require_page(Permission.VIEW_STATEMENTS)
 svc = services()

@@ -1,7 +1,7 @@
 """Refund a completed collection, in full or in part, with a reason.
 
 Arrive from a receipt or the History page (`?reference=<payment reference>`), or paste the
-payment reference. `dollr_core.refunds` checks the amount against what is left to refund and
+payment reference. `dollr_core.flows.refunds` checks the amount against what is left to refund and
 sends it through the execution protocol; above the approval limit a manager approves first.
 """
 
@@ -11,12 +11,13 @@ import streamlit as st
 
 from console.context import intent_key, new_intent, require_page, services
 from console.widgets import live_status, money, plain, show_error
-from dollr_core import payments, refunds
-from dollr_core.access import Permission
-from dollr_core.history import amount_text
-from dollr_core.intents import get_intent
+from dollr_core.basics.access import Permission
+from dollr_core.flows import refunds
+from dollr_core.flows.money_out import MoneyOutRefused
+from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import IntentState
-from dollr_core.money_out import MoneyOutRefused
+from dollr_core.payments import follow_up
+from dollr_core.reports.history import amount_text
 
 who = require_page(Permission.REFUND)
 svc = services()
@@ -79,7 +80,7 @@ if earlier:
 key = intent_key(FORM)
 sent = st.session_state.get(SENT)
 if sent:
-    live_status(sent, lambda ref: payments.refresh_payment(svc, ref, actor=who.email))
+    live_status(sent, lambda ref: follow_up.refresh_payment(svc, ref, actor=who.email))
     if st.button("Make another refund", key="refunds_again"):
         st.session_state.pop(SENT, None)
         new_intent(FORM)

@@ -1,6 +1,6 @@
 """Statements: per currency and period, opening balance, money in and out, each fee, closing balance.
 
-Everything is computed from the ledger by `dollr_core.statements`; no call to Dollr is made here.
+Everything is computed from the ledger by `dollr_core.reports.statements`; no call to Dollr is made here.
 Finance enters each currency's starting balance once; after that every statement follows from it.
 """
 
@@ -13,11 +13,11 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import money, plain, show_error
-from dollr_core import statements
-from dollr_core.access import Permission
-from dollr_core.history import operation_name
-from dollr_core.money import SUPPORTED_CURRENCIES
-from dollr_core.statements import Period, StatementError
+from dollr_core.basics.access import Permission
+from dollr_core.basics.money import SUPPORTED_CURRENCIES
+from dollr_core.reports import statements
+from dollr_core.reports.history import operation_name
+from dollr_core.reports.statements import Period, StatementError
 
 who = require_page(Permission.VIEW_STATEMENTS)
 svc = services()

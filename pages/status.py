@@ -13,9 +13,9 @@ import streamlit as st
 from console.context import require_page, services
 from console.payments_ui import open_payment, payments_table
 from console.widgets import money, show_error
-from dollr_core import lookup
-from dollr_core.access import Permission
-from dollr_core.phone import mask_phone
+from dollr_core.basics.access import Permission
+from dollr_core.basics.phone import mask_phone
+from dollr_core.reports import status_lookup
 
 who = require_page(Permission.LOOK_UP_STATUS)
 svc = services()
@@ -38,7 +38,7 @@ SIDES = {
 def run_lookup(text: str) -> None:
     try:
         with st.spinner("Asking Dollr…"):
-            st.session_state[RESULT] = lookup.look_up(svc, who, text)
+            st.session_state[RESULT] = status_lookup.look_up(svc, who, text)
     except Exception as exc:
         st.session_state.pop(RESULT, None)
         show_error(exc)
@@ -49,7 +49,7 @@ def details(rows: dict[str, str]) -> None:
     st.dataframe({"What": list(rows), "Value": list(rows.values())}, hide_index=True, width="stretch")
 
 
-def payment_side(payment: lookup.PaymentStatus | None, *, for_document: bool) -> None:
+def payment_side(payment: status_lookup.PaymentStatus | None, *, for_document: bool) -> None:
     st.metric("Payment (execution) status", (payment.status or "Not at Dollr") if payment else "—")
     if payment is None:
         st.info(
@@ -75,7 +75,7 @@ def payment_side(payment: lookup.PaymentStatus | None, *, for_document: bool) ->
     details(rows)
 
 
-def document_side(document: lookup.DocumentStatus | None) -> None:
+def document_side(document: status_lookup.DocumentStatus | None) -> None:
     if document is None:
         st.metric("Invoice / order status", "—")
         st.info("Not linked to an invoice or order: payouts, transfers and refunds have none.")
@@ -95,7 +95,10 @@ def document_side(document: lookup.DocumentStatus | None) -> None:
 
 
 def side_by_side(
-    payment: lookup.PaymentStatus | None, document: lookup.DocumentStatus | None, *, for_document: bool
+    payment: status_lookup.PaymentStatus | None,
+    document: status_lookup.DocumentStatus | None,
+    *,
+    for_document: bool,
 ) -> None:
     left, right = st.columns(2)
     with left, st.container(border=True):
@@ -104,8 +107,10 @@ def side_by_side(
         document_side(document)
 
 
-def show(result: lookup.ReferenceLookup | lookup.DocumentLookup | lookup.PaymentSearch) -> None:
-    if isinstance(result, lookup.PaymentSearch):
+def show(
+    result: status_lookup.ReferenceLookup | status_lookup.DocumentLookup | status_lookup.PaymentSearch,
+) -> None:
+    if isinstance(result, status_lookup.PaymentSearch):
         whose = "you sent or collected" if result.own_only else "in this console"
         if not result.found:
             st.warning(
@@ -118,7 +123,7 @@ def show(result: lookup.ReferenceLookup | lookup.DocumentLookup | lookup.Payment
         if chosen is not None:
             open_payment(chosen)
         return
-    if isinstance(result, lookup.ReferenceLookup):
+    if isinstance(result, status_lookup.ReferenceLookup):
         if not result.found:
             st.warning(
                 "Not found: neither this console nor Dollr has a payment with this reference."
@@ -141,7 +146,7 @@ def show(result: lookup.ReferenceLookup | lookup.DocumentLookup | lookup.Payment
     side_by_side(result.latest, result.document, for_document=True)
     if len(result.attempts) > 1:
         st.markdown("**Every payment this console sent for it**")
-        payments = [lookup.payment_of(a) for a in result.attempts]
+        payments = [status_lookup.payment_of(a) for a in result.attempts]
         st.dataframe(
             {
                 "Reference": [p.reference_id for p in payments],
@@ -181,7 +186,7 @@ with st.expander("What the statuses mean"):
     st.markdown(
         "**Payment (execution) status**: one attempt to move money.\n"
         "- PENDING: Dollr has it and is handing it to the operator.\n"
-        f"- PROCESSING: {lookup.execution_meaning('PROCESSING', 'COLLECTION')}\n"
+        f"- PROCESSING: {status_lookup.execution_meaning('PROCESSING', 'COLLECTION')}\n"
         "- COMPLETED: the money has moved. FAILED: no money moved.\n\n"
         "**Invoice / order status**: the document's own life: IDLE (draft) → ACTIVE (published, can be"
         " paid) → PROCESSING (a payment is under way) → PAID, or CANCELED. A failed payment leaves the"

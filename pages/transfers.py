@@ -1,6 +1,6 @@
 """Send money from our Dollr wallet to another person's or company's Dollr wallet.
 
-`dollr_core.transfers` finds or makes the recipient at Dollr, debits our wallet in the chosen
+`dollr_core.flows.transfers` finds or makes the recipient at Dollr, debits our wallet in the chosen
 currency and sends the transfer through the execution protocol; above the approval limit a
 manager approves first (Approvals page), then the maker sends it from here.
 """
@@ -11,14 +11,15 @@ import streamlit as st
 
 from console.context import intent_key, new_intent, require_page, services
 from console.widgets import live_status, money, plain, show_error
-from dollr_core import payments, transfers
-from dollr_core.access import Permission
-from dollr_core.directory import Person
-from dollr_core.enums import RelationshipType
-from dollr_core.intents import get_intent
+from dollr_core.basics.access import Permission
+from dollr_core.basics.enums import RelationshipType
+from dollr_core.basics.money import SUPPORTED_CURRENCIES
+from dollr_core.flows import transfers
+from dollr_core.flows.directory import Person
+from dollr_core.flows.money_out import MoneyOutRefused
+from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import IntentState
-from dollr_core.money import SUPPORTED_CURRENCIES
-from dollr_core.money_out import MoneyOutRefused
+from dollr_core.payments import follow_up
 
 who = require_page(Permission.TRANSFER)
 svc = services()
@@ -32,7 +33,7 @@ st.caption("From our Dollr wallet to someone else's Dollr wallet. Dollr asks no 
 key = intent_key(FORM)
 sent = st.session_state.get(SENT)
 if sent:
-    live_status(sent, lambda ref: payments.refresh_payment(svc, ref, actor=who.email))
+    live_status(sent, lambda ref: follow_up.refresh_payment(svc, ref, actor=who.email))
     if st.button("Make another transfer", key="transfers_again"):
         st.session_state.pop(SENT, None)
         new_intent(FORM)

@@ -6,8 +6,8 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.widgets import show_error
-from dollr_core import users
-from dollr_core.access import Permission, Role
+from dollr_core.basics.access import Permission, Role
+from dollr_core.team import users
 
 me = require_page(Permission.MANAGE_USERS)
 svc = services()

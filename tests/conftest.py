@@ -16,14 +16,14 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from dollr_core import users
-from dollr_core.access import Actor, Role
-from dollr_core.client import DollrClient
+from dollr_core.api.caches import Lookups
+from dollr_core.api.client import DollrClient
+from dollr_core.basics.access import Actor, Role
 from dollr_core.config import Settings
 from dollr_core.ledger import open_ledger
-from dollr_core.lookups import Lookups
-from dollr_core.sandbox import Sandbox, SandboxConfig
 from dollr_core.services import Services
+from dollr_core.team import users
+from dollr_sandbox import Sandbox, SandboxConfig
 from tests.support.relay_control import RelayControl
 
 PG_DSN = os.environ.get("DOLLR_TEST_PG_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")

@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _migrate_lock = threading.Lock()
 _MIGRATION_LOCK = 0x446F6C6C72  # "Dollr": the advisory lock every replica takes to migrate
 

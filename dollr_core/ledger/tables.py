@@ -15,7 +15,7 @@ from sqlalchemy import Column, Index, String, Text, UniqueConstraint, func
 from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
-from dollr_core.enums import ExecutionStatus, OperationType
+from dollr_core.basics.enums import ExecutionStatus, OperationType
 
 from .columns import Money, UTCDateTime, utcnow
 

@@ -123,7 +123,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
     }
     logs = open(data / "servers.log", "w")  # noqa: SIM115 (closed at teardown)
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "dollr_core.sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port)],
+        [sys.executable, "-m", "dollr_sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port)],
         cwd=ROOT,
         env=env,
         stdout=logs,

@@ -8,7 +8,7 @@ import re
 import uuid
 from decimal import Decimal
 
-from dollr_core.money import format_money
+from dollr_core.basics.money import format_money
 
 from .conftest import Console, Shots, sign_in
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from pypdf import PdfReader
 
-from dollr_core.money import quantize
+from dollr_core.basics.money import quantize
 
 from .conftest import Console, Shots, sign_in
 from .test_collect_browser import collect_by_wallet, go, grid, metric, publish_invoice, unique_customer

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from dollr_core import bulk_worker
+from dollr_core.bulk import worker
 
 
 @pytest.fixture(autouse=True)
 def _stop_workers() -> Iterator[None]:
     yield
-    bulk_worker.stop(timeout=30)
+    worker.stop(timeout=30)

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from dollr_core import bulk
-from dollr_core.access import Actor
+from dollr_core.basics.access import Actor
+from dollr_core.bulk import batches
 from dollr_core.ledger.tables import BatchRow, BatchRowState, BatchState
-from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 
 from ..conftest import make_services
 from .helpers import PASSCODE, approved_batch, rows_of, rows_text, run_to_end
@@ -45,7 +45,7 @@ def test_a_reference_in_two_batches_started_at_once_is_paid_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first, second = consoles
-    batches = [
+    batch_ids = [
         approved_batch(
             svc,
             finance,
@@ -62,7 +62,7 @@ def test_a_reference_in_two_batches_started_at_once_is_paid_once(
     # clicks in two consoles land together. Each start waits for the other once, here.
     checked = threading.Barrier(2, timeout=10)
     waited: set[int] = set()
-    check = bulk._references_elsewhere
+    check = batches._references_elsewhere
 
     def check_together(db: Session, references: list[str], batch_id: int | None) -> dict[str, str]:
         found = check(db, references, batch_id)
@@ -73,17 +73,17 @@ def test_a_reference_in_two_batches_started_at_once_is_paid_once(
                 checked.wait()
         return found
 
-    monkeypatch.setattr(bulk, "_references_elsewhere", check_together)
+    monkeypatch.setattr(batches, "_references_elsewhere", check_together)
     go = threading.Barrier(2, timeout=10)
 
     def start(svc: Services, batch_id: int) -> None:
         go.wait()
-        bulk.start_batch(svc, finance, batch_id, PASSCODE)
+        batches.start_batch(svc, finance, batch_id, PASSCODE)
 
     with ThreadPoolExecutor(2) as pool:
-        for started in [pool.submit(start, svc, b) for svc, b in zip(consoles, batches, strict=True)]:
+        for started in [pool.submit(start, svc, b) for svc, b in zip(consoles, batch_ids, strict=True)]:
             started.result()
-    for svc, batch_id in zip(consoles, batches, strict=True):
+    for svc, batch_id in zip(consoles, batch_ids, strict=True):
         run_to_end(svc, batch_id, fresh_sandbox)
 
     executions = httpx.get(f"{fresh_sandbox.base_url}/_sandbox/executions").json()
@@ -91,28 +91,28 @@ def test_a_reference_in_two_batches_started_at_once_is_paid_once(
     assert len(shared) == 1, f"STIPEND-7 was paid {len(shared)} times"
     assert len(executions) == 3  # and each batch's own row once
 
-    rows: list[BatchRow] = [r for b in batches for r in rows_of(first, b) if r.own_reference == "STIPEND-7"]
+    rows: list[BatchRow] = [r for b in batch_ids for r in rows_of(first, b) if r.own_reference == "STIPEND-7"]
     paid = [r for r in rows if r.state == BatchRowState.PAID]
     [lost] = [r for r in rows if r.state != BatchRowState.PAID]
     assert len(paid) == 1 and paid[0].reference_id == shared[0]["reference_id"]
     assert lost.state == BatchRowState.CANCELED and lost.intent_key is None
     assert lost.failure_reason == f"Not sent: Reference STIPEND-7 is being paid in batch {paid[0].batch_id}."
-    assert bulk.ROW_STATUS[BatchRowState(lost.state)] == "canceled (not sent)"
-    for svc, batch_id in zip(consoles, batches, strict=True):
-        assert bulk.get_batch(svc, finance, batch_id).state == BatchState.FINISHED
+    assert batches.ROW_STATUS[BatchRowState(lost.state)] == "canceled (not sent)"
+    for svc, batch_id in zip(consoles, batch_ids, strict=True):
+        assert batches.get_batch(svc, finance, batch_id).state == BatchState.FINISHED
 
 
 def test_the_ledger_lets_one_row_at_a_time_hold_a_reference(
     services: Services, fresh_sandbox: Sandbox, finance: Actor
 ) -> None:
     """Whatever code moves a row, the database refuses a second holder (letter case aside)."""
-    batches = [
-        bulk.create_batch(
-            services, finance, "", bulk.parse_rows(rows_text(f"A,231880001234,5,USD,,{ref}"))
+    batch_ids = [
+        batches.create_batch(
+            services, finance, "", batches.parse_rows(rows_text(f"A,231880001234,5,USD,,{ref}"))
         ).id
         for ref in ("PAY-9", "pay-9")
     ]
-    [first], [second] = (rows_of(services, b or 0) for b in batches)
+    [first], [second] = (rows_of(services, b or 0) for b in batch_ids)
     with Session(services.engine) as db:
         first.state = BatchRowState.PAID
         db.add(first)

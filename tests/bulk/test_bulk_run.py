@@ -10,12 +10,13 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from dollr_core import bulk, bulk_worker, dashboard
-from dollr_core.access import AccessDenied, Actor
-from dollr_core.bulk import BulkError
+from dollr_core.basics.access import AccessDenied, Actor
+from dollr_core.bulk import batches, worker
+from dollr_core.bulk.batches import BulkError
 from dollr_core.ledger.tables import Attempt, AttemptState, BatchRowState, BatchState
-from dollr_core.sandbox import Sandbox
+from dollr_core.reports import dashboard
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 
 from ..flows.helpers import collect, executions_by_reference, settle
 from .helpers import (
@@ -43,7 +44,7 @@ def test_preview_shows_fees_totals_and_the_balances_they_draw_from(
 ) -> None:
     batch = approved_batch(sqlite_services, finance, manager, SMALL)
     svc = dataclasses.replace(sqlite_services, sandbox=fresh_sandbox)
-    shown = bulk.preview(svc, manager, batch.id or 0)
+    shown = batches.preview(svc, manager, batch.id or 0)
     assert [r.row_number for r in shown.rows] == [1, 2, 3, 4] and shown.left_out == 1
     usd = next(t for t in shown.totals if t.currency == "USD")
     assert (usd.rows, usd.amount, usd.fees, usd.debit) == (
@@ -56,7 +57,7 @@ def test_preview_shows_fees_totals_and_the_balances_they_draw_from(
     # the sandbox's own wallet (sandbox mode only) holds plenty.
     assert usd.estimated_balance == 0 and usd.short_by == Decimal("30.62")
     assert usd.sandbox_balance == Decimal("10000") and usd.sandbox_short_by is None
-    assert bulk.preview(sqlite_services, finance, batch.id or 0).totals[0].sandbox_balance is None
+    assert batches.preview(sqlite_services, finance, batch.id or 0).totals[0].sandbox_balance is None
 
 
 def test_estimated_balance_is_collections_in_minus_payouts_out(
@@ -66,13 +67,13 @@ def test_estimated_balance_is_collections_in_minus_payouts_out(
     settle(sqlite_services, fresh_sandbox)
     assert _estimates(sqlite_services) == {"USD": Decimal("275.00")}
     batch = approved_batch(sqlite_services, finance, manager, rows_text("Musa,231880001234,100,USD,,"))
-    [total] = bulk.preview(sqlite_services, finance, batch.id or 0).totals
+    [total] = batches.preview(sqlite_services, finance, batch.id or 0).totals
     assert (total.estimated_balance, total.debit, total.short_by) == (
         Decimal("275.00"),
         Decimal("102.00"),
         None,
     )
-    bulk.start_batch(sqlite_services, finance, batch.id or 0, PASSCODE)
+    batches.start_batch(sqlite_services, finance, batch.id or 0, PASSCODE)
     run_to_end(sqlite_services, batch.id or 0, fresh_sandbox)
     assert _estimates(sqlite_services) == {"USD": Decimal("275.00") - Decimal("102.00")}
 
@@ -87,14 +88,14 @@ def test_a_batch_pays_every_row_once_and_reports_each_outcome(
     batch = approved_batch(sqlite_services, finance, manager, SMALL)
     batch_id = batch.id or 0
     with pytest.raises(AccessDenied):
-        bulk.start_batch(sqlite_services, manager, batch_id, PASSCODE)
+        batches.start_batch(sqlite_services, manager, batch_id, PASSCODE)
     with pytest.raises(BulkError, match="passcode"):
-        bulk.start_batch(sqlite_services, finance, batch_id, "  ")
-    assert bulk.start_batch(sqlite_services, finance, batch_id, PASSCODE).state == BatchState.RUNNING
-    bulk.start_batch(sqlite_services, finance, batch_id, PASSCODE)  # a second click starts nothing new
+        batches.start_batch(sqlite_services, finance, batch_id, "  ")
+    assert batches.start_batch(sqlite_services, finance, batch_id, PASSCODE).state == BatchState.RUNNING
+    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)  # a second click starts nothing new
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
 
-    done = bulk.progress(sqlite_services, finance, batch_id)
+    done = batches.progress(sqlite_services, finance, batch_id)
     assert done.batch.state == BatchState.FINISHED
     assert (done.total, done.done, done.failed, done.fraction) == (4, 4, 1, 1.0)
     assert done.received == {"USD": Decimal("25"), "LRD": Decimal("1000"), "RWF": Decimal("15000")}
@@ -113,9 +114,9 @@ def test_a_batch_pays_every_row_once_and_reports_each_outcome(
         else:
             assert row.state == BatchRowState.PAID and execution["status"] == "COMPLETED"
             assert execution["payee_amount"] == row.payee_amount == row.amount
-            assert bulk.row_fees(row) == row.predicted_fees
+            assert batches.row_fees(row) == row.predicted_fees
 
-    results = list(csv.DictReader(io.StringIO(bulk.results_csv(sqlite_services, manager, batch_id))))
+    results = list(csv.DictReader(io.StringIO(batches.results_csv(sqlite_services, manager, batch_id))))
     assert [r["status"] for r in results] == ["paid", "paid", "failed", "paid", "left out"]
     assert (
         results[0]["fees"] == "0.51"
@@ -132,20 +133,20 @@ def test_pause_stops_new_rows_and_cancel_drops_the_rest(
     lines = [f"Person {i},23188000{i:02d}99,5,USD,,R{i}" for i in range(12)]
     batch_id = approved_batch(sqlite_services, finance, manager, rows_text(*lines)).id or 0
     fresh_sandbox.add_fault("/v1/sessions/payout", count=100, action="latency", ms=150)  # slow it down
-    bulk.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     wait_for(lambda: count(sqlite_services, BatchRowState.SENT, batch_id) >= 1)
-    bulk.pause_batch(sqlite_services, manager, batch_id)  # a manager may pull the brake too
+    batches.pause_batch(sqlite_services, manager, batch_id)  # a manager may pull the brake too
     fresh_sandbox.clear_faults()
     wait_for(lambda: all(r.reference_id for r in rows_of(sqlite_services, batch_id) if r.state == "SENT"))
     sent_at_pause = {r.id for r in rows_of(sqlite_services, batch_id) if r.state != BatchRowState.QUEUED}
     assert 1 <= len(sent_at_pause) < 12
     wait_for(lambda: not any(r.state == BatchRowState.SENT for r in rows_of(sqlite_services, batch_id)))
-    assert bulk_worker.is_running(batch_id)  # paused, holding the passcode, following nothing new
+    assert worker.is_running(batch_id)  # paused, holding the passcode, following nothing new
     assert {
         r.id for r in rows_of(sqlite_services, batch_id) if r.state != BatchRowState.QUEUED
     } == sent_at_pause
 
-    canceled = bulk.cancel_batch(sqlite_services, finance, batch_id)
+    canceled = batches.cancel_batch(sqlite_services, finance, batch_id)
     assert canceled.state == BatchState.CANCELED
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
     rows = rows_of(sqlite_services, batch_id)
@@ -154,7 +155,7 @@ def test_pause_stops_new_rows_and_cancel_drops_the_rest(
         r.state == BatchRowState.CANCELED and r.intent_key is None for r in rows if r.id not in sent_at_pause
     )
     assert len(fresh_sandbox.executions()) == len(sent_at_pause)
-    assert bulk.progress(sqlite_services, finance, batch_id).batch.state == BatchState.CANCELED
+    assert batches.progress(sqlite_services, finance, batch_id).batch.state == BatchState.CANCELED
 
 
 def test_resume_after_pause_pays_the_rest_without_the_passcode_again(
@@ -163,11 +164,11 @@ def test_resume_after_pause_pays_the_rest_without_the_passcode_again(
     lines = [f"Person {i},23188000{i:02d}99,5,USD,,R{i}" for i in range(6)]
     batch_id = approved_batch(sqlite_services, finance, manager, rows_text(*lines)).id or 0
     fresh_sandbox.add_fault("/v1/sessions/payout", count=100, action="latency", ms=100)
-    bulk.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     wait_for(lambda: count(sqlite_services, BatchRowState.SENT, batch_id) >= 1)
-    bulk.pause_batch(sqlite_services, finance, batch_id)
+    batches.pause_batch(sqlite_services, finance, batch_id)
     fresh_sandbox.clear_faults()
-    bulk.resume_batch(sqlite_services, finance, batch_id)
+    batches.resume_batch(sqlite_services, finance, batch_id)
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
     assert count(sqlite_services, BatchRowState.PAID, batch_id) == 6
     assert len(executions_by_reference(fresh_sandbox)) == 6
@@ -178,18 +179,18 @@ def test_a_wrong_passcode_costs_one_row_and_pauses_the_batch(
 ) -> None:
     lines = [f"Person {i},23188000{i:02d}99,5,USD,,R{i}" for i in range(8)]
     batch_id = approved_batch(sqlite_services, finance, manager, rows_text(*lines)).id or 0
-    bulk.start_batch(sqlite_services, finance, batch_id, "654321")
+    batches.start_batch(sqlite_services, finance, batch_id, "654321")
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
-    assert bulk.get_batch(sqlite_services, finance, batch_id).state == BatchState.PAUSED
-    assert "passcode" in (bulk_worker.problem(batch_id) or "")
+    assert batches.get_batch(sqlite_services, finance, batch_id).state == BatchState.PAUSED
+    assert "passcode" in (worker.problem(batch_id) or "")
     assert len(fresh_sandbox.executions()) == 1  # one row tried, alone, before any other was sent
     rows = rows_of(sqlite_services, batch_id)
     assert all(r.state == BatchRowState.QUEUED for r in rows)
     assert sum("passcode" in (r.failure_reason or "") for r in rows) == 1
     with pytest.raises(BulkError, match="passcode"):
-        bulk.resume_batch(sqlite_services, finance, batch_id)  # the worker forgot it: ask again
+        batches.resume_batch(sqlite_services, finance, batch_id)  # the worker forgot it: ask again
 
-    bulk.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
     assert count(sqlite_services, BatchRowState.PAID, batch_id) == 8
     completed = [e for e in fresh_sandbox.executions() if e["status"] == "COMPLETED"]
@@ -201,10 +202,10 @@ def test_a_short_wallet_pauses_instead_of_failing_every_row(
 ) -> None:
     lines = [f"Person {i},23188000{i:02d}99,4000,USD,,R{i}" for i in range(4)]  # the wallet holds 10,000
     batch_id = approved_batch(sqlite_services, finance, manager, rows_text(*lines)).id or 0
-    bulk.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
-    assert bulk.get_batch(sqlite_services, finance, batch_id).state == BatchState.PAUSED
-    assert "wallet" in (bulk_worker.problem(batch_id) or "")
+    assert batches.get_batch(sqlite_services, finance, batch_id).state == BatchState.PAUSED
+    assert "wallet" in (worker.problem(batch_id) or "")
     assert count(sqlite_services, BatchRowState.PAID, batch_id) == 2
     assert count(sqlite_services, BatchRowState.QUEUED, batch_id) == 2
 
@@ -214,12 +215,12 @@ def test_retry_of_failed_rows_is_a_new_batch_once(
 ) -> None:
     batch_id = approved_batch(sqlite_services, finance, manager, SMALL).id or 0
     with pytest.raises(BulkError, match="nothing to retry"):
-        bulk.retry_failed(sqlite_services, finance, batch_id)
-    bulk.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+        batches.retry_failed(sqlite_services, finance, batch_id)
+    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
-    retry = bulk.retry_failed(sqlite_services, finance, batch_id)
+    retry = batches.retry_failed(sqlite_services, finance, batch_id)
     assert retry.retry_of == batch_id and retry.state == BatchState.DRAFT
-    [row] = bulk.batch_rows(sqlite_services, finance, retry.id or 0)
+    [row] = batches.batch_rows(sqlite_services, finance, retry.id or 0)
     assert (row.name, row.phone, row.own_reference, row.state) == (
         "Declined Person",
         "231880000001",
@@ -227,12 +228,12 @@ def test_retry_of_failed_rows_is_a_new_batch_once(
         "VALID",
     )
     with pytest.raises(BulkError, match=f"Batch {retry.id} already retries"):
-        bulk.retry_failed(sqlite_services, finance, batch_id)
+        batches.retry_failed(sqlite_services, finance, batch_id)
     # A reference paid by the first batch cannot be paid again by another.
-    again = bulk.create_batch(
-        sqlite_services, finance, "", bulk.parse_rows(rows_text("Musa,231880001234,25,USD,,s-1"))
+    again = batches.create_batch(
+        sqlite_services, finance, "", batches.parse_rows(rows_text("Musa,231880001234,25,USD,,s-1"))
     )
-    [copy] = bulk.batch_rows(sqlite_services, finance, again.id or 0)
+    [copy] = batches.batch_rows(sqlite_services, finance, again.id or 0)
     assert copy.state == BatchRowState.INVALID and f"already paid in batch {batch_id}" in copy.problems
 
 
@@ -242,7 +243,7 @@ def test_rate_limited_rows_wait_for_retry_after_then_go_through(
     lines = [f"Person {i},23188000{i:02d}99,5,USD,,R{i}" for i in range(5)]
     batch_id = approved_batch(sqlite_services, finance, manager, rows_text(*lines)).id or 0
     fresh_sandbox.add_fault("/v1/executions/payout", count=2, action="rate_limit", retry_after=1)
-    bulk.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
     assert count(sqlite_services, BatchRowState.PAID, batch_id) == 5
     assert len(executions_by_reference(fresh_sandbox)) == 5
@@ -259,12 +260,12 @@ def test_cancel_drops_a_taken_row_that_never_reached_dollr(
     )
     fresh_sandbox.add_fault("/v1/parties/create", count=1000, action="status", status=503)  # Dollr is down
     tried = fresh_sandbox.requests_by_path().get("/v1/parties/create", 0)
-    bulk.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     wait_for(lambda: fresh_sandbox.requests_by_path().get("/v1/parties/create", 0) > tried)
     [row] = rows_of(sqlite_services, batch_id)
     assert row.state == BatchRowState.SENT and row.reference_id is None  # taken, but nothing was sent
 
-    bulk.cancel_batch(sqlite_services, finance, batch_id)
+    batches.cancel_batch(sqlite_services, finance, batch_id)
     fresh_sandbox.clear_faults()
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
     [row] = rows_of(sqlite_services, batch_id)

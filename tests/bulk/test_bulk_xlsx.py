@@ -7,8 +7,9 @@ import io
 import openpyxl
 import pytest
 
-from dollr_core import bulk, phone
-from dollr_core.bulk import BulkError, RowInput
+from dollr_core.basics import phone
+from dollr_core.bulk import batches
+from dollr_core.bulk.batches import BulkError, RowInput
 
 
 def workbook_bytes(*rows: list[object], text_phone: bool = False) -> bytes:
@@ -30,8 +31,8 @@ HEADING = ["name", "phone", "amount", "currency", "note", "reference"]
 
 
 def test_the_excel_template_reads_back_as_its_example_rows() -> None:
-    rows = bulk.parse_rows(bulk.template_xlsx())
-    assert rows == bulk.parse_rows(bulk.template_csv())
+    rows = batches.parse_rows(batches.template_xlsx())
+    assert rows == batches.parse_rows(batches.template_csv())
     assert rows[0] == RowInput("Musa Kollie", "231880001234", "25.00", "USD", "March stipend", "STIPEND-0001")
 
 
@@ -41,7 +42,7 @@ def test_cells_typed_as_numbers_keep_their_digits_and_decimals() -> None:
         ["Aline Uwase", "250780005678", 15000, "RWF", None, 7],
         ["Musa Kollie", 231880001234, 25.5, "USD", "March", "INV-1"],  # a whole number keeps its digits
     )
-    assert bulk.parse_rows(data) == [
+    assert batches.parse_rows(data) == [
         RowInput("Aline Uwase", "250780005678", "15000", "RWF", "", "7"),
         RowInput("Musa Kollie", "231880001234", "25.5", "USD", "March", "INV-1"),
     ]
@@ -51,14 +52,14 @@ def test_headings_in_another_order_and_empty_rows_are_read() -> None:
     data = workbook_bytes(
         ["Currency", "Mobile number", "Full name", "Amount"], [], ["USD", "231880001234", "Ané", 5]
     )
-    assert bulk.parse_rows(data) == [RowInput("Ané", "231880001234", "5", "USD")]
+    assert batches.parse_rows(data) == [RowInput("Ané", "231880001234", "5", "USD")]
 
 
 @pytest.mark.parametrize("damaged", [2.31771e11, 231771234567.5])
 def test_a_phone_number_stored_as_a_float_is_refused_naming_the_row(damaged: float) -> None:
     data = workbook_bytes(HEADING, ["Ok", "231880001234", 1, "USD"], ["Musa", damaged, 1, "USD"])
     with pytest.raises(BulkError) as refused:
-        bulk.parse_rows(data)
+        batches.parse_rows(data)
     message = str(refused.value)
     assert message.startswith("Row 3 of the file:")
     assert "format the phone column as Text" in message and "nothing was saved" in message
@@ -70,7 +71,7 @@ def test_a_csv_saved_by_excel_with_damaged_numbers_is_refused_naming_the_row(dam
     with pytest.raises(
         BulkError, match=r"^Row 3 of the file: the phone number reads .*format the phone column as Text"
     ):
-        bulk.parse_rows(text)
+        batches.parse_rows(text)
 
 
 def test_a_number_shown_in_scientific_format_is_refused() -> None:
@@ -83,24 +84,24 @@ def test_a_number_shown_in_scientific_format_is_refused() -> None:
     buffer = io.BytesIO()
     book.save(buffer)
     with pytest.raises(BulkError, match=r"Row 2 of the file: the phone number reads 2\.31771E\+11"):
-        bulk.parse_rows(buffer.getvalue())
+        batches.parse_rows(buffer.getvalue())
 
 
 def test_a_text_cell_with_the_damage_is_refused_too() -> None:
     data = workbook_bytes(HEADING, ["Musa", "2.31771E+11", 1, "USD"], text_phone=True)
     with pytest.raises(BulkError, match="Row 2 of the file"):
-        bulk.parse_rows(data)
+        batches.parse_rows(data)
 
 
 def test_a_broken_workbook_says_so() -> None:
     data = workbook_bytes(HEADING, ["Musa", "231880001234", 1, "USD"])
     with pytest.raises(BulkError, match="cannot be opened"):
-        bulk.parse_rows(data[: len(data) // 2])
+        batches.parse_rows(data[: len(data) // 2])
 
 
 def test_a_workbook_without_the_columns_names_them() -> None:
     with pytest.raises(BulkError, match="missing: phone"):
-        bulk.parse_rows(workbook_bytes(["name", "amount", "currency"], ["Musa", 1, "USD"]))
+        batches.parse_rows(workbook_bytes(["name", "amount", "currency"], ["Musa", 1, "USD"]))
 
 
 def test_separators_with_dots_are_still_a_phone_number() -> None:

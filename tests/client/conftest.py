@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from dollr_core.client import DollrClient
+from dollr_core.api.client import DollrClient
 from dollr_core.config import Settings
 
 from .fakes import SECRET, FakeClock, FakeDollr

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from dollr_core._transport import encode_json
+from dollr_core.api.transport import encode_json
 
 SECRET = "cs_live_Very-Secret-Value-42"
 TOKEN_PATH = "/v1/jwt/client/obtain/token"

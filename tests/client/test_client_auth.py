@@ -9,10 +9,10 @@ from types import TracebackType
 import httpx
 import pytest
 
-from dollr_core._auth import TokenCache
-from dollr_core.client import DollrClient
-from dollr_core.errors import AuthenticationError, NetworkError
-from dollr_core.models import TokenResponse
+from dollr_core.api.auth import TokenCache
+from dollr_core.api.client import DollrClient
+from dollr_core.api.errors import AuthenticationError, NetworkError
+from dollr_core.api.models import TokenResponse
 
 from .fakes import TOKEN_PATH, FakeClock, FakeDollr, request_error, respond, token_value
 
@@ -135,7 +135,7 @@ def test_second_401_raises_authentication_error(client: DollrClient, fake: FakeD
 
 
 def test_401_replay_also_applies_to_executions(client: DollrClient, fake: FakeDollr) -> None:
-    from dollr_core.models import TransferExecute
+    from dollr_core.api.models import TransferExecute
 
     ref = "550e8400-e29b-41d4-a716-446655440000"
     fake.on(

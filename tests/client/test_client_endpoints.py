@@ -11,20 +11,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from dollr_core.client import DollrClient
-from dollr_core.enums import (
-    ExecutionStatus,
-    FeeBearer,
-    MerchantType,
-    OperationType,
-    OwnerType,
-    PaymentMethod,
-    Provider,
-    RelationshipType,
-    SourceStatus,
-    SourceType,
-)
-from dollr_core.models import (
+from dollr_core.api.client import DollrClient
+from dollr_core.api.models import (
     AmountAndFeePrediction,
     AmountAndFeesQuery,
     CardProviderInfo,
@@ -74,6 +62,18 @@ from dollr_core.models import (
     TransferExecute,
     TransferSession,
     TransferSessionCreate,
+)
+from dollr_core.basics.enums import (
+    ExecutionStatus,
+    FeeBearer,
+    MerchantType,
+    OperationType,
+    OwnerType,
+    PaymentMethod,
+    Provider,
+    RelationshipType,
+    SourceStatus,
+    SourceType,
 )
 
 from .fakes import FakeDollr, respond

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from dollr_core.client import DollrClient
-from dollr_core.errors import (
+from dollr_core.api.client import DollrClient
+from dollr_core.api.errors import (
     AuthenticationError,
     DollrError,
     DollrTimeout,
@@ -25,7 +25,7 @@ from dollr_core.errors import (
     error_from_response,
     field_errors_from_detail,
 )
-from dollr_core.models import PartyCreate
+from dollr_core.api.models import PartyCreate
 
 from .fakes import FakeDollr, request_error, respond
 

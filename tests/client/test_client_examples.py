@@ -10,19 +10,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from dollr_core._transport import decode_json, encode_json
-from dollr_core.client import DollrClient
-from dollr_core.enums import (
-    CheckoutMode,
-    ExecutionStatus,
-    OperationType,
-    PaymentMethod,
-    Provider,
-    SourceStatus,
-    SourceType,
-)
-from dollr_core.errors import InvalidRequestError
-from dollr_core.models import (
+from dollr_core.api.client import DollrClient
+from dollr_core.api.errors import InvalidRequestError
+from dollr_core.api.models import (
     AmountAndFeePrediction,
     CheckoutCreate,
     CheckoutSession,
@@ -49,6 +39,16 @@ from dollr_core.models import (
     SourceStatusResult,
     TokenRequest,
     TokenResponse,
+)
+from dollr_core.api.transport import decode_json, encode_json
+from dollr_core.basics.enums import (
+    CheckoutMode,
+    ExecutionStatus,
+    OperationType,
+    PaymentMethod,
+    Provider,
+    SourceStatus,
+    SourceType,
 )
 
 from .fakes import FakeDollr, respond

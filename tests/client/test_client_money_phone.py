@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dollr_core.money import MAX_AMOUNT, format_money, minor_units, parse_amount, quantize, to_decimal
-from dollr_core.phone import is_e164_digits, mask_phone, normalize_phone
+from dollr_core.basics.money import MAX_AMOUNT, format_money, minor_units, parse_amount, quantize, to_decimal
+from dollr_core.basics.phone import is_e164_digits, mask_phone, normalize_phone
 
 
 def test_minor_units() -> None:

@@ -11,13 +11,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from dollr_core import audit
-from dollr_core.client import DollrClient
-from dollr_core.enums import OperationType
-from dollr_core.errors import DollrError, InvalidRequestError, PermissionDeniedError
-from dollr_core.explain import explain
-from dollr_core.ledger import open_ledger
-from dollr_core.models import (
+from dollr_core.api.client import DollrClient
+from dollr_core.api.errors import DollrError, InvalidRequestError, PermissionDeniedError
+from dollr_core.api.models import (
     Execution,
     Passcode,
     PasscodeDevice,
@@ -27,7 +23,10 @@ from dollr_core.models import (
     TokenRequest,
     TokenResponse,
 )
-from dollr_core.redact import RedactingFilter, redact_text, redact_value
+from dollr_core.basics.enums import OperationType
+from dollr_core.basics.redact import RedactingFilter, redact_text, redact_value
+from dollr_core.explain import explain
+from dollr_core.ledger import audit, open_ledger
 
 from .fakes import SECRET, TOKEN_PATH, FakeDollr, respond, token_value
 
@@ -164,7 +163,7 @@ def test_one_info_line_per_request_with_masked_phone(
         ),
     )
     client.predictions.mmo_provider_info("231771234567", OperationType.COLLECTION)
-    records = [r for r in caplog.records if r.name == "dollr_core.client"]
+    records = [r for r in caplog.records if r.name == "dollr_core.api.client"]
     assert len(records) == 3  # token, 503, 200
     assert all(r.levelno == logging.INFO for r in records)
     lines = [r.getMessage() for r in records]
@@ -181,7 +180,7 @@ def test_one_info_line_per_request_with_masked_phone(
 def test_network_failure_is_logged(
     client: DollrClient, fake: FakeDollr, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="dollr_core.client")
+    caplog.set_level(logging.INFO, logger="dollr_core.api.client")
     fake.on(
         "GET",
         "/v1/parties/retrieve/1",

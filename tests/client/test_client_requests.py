@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from dollr_core.client import DollrClient
-from dollr_core.enums import OperationType, SourceType
-from dollr_core.errors import RequestValidationError, describe_validation_error
-from dollr_core.models import (
+from dollr_core.api.client import DollrClient
+from dollr_core.api.errors import RequestValidationError, describe_validation_error
+from dollr_core.api.models import (
     AmountAndFeesQuery,
     CheckoutCreate,
     CheckoutItem,
@@ -37,6 +36,7 @@ from dollr_core.models import (
     RefundSessionCreate,
     TransferSessionCreate,
 )
+from dollr_core.basics.enums import OperationType, SourceType
 
 from .fakes import FakeDollr
 

@@ -11,18 +11,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from dollr_core._transport import (
-    MAX_RETRY_AFTER,
-    Failure,
-    Retry,
-    backoff_delay,
-    parse_retry_after,
-    should_retry,
-)
-from dollr_core.client import DollrClient
-from dollr_core.enums import OperationType, SourceType
-from dollr_core.errors import DollrError, DollrTimeout, NetworkError, RateLimitError, ServerError
-from dollr_core.models import (
+from dollr_core.api.client import DollrClient
+from dollr_core.api.errors import DollrError, DollrTimeout, NetworkError, RateLimitError, ServerError
+from dollr_core.api.models import (
     CollectionExecute,
     PartyCreate,
     Passcode,
@@ -34,6 +25,15 @@ from dollr_core.models import (
     RefundExecute,
     TransferExecute,
 )
+from dollr_core.api.transport import (
+    MAX_RETRY_AFTER,
+    Failure,
+    Retry,
+    backoff_delay,
+    parse_retry_after,
+    should_retry,
+)
+from dollr_core.basics.enums import OperationType, SourceType
 
 from .fakes import FakeDollr, request_error, respond
 

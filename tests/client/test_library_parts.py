@@ -9,10 +9,11 @@ import time
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from dollr_core import users, validation
-from dollr_core.lookups import TTLCache
-from dollr_core.models import Email
-from dollr_core.phone import normalize_phone
+from dollr_core.api.caches import TTLCache
+from dollr_core.api.models import Email
+from dollr_core.basics import validation
+from dollr_core.basics.phone import normalize_phone
+from dollr_core.team import users
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from console.context import services
-from dollr_core.access import Actor, Role
-from dollr_core.sandbox import Sandbox
+from dollr_core.basics.access import Actor, Role
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from console.widgets import NEVER_SAVED
-from dollr_core import audit, users
-from dollr_core.access import Role
+from dollr_core.basics.access import Role
+from dollr_core.ledger import audit
 from dollr_core.services import Services
+from dollr_core.team import users
 
 from ..bulk.helpers import approved_batch
 from .conftest import PASSWORD

@@ -11,14 +11,17 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import approval_rules, approvals, audit, bulk, payouts
-from dollr_core.access import Actor, Role
-from dollr_core.bulk import EditedRow, RowInput
-from dollr_core.intents import get_intent
+from dollr_core.basics.access import Actor, Role
+from dollr_core.bulk import batches
+from dollr_core.bulk.batches import EditedRow, RowInput
+from dollr_core.flows import payouts
+from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState, Intent, IntentState
-from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
+from dollr_core.team import approval_rules, approvals
+from dollr_sandbox import Sandbox
 
 from ..bulk.helpers import rows_of, rows_text
 from ..flows.helpers import payout_as_shown
@@ -316,7 +319,7 @@ def test_a_payout_changed_while_the_manager_looks_is_not_approved(
 
 def _resubmitted_with_another_wallet(svc: Services, batch_id: int) -> None:
     """The maker takes the batch back, sends row 1's money to another wallet, and resubmits."""
-    bulk.withdraw(svc, BATCH_MAKER, batch_id)
+    batches.withdraw(svc, BATCH_MAKER, batch_id)
     edited = [
         EditedRow(
             r.id,
@@ -324,8 +327,8 @@ def _resubmitted_with_another_wallet(svc: Services, batch_id: int) -> None:
         )
         for r in sorted(rows_of(svc, batch_id), key=lambda r: r.row_number)
     ]
-    bulk.save_rows(svc, BATCH_MAKER, batch_id, edited)
-    bulk.submit_for_approval(svc, BATCH_MAKER, batch_id)
+    batches.save_rows(svc, BATCH_MAKER, batch_id, edited)
+    batches.submit_for_approval(svc, BATCH_MAKER, batch_id)
 
 
 @pytest.mark.parametrize("where", ["pages/approvals.py", "pages/bulk.py"])
@@ -333,8 +336,8 @@ def test_a_batch_changed_while_the_manager_looks_is_not_approved(
     page: Callable[..., AppTest], console: Services, where: str
 ) -> None:
     text = rows_text("Musa Kollie,231880001234,25,USD,,", "Aline Uwase,250780005678,15000,RWF,,")
-    batch_id = bulk.create_batch(console, BATCH_MAKER, "June stipends", bulk.parse_rows(text)).id or 0
-    bulk.submit_for_approval(console, BATCH_MAKER, batch_id)
+    batch_id = batches.create_batch(console, BATCH_MAKER, "June stipends", batches.parse_rows(text)).id or 0
+    batches.submit_for_approval(console, BATCH_MAKER, batch_id)
     at = page(where, role=Role.MANAGER, email=CHECKER)
     at.query_params["batch"] = str(batch_id)  # the Bulk payouts page opens it from the link
     at.run()
@@ -345,11 +348,11 @@ def test_a_batch_changed_while_the_manager_looks_is_not_approved(
     at.run()
     assert not at.exception
     assert "This batch changed since you opened it" in texts(at)
-    assert bulk.get_batch(console, BATCH_MAKER, batch_id).state == BatchState.AWAITING_APPROVAL
+    assert batches.get_batch(console, BATCH_MAKER, batch_id).state == BatchState.AWAITING_APPROVAL
 
     at.button(key=approve).click()  # the page shows the batch as it is now: this click approves it
     at.run()
-    decided = bulk.get_batch(console, BATCH_MAKER, batch_id)
+    decided = batches.get_batch(console, BATCH_MAKER, batch_id)
     assert decided.state == BatchState.APPROVED and decided.decided_by == CHECKER
 
 

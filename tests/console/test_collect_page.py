@@ -11,16 +11,17 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import documents, users
-from dollr_core.access import Actor, Role
-from dollr_core.collect import publish_new_document
-from dollr_core.directory import Person
-from dollr_core.enums import SourceType
+from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.enums import SourceType
+from dollr_core.basics.money import format_money
 from dollr_core.explain import GATEWAY_FEE, PLATFORM_FEE
+from dollr_core.flows import documents
+from dollr_core.flows.collect import publish_new_document
+from dollr_core.flows.directory import Person
 from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
-from dollr_core.money import format_money
-from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
+from dollr_core.team import users
+from dollr_sandbox import Sandbox
 from tests.sandbox.support import Api, pay_by_card_on_hosted_page
 
 from .conftest import PASSWORD

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import lookup
-from dollr_core.access import Actor, Role
-from dollr_core.sandbox import Sandbox
+from dollr_core.basics.access import Actor, Role
+from dollr_core.reports import status_lookup
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 
 from ..flows.helpers import collect, pay_out, settle
 from .test_payout_page import texts
@@ -22,8 +22,8 @@ MANAGER = Actor("mia.manager@example.com", Role.MANAGER)
 FINANCE = Actor("fred.finance@example.com", Role.FINANCE)
 
 
-def _references(found: lookup.PaymentSearch | object) -> set[str]:
-    assert isinstance(found, lookup.PaymentSearch), found
+def _references(found: status_lookup.PaymentSearch | object) -> set[str]:
+    assert isinstance(found, status_lookup.PaymentSearch), found
     return {row.reference_id for row in found.matches}
 
 
@@ -33,29 +33,31 @@ def test_find_by_name_phone_digits_amount_and_document(console: Services, fresh_
     paid = collect(console, FINANCE, uuid.uuid4().hex)
     settle(console, fresh_sandbox)
     # An operator finds only their own payments, by any of what they remember of it.
-    assert _references(lookup.look_up(console, OLIVIA, "musa")) == {mine.reference_id}
-    assert _references(lookup.look_up(console, OLIVIA, "1234")) == {mine.reference_id}
-    assert _references(lookup.look_up(console, OLIVIA, "USD 25")) == {mine.reference_id}
-    assert _references(lookup.look_up(console, OLIVIA, "25.00")) == {mine.reference_id}
+    assert _references(status_lookup.look_up(console, OLIVIA, "musa")) == {mine.reference_id}
+    assert _references(status_lookup.look_up(console, OLIVIA, "1234")) == {mine.reference_id}
+    assert _references(status_lookup.look_up(console, OLIVIA, "USD 25")) == {mine.reference_id}
+    assert _references(status_lookup.look_up(console, OLIVIA, "25.00")) == {mine.reference_id}
     # (a text made only of digits also matches inside references, so the amounts here have cents)
-    assert _references(lookup.look_up(console, OLIVIA, "47.35")) == set()  # Otto's, not hers
-    assert _references(lookup.look_up(console, MANAGER, "47.35")) == {theirs.reference_id}
+    assert _references(status_lookup.look_up(console, OLIVIA, "47.35")) == set()  # Otto's, not hers
+    assert _references(status_lookup.look_up(console, MANAGER, "47.35")) == {theirs.reference_id}
     # A manager may browse the whole history, so finds everyone's.
-    assert _references(lookup.look_up(console, MANAGER, "Musa Kollie")) == {
+    assert _references(status_lookup.look_up(console, MANAGER, "Musa Kollie")) == {
         mine.reference_id,
         theirs.reference_id,
     }
-    assert _references(lookup.look_up(console, MANAGER, "9876")) == {theirs.reference_id}
+    assert _references(status_lookup.look_up(console, MANAGER, "9876")) == {theirs.reference_id}
     # A document number still opens the document's status.
     assert paid.source_number
-    assert isinstance(lookup.look_up(console, MANAGER, paid.source_number), lookup.DocumentLookup)
+    assert isinstance(
+        status_lookup.look_up(console, MANAGER, paid.source_number), status_lookup.DocumentLookup
+    )
 
 
 def test_my_payments_lists_only_mine_newest_first(console: Services, fresh_sandbox: Sandbox) -> None:
     first = pay_out(console, OLIVIA, uuid.uuid4().hex, amount="10")
     pay_out(console, OTTO, uuid.uuid4().hex, amount="11")
     second = pay_out(console, OLIVIA, uuid.uuid4().hex, amount="12")
-    page = lookup.my_payments(console, OLIVIA)
+    page = status_lookup.my_payments(console, OLIVIA)
     assert [r.reference_id for r in page.rows] == [second.reference_id, first.reference_id]
 
 

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import history
-from dollr_core.access import Actor, Role
-from dollr_core.history import HistoryFilter, Outcome
-from dollr_core.sandbox import Sandbox
+from dollr_core.basics.access import Actor, Role
+from dollr_core.reports import history
+from dollr_core.reports.history import HistoryFilter, Outcome
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 from tests.flows.helpers import collect, pay_out, settle
 from tests.reports.fakes import add, attempt
 

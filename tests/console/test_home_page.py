@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from dollr_core.access import Actor, Role
-from dollr_core.money import format_money
-from dollr_core.sandbox import Sandbox
+from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.money import format_money
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 from tests.flows.helpers import collect, executions_by_reference, pay_out, settle
 
 OPERATOR = Actor("olivia@example.com", Role.OPERATOR)

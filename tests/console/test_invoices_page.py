@@ -10,12 +10,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from console.documents_ui import document_label
-from dollr_core import audit, documents
-from dollr_core.access import Actor, Role
-from dollr_core.collect import confirm_collection, prepare_collection
+from dollr_core.basics.access import Actor, Role
+from dollr_core.flows import documents
+from dollr_core.flows.collect import confirm_collection, prepare_collection
+from dollr_core.ledger import audit
 from dollr_core.ledger.tables import DocumentRecord
-from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 from tests.sandbox.support import Api, pay_by_card_on_hosted_page
 
 Page = Callable[..., AppTest]

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import payment_receipts
-from dollr_core.access import Actor, Role
-from dollr_core.sandbox import Sandbox
+from dollr_core.basics.access import Actor, Role
+from dollr_core.reports import payment_receipts
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 from tests.flows.helpers import collect, settle
 
 

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from console.navigation import PAGES
-from dollr_core.access import Actor, Role
+from dollr_core.basics.access import Actor, Role
 from dollr_core.services import Services
 from tests.flows.helpers import collect, pay_out, settle
 

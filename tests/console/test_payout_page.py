@@ -12,15 +12,18 @@ import streamlit as st
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import approvals, audit, payouts, protocol
-from dollr_core.access import Actor, Role
-from dollr_core.enums import FeeBearer, OperationType, PaymentMethod
+from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod
+from dollr_core.basics.money import format_money
 from dollr_core.explain import GATEWAY_FEE, PLATFORM_FEE
-from dollr_core.intents import get_intent
+from dollr_core.flows import payouts
+from dollr_core.ledger import audit
+from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import Attempt, AttemptState, IntentState
-from dollr_core.money import format_money
-from dollr_core.sandbox import Sandbox
+from dollr_core.payments import protocol
 from dollr_core.services import Services
+from dollr_core.team import approvals
+from dollr_sandbox import Sandbox
 
 from ..flows.helpers import payout_as_shown
 

@@ -8,14 +8,14 @@ from decimal import Decimal
 
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import documents
-from dollr_core.access import Actor, Role
-from dollr_core.directory import Person
-from dollr_core.enums import FeeBearer, SourceType
+from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.enums import FeeBearer, SourceType
+from dollr_core.basics.money import format_money
 from dollr_core.explain import FX_FEE
-from dollr_core.money import format_money
-from dollr_core.sandbox import Sandbox
+from dollr_core.flows import documents
+from dollr_core.flows.directory import Person
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 from tests.flows.helpers import executions_by_reference, pay_out, settle
 
 FINANCE = Actor("finance@example.com", Role.FINANCE)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dollr_core.access import Actor, Role
+from dollr_core.basics.access import Actor, Role
+from dollr_core.flows.payouts import LikelyDuplicate, confirm_payout, prepare_payout
 from dollr_core.ledger.tables import AttemptState
-from dollr_core.payouts import LikelyDuplicate, confirm_payout, prepare_payout
-from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 from tests.conftest import make_services
 
 from ..flows.helpers import PASSCODE, pay_out, settle

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import statements
-from dollr_core.access import Role
+from dollr_core.basics.access import Role
+from dollr_core.reports import statements
 from dollr_core.services import Services
 
 
@@ -46,8 +46,8 @@ def test_reconciliation_page_reports_a_clean_period(page: Callable[..., AppTest]
 
 
 def test_dashboard_shows_the_balance_from_the_books(page: Callable[..., AppTest], console: Services) -> None:
-    from dollr_core.access import Actor
-    from dollr_core.statements import Period
+    from dollr_core.basics.access import Actor
+    from dollr_core.reports.statements import Period
 
     finance = Actor("finance@example.com", Role.FINANCE)
     statements.enter_opening_balance(

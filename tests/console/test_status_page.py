@@ -1,4 +1,4 @@
-"""Payment status, through the page and through dollr_core.lookup: by reference (ours or only
+"""Payment status, through the page and through dollr_core.reports.status_lookup: by reference (ours or only
 Dollr's), by invoice number, never mixing the payment's status with the invoice's."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from typing import Any
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from dollr_core import lookup
-from dollr_core.access import Actor, Role
+from dollr_core.basics.access import Actor, Role
 from dollr_core.ledger.tables import DocumentRecord
-from dollr_core.payments import refresh_payment
-from dollr_core.sandbox import Sandbox
+from dollr_core.payments.follow_up import refresh_payment
+from dollr_core.reports import status_lookup
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 
 from ..conftest import make_services
 from ..flows.helpers import collect, pay_out, settle
@@ -111,7 +111,7 @@ def test_reference_only_dollr_knows_is_found_by_asking_each_kind(
         elsewhere.client.close()
         elsewhere.engine.dispose()
 
-    found = lookup.lookup_reference(console, FINANCE, attempt.reference_id.upper())
+    found = status_lookup.lookup_reference(console, FINANCE, attempt.reference_id.upper())
     assert found.attempt is None and found.payment is not None
     assert found.payment.operation_type == "PAYOUT"
     assert found.payment.status in ("PENDING", "PROCESSING")
@@ -139,20 +139,20 @@ def test_unknown_reference_and_number_say_not_found(
 def test_lookups_keep_the_two_statuses_apart_on_every_ledger(
     services: Services, fresh_sandbox: Sandbox
 ) -> None:
-    """dollr_core.lookup directly, on SQLite and PostgreSQL: a declined payment leaves the invoice open."""
+    """status_lookup directly, on SQLite and PostgreSQL: a declined payment leaves the invoice open."""
     failed = collect(services, FINANCE, uuid.uuid4().hex, wallet="231880000001")  # the payer declines
     settle(services, fresh_sandbox)
 
-    by_reference = lookup.look_up(services, OPERATOR, failed.reference_id)
-    assert isinstance(by_reference, lookup.ReferenceLookup)
+    by_reference = status_lookup.look_up(services, OPERATOR, failed.reference_id)
+    assert isinstance(by_reference, status_lookup.ReferenceLookup)
     assert by_reference.payment is not None and by_reference.payment.status == "FAILED"
     assert by_reference.payment.reason is not None and "declined" in by_reference.payment.reason
     assert by_reference.document is not None and by_reference.document.status == "ACTIVE"
 
     number = by_reference.document.number
     assert number is not None
-    by_number = lookup.look_up(services, OPERATOR, number)
-    assert isinstance(by_number, lookup.DocumentLookup)
+    by_number = status_lookup.look_up(services, OPERATOR, number)
+    assert isinstance(by_number, status_lookup.DocumentLookup)
     assert by_number.document is not None and by_number.document.status == "ACTIVE"
     assert by_number.latest is not None and by_number.latest.status == "FAILED"
     assert [a.reference_id for a in by_number.attempts] == [failed.reference_id]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 
 
 @pytest.fixture

@@ -7,17 +7,17 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from dollr_core import approvals
-from dollr_core.access import Actor
-from dollr_core.collect import NewCollection, collect_new_document
-from dollr_core.directory import Person
-from dollr_core.documents import LineItem
-from dollr_core.intents import get_intent
+from dollr_core.basics.access import Actor
+from dollr_core.flows.collect import NewCollection, collect_new_document
+from dollr_core.flows.directory import Person
+from dollr_core.flows.documents import LineItem
+from dollr_core.flows.payouts import confirm_payout, prepare_payout
+from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import Attempt, AttemptState
-from dollr_core.payouts import confirm_payout, prepare_payout
-from dollr_core.reconcile import reconcile_once
-from dollr_core.sandbox import Sandbox
+from dollr_core.payments.reconcile import reconcile_once
 from dollr_core.services import Services
+from dollr_core.team import approvals
+from dollr_sandbox import Sandbox
 
 PASSCODE = "123456"
 

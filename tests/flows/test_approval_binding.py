@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from dollr_core import approvals, bulk, payouts
-from dollr_core.access import Actor
-from dollr_core.bulk import EditedRow, RowInput
-from dollr_core.intents import get_intent
+from dollr_core.basics.access import Actor
+from dollr_core.bulk import batches
+from dollr_core.bulk.batches import EditedRow, RowInput
+from dollr_core.flows import payouts
+from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import BatchState, IntentState
 from dollr_core.services import Services
+from dollr_core.team import approvals
 
 from ..bulk.helpers import rows_of, rows_text
 from .helpers import payout_as_shown
@@ -60,27 +62,27 @@ def test_a_batch_withdrawn_edited_and_resubmitted_is_not_approved_on_the_old_vie
     services: Services, finance: Actor, manager: Actor
 ) -> None:
     text = rows_text("Musa Kollie,231880001234,25,USD,March,S-1", "Aline Uwase,250780005678,15000,RWF,,S-2")
-    batch_id = bulk.create_batch(services, finance, "March stipends", bulk.parse_rows(text)).id or 0
-    bulk.submit_for_approval(services, finance, batch_id)
+    batch_id = batches.create_batch(services, finance, "March stipends", batches.parse_rows(text)).id or 0
+    batches.submit_for_approval(services, finance, batch_id)
     shown = approvals.batch_totals(services, manager, batch_id).fingerprint  # the Approvals page
-    preview = bulk.preview(services, manager, batch_id)  # the Bulk payouts page: the same print
+    preview = batches.preview(services, manager, batch_id)  # the Bulk payouts page: the same print
     assert approvals.batch_fingerprint(preview.batch, preview.rows) == shown
 
     # The maker takes it back, sends Musa's money to another wallet, and sends it again.
-    bulk.withdraw(services, finance, batch_id)
+    batches.withdraw(services, finance, batch_id)
     rows = {r.row_number: r for r in rows_of(services, batch_id)}
     edited = [
         EditedRow(rows[1].id, RowInput("Musa Kollie", "231880009999", "25", "USD", "March", "S-1")),
         EditedRow(rows[2].id, RowInput("Aline Uwase", "250780005678", "15000", "RWF", "", "S-2")),
     ]
-    bulk.save_rows(services, finance, batch_id, edited)
-    bulk.submit_for_approval(services, finance, batch_id)
+    batches.save_rows(services, finance, batch_id, edited)
+    batches.submit_for_approval(services, finance, batch_id)
     assert approvals.batch_totals(services, manager, batch_id).amounts == {"USD": 25, "RWF": 15000}
 
     for approve, reason in ((True, ""), (False, "wrong wallet")):
         with pytest.raises(approvals.ApprovalError, match="This batch changed since you opened it"):
             approvals.decide_batch(services, manager, batch_id, approvals.Decision(approve, reason, shown))
-    batch = bulk.get_batch(services, manager, batch_id)
+    batch = batches.get_batch(services, manager, batch_id)
     assert batch.state == BatchState.AWAITING_APPROVAL and batch.decided_by is None
 
     now = approvals.batch_totals(services, manager, batch_id).fingerprint

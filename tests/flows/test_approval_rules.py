@@ -10,13 +10,16 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from dollr_core import approval_rules, approvals, audit, bulk, payouts
-from dollr_core.access import AccessDenied, Actor, Role
+from dollr_core.basics.access import AccessDenied, Actor, Role
+from dollr_core.bulk import batches
 from dollr_core.config import Settings
-from dollr_core.intents import get_intent
+from dollr_core.flows import payouts
+from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentState, LedgerEvent
 from dollr_core.services import Services
+from dollr_core.team import approval_rules, approvals
 
 from ..bulk.helpers import rows_text
 from .helpers import PASSCODE, payout_as_shown
@@ -195,8 +198,8 @@ def test_a_batch_above_the_higher_threshold_needs_two_different_managers(
     services: Services, finance: Actor, manager: Actor
 ) -> None:
     text = rows_text(*(f"Person {n},23188000{n:04d},2000,USD,,B-{n}" for n in range(1, 4)))  # USD 6,000
-    batch_id = bulk.create_batch(services, finance, "Big batch", bulk.parse_rows(text)).id or 0
-    assert bulk.submit_for_approval(services, finance, batch_id).approvals_needed == 2
+    batch_id = batches.create_batch(services, finance, "Big batch", batches.parse_rows(text)).id or 0
+    assert batches.submit_for_approval(services, finance, batch_id).approvals_needed == 2
 
     def approve(who: Actor) -> Batch:
         shown = approvals.batch_totals(services, who, batch_id).fingerprint
@@ -209,7 +212,7 @@ def test_a_batch_above_the_higher_threshold_needs_two_different_managers(
     second = approve(SECOND_MANAGER)
     assert second.state == BatchState.APPROVED and second.decided_by == SECOND_MANAGER.email
 
-    small = bulk.create_batch(
-        services, finance, "Small", bulk.parse_rows(rows_text("A,231880001234,25,USD,,"))
+    small = batches.create_batch(
+        services, finance, "Small", batches.parse_rows(rows_text("A,231880001234,25,USD,,"))
     )
-    assert bulk.submit_for_approval(services, finance, small.id or 0).approvals_needed == 1
+    assert batches.submit_for_approval(services, finance, small.id or 0).approvals_needed == 1

@@ -6,17 +6,18 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from dollr_core import dashboard, documents, following, history
-from dollr_core.access import Actor
-from dollr_core.collect import publish_new_document
-from dollr_core.directory import Person
-from dollr_core.documents import LineItem
-from dollr_core.enums import SourceType
-from dollr_core.history import HistoryFilter, Outcome
+from dollr_core.basics.access import Actor
+from dollr_core.basics.enums import SourceType
+from dollr_core.flows import documents, following
+from dollr_core.flows.collect import publish_new_document
+from dollr_core.flows.directory import Person
+from dollr_core.flows.documents import LineItem
 from dollr_core.ledger.tables import Attempt, DocumentRecord, PaymentDetail
-from dollr_core.reconcile import follow_books
-from dollr_core.sandbox import Sandbox
+from dollr_core.payments.reconcile import follow_books
+from dollr_core.reports import dashboard, history
+from dollr_core.reports.history import HistoryFilter, Outcome
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 
 CUSTOMER = Person.checked("Amara Kamara", "231771234567", "amara@example.com", "LR")
 

@@ -18,12 +18,13 @@ from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from dollr_core import document_copies, documents
-from dollr_core.access import Actor
-from dollr_core.document_copies import CannotSend
+from dollr_core.basics.access import Actor
+from dollr_core.flows import documents
 from dollr_core.ledger.tables import AuditRecord
-from dollr_core.sandbox import Sandbox
+from dollr_core.reports import document_copies
+from dollr_core.reports.document_copies import CannotSend
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 from tests.conftest import make_services
 from tests.flows.test_books_following import published
 

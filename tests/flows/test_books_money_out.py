@@ -10,17 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from dollr_core import approvals, history, protocol, refunds, statements, transfers
-from dollr_core.access import Actor
-from dollr_core.directory import Person
-from dollr_core.history import HistoryFilter, Outcome
-from dollr_core.intents import get_intent
+from dollr_core.basics.access import Actor
+from dollr_core.flows import refunds, transfers
+from dollr_core.flows.directory import Person
+from dollr_core.flows.money_out import MoneyOutRefused
+from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import AttemptState, IntentState
-from dollr_core.money_out import MoneyOutRefused
-from dollr_core.reconcile import follow_books
-from dollr_core.sandbox import Sandbox
+from dollr_core.payments import protocol
+from dollr_core.payments.reconcile import follow_books
+from dollr_core.reports import history, statements
+from dollr_core.reports.history import HistoryFilter, Outcome
+from dollr_core.reports.statements import Period
 from dollr_core.services import Services
-from dollr_core.statements import Period
+from dollr_core.team import approvals
+from dollr_sandbox import Sandbox
 from tests.conftest import impatient, make_services
 from tests.flows.helpers import collect, payout_as_shown, settle
 from tests.flows.test_books_following import pay_on_hosted_page, published

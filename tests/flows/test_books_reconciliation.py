@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from dollr_core import reconciliation
-from dollr_core.access import Actor
-from dollr_core.reconciliation import Finding
-from dollr_core.sandbox import Sandbox
+from dollr_core.basics.access import Actor
+from dollr_core.reports import reconciliation
+from dollr_core.reports.reconciliation import Finding
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 from tests.flows.helpers import collect, pay_out, settle
 from tests.flows.test_books_sync import dollr_portal, hosted_checkout, run_cli
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from dollr_core import statements
-from dollr_core.access import Actor
-from dollr_core.enums import OperationType
+from dollr_core.basics.access import Actor
+from dollr_core.basics.enums import OperationType
 from dollr_core.ledger.tables import AuditRecord
-from dollr_core.reconcile import follow_books
-from dollr_core.sandbox import Sandbox
+from dollr_core.payments.reconcile import follow_books
+from dollr_core.reports import statements
+from dollr_core.reports.statements import Period, StatementError
 from dollr_core.services import Services
-from dollr_core.statements import Period, StatementError
+from dollr_sandbox import Sandbox
 from tests.flows.helpers import collect, pay_out, settle
 from tests.flows.test_books_following import pay_on_hosted_page, published
 from tests.flows.test_books_sync import run_cli
@@ -74,7 +74,7 @@ def test_closing_is_opening_plus_lines_and_matches_the_wallet_at_dollr(
 def test_opening_balance_is_entered_once_by_finance_and_audited(
     services: Services, finance: Actor, manager: Actor
 ) -> None:
-    from dollr_core.access import AccessDenied
+    from dollr_core.basics.access import AccessDenied
 
     with pytest.raises(AccessDenied):
         statements.enter_opening_balance(

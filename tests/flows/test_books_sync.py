@@ -13,10 +13,10 @@ import pytest
 from sqlmodel import Session, select
 
 from dollr_core.__main__ import main
+from dollr_core.flows.sync import sync_once
 from dollr_core.ledger.tables import Attempt, AuditRecord, DocumentItem, DocumentRecord
-from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
-from dollr_core.sync import sync_once
+from dollr_sandbox import Sandbox
 
 
 def dollr_portal(sandbox: Sandbox) -> httpx.Client:

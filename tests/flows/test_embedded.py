@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from dollr_core.access import Actor, Role
+from dollr_core.basics.access import Actor, Role
 from dollr_core.config import Settings
-from dollr_core.intents import find_attempt
-from dollr_core.payouts import confirm_payout, prepare_payout
+from dollr_core.flows.payouts import confirm_payout, prepare_payout
+from dollr_core.ledger.intents import find_attempt
 from dollr_core.services import start_services
 
 

@@ -11,13 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from dollr_core import protocol
-from dollr_core.access import Actor
-from dollr_core.intents import IntentBusy, get_intent
+from dollr_core.basics.access import Actor
+from dollr_core.flows.payouts import confirm_payout, prepare_payout
+from dollr_core.ledger.intents import IntentBusy, get_intent
 from dollr_core.ledger.tables import AttemptState, IntentState
-from dollr_core.payouts import confirm_payout, prepare_payout
-from dollr_core.sandbox import Sandbox
+from dollr_core.payments import protocol
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 
 from .helpers import PASSCODE, all_attempts, collect, executions_by_reference, pay_out, settle
 

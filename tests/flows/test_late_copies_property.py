@@ -22,14 +22,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from dollr_core import protocol
-from dollr_core.access import Actor
+from dollr_core.basics.access import Actor
 from dollr_core.explain import attempt_outcome
-from dollr_core.intents import get_intent
+from dollr_core.flows.payouts import confirm_payout
+from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentState
-from dollr_core.payouts import confirm_payout
-from dollr_core.sandbox import Sandbox, SandboxConfig
+from dollr_core.payments import protocol
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox, SandboxConfig
 from tests.conftest import make_services
 from tests.support.relay_control import RelayControl
 

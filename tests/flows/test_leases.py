@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dollr_core.intents import IntentBusy, holding, open_intent
 from dollr_core.ledger import leases, open_ledger
+from dollr_core.ledger.intents import IntentBusy, holding, open_intent
 from dollr_core.ledger.tables import IntentKind, IntentState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ DIE_HOLDING = """
 import os, signal, sys
 from datetime import timedelta
 from dollr_core.ledger import leases, open_ledger
-from dollr_core.intents import holding
+from dollr_core.ledger.intents import holding
 leases.LEASE = timedelta(seconds=4)
 leases.BEAT = timedelta(seconds=0.2)
 with holding(open_ledger(sys.argv[1]), sys.argv[2], "doomed-worker"):

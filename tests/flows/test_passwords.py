@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from dollr_core import audit, users
 from dollr_core.__main__ import main
-from dollr_core.access import AccessDenied, Actor, Role
+from dollr_core.basics.access import AccessDenied, Actor, Role
+from dollr_core.ledger import audit
 from dollr_core.services import Services
+from dollr_core.team import users
 
 PASSWORD = "correct horse battery"
 NEW = "purple elephant dances"

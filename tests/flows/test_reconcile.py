@@ -6,14 +6,14 @@ import uuid
 
 from sqlmodel import Session
 
-from dollr_core import protocol
-from dollr_core.access import Actor
-from dollr_core.intents import get_intent
+from dollr_core.basics.access import Actor
+from dollr_core.flows.payouts import confirm_payout, prepare_payout
+from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentState
-from dollr_core.payouts import confirm_payout, prepare_payout
-from dollr_core.reconcile import reconcile_once
-from dollr_core.sandbox import Sandbox
+from dollr_core.payments import protocol
+from dollr_core.payments.reconcile import reconcile_once
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 
 from .helpers import PASSCODE
 

@@ -7,10 +7,11 @@ import pyotp
 import pytest
 from sqlmodel import Session, select
 
-from dollr_core import audit, two_factor, users
-from dollr_core.access import AccessDenied, Actor, Role
+from dollr_core.basics.access import AccessDenied, Actor, Role
+from dollr_core.ledger import audit
 from dollr_core.ledger.tables import RecoveryCode
 from dollr_core.services import Services
+from dollr_core.team import two_factor, users
 
 PASSWORD = "correct horse battery"
 MIA = "mia.manager@example.com"

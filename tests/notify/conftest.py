@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 
 from ..conftest import make_services
 

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from dollr_core import approvals, notify, payouts, users
-from dollr_core.access import Actor, Role
+from dollr_core.basics.access import Actor, Role
 from dollr_core.config import SANDBOX_CLIENT_SECRET, SANDBOX_PASSCODE
+from dollr_core.flows import payouts
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import Attempt, Batch, BatchState, Notification, NotificationState
-from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
+from dollr_core.team import approvals, notify, users
+from dollr_sandbox import Sandbox
 
 from ..conftest import make_services
 from ..flows.helpers import payout_as_shown

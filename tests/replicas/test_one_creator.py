@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlmodel import Session, select
 
-from dollr_core.access import Actor
-from dollr_core.intents import new_intent_key
+from dollr_core.basics.access import Actor
+from dollr_core.flows.payouts import prepare_payout
+from dollr_core.ledger.intents import new_intent_key
 from dollr_core.ledger.tables import AccountRecord, Customer, Relationship
-from dollr_core.payouts import prepare_payout
-from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 
 CREATES = ("/v1/parties/create", "/v1/counterparties/create", "/v1/payment-accounts/create")
 

@@ -30,13 +30,14 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bench.common import StandaloneSandbox, services_on
-from dollr_core import documents
-from dollr_core.access import Actor, Role
-from dollr_core.collect import prepare_collection
-from dollr_core.directory import Person
-from dollr_core.enums import FeeBearer, SourceType
-from dollr_core.intents import new_intent_key
+from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.enums import FeeBearer, SourceType
+from dollr_core.flows import documents
+from dollr_core.flows.collect import prepare_collection
+from dollr_core.flows.directory import Person
+from dollr_core.flows.payouts import confirm_payout, prepare_payout
 from dollr_core.ledger import open_ledger
+from dollr_core.ledger.intents import new_intent_key
 from dollr_core.ledger.tables import (
     OPEN_ATTEMPT_STATES,
     AccountRecord,
@@ -46,8 +47,7 @@ from dollr_core.ledger.tables import (
     Intent,
     Relationship,
 )
-from dollr_core.payouts import confirm_payout, prepare_payout
-from dollr_core.reconcile import reconcile_once
+from dollr_core.payments.reconcile import reconcile_once
 from dollr_core.services import Services
 
 pytestmark = pytest.mark.postgres

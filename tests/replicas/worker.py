@@ -20,16 +20,16 @@ from typing import Any
 
 import httpx
 
-from dollr_core.access import Actor, Role
-from dollr_core.client import DollrClient
-from dollr_core.collect import confirm_collection
+from dollr_core.api.caches import Lookups
+from dollr_core.api.client import DollrClient
+from dollr_core.basics.access import Actor, Role
 from dollr_core.config import Settings
-from dollr_core.intents import new_intent_key
+from dollr_core.flows.collect import confirm_collection
+from dollr_core.flows.payouts import confirm_payout, prepare_payout
 from dollr_core.ledger import open_ledger
-from dollr_core.lookups import Lookups
-from dollr_core.payments import refresh_payment
-from dollr_core.payouts import confirm_payout, prepare_payout
-from dollr_core.reconcile import reconcile_once
+from dollr_core.ledger.intents import new_intent_key
+from dollr_core.payments.follow_up import refresh_payment
+from dollr_core.payments.reconcile import reconcile_once
 from dollr_core.services import Services, start_services
 
 PASSCODE = "123456"

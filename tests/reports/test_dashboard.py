@@ -8,12 +8,12 @@ from decimal import Decimal
 
 from sqlalchemy import Engine
 
-from dollr_core import dashboard, history
-from dollr_core.access import Actor, Role
-from dollr_core.history import HistoryFilter, Outcome
+from dollr_core.basics.access import Actor, Role
 from dollr_core.ledger import open_ledger
-from dollr_core.sandbox import Sandbox
+from dollr_core.reports import dashboard, history
+from dollr_core.reports.history import HistoryFilter, Outcome
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 from tests.flows.helpers import collect, executions_by_reference, pay_out, settle
 
 from .fakes import NOON, add, attempt

@@ -12,9 +12,10 @@ import openpyxl
 import pytest
 from sqlalchemy import Engine
 
-from dollr_core import history, spreadsheet
-from dollr_core.history import HistoryFilter, Outcome
+from dollr_core.basics import spreadsheet
 from dollr_core.ledger import open_ledger
+from dollr_core.reports import history
+from dollr_core.reports.history import HistoryFilter, Outcome
 
 from .fakes import NOON, add, attempt
 

@@ -7,14 +7,20 @@ from decimal import Decimal
 
 import pytest
 
-from dollr_core import documents, predictor
-from dollr_core.access import AccessDenied, Actor, Role
-from dollr_core.collect import NewCollection, collect_new_document, confirm_collection, prepare_collection
-from dollr_core.directory import Person
-from dollr_core.enums import FeeBearer, OperationType, PaymentMethod, SourceType
-from dollr_core.predictor import PreviewRequest
-from dollr_core.sandbox import Sandbox
+from dollr_core.basics.access import AccessDenied, Actor, Role
+from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod, SourceType
+from dollr_core.flows import documents
+from dollr_core.flows.collect import (
+    NewCollection,
+    collect_new_document,
+    confirm_collection,
+    prepare_collection,
+)
+from dollr_core.flows.directory import Person
+from dollr_core.reports import predictor
+from dollr_core.reports.predictor import PreviewRequest
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 from tests.flows.helpers import executions_by_reference, pay_out, settle
 
 OPERATOR = Actor("olivia@example.com", Role.OPERATOR)

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from dollr_core import documents, receipts
-from dollr_core.access import AccessDenied, Actor, Role
-from dollr_core.collect import NewCollection, collect_new_document
-from dollr_core.directory import Person
-from dollr_core.receipts import ReceiptUnavailable, ReceiptView
-from dollr_core.sandbox import Sandbox
+from dollr_core.basics.access import AccessDenied, Actor, Role
+from dollr_core.flows import documents
+from dollr_core.flows.collect import NewCollection, collect_new_document
+from dollr_core.flows.directory import Person
+from dollr_core.reports import receipts
+from dollr_core.reports.receipts import ReceiptUnavailable, ReceiptView
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
 from tests.flows.helpers import collect, executions_by_reference, settle
 
 FINANCE = Actor("fred@example.com", Role.FINANCE)

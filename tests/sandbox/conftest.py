@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dollr_core.sandbox import Sandbox, SandboxConfig
+from dollr_sandbox import Sandbox, SandboxConfig
 
 from .support import Api
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dollr_core.sandbox import Sandbox
+from dollr_sandbox import Sandbox
 
 from .support import Api, locs
 

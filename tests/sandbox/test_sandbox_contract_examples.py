@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from dollr_core.sandbox import Sandbox, SandboxConfig
+from dollr_sandbox import Sandbox, SandboxConfig
 
 from .support import Api
 

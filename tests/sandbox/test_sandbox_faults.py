@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from dollr_core.sandbox import Sandbox
+from dollr_sandbox import Sandbox
 
 from .support import Api, locs, ref
 
@@ -207,7 +207,7 @@ def test_global_latency_is_served_concurrently(sb: Sandbox, api: Api) -> None:
 def test_the_app_also_runs_under_starlette_testclient() -> None:
     import warnings
 
-    from dollr_core.sandbox import SandboxConfig, create_app
+    from dollr_sandbox import SandboxConfig, create_app
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # starlette nudges towards httpx2; httpx is what we have

@@ -10,8 +10,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from dollr_core.sandbox import Sandbox
-from dollr_core.sandbox.__main__ import parse_args
+from dollr_sandbox import Sandbox
+from dollr_sandbox.__main__ import parse_args
 
 from .support import Api, locs, passcode, pay_by_card_on_hosted_page, ref
 

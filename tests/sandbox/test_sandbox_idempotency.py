@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dollr_core.sandbox import Sandbox
+from dollr_sandbox import Sandbox
 
 from .support import Api, locs, passcode, ref
 

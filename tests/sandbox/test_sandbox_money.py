@@ -13,8 +13,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dollr_core.enums import CURRENCY_MINOR_UNITS, METHOD_CURRENCIES, PaymentMethod
-from dollr_core.sandbox import Sandbox
+from dollr_core.basics.enums import CURRENCY_MINOR_UNITS, METHOD_CURRENCIES, PaymentMethod
+from dollr_sandbox import Sandbox
 
 from .support import Api, dec, passcode, ref, wallet
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dollr_core.enums import RelationshipType
+from dollr_core.basics.enums import RelationshipType
 
 from .support import Api, locs
 

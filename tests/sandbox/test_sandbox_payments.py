@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dollr_core.sandbox import Sandbox
+from dollr_sandbox import Sandbox
 
 from .support import Api, dec, locs, passcode, ref
 

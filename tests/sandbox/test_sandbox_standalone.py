@@ -1,4 +1,4 @@
-"""``python -m dollr_core.sandbox`` over real HTTP, and state that survives a restart."""
+"""``python -m dollr_sandbox`` over real HTTP, and state that survives a restart."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 import dollr_core
-from dollr_core.sandbox import Sandbox, SandboxConfig
+from dollr_sandbox import Sandbox, SandboxConfig
 
 from .support import Api, dec, passcode, ref
 
@@ -44,7 +44,7 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "dollr_core.sandbox",
+                "dollr_sandbox",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -297,7 +297,7 @@ def test_two_thousand_executions_stay_cheap_to_persist(tmp_path: Path) -> None:
     """Each request commits only what it changed, so the cost does not grow with the history."""
     with Sandbox(SandboxConfig(state_file=tmp_path / "s.db", rate_limit_per_minute=0)) as sb:
         state = sb.state
-        from dollr_core.enums import FeeBearer, OperationType, PaymentMethod
+        from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod
 
         quote = state.pricing.quote(
             dec("1"), "USD", "USD", PaymentMethod.WALLET, OperationType.TRANSFER, FeeBearer.PAYER

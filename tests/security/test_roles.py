@@ -9,23 +9,14 @@ from decimal import Decimal
 
 import pytest
 
-from dollr_core import (
-    approvals,
-    bulk,
-    collect,
-    documents,
-    payouts,
-    predictor,
-    receipts,
-    refunds,
-    statements,
-    transfers,
-    users,
-)
-from dollr_core.access import ROLE_PERMISSIONS, AccessDenied, Actor, Permission, Role
-from dollr_core.directory import Person
-from dollr_core.enums import FeeBearer, OperationType, SourceType
+from dollr_core.basics.access import ROLE_PERMISSIONS, AccessDenied, Actor, Permission, Role
+from dollr_core.basics.enums import FeeBearer, OperationType, SourceType
+from dollr_core.bulk import batches
+from dollr_core.flows import collect, documents, payouts, refunds, transfers
+from dollr_core.flows.directory import Person
+from dollr_core.reports import predictor, receipts, statements
 from dollr_core.services import Services
+from dollr_core.team import approvals, users
 
 Flow = Callable[[Services, Actor], object]
 
@@ -76,8 +67,8 @@ FLOWS: dict[str, tuple[Permission | tuple[Permission, ...], Flow]] = {
     "read a receipt": (Permission.VIEW_RECEIPTS, lambda svc, who: receipts.load_receipt(svc, who, "INV-0")),
     "bulk payout": (
         Permission.BULK_PAYOUTS,
-        lambda svc, who: bulk.create_batch(
-            svc, who, "June", [bulk.RowInput("Musa Kollie", "231880001234", "5", "USD")]
+        lambda svc, who: batches.create_batch(
+            svc, who, "June", [batches.RowInput("Musa Kollie", "231880001234", "5", "USD")]
         ),
     ),
     "read a statement": (

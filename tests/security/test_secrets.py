@@ -11,11 +11,11 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import inspect, text
 
-from dollr_core.access import Actor, Role
-from dollr_core.errors import DollrError
-from dollr_core.payouts import confirm_payout, prepare_payout
-from dollr_core.sandbox import Sandbox, SandboxConfig
+from dollr_core.api.errors import DollrError
+from dollr_core.basics.access import Actor, Role
+from dollr_core.flows.payouts import confirm_payout, prepare_payout
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox, SandboxConfig
 from tests.conftest import make_services
 from tests.flows.helpers import collect, settle
 
@@ -71,7 +71,7 @@ def test_flows_leave_no_secret_anywhere(
     try:  # an authentication failure's message and body
         svc.client.close()
         bad = svc.settings.model_copy(update={"client_secret": SecretStr("wrong-" + CLIENT_SECRET)})
-        from dollr_core.client import DollrClient
+        from dollr_core.api.client import DollrClient
 
         DollrClient(bad).parties.list()
     except DollrError as exc:

@@ -11,9 +11,10 @@ import bcrypt
 import pytest
 from sqlalchemy import event
 
-from dollr_core import audit, users
-from dollr_core.access import Actor, Role
+from dollr_core.basics.access import Actor, Role
+from dollr_core.ledger import audit
 from dollr_core.services import Services
+from dollr_core.team import users
 from tests.flows.helpers import pay_out
 
 PASSWORD = "correct horse battery"

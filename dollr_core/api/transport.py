@@ -1,0 +1,404 @@
+"""Sending requests to Dollr and deciding retries. The only module that touches the network.
+
+Retry policy (see `Retry` and `should_retry`):
+
+================  ===============  ============  =====  =====  ===========
+call              connect error*   read timeout  429    5xx    401
+================  ===============  ============  =====  =====  ===========
+SAFE (GET, A1)    retry            retry         retry  retry  refresh+replay once
+CREATE (writes)   retry            raise         retry  raise  refresh+replay once
+NEVER (E1–E4,R1)  raise            raise         raise  raise  refresh+replay once
+================  ===============  ============  =====  =====  ===========
+
+\\* ConnectError, ConnectTimeout, PoolTimeout: the request provably never left this process.
+A 401 means Dollr refused the request before acting on it, so the single replay with a fresh
+token is safe for every call. Backoff: `min(1 s · 2^(n-1), 8 s) × U[0.5, 1]`; a `Retry-After`
+(seconds or HTTP date) up to 60 s is waited exactly, a longer one is not waited at all.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from dollr_core.api.auth import TokenCache
+from dollr_core.api.errors import (
+    DollrError,
+    DollrTimeout,
+    NetworkError,
+    UnexpectedResponseError,
+    error_from_response,
+)
+from dollr_core.api.models import RequestModel
+from dollr_core.api.server_clock import ServerClock
+from dollr_core.basics.phone import mask_phone
+from dollr_core.basics.redact import PHONE_KEYS, RedactingFilter, redact_text, redact_value
+
+__all__ = [
+    "INITIAL_DELAY",
+    "MAX_DELAY",
+    "MAX_RETRY_AFTER",
+    "ClientStats",
+    "Retry",
+    "Sender",
+    "backoff_delay",
+    "encode_json",
+    "parse_retry_after",
+    "should_retry",
+]
+
+logger = logging.getLogger("dollr_core.api.client")
+_log_filter = RedactingFilter()
+# httpx logs every request URL at INFO (PR3 carries a phone in its query): redact there too.
+for _name in ("dollr_core.api.client", "httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_log_filter)
+
+INITIAL_DELAY = 1.0
+MAX_DELAY = 8.0
+#: The longest `Retry-After` the client waits; beyond it the error is raised at once.
+MAX_RETRY_AFTER = 60.0
+
+
+class Retry(enum.Enum):
+    """How a call may be retried (module docstring has the table)."""
+
+    SAFE = "safe"
+    CREATE = "create"
+    NEVER = "never"
+
+
+class Failure(enum.Enum):
+    CONNECT = "connect"  # never left: ConnectError / ConnectTimeout / PoolTimeout
+    NETWORK = "network"  # may have reached Dollr: read/write errors and timeouts, dropped responses
+    RATE_LIMITED = "429"
+    SERVER = "5xx"
+
+
+def should_retry(policy: Retry, failure: Failure) -> bool:
+    """The retry table as a function."""
+    if policy is Retry.SAFE:
+        return True
+    if policy is Retry.CREATE:
+        return failure in (Failure.CONNECT, Failure.RATE_LIMITED)
+    return False
+
+
+def backoff_delay(retry_number: int, rng: Callable[[], float] = random.random) -> float:
+    """Delay before retry `retry_number` (1-based): `min(1·2^(n-1), 8) × U[0.5, 1]`."""
+    base: float = min(INITIAL_DELAY * 2.0 ** (retry_number - 1), MAX_DELAY)
+    return base * (0.5 + 0.5 * rng())
+
+
+def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            value = float(raw_ms) / 1000
+            if value >= 0:
+                return value
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    raw = raw.strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - now())
+    return seconds if seconds >= 0 else None
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+def encode_json(value: Any) -> bytes:
+    """JSON with Decimals written as numbers with exactly their digits (`250.00` stays `250.00`)."""
+    return _encode(value).encode("utf-8")
+
+
+def _encode(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("cannot send a non-finite amount")
+        return format(value, "f")
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return json.dumps(value, allow_nan=False)
+    if isinstance(value, str):
+        return json.dumps(str(value), ensure_ascii=False)
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{json.dumps(str(k))}:{_encode(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_encode(v) for v in value) + "]"
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def decode_json(content: bytes) -> Any:
+    """JSON with every non-integer number as an exact Decimal."""
+    return json.loads(content, parse_float=Decimal)
+
+
+# --- stats ---------------------------------------------------------------------------------------
+
+
+class ClientStats:
+    """Thread-safe counters: HTTP requests sent (retries included) and token requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._token_requests = 0
+        self._retries = 0
+        self.last_success_at: float | None = None
+        self.last_failure_at: float | None = None
+
+    @property
+    def requests(self) -> int:
+        return self._requests
+
+    @property
+    def token_requests(self) -> int:
+        return self._token_requests
+
+    @property
+    def retries(self) -> int:
+        return self._retries
+
+    def record_request(self, *, token: bool = False, retry: bool = False) -> None:
+        with self._lock:
+            self._requests += 1
+            if token:
+                self._token_requests += 1
+            if retry:
+                self._retries += 1
+
+    def record_answer(self, answered: bool) -> None:
+        """Whether Dollr answered (any HTTP status below 500): the console's health light."""
+        now = time.time()
+        with self._lock:
+            if answered:
+                self.last_success_at = now
+            else:
+                self.last_failure_at = now
+
+    def __repr__(self) -> str:
+        return f"ClientStats(requests={self._requests}, token_requests={self._token_requests})"
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+_NEVER_LEFT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def _display_path(path: str, params: Mapping[str, str] | None) -> str:
+    if params:
+        shown = "&".join(
+            f"{quote(k, safe='')}={mask_phone(v) if k in PHONE_KEYS else quote(v, safe='')}"
+            for k, v in params.items()
+        )
+        path = f"{path}?{shown}"
+    return redact_text(path)
+
+
+class Sender:
+    """Sends one logical request, with authentication, retries and error mapping."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        max_retries: int,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        rng: Callable[[], float],
+        stats: ClientStats,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self._http = http
+        self._max_retries = max_retries
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._stats = stats
+        self._secrets_lock = threading.Lock()
+        self._secrets: set[str] = {s for s in secrets if s}
+        for secret in self._secrets:
+            _log_filter.add_secret(secret)
+        self.tokens: TokenCache | None = None
+        self.server_clock = ServerClock()
+
+    def __repr__(self) -> str:
+        return f"Sender(max_retries={self._max_retries})"
+
+    def token_changed(self, old: str | None, new: str) -> None:
+        """Keep the current token (and only it) in the redaction lists."""
+        with self._secrets_lock:
+            if old:
+                self._secrets.discard(old)
+            self._secrets.add(new)
+        if old:
+            _log_filter.discard_secret(old)
+        _log_filter.add_secret(new)
+
+    def _known_secrets(self) -> set[str]:
+        with self._secrets_lock:
+            return set(self._secrets)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: Retry,
+        params: Mapping[str, str] | None = None,
+        body: RequestModel | None = None,
+        authenticated: bool = True,
+        token_request: bool = False,
+    ) -> Any:
+        """Send and return the decoded JSON body of a 2xx response (None when empty)."""
+        secrets = self._known_secrets()
+        content: bytes | None = None
+        if body is not None:
+            secrets.update(body.secret_values())
+            content = encode_json(body.to_body())
+        shown = _display_path(path, params)
+        attempt = 0
+        retries = 0
+        replayed = False
+        is_retry = False
+        while True:
+            attempt += 1
+            headers = {"Accept": "application/json"}
+            if content is not None:
+                headers["Content-Type"] = "application/json"
+            token: str | None = None
+            if authenticated:
+                if self.tokens is None:
+                    raise RuntimeError("Sender.tokens must be set for authenticated calls")
+                token = self.tokens.get()
+                secrets.add(token)
+                headers["Authorization"] = f"Bearer {token}"
+            request = self._http.build_request(method, path, params=params, content=content, headers=headers)
+            self._stats.record_request(token=token_request, retry=is_retry)
+            is_retry = False
+            started = self._clock()
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as exc:
+                self._stats.record_answer(False)
+                failure = Failure.CONNECT if isinstance(exc, _NEVER_LEFT) else Failure.NETWORK
+                self._log(method, shown, type(exc).__name__, started, attempt)
+                if retries < self._max_retries and should_retry(retry, failure):
+                    retries += 1
+                    is_retry = True
+                    self._sleep(backoff_delay(retries, self._rng))
+                    continue
+                raise _network_error(exc, failure, method, shown) from exc
+            self.server_clock.observe(response.headers.get("date"))
+            status = response.status_code
+            self._stats.record_answer(status < 500)
+            self._log(method, shown, str(status), started, attempt)
+            if 200 <= status < 300:
+                return self._decode_success(response, method, shown)
+            if status == 401 and authenticated and not replayed and token is not None and self.tokens:
+                replayed = True
+                self.tokens.refresh_after_rejection(token)
+                continue
+            error_body = redact_value(_decode_error_body(response), secrets)
+            retry_after = parse_retry_after(response.headers) if status in (429, 503) else None
+            failure_kind = (
+                Failure.RATE_LIMITED if status == 429 else Failure.SERVER if status >= 500 else None
+            )
+            if (
+                failure_kind is not None
+                and retries < self._max_retries
+                and should_retry(retry, failure_kind)
+                and (retry_after is None or retry_after <= MAX_RETRY_AFTER)
+            ):
+                retries += 1
+                is_retry = True
+                self._sleep(retry_after if retry_after is not None else backoff_delay(retries, self._rng))
+                continue
+            raise error_from_response(
+                status,
+                error_body,
+                method=method,
+                path=shown,
+                retry_after=retry_after,
+                token_request=token_request,
+            )
+
+    def _decode_success(self, response: httpx.Response, method: str, shown: str) -> Any:
+        if not response.content.strip():
+            return None
+        try:
+            return decode_json(response.content)
+        except ValueError:
+            raise UnexpectedResponseError(
+                "Dollr answered with a body that is not JSON.",
+                outcome_unknown=method != "GET",
+                method=method,
+                path=shown,
+                status=response.status_code,
+                body=redact_value(response.text[:500], self._known_secrets()),
+            ) from None
+
+    def _log(self, method: str, shown: str, outcome: str, started: float, attempt: int) -> None:
+        elapsed_ms = max(0.0, (self._clock() - started) * 1000)
+        logger.info("%s %s -> %s in %.0f ms (attempt %d)", method, shown, outcome, elapsed_ms, attempt)
+
+
+def _decode_error_body(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return decode_json(response.content)
+    except ValueError:
+        return response.text[:1000]
+
+
+def _network_error(exc: httpx.TransportError, failure: Failure, method: str, shown: str) -> DollrError:
+    never_left = failure is Failure.CONNECT
+    if isinstance(exc, httpx.TimeoutException):
+        if never_left:
+            message = "Could not connect to Dollr in time; the request was not sent."
+        else:
+            message = (
+                "Dollr did not answer in time; the request may have reached Dollr, so its outcome is unknown."
+            )
+        return DollrTimeout(message, may_have_reached_dollr=not never_left, method=method, path=shown)
+    if never_left:
+        message = "Could not connect to Dollr; the request was not sent."
+    else:
+        message = (
+            f"The connection to Dollr failed mid-request ({type(exc).__name__}); the request may have"
+            " reached Dollr, so its outcome is unknown."
+        )
+    return NetworkError(message, may_have_reached_dollr=not never_left, method=method, path=shown)

@@ -1,0 +1,604 @@
+"""The bulk payout worker: pays a running batch's rows in the background, a few at a time.
+
+One coordinator thread per batch reads the ledger, decides what each row needs next and hands
+that to a pool of `Settings.bulk_concurrency` threads:
+
+- a waiting row is claimed (QUEUED → SENT, its intent key stored first), prepared and confirmed
+  through the execution protocol (`payouts.prepare_payout(..., batch_id=…)` + `confirm_payout`);
+- a payment Dollr holds is followed with `follow_up.refresh_payment` when it is due;
+- a payment whose outcome is unknown (timeout, 5xx, 429, dropped response) is submitted again
+  through the protocol once Dollr's Retry-After has passed; the protocol settles it by status
+  lookup and never executes a claimed intent twice.
+
+Everything the worker knows is in the ledger, so a new worker (after a crash or restart) resumes
+where the last one stopped. The merchant passcode lives only in this object's memory. Until one
+payment has gone through, rows are sent one at a time, so a mistyped passcode costs one row, not
+a whole batch; a refused passcode or a short wallet pauses the batch and puts the row back.
+
+Command line: `python -m dollr_core.bulk.worker resume --batch N --as EMAIL` (passcode on stdin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from pydantic import SecretStr
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from dollr_core.api.errors import AuthenticationError, DollrError, NetworkError, RateLimitError
+from dollr_core.basics.access import AccessDenied, Actor
+from dollr_core.bulk import batches
+from dollr_core.explain import explain
+from dollr_core.flows import payouts
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.intents import get_intent
+from dollr_core.ledger.tables import (
+    Attempt,
+    AttemptState,
+    Batch,
+    BatchRow,
+    BatchRowState,
+    BatchState,
+    Intent,
+    IntentState,
+)
+from dollr_core.payments import follow_up, protocol
+from dollr_core.services import Services
+
+log = logging.getLogger("dollr_core.bulk.worker")
+
+#: The longest the coordinator sleeps before looking at the ledger again.
+TICK = 0.25
+#: A paused batch's worker that is not resumed within this time forgets the passcode and stops.
+IDLE_LIMIT = timedelta(minutes=30)
+#: New sessions for a row whose earlier ones expired unseen, before the row is reported failed.
+MAX_RENEWALS = 3
+#: Failed looks at the ledger in a row before the worker gives up (resuming starts a new one).
+MAX_LOOK_FAILURES = 30
+
+
+class _Action(Enum):
+    SEND = "send"  # claim a waiting row, prepare it, confirm it
+    PUSH = "push"  # confirm again: nothing sent yet, or the outcome is unknown
+    POLL = "poll"  # Dollr holds the payment: ask how it stands
+
+
+@dataclass(frozen=True)
+class _View:
+    open_rows: int  # rows waiting or in flight
+    followed: int  # rows whose payment Dollr holds (or may be receiving) right now
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The columns of a row's current attempt the coordinator decides on."""
+
+    row_id: int
+    intent_state: str | None
+    attempt_id: int
+    reference_id: str
+    local_state: str
+    next_poll_at: datetime | None
+    retry_not_before: datetime | None
+    lease_until: datetime | None
+    final_at: datetime | None
+
+    @property
+    def state(self) -> AttemptState:
+        return AttemptState(self.local_state)
+
+
+@dataclass(frozen=True)
+class _Task:
+    row_id: int
+    action: _Action
+    reference_id: str | None = None
+
+    @property
+    def uses_passcode(self) -> bool:
+        return self.action is not _Action.POLL
+
+
+class BatchWorker:
+    """Pays one batch. Build it through `start`, which keeps one worker per batch per process."""
+
+    def __init__(self, svc: Services, actor: Actor, batch_id: int, passcode: SecretStr) -> None:
+        self.svc = svc
+        self.actor = actor
+        self.batch_id = batch_id
+        self._passcode = passcode
+        self.concurrency = svc.settings.bulk_concurrency
+        #: Why the worker stopped the batch, in plain words (None while all is well).
+        self.problem: str | None = None
+        self._stop = threading.Event()
+        self._halted = threading.Event()  # the batch cannot go on: follow what was sent, send nothing
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._not_before: dict[int, datetime] = {}  # rows to leave alone until then
+        self._renewals: dict[int, int] = {}  # new sessions opened per row
+        self._failures: dict[int, int] = {}  # transient failures per row before anything was sent
+        self._hold_until: datetime | None = None  # Dollr said 429: send nothing new before then
+        self._proven = False  # one payment went through: the passcode works
+        self._thread = threading.Thread(target=self._run, name=f"bulk-batch-{batch_id}", daemon=True)
+
+    def __repr__(self) -> str:  # the passcode never shows up in logs or tracebacks
+        return f"BatchWorker(batch_id={self.batch_id}, actor={self.actor.email!r}, alive={self.alive})"
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def holds_passcode(self) -> bool:
+        """True while a paused batch can be resumed without asking for the passcode again."""
+        return self.alive and not self._halted.is_set() and not self._stop.is_set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Send nothing more; calls already on the wire finish and are recorded."""
+        self._stop.set()
+        self._wake.set()
+        self.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker to end; True when it has."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self.alive
+
+    # ------------------------------------------------------------------ coordinator
+
+    def _run(self) -> None:
+        log.info("batch %s: worker started by %s", self.batch_id, self.actor.email)
+        try:
+            self._coordinate()
+        except Exception:
+            log.exception("batch %s: worker stopped by an unexpected error", self.batch_id)
+            self.problem = "The background worker stopped unexpectedly; resume the batch to carry on."
+        finally:
+            self._passcode = SecretStr("")
+            log.info("batch %s: worker ended", self.batch_id)
+
+    def _coordinate(self) -> None:
+        in_flight: dict[int, tuple[_Task, Future[None]]] = {}
+        idle_since: datetime | None = None
+        failures = 0
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"bulk-{self.batch_id}") as pool:
+            while not self._stop.is_set():
+                self._wake.clear()
+                in_flight = {row: job for row, job in in_flight.items() if not job[1].done()}
+                try:
+                    state, tasks, view = self._look(exclude=set(in_flight))
+                except Exception:  # the ledger was busy or unreachable: look again shortly
+                    failures += 1
+                    log.exception(
+                        "batch %s: could not read the ledger (%d in a row)", self.batch_id, failures
+                    )
+                    if failures >= MAX_LOOK_FAILURES:
+                        raise
+                    self._stop.wait(1.0)
+                    continue
+                failures = 0
+                if not view.open_rows and not in_flight:
+                    batches.finish_if_done(self.svc.engine, self.batch_id)
+                    return
+                if self._halted.is_set() and not in_flight and not view.followed:
+                    return  # what was on its way is settled; the rest waits for a new passcode
+                for task in tasks:
+                    if len(in_flight) >= self.concurrency:
+                        break
+                    if (
+                        task.uses_passcode
+                        and not self._proven
+                        and any(t.uses_passcode for t, _ in in_flight.values())
+                    ):
+                        continue  # until one payment went through, one passcode use at a time
+                    in_flight[task.row_id] = (task, pool.submit(self._perform, task))
+                if in_flight or tasks or state is BatchState.RUNNING:
+                    idle_since = None
+                else:
+                    idle_since = idle_since or utcnow()
+                    if utcnow() - idle_since > IDLE_LIMIT:
+                        log.info("batch %s: paused too long, the worker forgets the passcode", self.batch_id)
+                        return
+                self._wake.wait(TICK)
+
+    def _look(self, *, exclude: set[int]) -> tuple[BatchState | None, list[_Task], _View]:
+        """Read the batch and its open rows; record settled rows; return what is due, best first.
+
+        Runs several times a second, so it reads plain columns, and only as many waiting rows as
+        could be sent now.
+        """
+        now = utcnow()
+        with Session(self.svc.engine) as db:
+            batch = db.get(Batch, self.batch_id)
+            sent = db.execute(
+                sa_select(
+                    col(BatchRow.id),
+                    col(Intent.state),
+                    col(Attempt.id),
+                    col(Attempt.reference_id),
+                    col(Attempt.local_state),
+                    col(Attempt.next_poll_at),
+                    col(Attempt.retry_not_before),
+                    col(Attempt.lease_until),
+                    col(Attempt.final_at),
+                )
+                .select_from(BatchRow)
+                .outerjoin(Intent, col(Intent.intent_key) == col(BatchRow.intent_key))
+                .outerjoin(Attempt, col(Attempt.id) == col(Intent.current_attempt_id))
+                .where(col(BatchRow.batch_id) == self.batch_id, col(BatchRow.state) == BatchRowState.SENT)
+                .order_by(col(BatchRow.row_number))
+            ).all()
+            queued = db.exec(
+                select(BatchRow.id)
+                .where(BatchRow.batch_id == self.batch_id, BatchRow.state == BatchRowState.QUEUED)
+                .order_by(col(BatchRow.row_number))
+                .limit(2 * self.concurrency + len(exclude) + len(self._not_before))
+            ).all()
+        state = BatchState(batch.state) if batch is not None else None
+        follow: list[_Task] = []
+        send: list[_Task] = []
+        followed = 0
+        for row_id, intent_state, *attempt in sent:
+            seen = _Seen(row_id or 0, intent_state, *attempt) if attempt[0] is not None else None
+            if seen is not None and seen.state in (AttemptState.ACCEPTED, AttemptState.SENDING):
+                followed += 1
+            if row_id is None or row_id in exclude or self._waiting(row_id, now):
+                continue
+            task = self._follow(row_id, seen, now)
+            if task is not None and not (self._halted.is_set() and task.uses_passcode):
+                follow.append(task)
+        if state is BatchState.RUNNING and not self._halted.is_set() and not self._held(now):
+            send = [
+                _Task(row_id, _Action.SEND)
+                for row_id in queued
+                if row_id is not None and row_id not in exclude and not self._waiting(row_id, now)
+            ]
+        # Money already on its way comes first; new rows take what capacity is left.
+        return state, follow + send, _View(open_rows=len(sent) + len(queued), followed=followed)
+
+    def _follow(self, row_id: int, seen: _Seen | None, now: datetime) -> _Task | None:
+        """What a row handed over for payment needs now (None: nothing yet). Settled rows are recorded."""
+        if seen is None:  # claimed, but nothing reached Dollr yet
+            return None if self._held(now) else _Task(row_id, _Action.PUSH)
+        if seen.state in (AttemptState.COMPLETED, AttemptState.FAILED, AttemptState.REFUSED):
+            self._record(row_id, self._attempt(seen.attempt_id))
+            return None
+        if seen.state is AttemptState.ABANDONED:
+            if seen.intent_state == IntentState.READY:  # it never landed; a new session may be opened
+                return None if self._held(now) else _Task(row_id, _Action.PUSH)
+            # Whoever abandoned it opens the next attempt at once; long after, nobody will.
+            if seen.final_at is not None and seen.final_at + protocol.LEASE < now:
+                batches.record_outcome(self.svc.engine, row_id, self._attempt(seen.attempt_id))
+            return None
+        if seen.lease_until is not None and seen.lease_until > now:
+            return None  # someone (a reconciler, an earlier worker) is on it right now
+        if seen.state is AttemptState.ACCEPTED:
+            due = seen.next_poll_at is None or seen.next_poll_at <= now
+            return _Task(row_id, _Action.POLL, seen.reference_id) if due else None
+        # UNKNOWN, PREPARING, or SENDING whose sender went silent: submit again once Dollr lets us.
+        for not_before in (seen.retry_not_before, seen.next_poll_at):
+            if not_before is not None and not_before > now:
+                return None
+        return None if self._held(now) else _Task(row_id, _Action.PUSH, seen.reference_id)
+
+    def _waiting(self, row_id: int, now: datetime) -> bool:
+        with self._lock:
+            until = self._not_before.get(row_id)
+        return until is not None and until > now
+
+    def _held(self, now: datetime) -> bool:
+        with self._lock:
+            return self._hold_until is not None and self._hold_until > now
+
+    def _attempt(self, attempt_id: int) -> Attempt:
+        with Session(self.svc.engine) as db:
+            attempt = db.get(Attempt, attempt_id)
+        assert attempt is not None
+        return attempt
+
+    # ------------------------------------------------------------------ one row
+
+    def _perform(self, task: _Task) -> None:
+        try:
+            if task.action is _Action.SEND:
+                if batches.claim_row(self.svc.engine, task.row_id) is None:
+                    return  # canceled or paused meanwhile: not ours to send
+                self._push(task.row_id)
+            elif task.action is _Action.PUSH:
+                self._push(task.row_id)
+            else:
+                assert task.reference_id is not None
+                attempt = follow_up.refresh_payment(self.svc, task.reference_id, actor=self.actor.email)
+                self._after(task.row_id, attempt)
+        except Exception:  # one row's trouble must not stop the others
+            log.exception(
+                "batch %s: row %s could not be handled; trying again later", self.batch_id, task.row_id
+            )
+            self._later(task.row_id, 10.0)
+        finally:
+            self._wake.set()
+
+    def _push(self, row_id: int) -> None:
+        with Session(self.svc.engine) as db:
+            row = db.get(BatchRow, row_id)
+        if row is None or row.state != BatchRowState.SENT or not row.intent_key:
+            return
+        key = row.intent_key
+        try:
+            intent = get_intent(self.svc.engine, key)
+            if intent is None or intent.state == IntentState.OPEN:
+                payouts.prepare_payout(
+                    self.svc,
+                    self.actor,
+                    key,
+                    name=row.name,
+                    phone=row.phone,
+                    amount=row.amount if row.amount is not None else row.amount_text,
+                    currency=row.currency,
+                    note=row.note,
+                    batch_id=self.batch_id,
+                )
+                if not _still_sent(self.svc, row_id):
+                    return  # the batch was canceled while the row was being prepared
+            attempt = payouts.confirm_payout(self.svc, self.actor, key, self._passcode)
+        except (AccessDenied, AuthenticationError) as exc:
+            batches.requeue_row(self.svc.engine, row_id, explain(exc).headline)
+            self._halt(explain(exc).headline)
+            return
+        except DollrError as exc:
+            if (
+                exc.outcome_unknown
+                or isinstance(exc, RateLimitError | NetworkError)
+                or _sent_before(self, key)
+            ):
+                delay = _retry_delay(exc, self._tries(row_id))
+                self._later(row_id, delay)
+                if isinstance(exc, RateLimitError):
+                    self._hold(utcnow() + timedelta(seconds=delay))
+                return
+            batches.fail_row(self.svc.engine, row_id, f"{explain(exc).headline} Nothing was paid.")
+            return
+        except (ValueError, protocol.IntentNotReady) as exc:
+            if _sent_before(self, key):
+                self._later(row_id, 10.0)
+                return
+            batches.fail_row(self.svc.engine, row_id, f"{exc} Nothing was paid.")
+            return
+        self._after(row_id, attempt)
+
+    def _after(self, row_id: int, attempt: Attempt) -> None:
+        """Record where the row's payment stands, and react to what it says about the batch."""
+        state = AttemptState(attempt.local_state)
+        stopper = _batch_stopper(attempt)
+        if stopper is not None:
+            batches.requeue_row(self.svc.engine, row_id, stopper)
+            self._halt(stopper)
+            return
+        if state in (AttemptState.ACCEPTED, AttemptState.COMPLETED, AttemptState.FAILED):
+            self._proven = True
+        if state is AttemptState.ABANDONED:
+            renewals = self._renewals.get(row_id, 0) + 1
+            self._renewals[row_id] = renewals
+            if renewals <= MAX_RENEWALS:
+                self._later(row_id, 2.0 * renewals)
+                return
+        if attempt.retry_not_before is not None and attempt.retry_not_before > utcnow():
+            self._hold(attempt.retry_not_before)
+        self._record(row_id, attempt)
+
+    def _record(self, row_id: int, attempt: Attempt) -> None:
+        stopper = _batch_stopper(attempt)
+        if stopper is not None:  # settled while no worker was looking: send it again on resume
+            batches.requeue_row(self.svc.engine, row_id, stopper)
+        else:
+            batches.record_outcome(self.svc.engine, row_id, attempt)
+
+    def _halt(self, reason: str) -> None:
+        """The batch cannot go on: pause it, send nothing more, follow what was sent, then end."""
+        log.warning("batch %s: paused by the worker: %s", self.batch_id, reason)
+        self.problem = reason
+        self._halted.set()  # calls under way finish; the passcode is forgotten when the worker ends
+        batches.stop_for(self.svc.engine, self.batch_id, reason)
+        self._wake.set()
+
+    def _hold(self, until: datetime) -> None:
+        """Dollr's rate limit is per merchant: after a 429, hold every new payment, not just one."""
+        with self._lock:
+            self._hold_until = max(self._hold_until or until, until)
+
+    def _later(self, row_id: int, seconds: float) -> None:
+        with self._lock:
+            self._not_before[row_id] = utcnow() + timedelta(seconds=seconds)
+
+    def _tries(self, row_id: int) -> int:
+        with self._lock:
+            self._failures[row_id] = self._failures.get(row_id, 0) + 1
+            return self._failures[row_id]
+
+
+def _still_sent(svc: Services, row_id: int) -> bool:
+    with Session(svc.engine) as db:
+        row = db.get(BatchRow, row_id)
+    return row is not None and row.state == BatchRowState.SENT
+
+
+def _sent_before(worker: BatchWorker, intent_key: str) -> bool:
+    """True when an attempt holds the intent: the row may only be followed, never failed blindly."""
+    intent = get_intent(worker.svc.engine, intent_key)
+    return intent is not None and intent.current_attempt_id is not None
+
+
+def _retry_delay(exc: DollrError, tries: int) -> float:
+    if isinstance(exc, RateLimitError) and exc.retry_after:
+        return exc.retry_after
+    return min(2.0**tries, 60.0)
+
+
+def _batch_stopper(attempt: Attempt) -> str | None:
+    """A failure that would repeat on every row: the passcode or verification, or our wallet."""
+    if AttemptState(attempt.local_state) not in (AttemptState.FAILED, AttemptState.REFUSED):
+        return None
+    text = " ".join(filter(None, [attempt.gateway_message, attempt.last_error])).lower()
+    if "passcode" in text:
+        return "Dollr did not accept the merchant passcode (or payouts are not enabled for this merchant)."
+    if attempt.wallet_message:
+        return "Our Dollr wallet does not hold enough for the next payment plus fees; top it up, then resume."
+    return None
+
+
+# --------------------------------------------------------------------------- one worker per batch
+
+_workers: dict[int, BatchWorker] = {}
+_registry = threading.Lock()
+
+
+def start(svc: Services, actor: Actor, batch_id: int, passcode: str | SecretStr) -> BatchWorker:
+    """Start paying the batch in the background, unless a worker in this process already does.
+
+    Call through `batches.start_batch`, which checks the batch may run and marks it RUNNING.
+    """
+    secret = passcode if isinstance(passcode, SecretStr) else SecretStr(passcode.strip())
+    with _registry:
+        current = _workers.get(batch_id)
+    if current is not None and not current.holds_passcode:
+        current.stop()  # halted or stopping: it finishes the calls on the wire first
+    with _registry:
+        current = _workers.get(batch_id)
+        if current is not None and current.alive:
+            return current
+        worker = BatchWorker(svc, actor, batch_id, secret)
+        _workers[batch_id] = worker
+        worker.start()
+        return worker
+
+
+def stop(batch_id: int | None = None, *, timeout: float = 30.0) -> None:
+    """Stop one batch's worker (None: every worker), letting calls on the wire finish."""
+    with _registry:
+        chosen = [w for b, w in _workers.items() if batch_id is None or b == batch_id]
+    for worker in chosen:
+        worker.stop(timeout)
+
+
+def is_running(batch_id: int) -> bool:
+    """True while a worker in this process pays or follows the batch."""
+    with _registry:
+        worker = _workers.get(batch_id)
+    return worker is not None and worker.alive
+
+
+def holds_passcode(batch_id: int) -> bool:
+    """True when the batch can be resumed here without entering the passcode again."""
+    with _registry:
+        worker = _workers.get(batch_id)
+    return worker is not None and worker.holds_passcode
+
+
+def problem(batch_id: int) -> str | None:
+    """Why this process's worker stopped the batch, if it did."""
+    with _registry:
+        worker = _workers.get(batch_id)
+    return worker.problem if worker is not None else None
+
+
+def wake(batch_id: int) -> None:
+    with _registry:
+        worker = _workers.get(batch_id)
+    if worker is not None:
+        worker.wake()
+
+
+def join(batch_id: int, timeout: float | None = None) -> bool:
+    """Wait until the batch's worker ends; True when it has (or there is none)."""
+    with _registry:
+        worker = _workers.get(batch_id)
+    return worker is None or worker.join(timeout)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`resume --batch N --as EMAIL`: carry a batch on from this shell (the passcode on stdin)."""
+    from dollr_core.config import Settings, SettingsError
+    from dollr_core.services import start_services
+    from dollr_core.team import users
+
+    parser = argparse.ArgumentParser(prog="python -m dollr_core.bulk.worker", description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    resume = commands.add_parser("resume", help="start or resume paying an approved batch")
+    resume.add_argument("--batch", type=int, required=True, help="the batch number")
+    resume.add_argument(
+        "--as", dest="email", required=True, help="console user on whose behalf rows are paid"
+    )
+    options = parser.parse_args(argv)
+    try:
+        settings = Settings.load()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    passcode = getpass.getpass("Merchant passcode: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    svc = start_services(settings)
+    try:
+        actor = users.current_actor(svc.engine, options.email)
+        if actor is None:
+            print(f"{options.email} is not an active console user.", file=sys.stderr)
+            return 2
+        try:
+            batches.start_batch(svc, actor, options.batch, passcode)
+        except (batches.BulkError, AccessDenied) as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        del passcode
+        return _follow(svc, actor, options.batch)
+    finally:
+        stop(options.batch)
+        svc.close()
+
+
+def _follow(svc: Services, actor: Actor, batch_id: int) -> int:
+    try:
+        while not join(batch_id, timeout=5.0):
+            _print_progress(batches.progress(svc, actor, batch_id))
+    except KeyboardInterrupt:
+        print("stopping: calls on the wire finish first …", file=sys.stderr)
+        stop(batch_id)
+    done = batches.progress(svc, actor, batch_id)
+    _print_progress(done)
+    reason = problem(batch_id)
+    if reason:
+        print(reason, file=sys.stderr)
+    return 0 if done.batch.state == BatchState.FINISHED else 1
+
+
+def _print_progress(progress: batches.Progress) -> None:
+    counts = ", ".join(f"{batches.ROW_STATUS[state]} {n}" for state, n in sorted(progress.counts.items()))
+    print(
+        f"batch {progress.batch.id} ({progress.batch.state}): {progress.done}/{progress.total} done; {counts}"
+    )
+
+
+if __name__ == "__main__":
+    # Run the imported module's `main`, not this `__main__` copy: the worker registry must be the
+    # one `batches.start_batch` uses.
+    from dollr_core.bulk.worker import main as _main
+
+    raise SystemExit(_main())

@@ -1,0 +1,452 @@
+"""Getting paid: a customer's mobile-money wallet pays a published invoice or order, or the
+customer pays on Dollr's hosted page.
+
+Embedded collection: document → operator detection → quote → (confirm) checkout session →
+payment account → execute → status → receipt. Every step before the execution is repeatable and
+stored; the execution itself goes through `protocol.submit`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from dollr_core.api.models import (
+    AmountAndFeePrediction,
+    CheckoutCreate,
+    CheckoutItem,
+    CheckoutSessionCreate,
+    CollectionExecute,
+    DocumentDetail,
+    PaymentSourceQuery,
+)
+from dollr_core.basics.access import Actor, Permission, require
+from dollr_core.basics.enums import (
+    FeeBearer,
+    OperationType,
+    PaymentMethod,
+    Provider,
+    SourceStatus,
+    SourceType,
+)
+from dollr_core.basics.phone import normalize_phone
+from dollr_core.basics.validation import NOTE_LENGTH, check_text
+from dollr_core.flows import documents
+from dollr_core.flows.directory import Person, customer_for_counterparty, ensure_account, ensure_party
+from dollr_core.ledger.intents import get_intent, holding, open_intent
+from dollr_core.ledger.tables import Attempt, Customer, DocumentRecord, Intent, IntentKind, IntentState
+from dollr_core.payments import protocol
+from dollr_core.services import Services
+
+
+class CollectionRefused(ValueError):
+    """The collection cannot go ahead as asked; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class CollectionQuote:
+    intent_key: str
+    document_number: str
+    phone: str
+    carrier: str
+    method: PaymentMethod
+    payer_amount: Decimal  # what the customer's wallet is charged
+    payer_currency: str
+    payee_amount: Decimal  # what we receive
+    payee_currency: str
+    platform_fee: Decimal
+    gateway_fee: Decimal
+    fx_fee: Decimal
+    fx_rate: Decimal | None
+    state: IntentState
+
+
+def prepare_collection(
+    svc: Services,
+    actor: Actor,
+    intent_key: str,
+    *,
+    record: DocumentRecord,
+    phone: str,
+    payer_currency: str | None = None,
+) -> CollectionQuote:
+    """Detect the operator, register the wallet, and quote what the customer pays."""
+    require(actor, Permission.COLLECT)
+    number = normalize_phone(phone)
+    current = documents.detail(svc, actor, record.source_type, record.dollr_id)
+    if current.status != SourceStatus.ACTIVE:
+        raise CollectionRefused(_not_payable(str(current.status)))
+    info = svc.lookups.operator(number, OperationType.COLLECTION)
+    currencies = info.currencies or [current.currency]
+    currency = payer_currency or (current.currency if current.currency in currencies else currencies[0])
+    if currency not in currencies:
+        raise CollectionRefused(f"{info.carrier} wallets pay in {', '.join(currencies)}, not {currency}.")
+    if info.payment_method is None:
+        raise CollectionRefused("Dollr could not tell which operator serves this number.")
+    method = PaymentMethod(info.payment_method)
+    provider = Provider(info.gateway_provider or method.provider)
+    payer = _payer(svc, current)
+    account = ensure_account(
+        svc.engine,
+        svc.client,
+        customer=payer,
+        operation=OperationType.COLLECTION,
+        method=method,
+        provider=provider,
+        number=number,
+        country_code=info.country,
+    )
+    prediction = svc.lookups.prediction(
+        PaymentSourceQuery(
+            source_type=SourceType(record.source_type),
+            source_id=record.dollr_id,
+            target_currency=currency,
+            payment_method=method,
+            provider=provider,
+        )
+    )
+    intent = open_intent(
+        svc.engine,
+        intent_key,
+        kind=IntentKind.DOCUMENT_COLLECTION,
+        operation_type=OperationType.COLLECTION,
+        operator=actor.email,
+        state=IntentState.READY,
+        terms={"source": [record.source_type, record.dollr_id], "phone": number, "currency": currency},
+        party_name=payer.fullname,
+        phone=number,
+        dollr_party_id=payer.dollr_party_id,
+        dollr_counterparty_id=current.counterparty_id,
+        method=method,
+        provider=provider,
+        account_id=account.dollr_account_id,
+        source_type=record.source_type,
+        source_id=record.dollr_id,
+        source_number=current.number,
+        amount=current.total_amount,
+        currency=current.currency,
+        payer_currency=currency,
+        step="quoted",
+        predicted_payer_amount=prediction.payer_amount,
+        predicted_payee_amount=prediction.payee_amount,
+        predicted_platform_fee=prediction.platform_fee,
+        predicted_gateway_fee=prediction.gateway_fee,
+        predicted_fx_fee=prediction.fx_fee,
+    )
+    return _quote(intent, info.carrier or method.value, prediction)
+
+
+def _not_payable(status: str) -> str:
+    reasons: dict[str, str] = {
+        SourceStatus.IDLE: "This document is still a draft: publish it before collecting.",
+        SourceStatus.PROCESSING: "A payment for this document is already in progress.",
+        SourceStatus.PAID: "This document is already paid.",
+        SourceStatus.CANCELED: "This document was cancelled; create a new one.",
+    }
+    return reasons.get(status, f"This document cannot be paid now (it is {status}).")
+
+
+def _payer(svc: Services, current: DocumentDetail) -> Customer:
+    """The customer the document was made for (the wallet may be another of their numbers)."""
+    party = current.counterparty.party if current.counterparty else None
+    if party is None and current.counterparty_id is not None:
+        known = customer_for_counterparty(svc.engine, current.counterparty_id)
+        if known is not None:
+            return known
+        party = svc.client.counterparties.retrieve(current.counterparty_id).party
+    if party is None:
+        raise CollectionRefused("This document has no customer attached; create it again with a customer.")
+    return ensure_party(svc.engine, svc.client, Person.checked(party.fullname, party.phone))
+
+
+def _quote(intent: Intent, carrier: str, prediction: AmountAndFeePrediction) -> CollectionQuote:
+    zero = Decimal(0)
+    return CollectionQuote(
+        intent_key=intent.intent_key,
+        document_number=intent.source_number or "",
+        phone=intent.phone,
+        carrier=carrier,
+        method=PaymentMethod(str(intent.method)),
+        payer_amount=prediction.payer_amount,
+        payer_currency=prediction.payer_currency,
+        payee_amount=prediction.payee_amount,
+        payee_currency=prediction.payee_currency,
+        platform_fee=prediction.platform_fee or zero,
+        gateway_fee=prediction.gateway_fee or zero,
+        fx_fee=prediction.fx_fee or zero,
+        fx_rate=prediction.fx_rate,
+        state=IntentState(intent.state),
+    )
+
+
+def exchange_rate(quote: CollectionQuote) -> Decimal | None:
+    """Units of the customer's currency per unit of ours; None when no exchange happens.
+
+    Dollr's quote may leave the rate out. Fees are in our currency and the customer's amount is
+    the converted sum of what we receive and the fees, whoever bears them, so the rate follows.
+    """
+    if quote.payer_currency == quote.payee_currency:
+        return None
+    if quote.fx_rate is not None:
+        return quote.fx_rate
+    converted = quote.payee_amount + quote.platform_fee + quote.gateway_fee + quote.fx_fee
+    if converted <= 0:
+        return None
+    return (quote.payer_amount / converted).quantize(Decimal("0.0001"))
+
+
+def collection_attempt(svc: Services, intent_key: str) -> Attempt | None:
+    """The attempt this form's intent already made, if any: then the page shows it, never confirm."""
+    intent = get_intent(svc.engine, intent_key)
+    if intent is None or intent.current_attempt_id is None:
+        return None
+    with Session(svc.engine) as db:
+        return db.get(Attempt, intent.current_attempt_id)
+
+
+def latest_collection(svc: Services, record: DocumentRecord) -> Attempt | None:
+    """The newest collection attempt for the document, from any window or person (ledger only)."""
+    with Session(svc.engine) as db:
+        return db.exec(
+            select(Attempt)
+            .where(
+                Attempt.operation_type == OperationType.COLLECTION,
+                Attempt.source_type == record.source_type,
+                Attempt.source_id == record.dollr_id,
+            )
+            .order_by(col(Attempt.id).desc())
+        ).first()
+
+
+@dataclass
+class CollectionPlan:
+    svc: Services
+    intent: Intent
+    operation_type: OperationType = OperationType.COLLECTION
+
+    def open_session(self) -> protocol.OpenedSession:
+        assert self.intent.source_id is not None and self.intent.source_type is not None
+        session = self.svc.client.sessions.checkout(
+            CheckoutSessionCreate(
+                source_id=self.intent.source_id, source_type=SourceType(self.intent.source_type)
+            )
+        )
+        return protocol.OpenedSession(session.id, session.expires_at)
+
+    def build(self, session_id: int, reference_id: str) -> BaseModel:
+        return CollectionExecute(
+            session_id=str(session_id),
+            payment_account_id=str(self.intent.account_id),
+            currency=self.intent.payer_currency or self.intent.currency,
+            reference_id=reference_id,
+        )
+
+
+def confirm_collection(svc: Services, actor: Actor, intent_key: str) -> Attempt:
+    """Ask the customer's wallet to pay, once; a repeat call reports on the attempt already made."""
+    require(actor, Permission.COLLECT)
+    intent = get_intent(svc.engine, intent_key)
+    if intent is None:
+        raise protocol.IntentNotReady("This collection was not prepared; start again from the form.")
+    return protocol.submit(svc.engine, svc.client, intent_key, CollectionPlan(svc, intent), actor=actor.email)
+
+
+# --------------------------------------------------------------------------- document-first, end to end
+
+
+@dataclass(frozen=True)
+class NewCollection:
+    """Everything to bill a customer and collect it from a wallet in one go."""
+
+    customer: Person
+    currency: str
+    items: Sequence[documents.LineItem]
+    wallet_phone: str
+    source_type: SourceType = SourceType.INVOICE
+    fee_bearer: FeeBearer = FeeBearer.PAYER
+    note: str = ""
+    payer_currency: str | None = None
+
+
+def collect_new_document(svc: Services, actor: Actor, intent_key: str, order: NewCollection) -> Attempt:
+    """Party → counterparty → document → items → publish → quote → execute, resumable at every step.
+
+    Run it again with the same key after any interruption: each step finds what the previous run
+    stored (or what Dollr already holds) instead of creating it again.
+    """
+    require(actor, Permission.MANAGE_INVOICES)
+    require(actor, Permission.COLLECT)
+    existing = get_intent(svc.engine, intent_key)
+    if existing is not None and IntentState(existing.state) not in (IntentState.OPEN, IntentState.READY):
+        return confirm_collection(svc, actor, intent_key)  # reports on it, or takes over a dead sender
+    if existing is None:
+        open_intent(
+            svc.engine,
+            intent_key,
+            kind=IntentKind.DOCUMENT_COLLECTION,
+            operation_type=OperationType.COLLECTION,
+            operator=actor.email,
+            state=IntentState.OPEN,
+            terms={"new_document": intent_key},
+            party_name=order.customer.fullname,
+            phone=order.customer.phone,
+            currency=order.currency,
+        )
+    with holding(svc.engine, intent_key, protocol.owner_id()):
+        # A fresh intent cannot have left anything on Dollr yet: no need to look for it there.
+        _prepare_new_document(svc, actor, intent_key, order, recovering=existing is not None)
+    return confirm_collection(svc, actor, intent_key)
+
+
+def _prepare_new_document(
+    svc: Services, actor: Actor, intent_key: str, order: NewCollection, *, recovering: bool
+) -> None:
+    record = publish_new_document(
+        svc,
+        actor,
+        intent_key,
+        source_type=order.source_type,
+        customer=order.customer,
+        currency=order.currency,
+        items=order.items,
+        fee_bearer=order.fee_bearer,
+        note=order.note,
+        recovering=recovering,
+    )
+    prepare_collection(
+        svc, actor, intent_key, record=record, phone=order.wallet_phone, payer_currency=order.payer_currency
+    )
+    protocol.checkpoint("after_quote")
+
+
+def publish_new_document(
+    svc: Services,
+    actor: Actor,
+    draft_key: str,
+    *,
+    source_type: SourceType,
+    customer: Person,
+    currency: str,
+    items: Sequence[documents.LineItem],
+    fee_bearer: FeeBearer = FeeBearer.PAYER,
+    note: str = "",
+    recovering: bool = True,
+) -> DocumentRecord:
+    """Draft → items → publish in one go (a sale billed at the counter), ready to be collected.
+
+    Resumable like `collect_new_document`: the same draft key finds the document and the items
+    Dollr already holds, so a rerun or a second click never bills twice.
+    """
+    require(actor, Permission.MANAGE_INVOICES)
+    if not items:
+        raise ValueError("Add at least one item.")
+    checked = [documents.LineItem.checked(i.name, i.qty, i.unit_amount, currency) for i in items]
+    record = documents.create_document(
+        svc,
+        actor,
+        draft_key=draft_key,
+        source_type=source_type,
+        customer=customer,
+        currency=currency,
+        note=note or "Payment",
+        fee_bearer=fee_bearer,
+        recovering=recovering,
+    )
+    protocol.checkpoint("after_document")
+    if record.status == SourceStatus.IDLE:
+        _ensure_items(svc, actor, record, checked, recovering=recovering)
+        protocol.checkpoint("after_items")
+        record = documents.publish(svc, actor, record)
+        protocol.checkpoint("after_publish")
+    return record
+
+
+def _ensure_items(
+    svc: Services,
+    actor: Actor,
+    record: DocumentRecord,
+    wanted: Sequence[documents.LineItem],
+    *,
+    recovering: bool,
+) -> None:
+    """Add the items Dollr does not hold yet (an earlier run may have added some before a crash)."""
+    held = documents.detail(svc, actor, record.source_type, record.dollr_id).items if recovering else []
+    present = Counter((item.name, item.qty, item.amount.normalize()) for item in held)
+    missing = []
+    for item in wanted:
+        key = (item.name, item.qty, item.unit_amount.normalize())
+        if present[key] > 0:
+            present[key] -= 1
+            continue
+        missing.append(item)
+    documents.add_items(svc, actor, record, missing)
+
+
+# --------------------------------------------------------------------------- checkout sources
+
+
+@dataclass(frozen=True)
+class CheckoutLink:
+    record: DocumentRecord
+    url: str | None
+
+
+def create_checkout(
+    svc: Services,
+    actor: Actor,
+    draft_key: str,
+    *,
+    source_type: SourceType,
+    customer: Person,
+    currency: str,
+    items: Sequence[tuple[str, Decimal]],
+    note: str = "",
+) -> CheckoutLink:
+    """One call makes the party, counterparty and a payable document with a hosted payment page.
+
+    The draft key is the document's reference, so repeating the call finds the first document.
+    """
+    require(actor, Permission.COLLECT)
+    check_text(note, "note", max_length=NOTE_LENGTH, multiline=True)
+    for name, _amount in items:
+        check_text(name, "item name", max_length=200)
+    found = documents.find_by_reference(svc, source_type, draft_key)
+    if found is not None:
+        return CheckoutLink(found, _pay_url(svc, found))
+    created = svc.client.checkouts.create(
+        CheckoutCreate(
+            source_kind=source_type,
+            party_name=customer.fullname,
+            party_phone=customer.phone,
+            party_email=customer.email,
+            currency=currency,
+            items=[CheckoutItem(name=name, currency=currency, amount=amount) for name, amount in items],
+            reference_id=draft_key,
+            note=note or None,
+        )
+    )
+    document = documents.documents_api(svc, created.source_type).retrieve(created.source_id)
+    record = documents.mirror(svc.engine, document, created_by=actor.email)
+    return CheckoutLink(record, created.url)
+
+
+def checkout_lines(items: Sequence[documents.LineItem], currency: str) -> list[tuple[str, Decimal]]:
+    """Lines for `create_checkout`: Dollr's checkout items have no quantity, so each line is priced
+    at quantity × unit price and its name says how many."""
+    lines = []
+    for item in items:
+        line = documents.LineItem.checked(item.name, item.qty, item.unit_amount, currency)
+        name = line.name if line.qty == 1 else f"{line.name} × {line.qty}"
+        lines.append((name, line.qty * line.unit_amount))
+    return lines
+
+
+def _pay_url(svc: Services, record: DocumentRecord) -> str | None:
+    if record.number and record.status in (SourceStatus.ACTIVE, SourceStatus.PROCESSING):
+        return svc.client.links.pay(SourceType(record.source_type), record.number).url
+    return None

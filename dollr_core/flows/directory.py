@@ -1,0 +1,323 @@
+"""People we pay or collect from, and their payment accounts: created on Dollr once, then reused.
+
+Dollr's creates have no idempotency key, so each one is stored the moment it succeeds, and before
+creating anything we look for it: first in our own records, then on Dollr (contract §7 rule 7).
+Two operators entering the same new person at once would both miss and both create, so the
+creating part runs for one of them at a time (per record, across replicas on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, func, or_, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from dollr_core.api.client import DollrClient
+from dollr_core.api.models import (
+    CounterpartyCreate,
+    PartyCreate,
+    PaymentAccountCreate,
+)
+from dollr_core.basics.enums import OperationType, PaymentMethod, Provider, RelationshipType
+from dollr_core.basics.phone import normalize_phone
+from dollr_core.basics.validation import check_text, printable
+from dollr_core.ledger.tables import AccountRecord, Customer, Relationship
+
+
+@dataclass(frozen=True)
+class Person:
+    """What an operator types about a customer or beneficiary, already checked."""
+
+    fullname: str
+    phone: str
+    email: str | None = None
+    country_code: str | None = None
+
+    @classmethod
+    def checked(
+        cls, fullname: str, phone: str, email: str | None = None, country_code: str | None = None
+    ) -> Person:
+        name = " ".join(fullname.split())
+        if not name:
+            raise ValueError("Enter the person's full name.")
+        check_text(name, "name", max_length=200)
+        mail = (email or "").strip() or None
+        if mail is not None:
+            check_text(mail, "e-mail address", max_length=254)
+        if mail is not None and (
+            "@" not in mail or " " in mail or mail.startswith("@") or mail.endswith("@")
+        ):
+            raise ValueError("The e-mail address does not look right.")
+        country = (country_code or "").strip().upper() or None
+        if country is not None and (len(country) != 2 or not country.isalpha()):
+            raise ValueError("The country must be a two-letter code such as LR or RW.")
+        return cls(name, normalize_phone(phone), mail, country)
+
+
+def search_customers(engine: Engine, text: str = "", *, limit: int = 50) -> list[Customer]:
+    """Saved people whose name or phone contains `text` (all of them, newest first, when empty)."""
+    with Session(engine) as db:
+        query = select(Customer).order_by(col(Customer.updated_at).desc()).limit(limit)
+        if text.strip():
+            like = f"%{printable(text.strip()).lower()}%"  # a NUL would make PostgreSQL fail
+            digits = "".join(ch for ch in text if ch.isdigit())
+            clauses = [func.lower(Customer.fullname).like(like)]
+            if digits:
+                clauses.append(col(Customer.phone).like(f"%{digits}%"))
+            query = query.where(or_(*clauses))
+        return list(db.exec(query).all())
+
+
+def ensure_party(engine: Engine, client: DollrClient, person: Person) -> Customer:
+    """The Dollr party for this name and phone: ours if we made it, Dollr's if it exists, else new."""
+    lookup = select(Customer).where(Customer.phone == person.phone, Customer.fullname == person.fullname)
+    found = _first(engine, lookup)
+    if found is not None:
+        return found
+    with _one_creator(engine, f"party:{person.phone}:{person.fullname}") as bind:
+        found = _first(bind, lookup)  # stored by whoever created it while we waited
+        return found if found is not None else _create_party(bind, client, person)
+
+
+def _create_party(bind: _Bind, client: DollrClient, person: Person) -> Customer:
+    existing = next(
+        (p for p in client.parties.list(fullname=person.fullname) if p.phone == person.phone), None
+    )
+    party = existing or client.parties.create(
+        PartyCreate(
+            fullname=person.fullname,
+            phone=person.phone,
+            email=person.email,
+            country_code=person.country_code,
+        )
+    )
+    return _store(
+        bind,
+        Customer(
+            dollr_party_id=party.id,
+            fullname=person.fullname,
+            phone=person.phone,
+            email=person.email,
+            country_code=person.country_code,
+        ),
+        lookup=select(Customer).where(Customer.dollr_party_id == party.id),
+    )
+
+
+def ensure_counterparty(
+    engine: Engine, client: DollrClient, dollr_party_id: int, relationship: RelationshipType
+) -> Relationship:
+    """One counterparty per party and relationship type, reused for every later document."""
+    lookup = select(Relationship).where(
+        Relationship.dollr_party_id == dollr_party_id, Relationship.relationship_type == relationship
+    )
+    found = _first(engine, lookup)
+    if found is not None:
+        return found
+    with _one_creator(engine, f"counterparty:{dollr_party_id}:{relationship}") as bind:
+        found = _first(bind, lookup)
+        if found is not None:
+            return found
+        return _create_counterparty(bind, client, dollr_party_id, relationship, lookup)
+
+
+def _create_counterparty(
+    bind: _Bind,
+    client: DollrClient,
+    dollr_party_id: int,
+    relationship: RelationshipType,
+    lookup: SelectOfScalar[Relationship],
+) -> Relationship:
+    counterparty = client.counterparties.create(
+        CounterpartyCreate(relationship_type=relationship, party_id=dollr_party_id)
+    )
+    return _store(
+        bind,
+        Relationship(
+            dollr_counterparty_id=counterparty.id,
+            dollr_party_id=dollr_party_id,
+            relationship_type=relationship,
+        ),
+        lookup=lookup,
+    )
+
+
+def ensure_account(
+    engine: Engine,
+    client: DollrClient,
+    *,
+    customer: Customer,
+    operation: OperationType,
+    method: PaymentMethod,
+    provider: Provider,
+    number: str,
+    country_code: str | None,
+) -> AccountRecord:
+    """A mobile-money account is reused per party + method + number (contract §3.7)."""
+    lookup = select(AccountRecord).where(
+        AccountRecord.dollr_party_id == customer.dollr_party_id,
+        AccountRecord.operation_type == operation,
+        AccountRecord.method == method,
+        AccountRecord.account_number == number,
+        col(AccountRecord.is_active).is_(True),
+    )
+    found = _first(engine, lookup)
+    if found is not None:
+        return found
+    with _one_creator(engine, f"account:{customer.dollr_party_id}:{operation}:{method}:{number}") as bind:
+        found = _first(bind, lookup)
+        if found is not None:
+            return found
+        return _create_account(
+            bind,
+            client,
+            customer=customer,
+            operation=operation,
+            method=method,
+            provider=provider,
+            number=number,
+            country_code=country_code,
+            lookup=lookup,
+        )
+
+
+def _create_account(
+    bind: _Bind,
+    client: DollrClient,
+    *,
+    customer: Customer,
+    operation: OperationType,
+    method: PaymentMethod,
+    provider: Provider,
+    number: str,
+    country_code: str | None,
+    lookup: SelectOfScalar[AccountRecord],
+) -> AccountRecord:
+    account = client.payment_accounts.create(
+        PaymentAccountCreate(
+            account_name=f"{customer.fullname} {method.value}"[:100],
+            provider=provider,
+            method=method,
+            party_id=customer.dollr_party_id,
+            country_code=country_code,
+            insensitive_account_number=number,
+        ),
+        operation_type=operation,
+    )
+    return _store(
+        bind,
+        AccountRecord(
+            dollr_account_id=account.id,
+            dollr_party_id=customer.dollr_party_id,
+            operation_type=operation,
+            method=method,
+            provider=provider,
+            account_number=number,
+            is_active=account.is_active is not False,
+        ),
+        lookup=lookup,
+    )
+
+
+def customer_for_counterparty(engine: Engine, dollr_counterparty_id: int) -> Customer | None:
+    with Session(engine) as db:
+        relationship = db.exec(
+            select(Relationship).where(Relationship.dollr_counterparty_id == dollr_counterparty_id)
+        ).first()
+        if relationship is None:
+            return None
+        return db.exec(select(Customer).where(Customer.dollr_party_id == relationship.dollr_party_id)).first()
+
+
+def deactivate_account(engine: Engine, dollr_account_id: int) -> None:
+    """Dollr refused the account as inactive: never offer it again."""
+    with Session(engine) as db:
+        row = db.exec(select(AccountRecord).where(AccountRecord.dollr_account_id == dollr_account_id)).first()
+        if row is not None:
+            row.is_active = False
+            db.add(row)
+            db.commit()
+
+
+_Row = TypeVar("_Row", Customer, Relationship, AccountRecord)
+
+
+#: Where a creator reads and writes: the engine, or the connection holding the creator's lock.
+_Bind = Engine | Connection
+
+
+def _first(bind: _Bind, lookup: SelectOfScalar[_Row]) -> _Row | None:
+    with Session(bind) as db:
+        return db.exec(lookup).first()
+
+
+class _KeyedLocks:
+    """One lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
+_creating = _KeyedLocks()
+
+
+@contextmanager
+def _one_creator(engine: Engine, key: str) -> Iterator[_Bind]:
+    """Let one worker at a time create the record `key` names: a lock in this process and, on
+    PostgreSQL, an advisory lock that other replicas of the console and jobs respect too.
+
+    Only the first payment to or from a new person comes here; the lock is held for one Dollr
+    create, so waiting is short, and the waiter then finds the record in the ledger. On
+    PostgreSQL the record is written on the lock's own connection and committed as the lock ends
+    (also if we die), so a creator holds one pooled connection, never two, and the lock works
+    behind PgBouncer too.
+    """
+    with _creating.hold(key):
+        if engine.dialect.name != "postgresql":
+            yield engine
+            return
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
+            yield connection
+
+
+def _store(bind: _Bind, row: _Row, *, lookup: Any) -> _Row:
+    """Insert, or return the row a concurrent worker stored first (the unique key decides)."""
+    with Session(bind) as db:
+        try:
+            with db.begin_nested():  # a taken key undoes this insert only
+                db.add(row)
+        except IntegrityError:
+            winner: _Row | None = db.exec(lookup).first()
+            if winner is None:
+                raise
+            return winner
+        db.commit()
+        db.refresh(row)
+        return row

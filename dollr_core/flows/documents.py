@@ -1,0 +1,370 @@
+"""Invoices and orders: drafted, itemised, published, cancelled, found again, paid.
+
+Dollr is the source of truth; `DocumentRecord` is our mirror of it, refreshed after every change
+we make and every status we read, so lists and searches cost no call to Dollr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine, func, or_
+from sqlmodel import Session, col, select
+
+from dollr_core.api.client import Documents as DocumentsAPI
+from dollr_core.api.errors import NotFoundError
+from dollr_core.api.models import (
+    Document,
+    DocumentDetail,
+    InvoiceCreate,
+    ItemCreate,
+    ItemUpdate,
+    OrderCreate,
+    Receipt,
+)
+from dollr_core.basics.access import Actor, Permission, require, require_any
+from dollr_core.basics.enums import FeeBearer, RelationshipType, SourceStatus, SourceType
+from dollr_core.basics.money import check_currency, parse_amount
+from dollr_core.basics.validation import NOTE_LENGTH, check_text, printable
+from dollr_core.flows.directory import Person, ensure_counterparty, ensure_party
+from dollr_core.ledger import audit
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.tables import Customer, DocumentRecord
+from dollr_core.services import Services
+
+
+@dataclass(frozen=True)
+class LineItem:
+    name: str
+    qty: int
+    unit_amount: Decimal
+
+    @classmethod
+    def checked(cls, name: str, qty: int | str, unit_amount: str | Decimal, currency: str) -> LineItem:
+        label = " ".join(str(name).split())
+        if not label:
+            raise ValueError("Give the item a name.")
+        check_text(label, "item name", max_length=200)
+        try:
+            count = int(qty)
+        except (TypeError, ValueError):
+            raise ValueError("The quantity must be a whole number.") from None
+        if count < 1:
+            raise ValueError("The quantity must be at least 1.")
+        return cls(label, count, parse_amount(unit_amount, currency))
+
+
+def documents_api(svc: Services, source_type: SourceType | str) -> DocumentsAPI:
+    return svc.client.invoices if SourceType(source_type) is SourceType.INVOICE else svc.client.orders
+
+
+def create_document(
+    svc: Services,
+    actor: Actor,
+    *,
+    draft_key: str,
+    source_type: SourceType,
+    customer: Person,
+    currency: str,
+    note: str,
+    fee_bearer: FeeBearer,
+    as_payment_link: bool = True,
+    due_date: datetime | None = None,
+    recovering: bool = True,
+) -> DocumentRecord:
+    """A draft for the customer. The same draft key never creates a second document.
+
+    The key travels to Dollr as the document's own reference, so even a crash between Dollr's
+    answer and our write is recovered by finding the document there.
+    """
+    require(actor, Permission.MANAGE_INVOICES)
+    check_currency(currency)
+    check_text(note.strip(), "note", max_length=NOTE_LENGTH, multiline=True)
+    # Only a run that may have been cut off after Dollr's create needs to look there as well.
+    existing = find_by_reference(svc, source_type, draft_key, ask_dollr=recovering)
+    if existing is not None:
+        return existing
+    person = ensure_party(svc.engine, svc.client, customer)
+    relationship = ensure_counterparty(
+        svc.engine, svc.client, person.dollr_party_id, RelationshipType.CUSTOMER
+    )
+    request: InvoiceCreate | OrderCreate
+    if source_type is SourceType.INVOICE:
+        request = InvoiceCreate(
+            counterparty_id=relationship.dollr_counterparty_id,
+            currency=currency,
+            note=note.strip(),
+            fee_bearer=fee_bearer,
+            as_payment_link=as_payment_link,
+            reference_id=draft_key,
+            due_date=due_date,
+        )
+    else:
+        request = OrderCreate(
+            counterparty_id=relationship.dollr_counterparty_id,
+            currency=currency,
+            note=note.strip(),
+            fee_bearer=fee_bearer,
+            as_payment_link=as_payment_link,
+            reference_id=draft_key,
+        )
+    document = documents_api(svc, source_type).create(request)
+    return mirror(svc.engine, document, customer=person, created_by=actor.email)
+
+
+def find_by_reference(
+    svc: Services, source_type: SourceType, reference: str, *, ask_dollr: bool = True
+) -> DocumentRecord | None:
+    with Session(svc.engine) as db:
+        mine = db.exec(
+            select(DocumentRecord).where(
+                DocumentRecord.source_type == source_type, DocumentRecord.reference == reference
+            )
+        ).first()
+    if mine is not None or not ask_dollr:
+        return mine
+    for document in documents_api(svc, source_type).list(status=SourceStatus.IDLE):
+        if document.reference_id == reference:
+            return mirror(svc.engine, document)
+    return None
+
+
+def mirror(
+    engine: Engine,
+    document: Document,
+    *,
+    customer: Customer | None = None,
+    created_by: str | None = None,
+) -> DocumentRecord:
+    """Store what Dollr says about the document (insert or update)."""
+    source_type = str(document.source_type)
+    with Session(engine) as db:
+        row = db.exec(
+            select(DocumentRecord).where(
+                DocumentRecord.source_type == source_type, DocumentRecord.dollr_id == document.id
+            )
+        ).first() or DocumentRecord(
+            source_type=source_type,
+            dollr_id=document.id,
+            status=str(document.status),
+            currency=document.currency,
+            fee_bearer=str(document.fee_bearer or FeeBearer.PAYER),
+        )
+        row.number = document.number or row.number
+        row.status = str(document.status)
+        row.currency = document.currency
+        row.total_amount = document.total_amount if document.total_amount is not None else row.total_amount
+        row.fee_bearer = str(document.fee_bearer or row.fee_bearer)
+        row.note = document.note if document.note is not None else row.note
+        row.as_payment_link = bool(document.as_payment_link)
+        row.dollr_counterparty_id = document.counterparty_id or row.dollr_counterparty_id
+        row.reference = document.reference_id or row.reference
+        row.paid_at = document.paid_at or row.paid_at
+        if isinstance(document, DocumentDetail) and document.counterparty and document.counterparty.party:
+            row.customer_name = document.counterparty.party.fullname
+            row.customer_phone = document.counterparty.party.phone
+        if customer is not None:
+            row.customer_name, row.customer_phone = customer.fullname, customer.phone
+        if created_by is not None:
+            row.created_by = created_by
+        row.updated_at = utcnow()
+        db.add(row)
+        db.commit()
+        db.refresh(row)
+        return row
+
+
+def set_status(
+    engine: Engine, source_type: str, dollr_id: int, status: str, paid_at: datetime | None
+) -> None:
+    with Session(engine) as db:
+        row = db.exec(
+            select(DocumentRecord).where(
+                DocumentRecord.source_type == source_type, DocumentRecord.dollr_id == dollr_id
+            )
+        ).first()
+        if row is not None and (row.status != status or (paid_at and row.paid_at != paid_at)):
+            row.status = status
+            row.paid_at = paid_at or row.paid_at
+            row.updated_at = utcnow()
+            db.add(row)
+            db.commit()
+
+
+def detail(svc: Services, actor: Actor, source_type: SourceType | str, dollr_id: int) -> DocumentDetail:
+    """The document with its items, fresh from Dollr (the mirror follows)."""
+    require_any(actor, Permission.MANAGE_INVOICES, Permission.COLLECT, Permission.VIEW_RECEIPTS)
+    document = documents_api(svc, source_type).retrieve(dollr_id)
+    mirror(svc.engine, document)
+    return document
+
+
+def find_document(svc: Services, actor: Actor, text: str) -> DocumentRecord | None:
+    """By number (INV-…/ORD-…) or by Dollr id, in our mirror first, then on Dollr."""
+    require_any(actor, Permission.MANAGE_INVOICES, Permission.LOOK_UP_STATUS, Permission.VIEW_RECEIPTS)
+    value = printable(text.strip())  # a NUL would make PostgreSQL fail
+    if not value:
+        return None
+    # An id is ASCII digits a 64-bit column can hold ("²" is a digit to Python, 23 digits overflow).
+    dollr_id = int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+    with Session(svc.engine) as db:
+        query = select(DocumentRecord).where(func.upper(DocumentRecord.number) == value.upper())
+        if dollr_id is not None:
+            query = select(DocumentRecord).where(
+                or_(
+                    col(DocumentRecord.dollr_id) == dollr_id,
+                    func.upper(DocumentRecord.number) == value.upper(),
+                )
+            )
+        row = db.exec(query.order_by(col(DocumentRecord.id).desc())).first()
+    if row is not None:
+        return row
+    kinds = [SourceType.ORDER] if value.upper().startswith("ORD") else [SourceType.INVOICE, SourceType.ORDER]
+    for kind in kinds:
+        api = documents_api(svc, kind)
+        try:
+            found = api.retrieve(dollr_id) if dollr_id is not None else api.retrieve_by_number(value.upper())
+        except NotFoundError:
+            continue
+        return mirror(svc.engine, found)
+    return None
+
+
+def search_documents(
+    engine: Engine,
+    *,
+    text: str = "",
+    status: str | None = None,
+    source_type: str | None = None,
+    limit: int = 200,
+) -> list[DocumentRecord]:
+    with Session(engine) as db:
+        query = select(DocumentRecord)
+        if status:
+            query = query.where(DocumentRecord.status == status)
+        if source_type:
+            query = query.where(DocumentRecord.source_type == source_type)
+        if text.strip():
+            like = f"%{printable(text.strip()).lower()}%"  # a NUL would make PostgreSQL fail
+            query = query.where(
+                or_(
+                    func.lower(DocumentRecord.number).like(like),
+                    func.lower(DocumentRecord.customer_name).like(like),
+                    col(DocumentRecord.customer_phone).like(like),
+                )
+            )
+        return list(db.exec(query.order_by(col(DocumentRecord.created_at).desc()).limit(limit)).all())
+
+
+def add_item(svc: Services, actor: Actor, record: DocumentRecord, item: LineItem) -> DocumentDetail:
+    require(actor, Permission.MANAGE_INVOICES)
+    api = documents_api(svc, record.source_type)
+    api.add_item(
+        record.dollr_id,
+        ItemCreate(name=item.name, currency=record.currency, qty=item.qty, amount=item.unit_amount),
+    )
+    return detail(svc, actor, record.source_type, record.dollr_id)
+
+
+def add_items(svc: Services, actor: Actor, record: DocumentRecord, items: Iterable[LineItem]) -> None:
+    """Several items at once, without reading the document back after each (publish reads it)."""
+    require(actor, Permission.MANAGE_INVOICES)
+    api = documents_api(svc, record.source_type)
+    for item in items:
+        api.add_item(
+            record.dollr_id,
+            ItemCreate(name=item.name, currency=record.currency, qty=item.qty, amount=item.unit_amount),
+        )
+
+
+def update_item(
+    svc: Services, actor: Actor, record: DocumentRecord, item_id: int, item: LineItem
+) -> DocumentDetail:
+    require(actor, Permission.MANAGE_INVOICES)
+    documents_api(svc, record.source_type).update_item(
+        record.dollr_id, item_id, ItemUpdate(name=item.name, qty=item.qty, amount=item.unit_amount)
+    )
+    return detail(svc, actor, record.source_type, record.dollr_id)
+
+
+def remove_item(svc: Services, actor: Actor, record: DocumentRecord, item_id: int) -> DocumentDetail:
+    require(actor, Permission.MANAGE_INVOICES)
+    documents_api(svc, record.source_type).remove_item(record.dollr_id, item_id)
+    return detail(svc, actor, record.source_type, record.dollr_id)
+
+
+def publish(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentRecord:
+    """IDLE → ACTIVE: the items lock and the document can be paid. Publishing twice is harmless."""
+    require(actor, Permission.MANAGE_INVOICES)
+    current = detail(svc, actor, record.source_type, record.dollr_id)
+    if current.status != SourceStatus.IDLE:
+        return mirror(svc.engine, current)
+    if not current.items:
+        raise ValueError("Add at least one item before publishing.")
+    published = mirror(svc.engine, documents_api(svc, record.source_type).publish(record.dollr_id))
+    _audit(svc, actor, "published", published)
+    return published
+
+
+def cancel(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentRecord:
+    require(actor, Permission.MANAGE_INVOICES)
+    current = detail(svc, actor, record.source_type, record.dollr_id)
+    if current.status == SourceStatus.PROCESSING:
+        raise ValueError(
+            "A payment for this document is in progress; wait for its outcome before cancelling."
+        )
+    if current.status in (SourceStatus.PAID, SourceStatus.CANCELED):
+        raise ValueError(f"This document is already {str(current.status).lower()}.")
+    canceled = mirror(svc.engine, documents_api(svc, record.source_type).cancel(record.dollr_id))
+    _audit(svc, actor, "canceled", canceled)
+    return canceled
+
+
+def _audit(svc: Services, actor: Actor, what: str, record: DocumentRecord) -> None:
+    audit.record(
+        svc.engine,
+        actor.email,
+        f"{record.source_type.lower()}_{what}",
+        target=record.number or str(record.dollr_id),
+        detail=f"{record.currency} {record.total_amount} for {record.customer_name}",
+    )
+
+
+def pay_link(svc: Services, actor: Actor, record: DocumentRecord) -> str:
+    """The hosted page where the customer pays by mobile money or card (needs a published document)."""
+    require_any(actor, Permission.MANAGE_INVOICES, Permission.COLLECT)
+    if not record.number:
+        raise ValueError("The document has no number yet.")
+    return svc.client.links.pay(SourceType(record.source_type), record.number).url
+
+
+def receipt(svc: Services, actor: Actor, record: DocumentRecord) -> Receipt:
+    require(actor, Permission.VIEW_RECEIPTS)
+    return documents_api(svc, record.source_type).receipt(record.dollr_id)
+
+
+def record_by_id(engine: Engine, record_id: int) -> DocumentRecord | None:
+    """The mirrored document by our own row id (what a page keeps while a document is open)."""
+    with Session(engine) as db:
+        return db.get(DocumentRecord, record_id)
+
+
+def record_by_number(engine: Engine, number: str) -> DocumentRecord | None:
+    """The mirrored document with exactly this number (INV-…/ORD-…); never asks Dollr."""
+    value = number.strip().upper()
+    if not value:
+        return None
+    with Session(engine) as db:
+        return db.exec(
+            select(DocumentRecord)
+            .where(func.upper(DocumentRecord.number) == value)
+            .order_by(col(DocumentRecord.id).desc())
+        ).first()
+
+
+def lines_total(items: Iterable[LineItem]) -> Decimal:
+    """What the items come to (Σ quantity × unit price), before any fee."""
+    return sum((item.qty * item.unit_amount for item in items), Decimal(0))

@@ -1,0 +1,50 @@
+"""Following a payment after it was sent: status refresh and the documents that follow it.
+
+Pages, the reconciler and the bulk worker all call `refresh_payment`; it asks Dollr only when the
+attempt is due and nobody else is asking, so any number of open pages cost one poll.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from dollr_core.api.errors import DollrError
+from dollr_core.basics.enums import OperationType, SourceStatus, SourceType
+from dollr_core.flows import documents
+from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
+from dollr_core.payments import protocol
+from dollr_core.services import Services
+
+
+def refresh_payment(svc: Services, reference_id: str, *, actor: str, force: bool = False) -> Attempt:
+    attempt = protocol.refresh(svc.engine, svc.client, reference_id, actor=actor, force=force)
+    follow_document(svc, attempt)
+    return attempt
+
+
+def follow_document(svc: Services, attempt: Attempt) -> None:
+    """Keep the invoice/order mirror in step with its collection (Dollr's word, not a guess)."""
+    if attempt.op is not OperationType.COLLECTION or attempt.source_id is None or not attempt.source_type:
+        return
+    with Session(svc.engine) as db:
+        record = db.exec(
+            select(DocumentRecord).where(
+                DocumentRecord.source_type == attempt.source_type,
+                DocumentRecord.dollr_id == attempt.source_id,
+            )
+        ).first()
+    state = AttemptState(attempt.local_state)
+    expected = {
+        AttemptState.COMPLETED: SourceStatus.PAID,
+        AttemptState.ACCEPTED: SourceStatus.PROCESSING,
+        AttemptState.FAILED: SourceStatus.ACTIVE,
+    }.get(state)
+    if expected is None or (record is not None and record.status == expected):
+        return
+    try:
+        status = svc.client.status.source(SourceType(attempt.source_type), attempt.source_id)
+    except DollrError:
+        return  # the next refresh tries again
+    documents.set_status(
+        svc.engine, attempt.source_type, attempt.source_id, str(status.status), status.paid_at
+    )
