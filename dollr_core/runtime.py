@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from dollr_core.api.caches import Lookups
 from dollr_core.api.client import DollrClient
-from dollr_core.config import Settings
+from dollr_core.config import Settings, SettingsError
 from dollr_core.flows.books import follow_books
 from dollr_core.ledger import open_ledger
 from dollr_core.payments.reconcile import reconcile_once
@@ -28,7 +28,13 @@ def start_services(settings: Settings) -> Services:
     """Open the ledger, start the embedded sandbox when no Dollr address is configured, connect."""
     stop_sandbox: Callable[[], None] | None = None
     if not settings.is_live and settings.base_url is None:
-        from dollr_sandbox import Sandbox, SandboxConfig
+        try:
+            from dollr_sandbox import Sandbox, SandboxConfig
+        except ImportError as exc:
+            raise SettingsError(
+                "The embedded Dollr sandbox is not installed (pip install 'dollr-ops-console[sandbox]'):"
+                " install it, set DOLLR_BASE_URL to a running sandbox, or configure live mode."
+            ) from exc
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         sandbox = Sandbox(
