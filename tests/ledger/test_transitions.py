@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, exists, func
 from sqlmodel import Session, SQLModel, col, select
 
 from dollr_core.ledger import open_ledger, transitions
@@ -213,3 +213,45 @@ def test_the_table_names_every_state() -> None:
         assert set(TRANSITIONS[model]) == set(states)
         for frm in states:
             assert transitions.allowed(model, frm, "NOT-A-STATE") is False
+
+
+def test_a_claim_commits_or_rolls_back_with_its_event_on_both_ledgers(ledger_url: str) -> None:
+    """The bulk worker's claim, on SQLite and PostgreSQL: one statement moves the row only while its
+    batch runs, and the event goes with it."""
+    engine = open_ledger(ledger_url)
+    with Session(engine) as db:
+        batch = Batch(name="b", created_by="op@example.com", state=BatchState.RUNNING)
+        db.add(batch)
+        db.commit()
+        batch_id = batch.id or 0
+        row = BatchRow(batch_id=batch_id, row_number=1, state=BatchRowState.QUEUED)
+        db.add(row)
+        db.commit()
+        row_id = row.id or 0
+    running = exists().where(col(Batch.id) == BatchRow.batch_id, col(Batch.state) == BatchState.RUNNING)
+
+    def claim(db: Session) -> list[int]:
+        return transitions.move_where(
+            db,
+            BatchRow,
+            BatchRowState.QUEUED,
+            BatchRowState.SENT,
+            where=[col(BatchRow.id) == row_id, running],
+            values={"intent_key": func.coalesce(BatchRow.intent_key, "key-1")},
+            actor="system:bulk-worker",
+        )
+
+    with Session(engine) as db:
+        assert claim(db) == [row_id]
+        db.rollback()
+    with Session(engine) as db:
+        assert db.get(BatchRow, row_id).state == BatchRowState.QUEUED  # type: ignore[union-attr]
+        assert _events(db, BatchRow, row_id) == []
+        assert claim(db) == [row_id]
+        db.commit()
+        assert claim(db) == []
+        stored = db.get(BatchRow, row_id)
+        assert stored is not None and (stored.state, stored.intent_key) == (BatchRowState.SENT, "key-1")
+        (event,) = _events(db, BatchRow, row_id)
+        assert (event.batch_id, event.from_state, event.to_state) == (batch_id, "QUEUED", "SENT")
+    engine.dispose()
