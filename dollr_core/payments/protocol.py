@@ -20,6 +20,10 @@ Every money-moving operation (collection, payout, transfer, refund; single or bu
 - PROCESSING is not failure: accepted attempts are polled (here and by the reconciler) until final.
 - Leases are short and renewed by a heartbeat while their worker lives (`ledger.leases`): a dead
   worker's attempt is taken over within seconds, a live one's never.
+
+This module is the entry point and the order of the steps; `payments.attempts` writes each step's
+result to the ledger (state changes through `ledger.transitions`), and `payments.landing` holds
+what proves a request was refused or can no longer land.
 """
 
 from __future__ import annotations
@@ -92,6 +96,7 @@ __all__ = [
     "reopen_intent",
     "submit",
 ]
+
 #: New attempts one submit may open after sessions that expired unseen.
 MAX_RENEWALS = 2
 
