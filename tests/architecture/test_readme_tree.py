@@ -19,7 +19,7 @@ def named_paths() -> set[str]:
         cell = line.split("|")[1] if line.startswith("|") else ""
         base = ""
         for name in re.findall(r"`([^`]+)`", cell):
-            if "/" in name.rstrip("/") or name.endswith("/") or name.endswith(".py") and not base:
+            if "/" in name.rstrip("/") or name.endswith("/") or (name.endswith(".py") and not base):
                 base = name.rsplit("/", 1)[0] + "/" if "/" in name.rstrip("/") else ""
                 paths.add(name)
             else:  # `client.py` after `dollr_core/api/models.py`: in the same folder
