@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 
 import streamlit as st
 
@@ -16,30 +17,34 @@ from console.widgets import money, page_link
 from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType
 from dollr_core.basics.phone import mask_phone
+from dollr_core.basics.words import count
 from dollr_core.reports import dashboard, statements
 from dollr_core.reports.history import CurrencyTotal, HistoryRow, operation_name
 from dollr_core.reports.predictor import method_name
+
+#: The headline figures: money in, then money out.
+_SHOWN = {OperationType.COLLECTION: ("Collected", "collection"), OperationType.PAYOUT: ("Paid out", "payout")}
+ZERO = Decimal(0)
 
 who = actor()  # every role sees the home page
 svc = services()
 
 
 def moved(title: str, since: date, rows: Sequence[CurrencyTotal]) -> None:
+    """One row per currency, money in beside money out: wide enough for any amount, and on a phone
+    each figure gets the whole width (six figures side by side were cut off at any width)."""
     st.markdown(f"**{title}** · since {since:%a %d %b} (UTC)")
-    collected = [r for r in rows if r.operation == OperationType.COLLECTION and r.completed]
-    paid_out = [r for r in rows if r.operation == OperationType.PAYOUT and r.completed]
-    if not collected and not paid_out:
+    done = {(r.operation, r.currency): r for r in rows if r.completed}
+    currencies = sorted({currency for operation, currency in done if operation in _SHOWN})
+    if not currencies:
         st.caption("Nothing completed yet.")
         return
-    columns = st.columns(max(len(collected) + len(paid_out), 1))
-    for column, row in zip(columns, [*collected, *paid_out], strict=False):
-        incoming = row.operation == OperationType.COLLECTION
-        column.metric(
-            f"{'Collected' if incoming else 'Paid out'} in {row.currency}",
-            money(row.completed_amount, row.currency),
-            help=f"{row.completed} completed {'collection' if incoming else 'payout'}(s).",
-        )
-        column.caption(f"{row.completed} payment(s)")
+    for currency in currencies:
+        columns = st.columns(len(_SHOWN))
+        for column, (operation, (verb, noun)) in zip(columns, _SHOWN.items(), strict=True):
+            row = done.get((operation, currency))
+            column.metric(f"{verb} in {currency}", money(row.completed_amount if row else ZERO, currency))
+            column.caption(count(row.completed if row else 0, noun, "completed"))
 
 
 def payment_rows(rows: Sequence[HistoryRow], *, key: str, reasons: bool) -> None:
@@ -80,10 +85,9 @@ figures = dashboard.home_figures(svc.engine)
 st.title("Home")
 st.caption(f"Welcome, {who.email}. Figures from this console's records; days are UTC days.")
 
-today, week = st.columns(2)
-with today, st.container(border=True):
+with st.container(border=True):
     moved("Today", figures.today, figures.today_totals)
-with week, st.container(border=True):
+with st.container(border=True):
     moved("This week", figures.week_start, figures.week_totals)
 
 st.subheader("Waiting for an outcome")
