@@ -106,32 +106,21 @@ else:
     payment_rows(figures.failures, key="home_failures", reasons=True)
 
 st.subheader("Wallet balances")
-if figures.balances:
+# Known first (the sandbox's own wallets, or the books finance keeps), then what this console moved:
+# that is no balance (it misses the opening balance and everything done elsewhere), so it never warns.
+true_balances = dashboard.sandbox_balances(svc)
+if true_balances is not None:
+    st.markdown("**Sandbox wallets**: known, the sandbox's own balances (pretend money)")
     st.dataframe(
-        [
-            {
-                "Currency": b.currency,
-                "Collected": money(b.collected, b.currency),
-                "Sent out (with fees)": money(b.sent, b.currency),
-                "Estimated balance": money(b.estimate, b.currency),
-            }
-            for b in figures.balances
-        ],
+        [{"Currency": c, "Available": money(amount, c)} for c, amount in true_balances.items()],
         hide_index=True,
         width="stretch",
     )
-else:
-    st.caption("No completed payment recorded yet.")
-st.caption(
-    "**Estimate from this console's records**: money collected minus money sent out through this"
-    " console. Dollr offers no balance look-up, and this does not know the opening balance or"
-    " anything done outside the console."
-)
 books = [
     (row, statements.balance_now(svc.engine, row.currency)) for row in statements.opening_balances(svc.engine)
 ]
 if books:
-    st.markdown("**From the books**: the starting balance finance entered, plus every payment since")
+    st.markdown("**From the books**: known, the starting balance finance entered plus every payment since")
     st.dataframe(
         [
             {
@@ -145,14 +134,30 @@ if books:
         hide_index=True,
         width="stretch",
     )
-
-true_balances = dashboard.sandbox_balances(svc)
-if true_balances is not None:
-    st.markdown("**Sandbox wallets** (the sandbox's own balances: pretend money)")
+elif true_balances is None:
+    st.caption(
+        "No balance is known: Dollr offers no balance look-up. Finance can enter each wallet's starting"
+        " balance on Statements; from then on the balance here is known."
+    )
+if figures.balances:
+    st.markdown("**Moved through this console**: not a balance")
     st.dataframe(
-        [{"Currency": c, "Available": money(amount, c)} for c, amount in true_balances.items()],
+        [
+            {
+                "Currency": b.currency,
+                "Money in (received)": money(b.collected, b.currency),
+                "Money out (with fees)": money(b.sent, b.currency),
+                "Difference": money(b.estimate, b.currency),
+            }
+            for b in figures.balances
+        ],
         hide_index=True,
         width="stretch",
+    )
+    st.caption(
+        "Completed collections minus completed payments out, as recorded here. It leaves out the wallet's"
+        " opening balance and anything done outside this console, so a negative difference is no sign"
+        " that the wallet is short."
     )
 
 if who.can(Permission.VIEW_HISTORY):

@@ -3,13 +3,19 @@ say what is known, and no raw code or jargon reaches the screen (issue 14, point
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
 
 from streamlit.testing.v1 import AppTest
 
 from console.navigation import PAGES
 from dollr_core.basics.access import Actor, Role
+from dollr_core.bulk.batches import CurrencyTotal
 from dollr_core.services import Services
+from dollr_sandbox import Sandbox
+from tests.flows.helpers import pay_out, settle
 
 from .test_payout_page import review, texts
 
@@ -25,3 +31,27 @@ def test_over_the_limit_advice_names_a_role_that_can_pay_it(
     assert "the finance role" in said and "Bulk payouts" in said
     assert bulk.open_to(Actor("f@example.com", Role.FINANCE))  # the role named can open the page named
     assert "the manager role approves" in said
+
+
+def test_balances_say_what_is_known_and_never_alarm_on_an_estimate(
+    page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
+) -> None:
+    pay_out(console, Actor("olivia@example.com", Role.OPERATOR), uuid.uuid4().hex, amount="25")
+    settle(console, fresh_sandbox)
+    at = page("pages/home.py", role=Role.FINANCE).run()
+    said = texts(at)
+    assert "Estimated balance" not in said
+    assert not at.warning and not at.error  # a difference in our records alarms nobody
+    assert "No balance is known" in said  # no books, no sandbox wallets: say so
+    [moved] = [d.value for d in at.dataframe if "Difference" in d.value.columns]
+    assert moved["Difference"][0].startswith("-USD") or moved["Difference"][0].startswith("USD -")
+    assert "a negative difference is no sign that the wallet is short" in said
+
+
+def test_a_batch_is_short_only_against_a_known_balance() -> None:
+    guessed = CurrencyTotal("USD", 1, Decimal(500), Decimal(5), Decimal(505), estimated_balance=Decimal(22))
+    assert guessed.short_by is None  # an estimate from our records is no evidence
+    booked = replace(guessed, books_balance=Decimal(500))
+    assert booked.short_by == Decimal(5)
+    assert replace(guessed, books_balance=Decimal(9682)).short_by is None
+    assert replace(guessed, sandbox_balance=Decimal(9682)).sandbox_short_by is None
