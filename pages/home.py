@@ -21,6 +21,7 @@ from dollr_core.basics.words import count
 from dollr_core.reports import dashboard, statements
 from dollr_core.reports.history import CurrencyTotal, HistoryRow, operation_name
 from dollr_core.reports.predictor import method_name
+from dollr_core.team import approvals
 
 #: The headline figures: money in, then money out.
 _SHOWN = {OperationType.COLLECTION: ("Collected", "collection"), OperationType.PAYOUT: ("Paid out", "payout")}
@@ -89,6 +90,15 @@ with st.container(border=True):
     moved("Today", figures.today, figures.today_totals)
 with st.container(border=True):
     moved("This week", figures.week_start, figures.week_totals)
+
+if who.can(Permission.APPROVE):
+    waiting_payouts = approvals.pending_payouts(svc, who)
+    waiting_batches = approvals.pending_batches(svc, who)
+    if waiting_payouts or waiting_batches:
+        parts = [count(len(waiting_payouts), "payout")] if waiting_payouts else []
+        parts += [count(len(waiting_batches), "payout batch")] if waiting_batches else []
+        st.warning(f"Waiting for your approval: {' and '.join(parts)}.", icon=":material/approval:")
+        page_link("pages/approvals.py", "Open Approvals", icon=":material/approval:")
 
 st.subheader("Waiting for an outcome")
 if not figures.open_count:

@@ -12,11 +12,15 @@ from streamlit.testing.v1 import AppTest
 
 from console.navigation import PAGES
 from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.words import a_or_an, count
 from dollr_core.bulk.batches import CurrencyTotal
+from dollr_core.flows import payouts
 from dollr_core.services import Services
+from dollr_core.team import approvals
 from dollr_sandbox import Sandbox
 from tests.flows.helpers import pay_out, settle
 
+from .test_invoices_page import listed_status, new_draft, open_invoices, opened
 from .test_payout_page import review, texts
 
 
@@ -55,3 +59,36 @@ def test_a_batch_is_short_only_against_a_known_balance() -> None:
     assert booked.short_by == Decimal(5)
     assert replace(guessed, books_balance=Decimal(9682)).short_by is None
     assert replace(guessed, sandbox_balance=Decimal(9682)).sandbox_short_by is None
+
+
+def test_a_cancelled_draft_reads_in_plain_words(page: Callable[..., AppTest], console: Services) -> None:
+    at = new_draft(open_invoices(page))
+    record = opened(console, at)
+    assert listed_status(at, record.number or "") == "Draft"
+    at.button(key="invoices:cancel").click().run()
+    at.button(key="invoices:cancel_yes").click().run()
+    said = texts(at) + "\n".join(e.label for e in at.expander)
+    assert listed_status(at, record.number or "") == "Cancelled"
+    assert "(CANCELED)" not in said and "(IDLE)" not in said
+    assert "was published" not in said and "this invoice was cancelled" in said
+    assert "Status at Dollr: `CANCELED`" in said  # the code stays there, for support
+
+
+def test_counts_and_articles_read_as_english() -> None:
+    assert count(1, "payment") == "1 payment" and count(2, "payment", "completed") == "2 completed payments"
+    assert count(3, "payout batch") == "3 payout batches"
+    assert a_or_an("Orange") == "an Orange" and a_or_an("MTN") == "a MTN"
+
+
+def test_a_manager_sees_on_the_dashboard_that_approvals_wait(
+    page: Callable[..., AppTest], console: Services
+) -> None:
+    maker = Actor("olivia@example.com", Role.OPERATOR)
+    payouts.prepare_payout(
+        console, maker, "big-1", name="Musa Kollie", phone="231880001234", amount="900", currency="USD"
+    )
+    approvals.submit_for_approval(console, maker, "big-1")
+    at = page("pages/home.py", role=Role.MANAGER).run()
+    assert "Waiting for your approval: 1 payout." in [w.value for w in at.warning]
+    assert any("Open Approvals" in m.value for m in at.markdown)
+    assert not page("pages/home.py", role=Role.FINANCE).run().warning  # only those who approve are told
