@@ -9,6 +9,7 @@ import streamlit as st
 from console.context import require_page, services
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Permission
+from dollr_core.basics.words import action_name
 from dollr_core.ledger import audit
 
 require_page(Permission.VIEW_AUDIT)
@@ -24,7 +25,12 @@ since, until = left.date_input("Between", value=(today - timedelta(days=7), toda
     today,
 )
 actor = middle.text_input("Person (e-mail contains)", key="audit_actor")
-action = right.selectbox("Action", ["(any)", *audit.actions(svc.engine)], key="audit_action")
+action = right.selectbox(
+    "Action",
+    ["(any)", *audit.actions(svc.engine)],
+    format_func=lambda a: "Any action" if a == "(any)" else action_name(a),
+    key="audit_action",
+)
 text = st.text_input("Search in what and details", key="audit_text")
 
 flt = audit.AuditFilter(

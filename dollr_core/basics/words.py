@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from dollr_core.basics.enums import Provider, SourceStatus
+from dollr_core.basics.enums import ExecutionStatus, Provider, SourceStatus
 
 #: An invoice's or order's status at Dollr, as people say it.
 DOCUMENT_STATUS_WORDS: dict[str, str] = {
@@ -19,6 +19,14 @@ DOCUMENT_STATUS_WORDS: dict[str, str] = {
     SourceStatus.PROCESSING: "Payment in progress",
     SourceStatus.PAID: "Paid",
     SourceStatus.CANCELED: "Cancelled",
+}
+
+#: A payment's status at Dollr, as people say it.
+PAYMENT_STATUS_WORDS: dict[str, str] = {
+    ExecutionStatus.PENDING: "Waiting to start",
+    ExecutionStatus.PROCESSING: "Processing",
+    ExecutionStatus.COMPLETED: "Completed",
+    ExecutionStatus.FAILED: "Failed",
 }
 
 #: Who carries a payment behind Dollr.
@@ -34,6 +42,15 @@ SHORT_REFERENCE = 8
 
 def document_status(status: str) -> str:
     return DOCUMENT_STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+
+
+def payment_status(status: str) -> str:
+    return PAYMENT_STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+
+
+def action_name(action: str) -> str:
+    """An audit action code in words: `payout_submitted` is "Payout submitted"."""
+    return action.replace("_", " ").capitalize()
 
 
 def provider_name(provider: str | None) -> str:
