@@ -9,7 +9,7 @@ import streamlit as st
 from console.context import require_page, services
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Permission
-from dollr_core.basics.words import action_name
+from dollr_core.basics.words import action_name, count
 from dollr_core.ledger import audit
 
 require_page(Permission.VIEW_AUDIT)
@@ -42,7 +42,7 @@ flt = audit.AuditFilter(
 )
 records = audit.search(svc.engine, flt, limit=2000)
 rows = audit.table(records)
-st.write(f"{len(rows)} record(s){' (showing the newest 2,000)' if len(rows) == 2000 else ''}.")
+st.write(f"{count(len(rows), 'record')}{' (showing the newest 2,000)' if len(rows) == 2000 else ''}.")
 st.dataframe(rows, hide_index=True, width="stretch")
 
 as_csv, as_xlsx = st.columns(2)
