@@ -92,3 +92,17 @@ def test_a_manager_sees_on_the_dashboard_that_approvals_wait(
     assert "Waiting for your approval: 1 payout." in [w.value for w in at.warning]
     assert any("Open Approvals" in m.value for m in at.markdown)
     assert not page("pages/home.py", role=Role.FINANCE).run().warning  # only those who approve are told
+
+
+def test_audit_actions_and_counts_read_as_words(page: Callable[..., AppTest], console: Services) -> None:
+    maker = Actor("olivia@example.com", Role.OPERATOR)
+    payouts.prepare_payout(
+        console, maker, "big-2", name="Musa Kollie", phone="231880001234", amount="900", currency="USD"
+    )
+    approvals.submit_for_approval(console, maker, "big-2")
+    at = page("pages/audit.py", role=Role.MANAGER).run()
+    assert not at.exception
+    options = at.selectbox(key="audit_action").options
+    assert options[0] == "Any action" and len(options) > 1
+    assert not [o for o in options if "_" in o]  # no raw code such as payout_submitted
+    assert not [m.value for m in at.markdown if "record(s)" in m.value]
