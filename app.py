@@ -21,7 +21,10 @@ def sidebar(who: Actor) -> None:
             st.error("**LIVE** — real money moves", icon=":material/warning:")
         else:
             st.info("**SANDBOX** — pretend money", icon=":material/science:")
-        st.caption(f"Dollr at `{svc.base_url}`")
+        st.caption(
+            "Connected to Dollr's live service" if svc.settings.is_live else "Connected to the Dollr sandbox",
+            help=f"Dollr's address: {svc.base_url}",
+        )
         health = svc.client.stats
         if health.last_success_at is None and health.last_failure_at is None:
             st.caption("Dollr: not contacted yet")
@@ -52,4 +55,6 @@ if who is None:
 sidebar(who)
 if svc.settings.is_live:
     st.error("LIVE Dollr: every payment here moves real money.", icon=":material/warning:")
-st.navigation(navigation_for(who), expanded=True).run()  # every page in view, none behind "View more"
+shown = st.navigation(navigation_for(who), expanded=True)  # every page in view, none behind "View more"
+st.set_page_config(page_title=f"{shown.title} · Dollr Ops Console")  # each page its own browser title
+shown.run()

@@ -18,7 +18,8 @@ from sqlalchemy import Engine
 from console.widgets import money, show_error
 from dollr_core.api.errors import NetworkError, RateLimitError, ServerError
 from dollr_core.api.models import Item
-from dollr_core.basics.enums import FeeBearer, SourceStatus, SourceType
+from dollr_core.basics.enums import FeeBearer, SourceType
+from dollr_core.basics.words import document_status
 from dollr_core.flows.directory import Person, search_customers
 from dollr_core.flows.documents import record_by_id
 from dollr_core.ledger.tables import Customer, DocumentRecord
@@ -26,14 +27,6 @@ from dollr_core.ledger.tables import Customer, DocumentRecord
 #: Hand-over between pages: the document number the next page should open.
 COLLECT_NUMBER = "collect_number"
 RECEIPT_NUMBER = "receipt_number"
-
-STATUS_WORDS: dict[str, str] = {
-    SourceStatus.IDLE: "Draft",
-    SourceStatus.ACTIVE: "Waiting for payment",
-    SourceStatus.PROCESSING: "Payment in progress",
-    SourceStatus.PAID: "Paid",
-    SourceStatus.CANCELED: "Cancelled",
-}
 
 KIND_WORDS: dict[str, str] = {SourceType.INVOICE: "Invoice", SourceType.ORDER: "Order"}
 
@@ -50,8 +43,8 @@ COUNTRIES: dict[str, str] = {"LR": "Liberia", "RW": "Rwanda"}
 
 
 def status_label(status: str) -> str:
-    """Plain words with Dollr's own value, e.g. "Paid (PAID)"."""
-    return f"{STATUS_WORDS.get(status, status.title())} ({status})"
+    """Plain words, e.g. "Paid"; Dollr's own value shows in a record's details, for support."""
+    return document_status(status)
 
 
 def kind_label(source_type: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,32 @@ def money(amount: Decimal | None, currency: str | None) -> str:
         return format_money(amount, currency)
     except ValueError:
         return f"{currency} {amount}"
+
+
+def currency_choice(
+    label: str, currencies: Sequence[str], *, key: str, where: Any = st, prefer: str | None = None, help: str
+) -> str | None:
+    """A currency box that always shows the currency the page goes on with.
+
+    Streamlit keeps a keyed box's on-screen choice when its options change (one operator's
+    currencies for another's, or none while the number is unknown), so the box could read "Choose
+    an option" while the review used USD. Here each set of options is a box of its own, and the
+    choice is kept under `key` (no widget's key) for the next box. No options: a disabled box."""
+    if not currencies:
+        where.selectbox(label, ["Found from the number"], key=f"{key}:none", disabled=True, help=help)
+        return None
+    chosen = st.session_state.get(key)
+    if chosen not in currencies:
+        chosen = prefer if prefer in currencies else currencies[0]
+    picked: str = where.selectbox(
+        label,
+        list(currencies),
+        index=list(currencies).index(chosen),
+        key=f"{key}:{'-'.join(currencies)}",
+        help=help,
+    )
+    st.session_state[key] = picked
+    return picked
 
 
 def show_error(exc: BaseException) -> None:

@@ -16,6 +16,7 @@ from console.widgets import money, page_link, plain, show_error
 from dollr_core.basics.access import Permission
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.basics.phone import mask_phone
+from dollr_core.basics.words import a_or_an
 from dollr_core.flows import payouts
 from dollr_core.ledger.tables import Batch, BatchState, Intent, IntentKind, IntentState
 from dollr_core.team import approval_rules, approvals
@@ -114,7 +115,7 @@ def payout_card(intent: Intent) -> None:
     quote = payouts.quote_of(intent)
     fees = quote.platform_fee + quote.gateway_fee + quote.fx_fee
     with st.container(border=True):
-        st.markdown(f"**{money(quote.amount, quote.currency)}** to a {quote.carrier} wallet")
+        st.markdown(f"**{money(quote.amount, quote.currency)}** to {a_or_an(quote.carrier)} wallet")
         if intent.approvals_needed >= 2:
             st.caption(
                 f"Needs two different managers. Approved so far by {intent.first_approved_by};"

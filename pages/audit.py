@@ -9,6 +9,7 @@ import streamlit as st
 from console.context import require_page, services
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Permission
+from dollr_core.basics.words import action_name, count
 from dollr_core.ledger import audit
 
 require_page(Permission.VIEW_AUDIT)
@@ -23,7 +24,12 @@ picked = left.date_input("Between", value=(today - timedelta(days=7), today), ke
 # While a range is being picked the box holds only its first day: show that day until the second.
 since, until = (picked[0], picked[-1]) if picked else (today, today)
 actor = middle.text_input("Person (e-mail contains)", key="audit_actor")
-action = right.selectbox("Action", ["(any)", *audit.actions(svc.engine)], key="audit_action")
+action = right.selectbox(
+    "Action",
+    ["(any)", *audit.actions(svc.engine)],
+    format_func=lambda a: "Any action" if a == "(any)" else action_name(a),
+    key="audit_action",
+)
 text = st.text_input("Search in what and details", key="audit_text")
 
 flt = audit.AuditFilter(
@@ -35,7 +41,7 @@ flt = audit.AuditFilter(
 )
 records = audit.search(svc.engine, flt, limit=2000)
 rows = audit.table(records)
-st.write(f"{len(rows)} record(s){' (showing the newest 2,000)' if len(rows) == 2000 else ''}.")
+st.write(f"{count(len(rows), 'record')}{' (showing the newest 2,000)' if len(rows) == 2000 else ''}.")
 st.dataframe(rows, hide_index=True, width="stretch")
 
 as_csv, as_xlsx = st.columns(2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 
 import streamlit as st
 
@@ -16,30 +17,35 @@ from console.widgets import money, page_link
 from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType
 from dollr_core.basics.phone import mask_phone
+from dollr_core.basics.words import count
 from dollr_core.reports import dashboard, statements
 from dollr_core.reports.history import CurrencyTotal, HistoryRow, operation_name
 from dollr_core.reports.predictor import method_name
+from dollr_core.team import approvals
+
+#: The headline figures: money in, then money out.
+_SHOWN = {OperationType.COLLECTION: ("Collected", "collection"), OperationType.PAYOUT: ("Paid out", "payout")}
+ZERO = Decimal(0)
 
 who = actor()  # every role sees the home page
 svc = services()
 
 
 def moved(title: str, since: date, rows: Sequence[CurrencyTotal]) -> None:
+    """One row per currency, money in beside money out: wide enough for any amount, and on a phone
+    each figure gets the whole width (six figures side by side were cut off at any width)."""
     st.markdown(f"**{title}** · since {since:%a %d %b} (UTC)")
-    collected = [r for r in rows if r.operation == OperationType.COLLECTION and r.completed]
-    paid_out = [r for r in rows if r.operation == OperationType.PAYOUT and r.completed]
-    if not collected and not paid_out:
+    done = {(r.operation, r.currency): r for r in rows if r.completed}
+    currencies = sorted({currency for operation, currency in done if operation in _SHOWN})
+    if not currencies:
         st.caption("Nothing completed yet.")
         return
-    columns = st.columns(max(len(collected) + len(paid_out), 1))
-    for column, row in zip(columns, [*collected, *paid_out], strict=False):
-        incoming = row.operation == OperationType.COLLECTION
-        column.metric(
-            f"{'Collected' if incoming else 'Paid out'} in {row.currency}",
-            money(row.completed_amount, row.currency),
-            help=f"{row.completed} completed {'collection' if incoming else 'payout'}(s).",
-        )
-        column.caption(f"{row.completed} payment(s)")
+    for currency in currencies:
+        columns = st.columns(len(_SHOWN))
+        for column, (operation, (verb, noun)) in zip(columns, _SHOWN.items(), strict=True):
+            row = done.get((operation, currency))
+            column.metric(f"{verb} in {currency}", money(row.completed_amount if row else ZERO, currency))
+            column.caption(count(row.completed if row else 0, noun, "completed"))
 
 
 def payment_rows(rows: Sequence[HistoryRow], *, key: str, reasons: bool) -> None:
@@ -80,11 +86,19 @@ figures = dashboard.home_figures(svc.engine)
 st.title("Home")
 st.caption(f"Welcome, {who.email}. Figures from this console's records; days are UTC days.")
 
-today, week = st.columns(2)
-with today, st.container(border=True):
+with st.container(border=True):
     moved("Today", figures.today, figures.today_totals)
-with week, st.container(border=True):
+with st.container(border=True):
     moved("This week", figures.week_start, figures.week_totals)
+
+if who.can(Permission.APPROVE):
+    waiting_payouts = approvals.pending_payouts(svc, who)
+    waiting_batches = approvals.pending_batches(svc, who)
+    if waiting_payouts or waiting_batches:
+        parts = [count(len(waiting_payouts), "payout")] if waiting_payouts else []
+        parts += [count(len(waiting_batches), "payout batch")] if waiting_batches else []
+        st.warning(f"Waiting for your approval: {' and '.join(parts)}.", icon=":material/approval:")
+        page_link("pages/approvals.py", "Open Approvals", icon=":material/approval:")
 
 st.subheader("Waiting for an outcome")
 if not figures.open_count:
@@ -102,32 +116,21 @@ else:
     payment_rows(figures.failures, key="home_failures", reasons=True)
 
 st.subheader("Wallet balances")
-if figures.balances:
+# Known first (the sandbox's own wallets, or the books finance keeps), then what this console moved:
+# that is no balance (it misses the opening balance and everything done elsewhere), so it never warns.
+true_balances = dashboard.sandbox_balances(svc)
+if true_balances is not None:
+    st.markdown("**Sandbox wallets**: known, the sandbox's own balances (pretend money)")
     st.dataframe(
-        [
-            {
-                "Currency": b.currency,
-                "Collected": money(b.collected, b.currency),
-                "Sent out (with fees)": money(b.sent, b.currency),
-                "Estimated balance": money(b.estimate, b.currency),
-            }
-            for b in figures.balances
-        ],
+        [{"Currency": c, "Available": money(amount, c)} for c, amount in true_balances.items()],
         hide_index=True,
         width="stretch",
     )
-else:
-    st.caption("No completed payment recorded yet.")
-st.caption(
-    "**Estimate from this console's records**: money collected minus money sent out through this"
-    " console. Dollr offers no balance look-up, and this does not know the opening balance or"
-    " anything done outside the console."
-)
 books = [
     (row, statements.balance_now(svc.engine, row.currency)) for row in statements.opening_balances(svc.engine)
 ]
 if books:
-    st.markdown("**From the books**: the starting balance finance entered, plus every payment since")
+    st.markdown("**From the books**: known, the starting balance finance entered plus every payment since")
     st.dataframe(
         [
             {
@@ -141,14 +144,30 @@ if books:
         hide_index=True,
         width="stretch",
     )
-
-true_balances = dashboard.sandbox_balances(svc)
-if true_balances is not None:
-    st.markdown("**Sandbox wallets** (the sandbox's own balances: pretend money)")
+elif true_balances is None:
+    st.caption(
+        "No balance is known: Dollr offers no balance look-up. Finance can enter each wallet's starting"
+        " balance on Statements; from then on the balance here is known."
+    )
+if figures.balances:
+    st.markdown("**Moved through this console**: not a balance")
     st.dataframe(
-        [{"Currency": c, "Available": money(amount, c)} for c, amount in true_balances.items()],
+        [
+            {
+                "Currency": b.currency,
+                "Money in (received)": money(b.collected, b.currency),
+                "Money out (with fees)": money(b.sent, b.currency),
+                "Difference": money(b.estimate, b.currency),
+            }
+            for b in figures.balances
+        ],
         hide_index=True,
         width="stretch",
+    )
+    st.caption(
+        "Completed collections minus completed payments out, as recorded here. It leaves out the wallet's"
+        " opening balance and anything done outside this console, so a negative difference is no sign"
+        " that the wallet is short."
     )
 
 if who.can(Permission.VIEW_HISTORY):

@@ -313,13 +313,16 @@ def document_panel(record: DocumentRecord) -> None:
             "Paid at": f"{record.paid_at:%Y-%m-%d %H:%M} UTC" if record.paid_at else "—",
         }
     )
+    with st.expander("Details for support"):
+        st.caption(f"Status at Dollr: `{record.status}` · Dollr's id: `{record.dollr_id}`")
     if detail is not None:
         st.markdown("**Items**")
         item_rows(record, detail, editable=status is SourceStatus.IDLE)
         if status is SourceStatus.IDLE:
             add_item(record)
         else:
-            st.caption(f"The items are locked: this {what.lower()} was published.")
+            done = "was cancelled" if status is SourceStatus.CANCELED else "was published"
+            st.caption(f"The items are locked: this {what.lower()} {done}.")
     if status is SourceStatus.IDLE:
         st.divider()
         st.caption("Publishing locks the items and lets the customer pay.")

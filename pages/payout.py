@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from console.context import intent_key, new_intent, require_page, services
-from console.widgets import NEVER_SAVED, live_status, money, page_link, plain, show_error
+from console.widgets import NEVER_SAVED, currency_choice, live_status, money, page_link, plain, show_error
 from dollr_core.api.models import MmoProviderInfo
 from dollr_core.basics.access import Permission
 from dollr_core.basics.money import quantize
@@ -33,6 +33,8 @@ PASSCODE = "payout_passcode"
 PAY_AGAIN = "payout_pay_again"  # the deliberate yes to a payout like a recent one
 ADOPTED = "payout:adopted"  # an existing payout of mine this session follows (link or list)
 REVIEWED = "payout:reviewed"  # (intent key, inputs) of the last review shown
+#: "New recipient" in the saved-recipients box: not None, which Streamlit shows as no choice at all.
+NEW_RECIPIENT = -1
 OPERATOR = "payout:operator"  # (phone, operator, problem) for the last number looked at
 
 
@@ -69,7 +71,7 @@ def start_new(intent: Intent | None, keep_details: bool) -> None:
 
 
 def fill_saved(people: dict[int, Any]) -> None:
-    chosen = people.get(st.session_state.get("payout_saved") or -1)
+    chosen = people.get(st.session_state.get("payout_saved", NEW_RECIPIENT))
     if chosen is not None:
         st.session_state["payout_name"] = chosen.fullname
         st.session_state["payout_phone"] = chosen.phone
@@ -149,9 +151,9 @@ def recipient_and_amount() -> tuple[tuple[str, ...], MmoProviderInfo | None]:
     people = {c.id: c for c in search_customers(svc.engine, found, limit=20) if c.id is not None}
     st.selectbox(
         "Saved recipients",
-        [None, *people],
+        [NEW_RECIPIENT, *people],
         format_func=lambda i: (
-            "New recipient" if i is None else f"{people[i].fullname} ({mask_phone(people[i].phone)})"
+            "New recipient" if i == NEW_RECIPIENT else f"{people[i].fullname} ({mask_phone(people[i].phone)})"
         ),
         key="payout_saved",
         on_change=fill_saved,
@@ -171,14 +173,11 @@ def recipient_and_amount() -> tuple[tuple[str, ...], MmoProviderInfo | None]:
         key="payout_amount",
         help="Fees come on top and are shown before you confirm.",
     )
-    currencies = list(info.currencies) if info else []
-    if currencies and st.session_state.get("payout_currency") not in currencies:
-        st.session_state["payout_currency"] = currencies[0]  # another operator: its first currency
-    currency = right.selectbox(
+    currency = currency_choice(
         "Currency",
-        currencies,
+        list(info.currencies) if info else [],
         key="payout_currency",
-        disabled=not currencies,
+        where=right,
         help="What this operator pays out in.",
     )
     note = st.text_input("Note for your records (optional)", key="payout_note")

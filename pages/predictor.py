@@ -17,6 +17,7 @@ from console.widgets import money, show_error
 from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod, SourceStatus
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
+from dollr_core.basics.words import provider_name
 from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE
 from dollr_core.flows import documents
 from dollr_core.reports import predictor
@@ -65,7 +66,7 @@ def show_results(previews: Sequence[MethodPreview], *, heading: str, pays: str, 
         table = [
             {
                 "Method": method_name(p.method),
-                "Provider": p.provider,
+                "Carried by": provider_name(p.provider),
                 pays: money(p.payer_amount, p.payer_currency),
                 receives: money(p.payee_amount, p.payee_currency),
                 PLATFORM_FEE: money(p.platform_fee, p.fee_currency),

@@ -15,6 +15,7 @@ import streamlit as st
 from console.context import require_page, services
 from console.widgets import show_error
 from dollr_core.basics.access import Permission
+from dollr_core.basics.words import count
 from dollr_core.reports import reconciliation
 
 who = require_page(Permission.VIEW_STATEMENTS)
@@ -72,7 +73,10 @@ if made.differences:
         key="reconciliation_differences",
     )
 if made.still_open:
-    st.caption(f"{made.still_open} payment(s) are still open at Dollr; the reconciler follows them.")
+    st.caption(
+        f"{count(made.still_open, 'payment')} {'is' if made.still_open == 1 else 'are'} still open at Dollr;"
+        " the reconciler follows them."
+    )
 st.download_button(
     "Download the report",
     data=reconciliation.report_text(made),

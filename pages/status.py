@@ -15,6 +15,7 @@ from console.payments_ui import open_payment, payments_table
 from console.widgets import money, show_error
 from dollr_core.basics.access import Permission
 from dollr_core.basics.phone import mask_phone
+from dollr_core.basics.words import document_status, payment_status
 from dollr_core.reports import status_lookup
 
 who = require_page(Permission.LOOK_UP_STATUS)
@@ -50,7 +51,12 @@ def details(rows: dict[str, str]) -> None:
 
 
 def payment_side(payment: status_lookup.PaymentStatus | None, *, for_document: bool) -> None:
-    st.metric("Payment (execution) status", (payment.status or "Not at Dollr") if payment else "—")
+    st.metric(
+        "Payment status",
+        payment_status(payment.status)
+        if payment and payment.status
+        else ("Not at Dollr" if payment else "—"),
+    )
     if payment is None:
         st.info(
             "This console has sent no payment for it. If the customer paid on Dollr's hosted page,"
@@ -72,6 +78,8 @@ def payment_side(payment: status_lookup.PaymentStatus | None, *, for_document: b
     }
     if payment.provider_transaction_id:
         rows["Operator's transaction id"] = payment.provider_transaction_id
+    if payment.status:
+        rows["Status code at Dollr (for support)"] = payment.status
     details(rows)
 
 
@@ -80,7 +88,7 @@ def document_side(document: status_lookup.DocumentStatus | None) -> None:
         st.metric("Invoice / order status", "—")
         st.info("Not linked to an invoice or order: payouts, transfers and refunds have none.")
         return
-    st.metric(f"{document.label} status", document.status)
+    st.metric(f"{document.label} status", document_status(document.status))
     st.write(document.meaning)
     if not document.fresh:
         st.caption("Dollr could not be asked just now: this is the last status we saw.")
@@ -91,6 +99,7 @@ def document_side(document: status_lookup.DocumentStatus | None) -> None:
     }
     if document.paid_at:
         rows["Paid at"] = document.paid_at.strftime("%Y-%m-%d %H:%M UTC")
+    rows["Status code at Dollr (for support)"] = document.status
     details(rows)
 
 
@@ -184,13 +193,16 @@ with st.form("status_form", border=False):
 
 with st.expander("What the statuses mean"):
     st.markdown(
-        "**Payment (execution) status**: one attempt to move money.\n"
-        "- PENDING: Dollr has it and is handing it to the operator.\n"
-        f"- PROCESSING: {status_lookup.execution_meaning('PROCESSING', 'COLLECTION')}\n"
-        "- COMPLETED: the money has moved. FAILED: no money moved.\n\n"
-        "**Invoice / order status**: the document's own life: IDLE (draft) → ACTIVE (published, can be"
-        " paid) → PROCESSING (a payment is under way) → PAID, or CANCELED. A failed payment leaves the"
-        " invoice ACTIVE, ready for another payment."
+        "**Payment status**: one attempt to move money.\n"
+        f"- {payment_status('PENDING')}: Dollr has it and is handing it to the operator.\n"
+        f"- {payment_status('PROCESSING')}: {status_lookup.execution_meaning('PROCESSING', 'COLLECTION')}\n"
+        f"- {payment_status('COMPLETED')}: the money has moved."
+        f" {payment_status('FAILED')}: no money moved.\n\n"
+        f"**Invoice / order status**: the document's own life: {document_status('IDLE')} →"
+        f" {document_status('ACTIVE')} (published, can be paid) → {document_status('PROCESSING')} →"
+        f" {document_status('PAID')}, or {document_status('CANCELED')}. A failed payment leaves the"
+        f" invoice {document_status('ACTIVE').lower()}, ready for another payment.\n\n"
+        "Dollr's own codes (for support) are under each payment's details."
     )
 
 answer = st.session_state.get(RESULT)

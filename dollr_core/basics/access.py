@@ -66,6 +66,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+def roles_with(permission: Permission) -> list[Role]:
+    """The roles allowed `permission`, in the roles table's order: advice names only these."""
+    return [role for role, allowed in ROLE_PERMISSIONS.items() if permission in allowed]
+
+
 @dataclass(frozen=True)
 class Actor:
     """The signed-in person (or a named system job) on whose behalf a flow runs."""

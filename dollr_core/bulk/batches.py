@@ -54,7 +54,7 @@ from dollr_core.ledger.tables import (
     IntentState,
     LedgerEvent,
 )
-from dollr_core.reports import dashboard
+from dollr_core.reports import dashboard, statements
 from dollr_core.services import Services
 from dollr_core.team import approval_rules
 
@@ -866,10 +866,14 @@ class CurrencyTotal:
     debit: Decimal  # what leaves our wallet: amount + fees
     estimated_balance: Decimal  # from this console's own records (Dollr has no balance endpoint)
     sandbox_balance: Decimal | None = None  # the sandbox's true balance, in sandbox mode
+    books_balance: Decimal | None = None  # from the books, once finance entered a starting balance
 
     @property
     def short_by(self) -> Decimal | None:
-        return self.debit - self.estimated_balance if self.debit > self.estimated_balance else None
+        """Short against a balance that is known (the books); the estimate alone is no evidence."""
+        if self.books_balance is None or self.debit <= self.books_balance:
+            return None
+        return self.debit - self.books_balance
 
     @property
     def sandbox_short_by(self) -> Decimal | None:
@@ -907,6 +911,7 @@ def preview(svc: Services, actor: Actor, batch_id: int) -> Preview:
                 debit=sum((r.predicted_debit or r.amount or zero for r in mine), zero),
                 estimated_balance=balances.get(currency, zero),
                 sandbox_balance=None if sandbox is None else sandbox.get(currency, zero),
+                books_balance=statements.balance_now(svc.engine, currency),
             )
         )
     return Preview(

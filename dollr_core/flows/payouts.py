@@ -84,7 +84,8 @@ def prepare_payout(
     limit = rules.operator_payout_limits.get(currency)
     if actor.role is Role.OPERATOR and limit is not None and value > limit:
         raise PayoutRefused(
-            f"Operators may pay out at most {currency} {limit:,} at once; ask a finance colleague."
+            f"Operators may pay out at most {currency} {limit:,} at once. For more,"
+            f" {approval_rules.LARGER_PAYOUTS}"
         )
     too_much = approval_rules.over_daily_limit(
         approval_rules.daily_allowance(svc.engine, rules, actor, currency, excluding=intent_key), value

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from dollr_core.basics.access import Actor, Permission, Role, require
+from dollr_core.basics.access import Actor, Permission, Role, require, roles_with
 from dollr_core.basics.money import SUPPORTED_CURRENCIES, parse_amount, quantize
 from dollr_core.config import AMOUNT_SETTINGS, Settings
 from dollr_core.ledger import audit
@@ -271,5 +271,19 @@ def over_daily_limit(allowance: DailyAllowance | None, amount: Decimal) -> str |
     return (
         f"This payout of {shown(amount)} would take you over your daily limit of {shown(allowance.limit)}:"
         f" you have paid out {shown(allowance.used)} today ({allowance.timezone} day), so"
-        f" {shown(allowance.left)} is left. Ask a finance colleague, or pay the rest tomorrow."
+        f" {shown(allowance.left)} is left. Pay the rest tomorrow, or {LARGER_PAYOUTS}"
     )
+
+
+def _larger_payouts() -> str:
+    """Who can pay more than an operator may, read from the roles table (never a guess)."""
+    makers = " or ".join(role.value for role in roles_with(Permission.BULK_PAYOUTS))
+    checkers = " or ".join(role.value for role in roles_with(Permission.APPROVE))
+    return (
+        f"ask someone with the {makers} role to send it as a payout batch on Bulk payouts,"
+        f" where someone with the {checkers} role approves it."
+    )
+
+
+#: The advice an operator gets when a payout is more than they may send alone.
+LARGER_PAYOUTS = _larger_payouts()

@@ -154,7 +154,7 @@ def test_wallet_collection_once_then_completed(
 
     invoices = page("pages/invoices.py", role=Role.FINANCE).run()
     table = invoices.dataframe[0].value
-    assert table[table["Number"] == invoice.number]["Status"].iloc[0] == "Paid (PAID)"
+    assert table[table["Number"] == invoice.number]["Status"].iloc[0] == "Paid"
 
 
 def test_paying_in_another_currency_shows_the_exchange(page: Page, invoice: DocumentRecord) -> None:

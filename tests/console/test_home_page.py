@@ -57,12 +57,12 @@ def test_home_shows_what_moved_what_is_open_and_what_failed(
     assert balances == [
         {
             "Currency": "USD",
-            "Collected": format_money(received, "USD"),  # type: ignore[arg-type]
-            "Sent out (with fees)": format_money(debited, "USD"),  # type: ignore[arg-type]
-            "Estimated balance": format_money(received - debited, "USD"),  # type: ignore[operator]
+            "Money in (received)": format_money(received, "USD"),  # type: ignore[arg-type]
+            "Money out (with fees)": format_money(debited, "USD"),  # type: ignore[arg-type]
+            "Difference": format_money(received - debited, "USD"),  # type: ignore[operator]
         }
     ]
-    assert any("Estimate from this console's records" in c.value for c in at.caption)
+    assert any("Moved through this console**: not a balance" in m.value for m in at.markdown)
     assert not any("Sandbox wallets" in m.value for m in at.markdown)
 
     # picking the open payment offers its status page

@@ -43,7 +43,7 @@ def test_completed_payout_by_reference(
     settle(console, fresh_sandbox)
     at = look_up(page("pages/status.py", role=Role.MANAGER).run(), attempt.reference_id)
     assert not at.exception
-    assert metrics(at) == {"Payment (execution) status": "COMPLETED", "Invoice / order status": "—"}
+    assert metrics(at) == {"Payment status": "Completed", "Invoice / order status": "—"}
     assert "Completed: the money has moved." in texts(at)
     assert "payouts, transfers and refunds have none" in texts(at)
     assert table(at)["Recipient gets"] == "USD 25.00"
@@ -53,7 +53,7 @@ def test_completed_payout_by_reference(
     at.run()  # an idle rerun shows the last answer without asking Dollr
     at.run()
     assert fresh_sandbox.request_count == asked
-    assert metrics(at)["Payment (execution) status"] == "COMPLETED"
+    assert metrics(at)["Payment status"] == "Completed"
 
 
 def test_processing_collection_from_a_link_explains_waiting(
@@ -67,7 +67,7 @@ def test_processing_collection_from_a_link_explains_waiting(
     at.query_params["reference"] = attempt.reference_id
     at.run()
     assert not at.exception
-    assert metrics(at) == {"Payment (execution) status": "PROCESSING", "Invoice status": "PROCESSING"}
+    assert metrics(at) == {"Payment status": "Processing", "Invoice status": "Payment in progress"}
     said = texts(at)
     assert "the payer may need to approve it on their phone" in said
     assert "Waiting is safe: do not send it again." in said
@@ -90,15 +90,15 @@ def test_invoice_number_shows_both_statuses_side_by_side(
     at = look_up(page("pages/status.py", role=Role.FINANCE).run(), number.lower())
     assert not at.exception
     payment_column, document_column = at.columns[0], at.columns[1]
-    assert metrics(payment_column) == {"Payment (execution) status": "COMPLETED"}
-    assert metrics(document_column) == {"Invoice status": "PAID"}
+    assert metrics(payment_column) == {"Payment status": "Completed"}
+    assert metrics(document_column) == {"Invoice status": "Paid"}
     assert "Paid in full." in texts(at)
     assert table(document_column)["Number"] == number
 
     linked = page("pages/status.py", role=Role.OPERATOR)  # as History links here
     linked.query_params["number"] = number
     linked.run()
-    assert metrics(linked) == {"Payment (execution) status": "COMPLETED", "Invoice status": "PAID"}
+    assert metrics(linked) == {"Payment status": "Completed", "Invoice status": "Paid"}
 
 
 def test_reference_only_dollr_knows_is_found_by_asking_each_kind(
@@ -117,7 +117,7 @@ def test_reference_only_dollr_knows_is_found_by_asking_each_kind(
     assert found.payment.status in ("PENDING", "PROCESSING")
 
     at = look_up(page("pages/status.py", role=Role.ADMIN).run(), attempt.reference_id)
-    assert metrics(at)["Payment (execution) status"] in ("PENDING", "PROCESSING")
+    assert metrics(at)["Payment status"] in ("Waiting to start", "Processing")
 
 
 def test_unknown_reference_and_number_say_not_found(
