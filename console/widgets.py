@@ -51,9 +51,8 @@ def currency_choice(
     if not currencies:
         where.selectbox(label, ["Found from the number"], key=f"{key}:none", disabled=True, help=help)
         return None
-    chosen = st.session_state.get(key)
-    if chosen not in currencies:
-        chosen = prefer if prefer in currencies else currencies[0]
+    kept = st.session_state.get(key)
+    chosen = next(c for c in (kept, prefer, currencies[0]) if c in currencies)
     picked: str = where.selectbox(
         label,
         list(currencies),
