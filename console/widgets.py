@@ -52,7 +52,7 @@ def currency_choice(
         where.selectbox(label, ["Found from the number"], key=f"{key}:none", disabled=True, help=help)
         return None
     kept = st.session_state.get(key)
-    chosen = next(c for c in (kept, prefer, currencies[0]) if c in currencies)
+    chosen: str = next(c for c in (kept, prefer, currencies[0]) if isinstance(c, str) and c in currencies)
     picked: str = where.selectbox(
         label,
         list(currencies),
