@@ -28,7 +28,8 @@ _PENDING_LIMIT = 10 * 60
 _SERVER = "server_session"
 #: The hash of a cookie found ended: this tab no longer asks the ledger about it.
 _ENDED_COOKIE = "ended_cookie"
-_SIGNING_IN = "signing_in"
+#: Set while the browser is on its way through a cookie route: no form to type into meanwhile.
+_LEAVING = "leaving_for_cookie_route"
 
 
 def _logged_in_with_provider() -> bool:
@@ -175,7 +176,7 @@ def _hand_over_to_cookie(svc: Services, who: Actor, generation: int) -> bool:
     ticket = sessions.start(svc.engine, who, generation, client=_client_label())
     target = urlsplit(url).path or "/"
     _send_browser_to(f"{session_routes.OPEN}?ticket={quote(ticket)}&next={quote(target)}")
-    st.session_state[_SIGNING_IN] = True
+    st.session_state[_LEAVING] = "Signing in…"
     return True
 
 
@@ -202,9 +203,9 @@ def sign_in_page() -> None:
     from .context import services
 
     svc = services()
-    if st.session_state.get(_SIGNING_IN):
+    if st.session_state.get(_LEAVING):
         st.title("Dollr Ops Console")
-        st.caption("Signing in…")
+        st.caption(st.session_state[_LEAVING])
         return
     ended = st.session_state.pop("signed_out_reason", None)
     if ended == "revoked":
@@ -246,6 +247,10 @@ def sign_out(svc: Services) -> None:
         st.logout()
     elif server_session is not None:
         _send_browser_to(session_routes.CLOSE)  # drops the cookie (JavaScript cannot: HttpOnly)
+        st.session_state[_LEAVING] = "Signing out…"
+        token = st.context.cookies.get(session_routes.COOKIE)
+        if token:
+            st.session_state[_ENDED_COOKIE] = sessions.hash_secret(token)
 
 
 def _forget() -> None:
