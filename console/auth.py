@@ -88,7 +88,9 @@ def current(svc: Services) -> Actor | None:
 
 def _cookie_token() -> str | None:
     token = st.context.cookies.get(session_routes.COOKIE)
-    if not token or sessions.hash_secret(token) == st.session_state.get(_ENDED_COOKIE):
+    if not isinstance(token, str) or not token:
+        return None  # none, or a test harness without a browser
+    if sessions.hash_secret(token) == st.session_state.get(_ENDED_COOKIE):
         return None
     return token
 
@@ -248,8 +250,8 @@ def sign_out(svc: Services) -> None:
     elif server_session is not None:
         _send_browser_to(session_routes.CLOSE)  # drops the cookie (JavaScript cannot: HttpOnly)
         st.session_state[_LEAVING] = "Signing out…"
-        token = st.context.cookies.get(session_routes.COOKIE)
-        if token:
+        token = _cookie_token()
+        if token is not None:
             st.session_state[_ENDED_COOKIE] = sessions.hash_secret(token)
 
 
