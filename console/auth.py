@@ -439,6 +439,12 @@ def _new_password_form(svc: Services, pending: dict[str, Any]) -> None:
     st.rerun()
 
 
+def this_session() -> int | None:
+    """The ledger session of this browser's cookie (None without one)."""
+    found = st.session_state.get(_SERVER)
+    return found if isinstance(found, int) else None
+
+
 def keep_session(generation: int) -> None:
     """This session made a password change: it stays signed in, the others end."""
     from .context import services

@@ -40,6 +40,12 @@ def _https(request: Request) -> bool:
     return request.url.scheme == "https" or forwarded == "https"
 
 
+def _from_this_console(request: Request) -> bool:
+    """The console's own page sent the browser here, not another site (which could otherwise sign a
+    victim in as the attacker with a ticket of the attacker's own)."""
+    return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+
+
 async def _open(request: Request) -> Response:
     """Exchange the sign-in's one-time ticket for the cookie, then open the page asked for."""
     from .context import services
@@ -47,7 +53,9 @@ async def _open(request: Request) -> Response:
     response = RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
     ticket = request.query_params.get("ticket") or ""
     svc = await run_in_threadpool(services)
-    token = await run_in_threadpool(sessions.redeem, svc.engine, ticket) if ticket else None
+    token = None
+    if ticket and _from_this_console(request):
+        token = await run_in_threadpool(sessions.redeem, svc.engine, ticket)
     if token is not None:
         response.set_cookie(
             COOKIE,

@@ -9,12 +9,15 @@ from dollr_core.basics.access import Actor
 from dollr_core.services import Services
 from dollr_core.team import sessions
 
+from .auth import this_session
+
 
 def _when(moment: object) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 def signed_in_sessions(svc: Services, me: Actor) -> None:
+    this_browser = this_session()
     st.subheader("Signed-in sessions")
     limits = sessions.Limits.of(svc.settings.session_idle_minutes, svc.settings.session_lifetime_hours)
     live = sessions.list_live(svc.engine, limits, by=me)
@@ -28,7 +31,8 @@ def signed_in_sessions(svc: Services, me: Actor) -> None:
         return
     for session in live:
         who, since, seen, client, action = st.columns([3, 2, 2, 4, 1], vertical_alignment="center")
-        who.write(f"**{session.email}** ({session.role})")
+        mine = " · this browser" if session.id == this_browser else ""
+        who.write(f"**{session.email}** ({session.role}){mine}")
         since.write(f"since {_when(session.since)}")
         seen.write(f"last seen {_when(session.last_seen)}")
         client.caption(session.client or "unknown client")
