@@ -256,8 +256,11 @@ def sign_out(svc: Services) -> None:
 
 
 def _forget() -> None:
+    ended = st.session_state.get(_ENDED_COOKIE)  # still ended: not asked about (or shown) again
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    if ended is not None:
+        st.session_state[_ENDED_COOKIE] = ended
 
 
 def _remember(who: Actor, generation: int) -> None:
