@@ -6,7 +6,7 @@ import streamlit as st
 
 from console import auth
 from console.context import services
-from console.navigation import navigation_for
+from console.navigation import navigation_for, sign_in_navigation
 from console.widgets import show_error
 from dollr_core.basics.access import Actor
 from dollr_core.config import SettingsError
@@ -50,7 +50,7 @@ except Exception as exc:
 who = auth.current(svc)
 if who is None:
     # Navigation runs on every path: a script that stops before it shows nothing at all.
-    st.navigation([st.Page(auth.sign_in_page, title="Sign in", icon=":material/login:", default=True)]).run()
+    st.navigation(sign_in_navigation(auth.sign_in_page), position="hidden").run()
     st.stop()
 sidebar(who)
 if svc.settings.is_live:

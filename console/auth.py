@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import streamlit as st
 
 from dollr_core.basics.access import Actor, Role
 from dollr_core.ledger import audit
 from dollr_core.services import Services
-from dollr_core.team import two_factor, users
+from dollr_core.team import sessions, two_factor, users
 
+from . import session_routes
 from .widgets import show_error
 
 _EMAIL = "signed_in_email"
@@ -22,6 +24,12 @@ _GENERATION = "session_generation"
 _PENDING = "sign_in_pending"
 #: How long the steps after the password may take before the password is asked for again.
 _PENDING_LIMIT = 10 * 60
+#: The ledger session behind this browser's cookie (console/session_routes.py), once there is one.
+_SERVER = "server_session"
+#: The hash of a cookie found ended: this tab no longer asks the ledger about it.
+_ENDED_COOKIE = "ended_cookie"
+#: Set while the browser is on its way through a cookie route: no form to type into meanwhile.
+_LEAVING = "leaving_for_cookie_route"
 
 
 def _logged_in_with_provider() -> bool:
@@ -39,6 +47,9 @@ def _oidc_configured() -> bool:
 def current(svc: Services) -> Actor | None:
     """The person signed in on this browser session, if any (idle sessions are signed out, and so
     are sessions older than the person's last password change)."""
+    token = _cookie_token()
+    if token is not None:
+        return _from_cookie(svc, token)
     idle_limit = svc.settings.session_idle_minutes * 60
     email = st.session_state.get(_EMAIL)
     if email and time.time() - st.session_state.get(_SEEN, 0) > idle_limit:
@@ -73,6 +84,46 @@ def current(svc: Services) -> Actor | None:
         _remember(signed.actor, signed.generation)
         return signed.actor
     return None
+
+
+def _cookie_token() -> str | None:
+    token = st.context.cookies.get(session_routes.COOKIE)
+    if not isinstance(token, str) or not token:
+        return None  # none, or a test harness without a browser
+    if sessions.hash_secret(token) == st.session_state.get(_ENDED_COOKIE):
+        return None
+    return token
+
+
+def _limits(svc: Services) -> sessions.Limits:
+    return sessions.Limits.of(svc.settings.session_idle_minutes, svc.settings.session_lifetime_hours)
+
+
+def _from_cookie(svc: Services, token: str) -> Actor | None:
+    """The person this browser's cookie signs in (every tab, every reload), checked on every run."""
+    state = sessions.check(svc.engine, token, _limits(svc))
+    if isinstance(state, sessions.Ended):
+        _forget()
+        if state.reason == "idle":
+            if state.just_now:
+                audit.record(svc.engine, state.email, "sign_out", outcome="idle")
+            st.session_state["signed_out_idle"] = True
+        elif state.reason == "changed":
+            st.session_state["signed_out_changed"] = True
+        elif state.reason in ("revoked", "expired", "signed_out"):
+            st.session_state["signed_out_reason"] = state.reason
+        st.session_state[_ENDED_COOKIE] = sessions.hash_secret(token)
+        return None
+    _remember(state.actor, state.generation)
+    st.session_state[_SERVER] = state.id
+    if _enrolment_due(svc, state.actor):
+        # Made admin or manager since signing in: no console until two-factor sign-in is set up.
+        sessions.end(svc.engine, state.id, "changed")
+        _forget()
+        st.session_state[_ENDED_COOKIE] = sessions.hash_secret(token)
+        _await_steps(state.actor.email, state.actor.role, state.generation, second_factor_done=True)
+        return None
+    return state.actor
 
 
 def _enrolment_due(svc: Services, who: Actor) -> bool:
@@ -113,7 +164,40 @@ def _finish_pending(svc: Services) -> Actor | None:
         return None
     del st.session_state[_PENDING]
     _remember(who, pending["generation"])
+    if session_routes.installed() and _hand_over_to_cookie(svc, who, pending["generation"]):
+        return None
     return who
+
+
+def _hand_over_to_cookie(svc: Services, who: Actor, generation: int) -> bool:
+    """Send the browser through the cookie route, back to the page it asked for (the address bar's
+    path): every later reload and tab is signed in too. False when the address is unknown."""
+    url = st.context.url
+    if not url:
+        return False
+    ticket = sessions.start(svc.engine, who, generation, client=_client_label())
+    target = urlsplit(url).path or "/"
+    _send_browser_to(f"{session_routes.OPEN}?ticket={quote(ticket)}&next={quote(target)}")
+    st.session_state[_LEAVING] = "Signing in…"
+    return True
+
+
+def _send_browser_to(path: str) -> None:
+    """Navigate the whole page: the message st.login and st.logout send (there is no public call)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    message = ForwardMsg()
+    message.auth_redirect.url = path
+    ctx.enqueue(message)
+
+
+def _client_label() -> str:
+    agent = st.context.headers.get("User-Agent") or "unknown browser"
+    return f"{client_address()} · {agent}"
 
 
 def sign_in_page() -> None:
@@ -121,6 +205,17 @@ def sign_in_page() -> None:
     from .context import services
 
     svc = services()
+    if st.session_state.get(_LEAVING):
+        st.title("Dollr Ops Console")
+        st.caption(st.session_state[_LEAVING])
+        return
+    ended = st.session_state.pop("signed_out_reason", None)
+    if ended == "revoked":
+        st.info("An admin ended your session. Please sign in again.")
+    elif ended == "expired":
+        st.info("Your session reached its time limit. Please sign in again.")
+    elif ended == "signed_out":
+        st.info("You signed out (in this or another tab). Sign in again to continue.")
     if st.session_state.pop("signed_out_idle", False):
         st.info("You were signed out after a period of inactivity. Please sign in again.")
     if st.session_state.pop("signed_out_changed", False):
@@ -146,14 +241,26 @@ def sign_out(svc: Services) -> None:
     email = st.session_state.get(_EMAIL)
     if email:
         audit.record(svc.engine, email, "sign_out")
+    server_session = st.session_state.get(_SERVER)
+    if server_session is not None:
+        sessions.end(svc.engine, server_session)
     _forget()
     if _oidc_configured():
         st.logout()
+    elif server_session is not None:
+        _send_browser_to(session_routes.CLOSE)  # drops the cookie (JavaScript cannot: HttpOnly)
+        st.session_state[_LEAVING] = "Signing out…"
+        token = _cookie_token()
+        if token is not None:
+            st.session_state[_ENDED_COOKIE] = sessions.hash_secret(token)
 
 
 def _forget() -> None:
+    ended = st.session_state.get(_ENDED_COOKIE)  # still ended: not asked about (or shown) again
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    if ended is not None:
+        st.session_state[_ENDED_COOKIE] = ended
 
 
 def _remember(who: Actor, generation: int) -> None:
@@ -335,9 +442,20 @@ def _new_password_form(svc: Services, pending: dict[str, Any]) -> None:
     st.rerun()
 
 
+def this_session() -> int | None:
+    """The ledger session of this browser's cookie (None without one)."""
+    found = st.session_state.get(_SERVER)
+    return found if isinstance(found, int) else None
+
+
 def keep_session(generation: int) -> None:
     """This session made a password change: it stays signed in, the others end."""
+    from .context import services
+
     st.session_state[_GENERATION] = generation
+    server_session = st.session_state.get(_SERVER)
+    if server_session is not None:
+        sessions.keep(services().engine, server_session, generation)
 
 
 def client_address() -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
@@ -106,3 +108,14 @@ def navigation_for(who: Actor) -> dict[str, list[st.Page]]:
                 st.Page(page.path, title=page.title, icon=page.icon, default=page.group == "Home")
             )
     return groups
+
+
+def sign_in_navigation(sign_in_page: Callable[[], None]) -> list[st.Page]:
+    """Before signing in, every page's address shows the sign-in form (not "Page not found"): a
+    bookmark or shared link keeps its address, and opens its page once the person is signed in."""
+    placeholders = [
+        st.Page(sign_in_page, title="Sign in", url_path=Path(page.path).stem)
+        for page in PAGES
+        if page.group != "Home"
+    ]
+    return [st.Page(sign_in_page, title="Sign in", icon=":material/login:", default=True), *placeholders]

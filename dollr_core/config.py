@@ -87,6 +87,8 @@ class Settings(BaseModel):
     #: Hours after which an undecided request, or an unsent approval, returns to its maker.
     approval_expiry_hours: int = Field(default=24, ge=1, le=720)
     session_idle_minutes: int = Field(default=30, ge=1)
+    #: A console session ends this many hours after signing in, however busy it was.
+    session_lifetime_hours: int = Field(default=12, ge=1)
     #: A payout to the same number, of the same amount, within this many hours is a likely mistake.
     duplicate_window_hours: int = Field(default=24, ge=0)
     #: Our Dollr wallet per currency (ids from the portal): the wallet a transfer debits.

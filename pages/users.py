@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console.context import require_page, services
+from console.sessions_ui import signed_in_sessions
 from console.widgets import show_error
 from dollr_core.basics.access import Permission, Role
 from dollr_core.team import users
@@ -97,3 +98,6 @@ with change_tab:
             )
     except Exception as exc:
         show_error(exc)
+
+st.divider()
+signed_in_sessions(svc, me)

@@ -595,3 +595,25 @@ class ReconciliationItem(SQLModel, table=True):
     checked: bool = False
     finding: str = Field(default="", max_length=32)
     detail: str = Field(default="", max_length=500)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser (every tab of it shares the one cookie): only hashes of its secrets are
+    kept, so a copy of the ledger signs no one in."""
+
+    __tablename__ = "console_session"
+    id: int | None = Field(default=None, primary_key=True)
+    #: SHA-256 of the cookie's token; empty until the one-time ticket is exchanged for the cookie.
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    #: SHA-256 of the one-time ticket the sign-in hands to the cookie route; cleared once used.
+    ticket_hash: str | None = Field(default=None, max_length=64, unique=True)
+    ticket_expires_at: datetime | None = _maybe_when()
+    email: str = Field(max_length=254, index=True)
+    #: The role and password generation signed in under: a change of either ends the session.
+    role: str = Field(max_length=16)
+    generation: int
+    client: str = Field(default="", max_length=300)
+    created_at: datetime = _when()
+    last_seen_at: datetime = _when()
+    revoked_at: datetime | None = _maybe_when()
+    revoked_reason: str = Field(default="", max_length=32)

@@ -1,4 +1,4 @@
-"""Browser tests: the real console (streamlit run app.py) on a standalone sandbox, driven by
+"""Browser tests: the real console (streamlit run serve.py) on a standalone sandbox, driven by
 Playwright in Debian's headless Chromium. Screenshots of each step land in screenshots/."""
 
 from __future__ import annotations
@@ -73,14 +73,15 @@ class Console:
 
 
 def start_streamlit(port: int, env: dict[str, str], logs: IO[str]) -> subprocess.Popen[bytes]:
-    """The console as people run it (`streamlit run app.py`), on loopback."""
+    """The console as people run it (`streamlit run serve.py`: app.py and the session-cookie
+    routes), on loopback."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            "serve.py",
             "--server.port",
             str(port),
             "--server.address",
