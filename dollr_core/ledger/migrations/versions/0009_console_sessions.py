@@ -1,7 +1,7 @@
 """console sessions: a signed-in browser's cookie, kept only as a hash
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01 13:40:00.000000
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from dollr_core.ledger.columns import UTCDateTime
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
