@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
 from dollr_core.api.caches import Lookups
 from dollr_core.api.client import DollrClient
+from dollr_core.background import Workers
 from dollr_core.config import Settings
 from dollr_core.ledger import open_ledger
 
@@ -28,6 +29,8 @@ class Services:
     client: DollrClient
     lookups: Lookups
     sandbox: Sandbox | None = field(default=None)
+    #: The bulk payout workers of this process, one per batch (`dollr_core.bulk.worker`).
+    bulk_workers: Workers[Any] = field(default_factory=Workers, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _workers: list[threading.Thread] = field(default_factory=list, repr=False)
 
@@ -79,6 +82,7 @@ class Services:
         self._workers.clear()
 
     def close(self) -> None:
+        self.bulk_workers.stop()
         self.stop_reconciler()
         self.client.close()
         self.engine.dispose()

@@ -21,8 +21,10 @@ from dollr_core.basics import spreadsheet, validation
 from dollr_core.basics.access import Permission
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.basics.phone import mask_phone
-from dollr_core.bulk import batches, worker
-from dollr_core.bulk.batches import BATCH_STATUS, ROW_STATUS, EditedRow, RowInput
+from dollr_core.bulk import drafts, progress, recipient_file, records, running, states, worker
+from dollr_core.bulk.drafts import EditedRow
+from dollr_core.bulk.recipient_file import RowInput
+from dollr_core.bulk.states import BATCH_STATUS, ROW_STATUS
 from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState
 from dollr_core.team import approvals
 
@@ -86,14 +88,14 @@ def new_batch() -> None:
     as_csv, as_xlsx = st.columns(2)
     as_csv.download_button(
         "Download the template (CSV)",
-        batches.template_csv(),
+        recipient_file.template_csv(),
         file_name="bulk-payout-template.csv",
         mime=spreadsheet.CSV_MIME,
         key="bulk_template",
     )
     as_xlsx.download_button(
         "Download the template (Excel)",
-        batches.template_xlsx(),
+        recipient_file.template_xlsx(),
         file_name="bulk-payout-template.xlsx",
         mime=spreadsheet.XLSX_MIME,
         key="bulk_template_xlsx",
@@ -118,8 +120,8 @@ def new_batch() -> None:
             open_batch(made[1])
         try:
             with st.spinner("Checking every row with Dollr…"):
-                batch = batches.create_batch(
-                    svc, who, st.session_state.get("bulk_name", ""), batches.parse_rows(data)
+                batch = drafts.create_batch(
+                    svc, who, st.session_state.get("bulk_name", ""), recipient_file.parse_rows(data)
                 )
         except Exception as exc:
             show_error(exc)
@@ -186,7 +188,7 @@ def edited_rows(frame: pd.DataFrame) -> list[EditedRow]:
 
 def checks(batch: Batch) -> None:
     batch_id = batch.id or 0
-    rows = batches.batch_rows(svc, who, batch_id)
+    rows = records.batch_rows(svc, who, batch_id)
     ready = sum(r.state == BatchRowState.VALID for r in rows)
     broken = [r for r in rows if r.state == BatchRowState.INVALID]
     left_out = sum(r.state == BatchRowState.EXCLUDED for r in rows)
@@ -201,7 +203,7 @@ def checks(batch: Batch) -> None:
             [{"Row": r.row_number, "Name": r.name, "Phone": r.phone, "Problem": r.problems} for r in broken]
         )
         if maker and st.button(f"Leave out the {len(broken)} row(s) that need fixing", key="bulk_exclude"):
-            run_action(batches.exclude_rows, batch_id, then="Rows left out.")
+            run_action(drafts.exclude_rows, batch_id, then="Rows left out.")
     if not maker:
         return
     version = st.session_state.setdefault(f"bulk:editor:{batch_id}", 0)
@@ -233,17 +235,17 @@ def checks(batch: Batch) -> None:
         save, again = st.columns(2)
         if save.button("Save changes and check again", key="bulk_save"):
             st.session_state[f"bulk:editor:{batch_id}"] = version + 1  # a fresh table after saving
-            run_action(batches.save_rows, batch_id, edited_rows(edited), then="Saved and checked.")
+            run_action(drafts.save_rows, batch_id, edited_rows(edited), then="Saved and checked.")
         if again.button("Check every row with Dollr again", key="bulk_recheck"):
-            run_action(batches.recheck, batch_id, then="Checked again.")
+            run_action(drafts.recheck, batch_id, then="Checked again.")
 
 
 # --------------------------------------------------------------------------- step 3: preview
 
 
-def preview(batch: Batch, heading: str = "3. Preview") -> batches.Preview:
+def preview(batch: Batch, heading: str = "3. Preview") -> progress.Preview:
     """The rows to be paid, their fees and the totals; returns what was shown."""
-    shown = batches.preview(svc, who, batch.id or 0)
+    shown = progress.preview(svc, who, batch.id or 0)
     st.subheader(heading)
     if not shown.rows:
         st.caption("No row is ready to pay yet.")
@@ -308,7 +310,7 @@ def decide(batch_id: int, approve: bool, shown: str) -> None:
     st.toast("Decision recorded.")
 
 
-def approval(batch: Batch, shown: batches.Preview) -> None:
+def approval(batch: Batch, shown: progress.Preview) -> None:
     st.subheader("4. Approval")
     own = batch.created_by.lower() == who.email.lower()
     if who.can(Permission.APPROVE) and not own:
@@ -332,7 +334,7 @@ def approval(batch: Batch, shown: batches.Preview) -> None:
     )
     page_link("pages/approvals.py", "See it on Approvals")
     if maker and st.button("Take it back to change it", key="bulk_withdraw"):
-        run_action(batches.withdraw, batch.id or 0, then="Back to draft.")
+        run_action(drafts.withdraw, batch.id or 0, then="Back to draft.")
 
 
 # --------------------------------------------------------------------------- step 5: paying
@@ -343,7 +345,7 @@ def start_with_passcode(batch_id: int) -> None:
     passcode = st.session_state.get(PASSCODE, "")
     st.session_state[PASSCODE] = ""
     try:
-        batches.start_batch(svc, who, batch_id, passcode)
+        running.start_batch(svc, who, batch_id, passcode)
     except Exception as exc:
         failed(exc)
     finally:
@@ -369,7 +371,7 @@ def controls(batch: Batch) -> None:
         st.error(f"The batch was paused: {problem}")
     if not maker:
         if batch.state == BatchState.RUNNING and st.button("Pause", key="bulk_pause"):
-            run_action(batches.pause_batch, batch_id, then="Paused.")
+            run_action(running.pause_batch, batch_id, then="Paused.")
         return
     if batch.state == BatchState.APPROVED:
         st.success(f"Approved by {batch.decided_by}. Enter the merchant passcode to start paying.")
@@ -381,11 +383,11 @@ def controls(batch: Batch) -> None:
         )
         passcode_step(batch, "Carry on paying")
     elif batch.state == BatchState.RUNNING and st.button("Pause", key="bulk_pause"):
-        run_action(batches.pause_batch, batch_id, then="Paused: rows already sent still finish.")
+        run_action(running.pause_batch, batch_id, then="Paused: rows already sent still finish.")
     elif batch.state == BatchState.PAUSED:
         if worker.holds_passcode(batch_id):
             if st.button("Resume", type="primary", key="bulk_resume"):
-                run_action(batches.resume_batch, batch_id, then="Resumed.")
+                run_action(running.resume_batch, batch_id, then="Resumed.")
         else:
             passcode_step(batch, "Resume paying")
     if batch.state in (BatchState.DRAFT, BatchState.AWAITING_APPROVAL, BatchState.APPROVED, *LIVE):
@@ -406,13 +408,13 @@ def cancel_step(batch_id: int) -> None:
     yes, no = st.columns(2)
     if yes.button("Yes, cancel it", key="bulk_cancel_yes"):
         st.session_state.pop(asking, None)
-        run_action(batches.cancel_batch, batch_id, then="Canceled.")
+        run_action(running.cancel_batch, batch_id, then="Canceled.")
     if no.button("No, keep it", key="bulk_cancel_no"):
         st.session_state.pop(asking, None)
         st.rerun()
 
 
-def progress_table(progress: batches.Progress) -> None:
+def progress_table(progress: progress.Progress) -> None:
     table(
         [
             {
@@ -421,7 +423,7 @@ def progress_table(progress: batches.Progress) -> None:
                 "Wallet": mask_phone(r.phone),
                 "Amount": row_money(r, r.amount),
                 "Status": ROW_STATUS[BatchRowState(r.state)],
-                "Fees": row_money(r, batches.row_fees(r)),
+                "Fees": row_money(r, progress.row_fees(r)),
                 "Dollr reference": r.reference_id or "",
                 "Why it failed": r.failure_reason or "",
             }
@@ -430,7 +432,7 @@ def progress_table(progress: batches.Progress) -> None:
     )
 
 
-def counts(progress: batches.Progress) -> None:
+def counts(progress: progress.Progress) -> None:
     c = progress.counts
     paid, failures, moving, waiting, dropped = st.columns(5)
     paid.metric("Paid", c.get(BatchRowState.PAID, 0))
@@ -443,7 +445,7 @@ def counts(progress: batches.Progress) -> None:
 @st.fragment(run_every=2)
 def live(batch_id: int) -> None:
     """Progress and every row's status, re-read from the ledger (never from Dollr) every 2 s."""
-    progress = batches.progress(svc, who, batch_id)
+    progress = progress.progress(svc, who, batch_id)
     st.progress(progress.fraction, text=f"{progress.done} of {progress.total} payments finished")
     counts(progress)
     progress_table(progress)
@@ -454,7 +456,7 @@ def live(batch_id: int) -> None:
 
 def results(batch: Batch) -> None:
     batch_id = batch.id or 0
-    progress = batches.progress(svc, who, batch_id)
+    progress = progress.progress(svc, who, batch_id)
     st.subheader("Results")
     counts(progress)
     for currency, amount in sorted(progress.received.items()):
@@ -463,14 +465,14 @@ def results(batch: Batch) -> None:
     as_csv, as_xlsx = st.columns(2)
     as_csv.download_button(
         "Download the results (CSV)",
-        batches.results_csv(svc, who, batch_id),
+        progress.results_csv(svc, who, batch_id),
         file_name=f"bulk-payout-{batch_id}-results.csv",
         mime=spreadsheet.CSV_MIME,
         key="bulk_results",
     )
     as_xlsx.download_button(
         "Download the results (Excel)",
-        batches.results_xlsx(svc, who, batch_id),
+        progress.results_xlsx(svc, who, batch_id),
         file_name=f"bulk-payout-{batch_id}-results.xlsx",
         mime=spreadsheet.XLSX_MIME,
         key="bulk_results_xlsx",
@@ -481,7 +483,7 @@ def results(batch: Batch) -> None:
         and st.button(f"Retry the {progress.failed} failed row(s) as a new batch", key="bulk_retry")
     ):
         try:
-            retry = batches.retry_failed(svc, who, batch_id)
+            retry = drafts.retry_failed(svc, who, batch_id)
         except Exception as exc:
             show_error(exc)
         else:
@@ -503,12 +505,12 @@ if "batch" in st.query_params:  # a link from Approvals or a colleague
 if OPEN in st.session_state:
     st.session_state[PICK] = st.session_state.pop(OPEN)
 
-known = {b.id: b for b in batches.list_batches(svc, who)}
+known = {b.id: b for b in records.list_batches(svc, who)}
 wanted = st.session_state.get(PICK)
 if wanted is not None and wanted not in known:  # an older batch, opened from a link
     try:
-        known[wanted] = batches.get_batch(svc, who, wanted)
-    except batches.BulkError:
+        known[wanted] = records.get_batch(svc, who, wanted)
+    except states.BulkError:
         st.session_state[PICK] = None
 chosen = st.selectbox(
     "Batch",
@@ -538,7 +540,7 @@ if state is BatchState.DRAFT:
     checks(batch)
     preview(batch)
     if maker and st.button("Send for approval", type="primary", key="bulk_submit"):
-        run_action(batches.submit_for_approval, chosen, then="Sent to the managers for approval.")
+        run_action(drafts.submit_for_approval, chosen, then="Sent to the managers for approval.")
     controls(batch)
 elif state is BatchState.AWAITING_APPROVAL:
     approval(batch, preview(batch))
@@ -552,7 +554,7 @@ elif state is BatchState.APPROVED:
     preview(batch)
     controls(batch)
 else:
-    moving = batches.progress(svc, who, chosen)
+    moving = progress.progress(svc, who, chosen)
     if state in LIVE or moving.counts.get(BatchRowState.SENT):
         st.subheader("5. Paying")
         controls(batch)
