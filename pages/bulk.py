@@ -24,7 +24,7 @@ from dollr_core.basics.phone import mask_phone
 from dollr_core.bulk import drafts, progress, recipient_file, records, running, states, worker
 from dollr_core.bulk.drafts import EditedRow
 from dollr_core.bulk.recipient_file import RowInput
-from dollr_core.bulk.states import BATCH_STATUS, ROW_STATUS
+from dollr_core.bulk.states import ROW_STATUS
 from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState
 from dollr_core.team import approvals
 
@@ -37,7 +37,7 @@ OPEN = "bulk:open"  # a batch to put on screen at the next run
 PASSCODE = "bulk_passcode"
 ERROR = "bulk:error"  # a failure from a button callback, shown once
 MADE = "bulk:made"  # fingerprint of the rows last turned into a batch → its id (no double batches)
-LIVE = (BatchState.RUNNING, BatchState.PAUSED)
+SHOWN = "bulk:shown"  # the batch the last run showed, so a changed label in the picker keeps it
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -52,10 +52,6 @@ def failed(exc: Exception) -> None:
     """Keep a callback's failure for this run; its traceback (which saw the passcode) is dropped."""
     exc.__traceback__ = exc.__context__ = exc.__cause__ = None
     st.session_state[ERROR] = exc
-
-
-def row_money(row: BatchRow, value: Any) -> str:
-    return money(value, row.currency) if value is not None else "—"
 
 
 def table(rows: list[dict[str, Any]]) -> None:
@@ -256,9 +252,9 @@ def preview(batch: Batch, heading: str = "3. Preview") -> progress.Preview:
                 "Row": r.row_number,
                 "Name": r.name,
                 "Wallet": f"{r.carrier or ''} {mask_phone(r.phone)}".strip(),
-                "Recipient gets": row_money(r, r.amount),
-                "Fees": row_money(r, r.predicted_fees),
-                "Leaves our wallet": row_money(r, r.predicted_debit),
+                "Recipient gets": money(r.amount, r.currency),
+                "Fees": money(r.predicted_fees, r.currency),
+                "Leaves our wallet": money(r.predicted_debit, r.currency),
                 "Note": r.note,
                 "Reference": r.own_reference or "",
             }
@@ -341,8 +337,8 @@ def approval(batch: Batch, shown: progress.Preview) -> None:
 
 
 def start_with_passcode(batch_id: int) -> None:
-    # Read once and cleared at once: from here on only the worker holds the passcode, in memory.
-    passcode = st.session_state.get(PASSCODE, "")
+    """Form callback: the passcode is read once and dropped; from here on only the worker holds it."""
+    passcode: str = st.session_state.get(PASSCODE) or ""
     st.session_state[PASSCODE] = ""
     try:
         running.start_batch(svc, who, batch_id, passcode)
@@ -353,20 +349,26 @@ def start_with_passcode(batch_id: int) -> None:
 
 
 def passcode_step(batch: Batch, label: str) -> None:
-    st.text_input(
-        "Merchant passcode",
-        type="password",
-        key=PASSCODE,
-        autocomplete=NEVER_SAVED,
-        help="From the Dollr merchant portal. Held in memory by the background worker only; never stored.",
-    )
-    st.button(label, type="primary", key="bulk_start", on_click=start_with_passcode, args=(batch.id or 0,))
+    """A form, as on Pay someone: the passcode reaches the server whole, however the field is left."""
+    with st.form(f"bulk_passcode_form:{batch.id}", clear_on_submit=True):
+        st.text_input(
+            "Merchant passcode",
+            type="password",
+            key=PASSCODE,
+            autocomplete=NEVER_SAVED,
+            help=(
+                "From the Dollr merchant portal. Held in memory by the background worker only; never stored."
+            ),
+        )
+        st.form_submit_button(
+            label, type="primary", key="bulk_start", on_click=start_with_passcode, args=(batch.id or 0,)
+        )
 
 
 def controls(batch: Batch) -> None:
     """Start, pause, resume and cancel: what the batch's state allows."""
     batch_id = batch.id or 0
-    problem = worker.problem(batch_id)
+    problem = worker.problem(svc, batch_id)
     if problem and batch.state == BatchState.PAUSED:
         st.error(f"The batch was paused: {problem}")
     if not maker:
@@ -376,7 +378,7 @@ def controls(batch: Batch) -> None:
     if batch.state == BatchState.APPROVED:
         st.success(f"Approved by {batch.decided_by}. Enter the merchant passcode to start paying.")
         passcode_step(batch, "Start paying")
-    elif batch.state == BatchState.RUNNING and not worker.is_running(batch_id):
+    elif batch.state == BatchState.RUNNING and not worker.is_running(svc, batch_id):
         st.warning(
             "Nothing is paying this batch right now (the console was restarted)."
             " Enter the passcode to carry on: no row is paid twice."
@@ -385,12 +387,12 @@ def controls(batch: Batch) -> None:
     elif batch.state == BatchState.RUNNING and st.button("Pause", key="bulk_pause"):
         run_action(running.pause_batch, batch_id, then="Paused: rows already sent still finish.")
     elif batch.state == BatchState.PAUSED:
-        if worker.holds_passcode(batch_id):
+        if worker.holds_passcode(svc, batch_id):
             if st.button("Resume", type="primary", key="bulk_resume"):
                 run_action(running.resume_batch, batch_id, then="Resumed.")
         else:
             passcode_step(batch, "Resume paying")
-    if batch.state in (BatchState.DRAFT, BatchState.AWAITING_APPROVAL, BatchState.APPROVED, *LIVE):
+    if states.can_cancel(batch):
         cancel_step(batch_id)
 
 
@@ -414,26 +416,26 @@ def cancel_step(batch_id: int) -> None:
         st.rerun()
 
 
-def progress_table(progress: progress.Progress) -> None:
+def progress_table(standing: progress.Progress) -> None:
     table(
         [
             {
                 "Row": r.row_number,
                 "Name": r.name,
                 "Wallet": mask_phone(r.phone),
-                "Amount": row_money(r, r.amount),
+                "Amount": money(r.amount, r.currency),
                 "Status": ROW_STATUS[BatchRowState(r.state)],
-                "Fees": row_money(r, progress.row_fees(r)),
+                "Fees": money(progress.row_fees(r), r.currency),
                 "Dollr reference": r.reference_id or "",
                 "Why it failed": r.failure_reason or "",
             }
-            for r in progress.rows
+            for r in standing.rows
         ]
     )
 
 
-def counts(progress: progress.Progress) -> None:
-    c = progress.counts
+def counts(standing: progress.Progress) -> None:
+    c = standing.counts
     paid, failures, moving, waiting, dropped = st.columns(5)
     paid.metric("Paid", c.get(BatchRowState.PAID, 0))
     failures.metric("Failed", c.get(BatchRowState.FAILED, 0))
@@ -443,25 +445,27 @@ def counts(progress: progress.Progress) -> None:
 
 
 @st.fragment(run_every=2)
-def live(batch_id: int) -> None:
-    """Progress and every row's status, re-read from the ledger (never from Dollr) every 2 s."""
-    progress = progress.progress(svc, who, batch_id)
-    st.progress(progress.fraction, text=f"{progress.done} of {progress.total} payments finished")
-    counts(progress)
-    progress_table(progress)
-    still_moving = progress.counts.get(BatchRowState.SENT, 0) or progress.counts.get(BatchRowState.QUEUED, 0)
-    if progress.batch.state not in LIVE and not still_moving:
-        st.rerun()  # finished: the whole page shows the results
+def live(batch_id: int, drawn: BatchState) -> None:
+    """Progress and every row's status, re-read from the ledger (never from Dollr) every 2 s.
+
+    The page around it was drawn for the batch in state `drawn`; when the batch has moved on
+    (the worker paused it, someone canceled it, it finished) the whole page is drawn again.
+    """
+    standing = progress.progress(svc, who, batch_id)
+    if standing.batch.state != drawn or not (states.is_live(standing.batch) or standing.in_flight):
+        st.rerun()  # the batch moved on, or its last rows settled: the page shows where it stands
+    st.progress(standing.fraction, text=f"{standing.done} of {standing.total} payments finished")
+    counts(standing)
+    progress_table(standing)
 
 
-def results(batch: Batch) -> None:
+def results(batch: Batch, standing: progress.Progress) -> None:
     batch_id = batch.id or 0
-    progress = progress.progress(svc, who, batch_id)
     st.subheader("Results")
-    counts(progress)
-    for currency, amount in sorted(progress.received.items()):
+    counts(standing)
+    for currency, amount in sorted(standing.received.items()):
         st.caption(f"Recipients received {money(amount, currency)} in all.")
-    progress_table(progress)
+    progress_table(standing)
     as_csv, as_xlsx = st.columns(2)
     as_csv.download_button(
         "Download the results (CSV)",
@@ -479,8 +483,8 @@ def results(batch: Batch) -> None:
     )
     if (
         maker
-        and progress.failed
-        and st.button(f"Retry the {progress.failed} failed row(s) as a new batch", key="bulk_retry")
+        and standing.failed
+        and st.button(f"Retry the {standing.failed} failed row(s) as a new batch", key="bulk_retry")
     ):
         try:
             retry = drafts.retry_failed(svc, who, batch_id)
@@ -503,7 +507,17 @@ if "batch" in st.query_params:  # a link from Approvals or a colleague
         st.warning(f"{exc} Choose the batch below.")
     del st.query_params["batch"]
 if OPEN in st.session_state:
-    st.session_state[PICK] = st.session_state.pop(OPEN)
+    st.session_state[SHOWN] = st.session_state.pop(OPEN)
+if SHOWN in st.session_state:
+    # The picker remembers its choice by the label it showed, and a label says the batch's state:
+    # once the state moves on (approved, finished) the old label matches nothing and the picker
+    # would fall back to "Make a new batch". The batch on screen is kept here, by its number.
+    st.session_state[PICK] = st.session_state[SHOWN]
+
+
+def picked() -> None:
+    st.session_state[SHOWN] = st.session_state.get(PICK)
+
 
 known = {b.id: b for b in records.list_batches(svc, who)}
 wanted = st.session_state.get(PICK)
@@ -511,17 +525,19 @@ if wanted is not None and wanted not in known:  # an older batch, opened from a 
     try:
         known[wanted] = records.get_batch(svc, who, wanted)
     except states.BulkError:
-        st.session_state[PICK] = None
+        st.session_state[PICK] = st.session_state[SHOWN] = None
 chosen = st.selectbox(
     "Batch",
     [None, *known],
     format_func=lambda i: (
         ("Make a new batch" if maker else "Choose a batch")
         if i is None
-        else f"#{i} {known[i].name} — {BATCH_STATUS[BatchState(known[i].state)]}"
+        else f"#{i} {known[i].name} — {states.status(known[i])}"
     ),
     key=PICK,
+    on_change=picked,
 )
+st.session_state[SHOWN] = chosen
 problem = st.session_state.pop(ERROR, None)
 if problem is not None:
     show_error(problem)
@@ -535,7 +551,10 @@ if chosen is None:
 
 batch = known[chosen]
 state = BatchState(batch.state)
-st.markdown(f"**#{batch.id} {plain(batch.name)}** · made by {batch.created_by} · {BATCH_STATUS[state]}")
+standing = progress.progress(svc, who, chosen) if state in states.PROGRESS_BATCHES else None
+if standing is not None and standing.batch.state != batch.state:  # it finished just now
+    st.rerun()
+st.markdown(f"**#{batch.id} {plain(batch.name)}** · made by {batch.created_by} · {states.status(batch)}")
 if state is BatchState.DRAFT:
     checks(batch)
     preview(batch)
@@ -553,11 +572,9 @@ elif state is BatchState.REJECTED:
 elif state is BatchState.APPROVED:
     preview(batch)
     controls(batch)
-else:
-    moving = progress.progress(svc, who, chosen)
-    if state in LIVE or moving.counts.get(BatchRowState.SENT):
-        st.subheader("5. Paying")
-        controls(batch)
-        live(chosen)
-    else:
-        results(batch)
+elif standing is not None and (states.is_live(batch) or standing.in_flight):
+    st.subheader("5. Paying")
+    controls(batch)
+    live(chosen, state)
+elif standing is not None:
+    results(batch, standing)

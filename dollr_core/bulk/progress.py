@@ -11,7 +11,7 @@ from dollr_core.basics.access import Actor, Permission, require_any
 from dollr_core.basics.money import quantize
 from dollr_core.bulk.records import all_rows, get_batch
 from dollr_core.bulk.row_outcomes import finish_if_done, sync_rows
-from dollr_core.bulk.states import FINAL_ROWS, ROW_STATUS
+from dollr_core.bulk.states import FINAL_ROWS, IN_FLIGHT_ROWS, ROW_STATUS
 from dollr_core.ledger.tables import (
     Batch,
     BatchRow,
@@ -102,6 +102,11 @@ class Progress:
     @property
     def fraction(self) -> float:
         return self.done / self.total if self.total else 1.0
+
+    @property
+    def in_flight(self) -> int:
+        """Rows waiting to be sent or on their way: the batch's outcome is not final yet."""
+        return sum(self.counts.get(s, 0) for s in IN_FLIGHT_ROWS)
 
     @property
     def failed(self) -> int:

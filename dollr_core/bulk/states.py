@@ -27,6 +27,8 @@ DRAFT_ROWS = (BatchRowState.VALID, BatchRowState.INVALID, BatchRowState.EXCLUDED
 LIVE_BATCHES = (BatchState.RUNNING, BatchState.PAUSED)
 #: Batch states a person may cancel (rows already sent still finish).
 CANCELLABLE_BATCHES = (BatchState.DRAFT, BatchState.AWAITING_APPROVAL, BatchState.APPROVED, *LIVE_BATCHES)
+#: Batch states whose rows have a progress to show (a canceled batch may have sent some).
+PROGRESS_BATCHES = (*LIVE_BATCHES, BatchState.FINISHED, BatchState.CANCELED)
 #: Batch states that never change again.
 ENDED_BATCHES = (BatchState.FINISHED, BatchState.CANCELED, BatchState.REJECTED)
 

@@ -14,7 +14,6 @@ from dollr_core.services import Services
 def _stop_workers(request: pytest.FixtureRequest) -> Iterator[None]:
     """Stop the workers of whichever services the test used (each holds its own)."""
     yield
-    for name in ("services", "sqlite_services"):
-        if name in request.fixturenames:
-            svc: Services = request.getfixturevalue(name)
-            worker.stop(svc, timeout=30)
+    for used in request.node.funcargs.values():
+        if isinstance(used, Services):
+            worker.stop(used, timeout=30)
