@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from dollr_core.api.caches import Lookups
 from dollr_core.api.client import DollrClient
-from dollr_core.background import Workers
+from dollr_core.basics.background import Workers
 from dollr_core.config import Settings
 from dollr_core.ledger import open_ledger
 

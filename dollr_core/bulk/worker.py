@@ -32,8 +32,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from dollr_core.api.errors import AuthenticationError, DollrError, NetworkError, RateLimitError
-from dollr_core.background import Workers
 from dollr_core.basics.access import AccessDenied, Actor
+from dollr_core.basics.background import Workers
 from dollr_core.bulk import row_outcomes
 from dollr_core.explain import explain
 from dollr_core.flows import payouts
