@@ -25,6 +25,7 @@ from dollr_core.api.models import Receipt
 from dollr_core.basics.access import RECONCILER
 from dollr_core.basics.enums import ExecutionStatus, OperationType, SourceStatus, SourceType
 from dollr_core.flows import documents
+from dollr_core.ledger import transitions
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import (
     OPEN_ATTEMPT_STATES,
@@ -34,7 +35,6 @@ from dollr_core.ledger.tables import (
     Intent,
     IntentKind,
     IntentState,
-    LedgerEvent,
     PaymentDetail,
     PaymentOrigin,
 )
@@ -254,15 +254,12 @@ def book_document_payment(svc: Services, record: DocumentRecord, *, origin: Paym
         intent.current_attempt_id = attempt.id
         db.add(intent)
         db.add(_details(intent.id or 0, receipt, origin))
-        db.add(
-            LedgerEvent(
-                intent_id=intent.id,
-                attempt_id=attempt.id,
-                actor=RECONCILER.email,
-                action="paid_on_dollr",
-                to_state=AttemptState.COMPLETED,
-                detail=f"{record.number} paid on Dollr ({origin.value})",
-            )
+        transitions.created(
+            db,
+            attempt,
+            actor=RECONCILER.email,
+            action="paid_on_dollr",
+            detail=f"{record.number} paid on Dollr ({origin.value})",
         )
         try:
             db.commit()

@@ -17,10 +17,10 @@ from sqlalchemy import Engine, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dollr_core.ledger import leases
+from dollr_core.ledger import leases, transitions
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.leases import Heartbeat
-from dollr_core.ledger.tables import Attempt, Intent, IntentState, LedgerEvent
+from dollr_core.ledger.tables import Attempt, Intent, IntentState
 
 #: States in which the person may still change what the intent will pay.
 EDITABLE = (IntentState.OPEN, IntentState.READY, IntentState.AWAITING_APPROVAL)
@@ -70,11 +70,7 @@ def open_intent(
                 **fields,
             )
             try:
-                db.add(intent)
-                db.flush()
-                db.add(
-                    LedgerEvent(intent_id=intent.id, actor=operator, action="intent_opened", to_state=state)
-                )
+                transitions.created(db, intent, actor=operator, action="intent_opened")
                 db.commit()
             except IntegrityError:  # a second tab opened the same key a moment earlier
                 db.rollback()
@@ -93,52 +89,14 @@ def open_intent(
         if IntentState(intent.state) not in EDITABLE:
             return intent
         if intent.params_fingerprint != stamp or (intent.state == IntentState.OPEN and state != intent.state):
-            previous = intent.state
             for name, value in fields.items():
                 setattr(intent, name, value)
             intent.params_fingerprint = stamp
-            intent.state = state
-            intent.updated_at = utcnow()
             if state is IntentState.AWAITING_APPROVAL:
                 intent.decided_by = intent.decided_at = intent.decision_reason = None
-            db.add(intent)
-            db.add(
-                LedgerEvent(
-                    intent_id=intent.id,
-                    actor=operator,
-                    action="intent_changed",
-                    from_state=previous,
-                    to_state=state,
-                )
-            )
+            transitions.move(db, intent, state, actor=operator, action="intent_changed")
             db.commit()
             db.refresh(intent)
-        return intent
-
-
-def update_intent(engine: Engine, intent_id: int, *, actor: str, action: str, **fields: Any) -> Intent:
-    """Record a step's result on the intent before the next step starts."""
-    with Session(engine) as db:
-        intent = db.get(Intent, intent_id, with_for_update=True)
-        if intent is None:
-            raise LookupError(f"intent {intent_id} not found")
-        previous = intent.state
-        for name, value in fields.items():
-            setattr(intent, name, value)
-        intent.updated_at = utcnow()
-        db.add(intent)
-        db.add(
-            LedgerEvent(
-                intent_id=intent.id,
-                actor=actor,
-                action=action,
-                from_state=previous if previous != intent.state else None,
-                to_state=intent.state if previous != intent.state else None,
-                detail=fields.get("step"),
-            )
-        )
-        db.commit()
-        db.refresh(intent)
         return intent
 
 

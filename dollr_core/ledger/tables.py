@@ -294,12 +294,16 @@ class Attempt(SQLModel, table=True):
 
 
 class LedgerEvent(SQLModel, table=True):
-    """Append-only: every change of an intent or attempt, who made it and when."""
+    """Append-only: every change of an intent, attempt, batch or batch row, who made it and when.
+
+    Written only by `ledger.transitions`, in the transaction of the change it records."""
 
     __tablename__ = "ledger_event"
     id: int | None = Field(default=None, primary_key=True)
     intent_id: int | None = Field(default=None, index=True)
     attempt_id: int | None = Field(default=None, index=True)
+    batch_id: int | None = Field(default=None, index=True)
+    batch_row_id: int | None = Field(default=None, index=True)
     actor: str = Field(max_length=254)
     action: str = Field(max_length=64)
     from_state: str | None = Field(default=None, max_length=24)

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from dollr_core.basics.access import Actor, Permission, require, require_any
 from dollr_core.basics.money import format_money
 from dollr_core.basics.phone import mask_phone
-from dollr_core.ledger import audit
+from dollr_core.ledger import audit, transitions
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.intents import fingerprint
 from dollr_core.ledger.tables import (
@@ -33,7 +33,6 @@ from dollr_core.ledger.tables import (
     BatchState,
     Intent,
     IntentState,
-    LedgerEvent,
 )
 from dollr_core.services import Services
 from dollr_core.team import approval_rules, notify
@@ -188,19 +187,7 @@ def decide_payout(svc: Services, actor: Actor, intent_key: str, decision: Decisi
                 utcnow(),
                 reason or None,
             )
-        db.add(
-            LedgerEvent(
-                intent_id=intent.id,
-                actor=actor.email,
-                action=action,
-                from_state=intent.state,
-                to_state=new_state,
-                detail=reason or None,
-            )
-        )
-        intent.state = new_state
-        intent.updated_at = utcnow()
-        db.add(intent)
+        transitions.move(db, intent, new_state, actor=actor.email, action=action, detail=reason or None)
         what = f"{intent.currency} {intent.amount} to {intent.party_name}; {reason}".strip("; ")
         if second_needed:
             what += "; a second manager must approve"
@@ -260,15 +247,8 @@ def expire_decisions(svc: Services) -> list[Intent]:
                 if waiting
                 else f"The approval was not used within {hours} hours."
             )
-            db.add(
-                LedgerEvent(
-                    intent_id=intent.id,
-                    actor=EXPIRY_ACTOR,
-                    action="approval_expired",
-                    from_state=intent.state,
-                    to_state=IntentState.OPEN,
-                    detail=said,
-                )
+            transitions.move(
+                db, intent, IntentState.OPEN, actor=EXPIRY_ACTOR, action="approval_expired", detail=said
             )
             audit.add(
                 db,
@@ -277,7 +257,6 @@ def expire_decisions(svc: Services) -> list[Intent]:
                 target=intent.intent_key,
                 detail=f"{intent.currency} {intent.amount} to {mask_phone(intent.phone)}; {said}",
             )
-            intent.state = IntentState.OPEN
             intent.decided_by = intent.decided_at = intent.first_approved_by = intent.first_approved_at = None
             intent.approval_due_at = None
             intent.decision_reason = f"{said} Send it for approval again, or withdraw it."
@@ -330,10 +309,16 @@ def decide_batch(svc: Services, actor: Actor, batch_id: int, decision: Decision)
             db.commit()
             db.refresh(batch)
             return batch
-        batch.state = BatchState.APPROVED if decision.approve else BatchState.REJECTED
+        verdict = BatchState.APPROVED if decision.approve else BatchState.REJECTED
+        transitions.move(
+            db,
+            batch,
+            verdict,
+            actor=actor.email,
+            action="approved" if decision.approve else "rejected",
+            detail=reason or None,
+        )
         batch.decided_by, batch.decided_at, batch.decision_reason = actor.email, utcnow(), reason or None
-        batch.updated_at = utcnow()
-        db.add(batch)
         notify.decision(
             db,
             svc,
@@ -426,13 +411,7 @@ def _move_own_payout(
             raise ApprovalError("There is no payout of yours waiting for approval with that reference.")
         if intent.state not in allowed:
             raise ApprovalError(refused)
-        db.add(
-            LedgerEvent(
-                intent_id=intent.id, actor=actor.email, action=action, from_state=intent.state, to_state=to
-            )
-        )
-        intent.state = to
-        intent.updated_at = utcnow()
+        transitions.move(db, intent, to, actor=actor.email, action=action)
         for name, value in fields.items():
             setattr(intent, name, value)
         db.add(intent)

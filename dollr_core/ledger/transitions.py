@@ -1,0 +1,368 @@
+"""One writer of state: the allowed changes of intents, attempts, batches and batch rows.
+
+The rule: `Intent.state`, `Attempt.local_state`, `Batch.state` and `BatchRow.state` change only
+here. Every change is checked against the table below, sets the column and the times that go with
+it (`updated_at`; an attempt that ends also gets `final_at` and is no longer polled), and adds its
+`LedgerEvent` to the caller's session, so the change and its event commit or roll back together.
+The caller commits. Approvals have no table of their own: an approval is the intent's or the
+batch's move out of AWAITING_APPROVAL, so it is in these tables too.
+
+A pair not in the table raises `IllegalTransition`: a fault in our code, never a refusal to show
+to a person (the callers check what a person may do before they move anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any, overload
+
+from sqlalchemy import ColumnElement, update
+from sqlmodel import Session, SQLModel
+
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.tables import (
+    Attempt,
+    AttemptState,
+    Batch,
+    BatchRow,
+    BatchRowState,
+    BatchState,
+    Intent,
+    IntentState,
+    LedgerEvent,
+)
+
+__all__ = [
+    "INITIAL",
+    "TRANSITIONS",
+    "IllegalTransition",
+    "allowed",
+    "created",
+    "move",
+    "move_where",
+]
+
+Stateful = Intent | Attempt | Batch | BatchRow
+
+_I, _A, _B, _R = IntentState, AttemptState, BatchState, BatchRowState
+
+#: The form's own edits: while nothing was sent, an intent follows its form between these states.
+_EDITABLE = {_I.OPEN, _I.READY, _I.AWAITING_APPROVAL}
+#: Dollr's word on a reference wins over whatever we thought while it was open.
+_DOLLR_SAYS = {_A.ACCEPTED, _A.COMPLETED, _A.FAILED}
+
+INTENT_TRANSITIONS: Mapping[IntentState, frozenset[IntentState]] = {
+    _I.OPEN: frozenset(_EDITABLE | {_I.CANCELED}),
+    # to itself: the first of two approvals, or an edit while waiting
+    _I.AWAITING_APPROVAL: frozenset(_EDITABLE | {_I.REJECTED, _I.CANCELED}),
+    _I.READY: frozenset(_EDITABLE | {_I.EXECUTING, _I.CANCELED}),
+    # back to READY only when the attempt provably never landed
+    _I.EXECUTING: frozenset({_I.READY, _I.COMPLETED, _I.FAILED}),
+    _I.COMPLETED: frozenset(),
+    _I.FAILED: frozenset(),
+    _I.REJECTED: frozenset(),
+    _I.CANCELED: frozenset(),
+}
+
+ATTEMPT_TRANSITIONS: Mapping[AttemptState, frozenset[AttemptState]] = {
+    _A.PREPARING: frozenset(_DOLLR_SAYS | {_A.SENDING, _A.UNKNOWN, _A.REFUSED, _A.ABANDONED}),
+    _A.SENDING: frozenset(_DOLLR_SAYS | {_A.UNKNOWN, _A.REFUSED, _A.ABANDONED}),
+    # back to PREPARING only when no session was ever opened, so nothing was sent
+    _A.UNKNOWN: frozenset(_DOLLR_SAYS | {_A.PREPARING, _A.ABANDONED}),
+    _A.ACCEPTED: frozenset({_A.COMPLETED, _A.FAILED}),
+    _A.COMPLETED: frozenset(),
+    _A.FAILED: frozenset(),
+    _A.REFUSED: frozenset(),
+    _A.ABANDONED: frozenset(),
+}
+
+BATCH_TRANSITIONS: Mapping[BatchState, frozenset[BatchState]] = {
+    _B.DRAFT: frozenset({_B.AWAITING_APPROVAL, _B.CANCELED}),
+    _B.AWAITING_APPROVAL: frozenset({_B.DRAFT, _B.APPROVED, _B.REJECTED, _B.CANCELED}),
+    _B.APPROVED: frozenset({_B.RUNNING, _B.CANCELED}),
+    # to itself: started again with the passcode after its worker stopped
+    _B.RUNNING: frozenset({_B.RUNNING, _B.PAUSED, _B.FINISHED, _B.CANCELED}),
+    _B.PAUSED: frozenset({_B.RUNNING, _B.FINISHED, _B.CANCELED}),
+    _B.FINISHED: frozenset(),
+    _B.CANCELED: frozenset(),
+    _B.REJECTED: frozenset(),
+}
+
+BATCH_ROW_TRANSITIONS: Mapping[BatchRowState, frozenset[BatchRowState]] = {
+    _R.VALID: frozenset({_R.INVALID, _R.EXCLUDED, _R.QUEUED, _R.CANCELED}),
+    _R.INVALID: frozenset({_R.VALID, _R.EXCLUDED}),
+    _R.EXCLUDED: frozenset({_R.VALID, _R.INVALID}),
+    _R.QUEUED: frozenset({_R.SENT, _R.CANCELED}),
+    # back to QUEUED only when its payment provably moved no money (the batch had to stop)
+    _R.SENT: frozenset({_R.PAID, _R.FAILED, _R.QUEUED, _R.CANCELED}),
+    _R.PAID: frozenset(),
+    _R.FAILED: frozenset(),
+    _R.CANCELED: frozenset(),
+}
+
+#: Every table's allowed (from, to) pairs, keyed by the table's model.
+TRANSITIONS: Mapping[type[SQLModel], Mapping[Any, frozenset[Any]]] = {
+    Intent: INTENT_TRANSITIONS,
+    Attempt: ATTEMPT_TRANSITIONS,
+    Batch: BATCH_TRANSITIONS,
+    BatchRow: BATCH_ROW_TRANSITIONS,
+}
+
+#: The states a row may be created in (`created`). A payment booked from Dollr's own page starts
+#: COMPLETED: it happened before the ledger heard of it.
+INITIAL: Mapping[type[SQLModel], frozenset[Any]] = {
+    Intent: frozenset(_EDITABLE | {_I.COMPLETED}),
+    Attempt: frozenset({_A.PREPARING, _A.COMPLETED}),
+    Batch: frozenset({_B.DRAFT}),
+    BatchRow: frozenset({_R.VALID, _R.INVALID, _R.EXCLUDED}),
+}
+
+_STATE_ENUM: Mapping[type[SQLModel], type[StrEnum]] = {
+    Intent: IntentState,
+    Attempt: AttemptState,
+    Batch: BatchState,
+    BatchRow: BatchRowState,
+}
+_COLUMN: Mapping[type[SQLModel], str] = {
+    Intent: "state",
+    Attempt: "local_state",
+    Batch: "state",
+    BatchRow: "state",
+}
+_DEFAULT_ACTION: Mapping[type[SQLModel], str] = {
+    Intent: "intent_state",
+    Attempt: "attempt_state",
+    Batch: "batch_state",
+    BatchRow: "batch_row_state",
+}
+
+#: The event's columns naming the row and what it belongs to, and the row's columns they take.
+_EVENT_NAMES: Mapping[type[SQLModel], Mapping[str, str]] = {
+    Intent: {"intent_id": "id"},
+    Attempt: {"attempt_id": "id", "intent_id": "intent_id"},
+    Batch: {"batch_id": "id"},
+    BatchRow: {"batch_row_id": "id", "batch_id": "batch_id"},
+}
+_ROW_ID: Mapping[type[SQLModel], str] = {
+    Intent: "intent_id",
+    Attempt: "attempt_id",
+    Batch: "batch_id",
+    BatchRow: "batch_row_id",
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A state change the table does not allow: a fault in our code, never a person's mistake."""
+
+    def __init__(self, model: type[SQLModel], row_id: int | None, frm: str, to: str) -> None:
+        super().__init__(
+            f"Fault in the console: {model.__name__} {row_id} may not go from {frm} to {to}"
+            " (dollr_core/ledger/transitions.py)."
+        )
+        self.model, self.row_id, self.frm, self.to = model, row_id, frm, to
+
+
+def allowed(model: type[SQLModel], frm: str, to: str) -> bool:
+    """Whether the table lets a row of `model` go from `frm` to `to`."""
+    states = _STATE_ENUM[model]
+    try:
+        return states(to) in TRANSITIONS[model][states(frm)]
+    except ValueError:
+        return False
+
+
+def _check(model: type[SQLModel], row_id: int | None, frm: str, to: str) -> None:
+    if not allowed(model, frm, to):
+        raise IllegalTransition(model, row_id, frm, to)
+
+
+@overload
+def move(
+    db: Session,
+    row: Intent,
+    to: IntentState,
+    *,
+    actor: str,
+    action: str | None = None,
+    detail: str | None = None,
+) -> None: ...
+@overload
+def move(
+    db: Session,
+    row: Attempt,
+    to: AttemptState,
+    *,
+    actor: str,
+    action: str | None = None,
+    detail: str | None = None,
+) -> None: ...
+@overload
+def move(
+    db: Session,
+    row: Batch,
+    to: BatchState,
+    *,
+    actor: str,
+    action: str | None = None,
+    detail: str | None = None,
+) -> None: ...
+@overload
+def move(
+    db: Session,
+    row: BatchRow,
+    to: BatchRowState,
+    *,
+    actor: str,
+    action: str | None = None,
+    detail: str | None = None,
+) -> None: ...
+def move(
+    db: Session,
+    row: Stateful,
+    to: StrEnum,
+    *,
+    actor: str,
+    action: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """Move a loaded row (locked by the caller) to `to`, and add the change's event to `db`.
+
+    `action` names the event (default "<table>_state"); `detail` says why. Nothing is committed.
+    """
+    model = type(row)
+    column = _COLUMN[model]
+    frm = str(getattr(row, column))
+    _check(model, row.id, frm, to)
+    now = utcnow()
+    setattr(row, column, to)
+    row.updated_at = now
+    if isinstance(row, Attempt) and AttemptState(to).is_final:
+        row.final_at, row.next_poll_at = now, None
+    db.add(row)
+    db.add(
+        _event(
+            _ids_of(row), frm, str(to), actor=actor, action=action or _DEFAULT_ACTION[model], detail=detail
+        )
+    )
+
+
+@overload
+def move_where(
+    db: Session,
+    model: type[Intent],
+    frm: IntentState,
+    to: IntentState,
+    *,
+    where: Iterable[ColumnElement[bool]] = (),
+    values: Mapping[str, Any] | None = None,
+    actor: str,
+    action: str | None = None,
+    detail: str | None = None,
+) -> list[int]: ...
+@overload
+def move_where(
+    db: Session,
+    model: type[Attempt],
+    frm: AttemptState,
+    to: AttemptState,
+    *,
+    where: Iterable[ColumnElement[bool]] = (),
+    values: Mapping[str, Any] | None = None,
+    actor: str,
+    action: str | None = None,
+    detail: str | None = None,
+) -> list[int]: ...
+@overload
+def move_where(
+    db: Session,
+    model: type[Batch],
+    frm: BatchState,
+    to: BatchState,
+    *,
+    where: Iterable[ColumnElement[bool]] = (),
+    values: Mapping[str, Any] | None = None,
+    actor: str,
+    action: str | None = None,
+    detail: str | None = None,
+) -> list[int]: ...
+@overload
+def move_where(
+    db: Session,
+    model: type[BatchRow],
+    frm: BatchRowState,
+    to: BatchRowState,
+    *,
+    where: Iterable[ColumnElement[bool]] = (),
+    values: Mapping[str, Any] | None = None,
+    actor: str,
+    action: str | None = None,
+    detail: str | None = None,
+) -> list[int]: ...
+def move_where(
+    db: Session,
+    model: type[Stateful],
+    frm: StrEnum,
+    to: StrEnum,
+    *,
+    where: Iterable[ColumnElement[bool]] = (),
+    values: Mapping[str, Any] | None = None,
+    actor: str,
+    action: str | None = None,
+    detail: str | None = None,
+) -> list[int]:
+    """Move every row in state `frm` that matches `where` to `to`, in one UPDATE statement.
+
+    The compare-and-set form: no other transaction can change a row between the check and the
+    change (a claim, or cancelling rows a worker might take). `values` are the other columns the
+    same statement sets. Adds one event per row moved to `db`; returns the ids moved.
+    """
+    _check(model, None, frm, to)
+    column = _COLUMN[model]
+    extra = dict(values or {})
+    if column in extra:
+        raise IllegalTransition(model, None, str(frm), f"{extra[column]} (set through `values`)")
+    now = utcnow()
+    extra.setdefault("updated_at", now)
+    if model is Attempt and AttemptState(to).is_final:
+        extra.setdefault("final_at", now)
+        extra.setdefault("next_poll_at", None)
+    table = model.__table__  # type: ignore[union-attr]
+    named = _EVENT_NAMES[model]
+    statement = (
+        update(model)
+        .where(table.c[column] == frm, *where)
+        .values({column: to, **extra})
+        .returning(*(table.c[name] for name in named.values()))
+    )
+    moved = [dict(zip(named, found, strict=True)) for found in db.exec(statement).all()]
+    for ids in moved:
+        db.add(
+            _event(
+                ids, str(frm), str(to), actor=actor, action=action or _DEFAULT_ACTION[model], detail=detail
+            )
+        )
+    return [ids[_ROW_ID[model]] for ids in moved]
+
+
+def created(db: Session, row: Stateful, *, actor: str, action: str, detail: str | None = None) -> None:
+    """The event of a row created in its starting state; flushes first so the event names it."""
+    model = type(row)
+    state = str(getattr(row, _COLUMN[model]))
+    if state not in INITIAL[model]:
+        raise IllegalTransition(model, row.id, "(new)", state)
+    db.add(row)
+    if row.id is None:
+        db.flush()
+    db.add(_event(_ids_of(row), None, state, actor=actor, action=action, detail=detail))
+
+
+def _ids_of(row: Stateful) -> dict[str, Any]:
+    return {event: getattr(row, column) for event, column in _EVENT_NAMES[type(row)].items()}
+
+
+def _event(
+    ids: Mapping[str, Any], frm: str | None, to: str, *, actor: str, action: str, detail: str | None
+) -> LedgerEvent:
+    """The one way a ledger event is written: it names the row and what the row belongs to."""
+    return LedgerEvent(**ids, actor=actor, action=action[:64], from_state=frm, to_state=to, detail=detail)
