@@ -17,7 +17,7 @@ from dollr_core.bulk.recipient_file import MAX_ROWS, RowInput
 from dollr_core.bulk.records import all_rows, get_batch, move_batch
 from dollr_core.bulk.row_checks import check_rows, fill_row
 from dollr_core.bulk.states import BATCH_STATUS, BulkError
-from dollr_core.ledger import audit
+from dollr_core.ledger import audit, transitions
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import (
     Batch,
@@ -56,9 +56,13 @@ def _checked(svc: Services, inputs: Sequence[RowInput]) -> list[BatchRow]:
         row = BatchRow(batch_id=0, row_number=number)
         notes.append(fill_row(row, values))
         rows.append(row)
-    check_rows(svc, rows, ask=None, batch_id=None)
-    _add_notes(rows, notes)
-    return rows
+    wanted = _add_notes(rows, notes, check_rows(svc, rows, ask=None, batch_id=None, left_out=set()))
+    return [_new_row(row, state) for row, state in zip(rows, wanted, strict=True)]
+
+
+def _new_row(row: BatchRow, state: BatchRowState) -> BatchRow:
+    """A row not yet stored, created in the state its checks gave it."""
+    return BatchRow(**row.model_dump(exclude={"id", "state"}), state=state)
 
 
 def _insert(
@@ -75,12 +79,17 @@ def _insert(
     return batch
 
 
-def _add_notes(rows: list[BatchRow], notes: list[list[str]]) -> None:
-    for row, extra in zip(rows, notes, strict=True):
+def _add_notes(
+    rows: list[BatchRow], notes: list[list[str]], wanted: list[BatchRowState]
+) -> list[BatchRowState]:
+    """What did not fit in a cell is a problem of its row too: a ready row then needs fixing."""
+    states = list(wanted)
+    for i, (row, extra) in enumerate(zip(rows, notes, strict=True)):
         if extra:
             row.problems = " ".join([*extra, row.problems]).strip()[:1000]
-            if row.state == BatchRowState.VALID:
-                row.state = BatchRowState.INVALID
+            if states[i] == BatchRowState.VALID:
+                states[i] = BatchRowState.INVALID
+    return states
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,7 @@ def save_rows(svc: Services, actor: Actor, batch_id: int, edited: Sequence[Edite
     rows: list[BatchRow] = []
     notes: list[list[str]] = []
     changed: set[int] = set()
+    left_out: set[int] = set()
     for edit in edited:
         row = current.pop(edit.row_id, None) if edit.row_id is not None else None
         if row is None:
@@ -115,11 +125,12 @@ def save_rows(svc: Services, actor: Actor, batch_id: int, edited: Sequence[Edite
         notes.append(fill_row(row, edit.values))
         if row.id is None or before != (row.phone, row.amount_text, row.currency):
             changed.add(len(rows))
-        row.state = BatchRowState.EXCLUDED if edit.excluded else BatchRowState.VALID
+        if edit.excluded:
+            left_out.add(len(rows))
         rows.append(row)
-    check_rows(svc, rows, ask=changed, batch_id=batch_id)
-    _add_notes(rows, notes)
-    _store_draft(svc.engine, batch_id, rows, removed=[r.id for r in current.values() if r.id is not None])
+    wanted = _add_notes(rows, notes, check_rows(svc, rows, ask=changed, batch_id=batch_id, left_out=left_out))
+    removed = [r.id for r in current.values() if r.id is not None]
+    _store_draft(svc.engine, actor, batch_id, rows, wanted, removed=removed)
     audit.record(
         svc.engine, actor.email, "batch_edited", target=f"batch {batch_id}", detail=f"{len(rows)} rows"
     )
@@ -130,8 +141,8 @@ def recheck(svc: Services, actor: Actor, batch_id: int) -> list[BatchRow]:
     """Check every row again, asking Dollr afresh (after it could not answer, or days later)."""
     require(actor, Permission.BULK_PAYOUTS)
     rows = _load_draft(svc.engine, batch_id)
-    check_rows(svc, rows, ask=set(range(len(rows))), batch_id=batch_id)
-    _store_draft(svc.engine, batch_id, rows)
+    wanted = check_rows(svc, rows, ask=set(range(len(rows))), batch_id=batch_id, left_out=_left_out(rows))
+    _store_draft(svc.engine, actor, batch_id, rows, wanted)
     return all_rows(svc.engine, batch_id)
 
 
@@ -140,19 +151,27 @@ def exclude_rows(
 ) -> int:
     """Leave rows out of the draft (None: every row that needs fixing), or take them back in."""
     require(actor, Permission.BULK_PAYOUTS)
-    wanted = None if row_ids is None else set(row_ids)
+    chosen = None if row_ids is None else set(row_ids)
     rows = _load_draft(svc.engine, batch_id)
+    left_out = _left_out(rows)
     count = 0
-    for row in rows:
-        if (wanted is None and row.state == BatchRowState.INVALID) or (
-            wanted is not None and row.id in wanted
+    for i, row in enumerate(rows):
+        if (chosen is None and row.state == BatchRowState.INVALID) or (
+            chosen is not None and row.id in chosen
         ):
-            row.state = BatchRowState.EXCLUDED if excluded else BatchRowState.VALID
+            if excluded:
+                left_out.add(i)
+            else:
+                left_out.discard(i)
             count += 1
     # Leaving a row out can clear another's "same as row N"; taking it back can add one.
-    check_rows(svc, rows, ask=set(), batch_id=batch_id)
-    _store_draft(svc.engine, batch_id, rows)
+    wanted = check_rows(svc, rows, ask=set(), batch_id=batch_id, left_out=left_out)
+    _store_draft(svc.engine, actor, batch_id, rows, wanted)
     return count
+
+
+def _left_out(rows: list[BatchRow]) -> set[int]:
+    return {i for i, row in enumerate(rows) if row.state == BatchRowState.EXCLUDED}
 
 
 def _load_draft(engine: Engine, batch_id: int) -> list[BatchRow]:
@@ -166,13 +185,27 @@ def _load_draft(engine: Engine, batch_id: int) -> list[BatchRow]:
         )
 
 
-def _store_draft(engine: Engine, batch_id: int, rows: list[BatchRow], *, removed: Sequence[int] = ()) -> None:
+def _store_draft(
+    engine: Engine,
+    actor: Actor,
+    batch_id: int,
+    rows: list[BatchRow],
+    wanted: list[BatchRowState],
+    *,
+    removed: Sequence[int] = (),
+) -> None:
+    """Store the checked rows; each row whose state changed moves through `ledger.transitions`."""
     with Session(engine) as db:
         batch = _draft(db, batch_id)  # still a draft: nobody sent it for approval meanwhile
         if removed:
             db.exec(delete(BatchRow).where(col(BatchRow.id).in_(removed)))
-        for row in rows:
-            db.add(row)
+        for row, state in zip(rows, wanted, strict=True):
+            if row.id is None:
+                db.add(_new_row(row, state))
+            elif row.state != state:
+                transitions.move(db, row, state, actor=actor.email)
+            else:
+                db.add(row)
         batch.updated_at = utcnow()
         db.add(batch)
         db.commit()
@@ -193,14 +226,15 @@ def submit_for_approval(svc: Services, actor: Actor, batch_id: int) -> Batch:
     """Hand the draft to the managers. Every row must be ready or left out."""
     require(actor, Permission.BULK_PAYOUTS)
     rows = _load_draft(svc.engine, batch_id)
-    check_rows(svc, rows, ask=set(), batch_id=batch_id)  # references may have been paid meanwhile
-    invalid = sum(r.state == BatchRowState.INVALID for r in rows)
-    ready = sum(r.state == BatchRowState.VALID for r in rows)
+    # References may have been paid meanwhile.
+    wanted = check_rows(svc, rows, ask=set(), batch_id=batch_id, left_out=_left_out(rows))
+    invalid = wanted.count(BatchRowState.INVALID)
+    ready = wanted.count(BatchRowState.VALID)
     totals: dict[str, Decimal] = {}  # what the rows pay per currency: one or two managers approve
-    for row in rows:
-        if row.state == BatchRowState.VALID and row.amount is not None:
+    for row, state in zip(rows, wanted, strict=True):
+        if state == BatchRowState.VALID and row.amount is not None:
             totals[row.currency] = totals.get(row.currency, Decimal(0)) + row.amount
-    _store_draft(svc.engine, batch_id, rows)
+    _store_draft(svc.engine, actor, batch_id, rows, wanted)
     if invalid:
         raise BulkError(f"Fix or leave out the {invalid} row(s) that need fixing first.")
     if not ready:
@@ -209,11 +243,9 @@ def submit_for_approval(svc: Services, actor: Actor, batch_id: int) -> Batch:
     needed = max([1, *(rules.approvers_needed(c, total) for c, total in totals.items())])
     with Session(svc.engine) as db:
         batch = _draft(db, batch_id)
-        batch.state = BatchState.AWAITING_APPROVAL
         batch.decided_by = batch.decided_at = batch.decision_reason = None
         batch.approvals_needed, batch.first_approved_by, batch.first_approved_at = needed, None, None
-        batch.updated_at = utcnow()
-        db.add(batch)
+        transitions.move(db, batch, BatchState.AWAITING_APPROVAL, actor=actor.email, detail=f"{ready} rows")
         db.commit()
         db.refresh(batch)
     audit.record(
@@ -225,7 +257,7 @@ def submit_for_approval(svc: Services, actor: Actor, batch_id: int) -> Batch:
 def withdraw(svc: Services, actor: Actor, batch_id: int) -> Batch:
     """Take a batch back from approval to change it (the approval is asked for again)."""
     require(actor, Permission.BULK_PAYOUTS)
-    batch = move_batch(svc.engine, batch_id, (BatchState.AWAITING_APPROVAL,), BatchState.DRAFT)
+    batch = move_batch(svc.engine, actor, batch_id, (BatchState.AWAITING_APPROVAL,), BatchState.DRAFT)
     audit.record(svc.engine, actor.email, "batch_withdrawn", target=f"batch {batch_id}")
     return batch
 

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor, Permission, require_any
 from dollr_core.bulk.states import BATCH_STATUS, BulkError
-from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger import transitions
 from dollr_core.ledger.tables import (
     Batch,
     BatchRow,
@@ -46,16 +46,23 @@ def all_rows(engine: Engine, batch_id: int) -> list[BatchRow]:
         )
 
 
-def move_batch(engine: Engine, batch_id: int, allowed: tuple[BatchState, ...], to: BatchState) -> Batch:
+def move_batch(
+    engine: Engine,
+    actor: Actor,
+    batch_id: int,
+    allowed: tuple[BatchState, ...],
+    to: BatchState,
+    *,
+    detail: str | None = None,
+) -> Batch:
+    """Move the batch from one of the `allowed` states (else BulkError saying where it stands)."""
     with Session(engine) as db:
         batch = db.get(Batch, batch_id, with_for_update=True)
         if batch is None:
             raise BulkError(f"There is no batch {batch_id}.")
         if batch.state not in allowed:
             raise BulkError("Not possible now: the batch is " + BATCH_STATUS[BatchState(batch.state)] + ".")
-        batch.state = to
-        batch.updated_at = utcnow()
-        db.add(batch)
+        transitions.move(db, batch, to, actor=actor.email, detail=detail or None)
         db.commit()
         db.refresh(batch)
         return batch

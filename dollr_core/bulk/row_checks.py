@@ -123,8 +123,12 @@ def _operator_problem(exc: DollrError) -> str:
 _QuoteKey = tuple[PaymentMethod, Provider, Decimal, str]
 
 
-def check_rows(svc: Services, rows: list[BatchRow], *, ask: set[int] | None, batch_id: int | None) -> None:
-    """Check every row and set its state, problems, operator and predicted fees (in place).
+def check_rows(
+    svc: Services, rows: list[BatchRow], *, ask: set[int] | None, batch_id: int | None, left_out: set[int]
+) -> list[BatchRowState]:
+    """Check every row; set its problems, operator and predicted fees (in place); return the state
+    each row should be in (ready, needs fixing, or left out: the rows in `left_out`, indexes into
+    `rows`). The states are stored through `ledger.transitions` by whoever stores the rows.
 
     Dollr is asked only for rows in `ask` (indexes into `rows`; None: all) and for rows never
     checked successfully, once per distinct number and once per distinct quote.
@@ -178,12 +182,18 @@ def check_rows(svc: Services, rows: list[BatchRow], *, ask: set[int] | None, bat
             row.carrier = check.info.carrier or str(check.info.payment_method)
         elif i in needs_dollr or not check.phone:
             row.carrier = None
-    _file_checks(svc.engine, rows, checks, batch_id=batch_id)
+    _file_checks(svc.engine, rows, checks, batch_id=batch_id, left_out=left_out)
     for row, check in zip(rows, checks, strict=True):
         row.problems = " ".join(check.problems)[:1000]
-        if row.state != BatchRowState.EXCLUDED:
-            row.state = BatchRowState.INVALID if check.problems else BatchRowState.VALID
         row.updated_at = utcnow()
+    return [
+        BatchRowState.EXCLUDED
+        if i in left_out
+        else BatchRowState.INVALID
+        if check.problems
+        else BatchRowState.VALID
+        for i, check in enumerate(checks)
+    ]
 
 
 def _fee_query(
@@ -205,17 +215,20 @@ def _fees(prediction: AmountAndFeePrediction) -> Decimal:
     return (prediction.platform_fee or zero) + (prediction.gateway_fee or zero) + (prediction.fx_fee or zero)
 
 
-def _file_checks(engine: Engine, rows: list[BatchRow], checks: list[_Check], *, batch_id: int | None) -> None:
+def _file_checks(
+    engine: Engine, rows: list[BatchRow], checks: list[_Check], *, batch_id: int | None, left_out: set[int]
+) -> None:
     """Copies within the file, and references another batch has paid or is paying.
 
     The first of several copies is the one kept; a row left out still says which row it copies.
     """
     first_copy: dict[tuple[str, Decimal, str, str], int] = {}
     first_reference: dict[str, int] = {}
-    included = [(r, c) for r, c in zip(rows, checks, strict=True) if r.state != BatchRowState.EXCLUDED]
-    left_out = [(r, c) for r, c in zip(rows, checks, strict=True) if r.state == BatchRowState.EXCLUDED]
-    for remember, pairs in ((True, included), (False, left_out)):
-        for row, check in pairs:
+    pairs = list(zip(rows, checks, strict=True))
+    included = [pair for i, pair in enumerate(pairs) if i not in left_out]
+    excluded = [pair for i, pair in enumerate(pairs) if i in left_out]
+    for remember, chosen in ((True, included), (False, excluded)):
+        for row, check in chosen:
             if check.phone and check.amount is not None and check.currency:
                 key = (check.phone, check.amount, check.currency, (row.own_reference or "").lower())
                 if key in first_copy:

@@ -1,15 +1,15 @@
 """Rows in flight: the worker claims a row, records its payment's outcome, fails or requeues it,
-and finishes or stops its batch. Each step is one guarded statement or transaction."""
+and finishes or stops its batch. Each step is one guarded statement or transaction, and every
+state change goes through `ledger.transitions`, which writes its ledger event."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, exists, func, update
+from sqlalchemy import Engine, exists, func
 from sqlmodel import Session, col, select
 
 from dollr_core.bulk.states import IN_FLIGHT_ROWS, LIVE_BATCHES
 from dollr_core.explain import failure_reason
-from dollr_core.ledger import audit
-from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger import audit, transitions
 from dollr_core.ledger.intents import new_intent_key
 from dollr_core.ledger.tables import (
     Attempt,
@@ -21,6 +21,9 @@ from dollr_core.ledger.tables import (
     Intent,
 )
 
+#: Who the ledger says moved a row or batch the worker moved.
+WORKER = "system:bulk-worker"
+
 
 def claim_row(engine: Engine, row_id: int) -> str | None:
     """Take a waiting row for sending: QUEUED → SENT, with its intent key stored before anything
@@ -28,18 +31,17 @@ def claim_row(engine: Engine, row_id: int) -> str | None:
     key = new_intent_key()
     with Session(engine) as db:
         running = exists().where(col(Batch.id) == BatchRow.batch_id, col(Batch.state) == BatchState.RUNNING)
-        claimed = db.exec(
-            update(BatchRow)
-            .where(col(BatchRow.id) == row_id, col(BatchRow.state) == BatchRowState.QUEUED, running)
-            .values(
-                state=BatchRowState.SENT,
-                intent_key=func.coalesce(BatchRow.intent_key, key),
-                failure_reason=None,
-                updated_at=utcnow(),
-            )
-        ).rowcount
+        claimed = transitions.move_where(
+            db,
+            BatchRow,
+            BatchRowState.QUEUED,
+            BatchRowState.SENT,
+            where=[col(BatchRow.id) == row_id, running],
+            values={"intent_key": func.coalesce(BatchRow.intent_key, key), "failure_reason": None},
+            actor=WORKER,
+        )
         db.commit()
-        if claimed != 1:
+        if not claimed:
             return None
         row = db.get(BatchRow, row_id)
         assert row is not None and row.intent_key is not None
@@ -55,17 +57,17 @@ def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> BatchRow | 
             return row
         row.reference_id = attempt.reference_id
         if state is AttemptState.COMPLETED:
-            row.state = BatchRowState.PAID
             row.payer_amount, row.payee_amount = attempt.payer_amount, attempt.payee_amount
             row.failure_reason = None
+            transitions.move(db, row, BatchRowState.PAID, actor=WORKER, detail=attempt.reference_id)
         elif state in (AttemptState.FAILED, AttemptState.REFUSED):
-            row.state = BatchRowState.FAILED
             row.failure_reason = failure_reason(attempt)[:500]
+            transitions.move(db, row, BatchRowState.FAILED, actor=WORKER, detail=attempt.reference_id)
         elif state is AttemptState.ABANDONED:
-            row.state = BatchRowState.FAILED
             row.failure_reason = "It never reached Dollr: nothing was paid."
-        row.updated_at = utcnow()
-        db.add(row)
+            transitions.move(db, row, BatchRowState.FAILED, actor=WORKER, detail=attempt.reference_id)
+        else:
+            db.add(row)
         db.commit()
         db.refresh(row)
         return row
@@ -74,10 +76,15 @@ def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> BatchRow | 
 def fail_row(engine: Engine, row_id: int, reason: str) -> None:
     """Nothing was paid and nothing will be: Dollr or the checks refused the row."""
     with Session(engine) as db:
-        db.exec(
-            update(BatchRow)
-            .where(col(BatchRow.id) == row_id, col(BatchRow.state) == BatchRowState.SENT)
-            .values(state=BatchRowState.FAILED, failure_reason=reason[:500], updated_at=utcnow())
+        transitions.move_where(
+            db,
+            BatchRow,
+            BatchRowState.SENT,
+            BatchRowState.FAILED,
+            where=[col(BatchRow.id) == row_id],
+            values={"failure_reason": reason[:500]},
+            actor=WORKER,
+            detail=reason[:500],
         )
         db.commit()
 
@@ -89,16 +96,19 @@ def requeue_row(engine: Engine, row_id: int, reason: str) -> None:
     again on resume. Its failed attempt stays in the ledger.
     """
     with Session(engine) as db:
-        db.exec(
-            update(BatchRow)
-            .where(col(BatchRow.id) == row_id, col(BatchRow.state) == BatchRowState.SENT)
-            .values(
-                state=BatchRowState.QUEUED,
-                intent_key=None,
-                reference_id=None,
-                failure_reason=f"Not sent yet: {reason}"[:500],
-                updated_at=utcnow(),
-            )
+        transitions.move_where(
+            db,
+            BatchRow,
+            BatchRowState.SENT,
+            BatchRowState.QUEUED,
+            where=[col(BatchRow.id) == row_id],
+            values={
+                "intent_key": None,
+                "reference_id": None,
+                "failure_reason": f"Not sent yet: {reason}"[:500],
+            },
+            actor=WORKER,
+            detail=reason[:500],
         )
         db.commit()
 
@@ -137,23 +147,25 @@ def finish_if_done(engine: Engine, batch_id: int) -> Batch | None:
         ).one()
         if open_rows:
             return batch
-        batch.state = BatchState.FINISHED
-        batch.updated_at = utcnow()
-        db.add(batch)
+        transitions.move(db, batch, BatchState.FINISHED, actor=WORKER)
         db.commit()
         db.refresh(batch)
-    audit.record(engine, "system:bulk-worker", "batch_finished", target=f"batch {batch_id}")
+    audit.record(engine, WORKER, "batch_finished", target=f"batch {batch_id}")
     return batch
 
 
 def stop_for(engine: Engine, batch_id: int, reason: str) -> None:
     """The worker pauses a running batch that cannot go on (passcode refused, wallet short)."""
     with Session(engine) as db:
-        paused = db.exec(
-            update(Batch)
-            .where(col(Batch.id) == batch_id, col(Batch.state) == BatchState.RUNNING)
-            .values(state=BatchState.PAUSED, updated_at=utcnow())
-        ).rowcount
+        paused = transitions.move_where(
+            db,
+            Batch,
+            BatchState.RUNNING,
+            BatchState.PAUSED,
+            where=[col(Batch.id) == batch_id],
+            actor=WORKER,
+            detail=reason,
+        )
         db.commit()
     if paused:
-        audit.record(engine, "system:bulk-worker", "batch_paused", target=f"batch {batch_id}", detail=reason)
+        audit.record(engine, WORKER, "batch_paused", target=f"batch {batch_id}", detail=reason)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -11,9 +11,8 @@ from dollr_core.basics.access import Actor, Permission, require, require_any
 from dollr_core.bulk import worker
 from dollr_core.bulk.records import move_batch
 from dollr_core.bulk.row_checks import references_elsewhere
-from dollr_core.bulk.states import BATCH_STATUS, LIVE_BATCHES, BulkError
-from dollr_core.ledger import audit
-from dollr_core.ledger.columns import utcnow
+from dollr_core.bulk.states import BATCH_STATUS, LIVE_BATCHES, BulkError, can_cancel
+from dollr_core.ledger import audit, transitions
 from dollr_core.ledger.tables import (
     HELD_REFERENCE_INDEX,
     Batch,
@@ -22,7 +21,6 @@ from dollr_core.ledger.tables import (
     BatchState,
     Intent,
     IntentState,
-    LedgerEvent,
 )
 from dollr_core.services import Services
 
@@ -41,7 +39,7 @@ def start_batch(svc: Services, actor: Actor, batch_id: int, passcode: str) -> Ba
         raise BulkError("Enter the merchant passcode to start paying.")
     for tries_left in reversed(range(_QUEUE_TRIES)):
         try:
-            batch, state = _mark_running(svc.engine, batch_id)
+            batch, state = _mark_running(svc.engine, batch_id, actor)
             break
         except IntegrityError as exc:
             # Another batch took one of these references at the same instant; its claim is
@@ -54,7 +52,7 @@ def start_batch(svc: Services, actor: Actor, batch_id: int, passcode: str) -> Ba
     return batch
 
 
-def _mark_running(engine: Engine, batch_id: int) -> tuple[Batch, BatchState]:
+def _mark_running(engine: Engine, batch_id: int, actor: Actor) -> tuple[Batch, BatchState]:
     """RUNNING, with an approved batch's rows queued (or canceled); returns the state it was in."""
     with Session(engine) as db:
         batch = db.get(Batch, batch_id, with_for_update=True)
@@ -64,16 +62,14 @@ def _mark_running(engine: Engine, batch_id: int) -> tuple[Batch, BatchState]:
         if state not in (BatchState.APPROVED, *LIVE_BATCHES):
             raise BulkError("This batch cannot be started: it is " + BATCH_STATUS[state] + ".")
         if state is BatchState.APPROVED:
-            _queue_rows(db, batch_id)
-        batch.state = BatchState.RUNNING
-        batch.updated_at = utcnow()
-        db.add(batch)
+            _queue_rows(db, batch_id, actor)
+        transitions.move(db, batch, BatchState.RUNNING, actor=actor.email)
         db.commit()
         db.refresh(batch)
         return batch, state
 
 
-def _queue_rows(db: Session, batch_id: int) -> None:
+def _queue_rows(db: Session, batch_id: int, actor: Actor) -> None:
     """Queue the ready rows; a row whose reference another batch holds is canceled instead.
 
     The check alone can race with another batch starting at the same instant: the ledger's unique
@@ -88,10 +84,9 @@ def _queue_rows(db: Session, batch_id: int) -> None:
     elsewhere = references_elsewhere(db, [r.own_reference for r in rows if r.own_reference], batch_id)
     for row in sorted(rows, key=lambda r: (r.own_reference or "").lower()):
         reason = elsewhere.get((row.own_reference or "").lower())
-        row.state = BatchRowState.CANCELED if reason else BatchRowState.QUEUED
         row.failure_reason = f"Not sent: {reason}" if reason else None
-        row.updated_at = utcnow()
-        db.add(row)
+        to = BatchRowState.CANCELED if reason else BatchRowState.QUEUED
+        transitions.move(db, row, to, actor=actor.email, detail=reason)
         if row.own_reference and not reason:
             db.flush()
 
@@ -101,7 +96,7 @@ def resume_batch(svc: Services, actor: Actor, batch_id: int) -> Batch:
     require(actor, Permission.BULK_PAYOUTS)
     if not worker.holds_passcode(svc, batch_id):
         raise BulkError("Enter the merchant passcode to resume this batch.")
-    batch = move_batch(svc.engine, batch_id, (BatchState.PAUSED,), BatchState.RUNNING)
+    batch = move_batch(svc.engine, actor, batch_id, (BatchState.PAUSED,), BatchState.RUNNING)
     audit.record(svc.engine, actor.email, "batch_resumed", target=f"batch {batch_id}")
     worker.wake(svc, batch_id)
     return batch
@@ -112,7 +107,7 @@ def pause_batch(svc: Services, actor: Actor, batch_id: int, *, reason: str = "")
     require_any(actor, Permission.BULK_PAYOUTS, Permission.APPROVE)
     if problem := validation.text_problem(reason, "reason", max_length=500, multiline=True):
         raise BulkError(problem)
-    batch = move_batch(svc.engine, batch_id, (BatchState.RUNNING,), BatchState.PAUSED)
+    batch = move_batch(svc.engine, actor, batch_id, (BatchState.RUNNING,), BatchState.PAUSED, detail=reason)
     audit.record(svc.engine, actor.email, "batch_paused", target=f"batch {batch_id}", detail=reason or None)
     return batch
 
@@ -120,29 +115,29 @@ def pause_batch(svc: Services, actor: Actor, batch_id: int, *, reason: str = "")
 def cancel_batch(svc: Services, actor: Actor, batch_id: int) -> Batch:
     """Cancel every row not yet sent. Rows already sent cannot be called back: they finish."""
     require_any(actor, Permission.BULK_PAYOUTS, Permission.APPROVE)
-    allowed = (BatchState.DRAFT, BatchState.AWAITING_APPROVAL, BatchState.APPROVED, *LIVE_BATCHES)
     with Session(svc.engine) as db:
         batch = db.get(Batch, batch_id, with_for_update=True)
         if batch is None:
             raise BulkError(f"There is no batch {batch_id}.")
-        if batch.state not in allowed:
+        if not can_cancel(batch):
             raise BulkError(
                 "This batch cannot be canceled: it is " + BATCH_STATUS[BatchState(batch.state)] + "."
             )
         # One statement, so no row can be claimed for sending between the check and the change.
-        canceled = db.exec(
-            update(BatchRow)
-            .where(col(BatchRow.batch_id) == batch_id, col(BatchRow.state) == BatchRowState.QUEUED)
-            .values(
-                state=BatchRowState.CANCELED,
-                failure_reason="Canceled before it was sent.",
-                updated_at=utcnow(),
+        canceled = len(
+            transitions.move_where(
+                db,
+                BatchRow,
+                BatchRowState.QUEUED,
+                BatchRowState.CANCELED,
+                where=[col(BatchRow.batch_id) == batch_id],
+                values={"failure_reason": "Canceled before it was sent."},
+                actor=actor.email,
+                detail=f"batch {batch_id} canceled",
             )
-        ).rowcount
+        )
         canceled += _drop_unsent(db, batch_id, actor)
-        batch.state = BatchState.CANCELED
-        batch.updated_at = utcnow()
-        db.add(batch)
+        transitions.move(db, batch, BatchState.CANCELED, actor=actor.email)
         db.commit()
         db.refresh(batch)
     audit.record(
@@ -175,22 +170,16 @@ def _drop_unsent(db: Session, batch_id: int, actor: Actor) -> int:
                 IntentState.READY,
             ):
                 continue
-            db.add(
-                LedgerEvent(
-                    intent_id=intent.id,
-                    actor=actor.email,
-                    action="intent_state",
-                    from_state=intent.state,
-                    to_state=IntentState.CANCELED,
-                    detail=f"batch {batch_id} canceled before it was sent",
-                )
+            transitions.move(
+                db,
+                intent,
+                IntentState.CANCELED,
+                actor=actor.email,
+                detail=f"batch {batch_id} canceled before it was sent",
             )
-            intent.state = IntentState.CANCELED
-            intent.updated_at = utcnow()
-            db.add(intent)
-        row.state = BatchRowState.CANCELED
         row.failure_reason = "Canceled before it was sent."
-        row.updated_at = utcnow()
-        db.add(row)
+        transitions.move(
+            db, row, BatchRowState.CANCELED, actor=actor.email, detail=f"batch {batch_id} canceled"
+        )
         dropped += 1
     return dropped
