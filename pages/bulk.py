@@ -308,8 +308,7 @@ def decide(batch_id: int, approve: bool, shown: str) -> None:
 
 def approval(batch: Batch, shown: progress.Preview) -> None:
     st.subheader("4. Approval")
-    own = batch.created_by.lower() == who.email.lower()
-    if who.can(Permission.APPROVE) and not own:
+    if approvals.may_decide(who, batch.created_by):
         st.text_input("Reason (needed to reject; the maker will read it)", key="bulk_reason")
         yes, no = st.columns(2)
         seen = approvals.batch_fingerprint(shown.batch, shown.rows)
