@@ -23,9 +23,13 @@ ROWS = (
 )
 
 
+#: A batch runs in the background while several sessions poll it: give each step room.
+STEP_TIMEOUT = 60_000
+
+
 def _person(browser: Any, console: Console, role: str) -> Any:
     tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    tab.set_default_timeout(20_000)
+    tab.set_default_timeout(STEP_TIMEOUT)
     sign_in(tab, console, role)
     return tab
 
@@ -56,6 +60,7 @@ def _passcode(tab: Any, passcode: str, button: str) -> None:
 def test_a_bulk_payout_is_followed_live_from_start_to_results(
     browser: Any, page: Any, console_server: Console, shots: Shots
 ) -> None:
+    page.set_default_timeout(STEP_TIMEOUT)
     sign_in(page, console_server, "finance")
     _open_bulk(page)
     name = f"Browser stipends {int(time.time())}"
@@ -74,16 +79,16 @@ def test_a_bulk_payout_is_followed_live_from_start_to_results(
 
     # Point 4: the picker follows the batch's state; the batch stays on screen.
     _open_bulk(page)
-    expect(_picker(page)).to_contain_text(f"{name} — approved: ready to start")
+    expect(_picker(page)).to_contain_text(f"{name} — approved: ready to start", timeout=STEP_TIMEOUT)
     page.get_by_text("Approved by manager@example.com").wait_for()
     shots("approved")
 
     # Point 2: the passcode survives Tab. A wrong one reaches Dollr, which refuses it.
     _passcode(page, "999999", "Start paying")
     # Point 3: the worker pauses the batch; the open page shows it with no click.
-    page.get_by_text("The batch was paused").wait_for(timeout=30_000)
+    page.get_by_text("The batch was paused").wait_for()
     assert page.get_by_text("Enter the merchant passcode to start paying.").count() == 0
-    expect(_picker(page)).to_contain_text(f"{name} — paused")
+    expect(_picker(page)).to_contain_text(f"{name} — paused", timeout=STEP_TIMEOUT)
     shots("paused by the worker")
 
     _passcode(page, "123456", "Resume paying")
@@ -95,14 +100,14 @@ def test_a_bulk_payout_is_followed_live_from_start_to_results(
         page.wait_for_timeout(1000)
     # Point 4: a finished batch stays on screen with its results and downloads.
     page.get_by_role("button", name="Download the results (CSV)").wait_for()
-    expect(_picker(page)).to_contain_text(f"{name} — finished")
+    expect(_picker(page)).to_contain_text(f"{name} — finished", timeout=STEP_TIMEOUT)
     rows = page.locator("[data-testid=stDataFrame]").first
-    expect(rows).to_be_visible()
+    expect(rows).to_be_visible(timeout=STEP_TIMEOUT)
     page.wait_for_timeout(2500)  # a live refresh later, the results are still there
-    expect(results).to_be_visible()
+    expect(results).to_be_visible(timeout=STEP_TIMEOUT)
     shots("finished with results")
     page.set_viewport_size({"width": 390, "height": 900})
     page.wait_for_timeout(500)
     shots("finished with results on a phone")
     paid = page.locator("[data-testid=stMetric]").filter(has_text="Paid")
-    expect(paid).to_contain_text("2")
+    expect(paid).to_contain_text("2", timeout=STEP_TIMEOUT)
