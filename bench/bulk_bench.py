@@ -31,7 +31,7 @@ from sqlmodel import Session, col, func, select
 
 from bench.common import StandaloneSandbox, calls, machine, services_on, table, throwaway_ledger
 from dollr_core.basics.access import Actor, Role
-from dollr_core.bulk import batches, worker
+from dollr_core.bulk import drafts, progress, recipient_file, records, running, worker
 from dollr_core.ledger.tables import BatchRow, BatchRowState, BatchState
 from dollr_core.services import Services
 from dollr_core.team import approvals
@@ -54,10 +54,10 @@ class Run:
     executions: int
 
 
-def spreadsheet(rows: int) -> list[batches.RowInput]:
+def spreadsheet(rows: int) -> list[recipient_file.RowInput]:
     """Distinct recipients on Liberian MTN and Orange wallets, in USD, none of them a test failure."""
     return [
-        batches.RowInput(
+        recipient_file.RowInput(
             name=f"Recipient {i}",
             phone=f"{'23188' if i % 3 else '23177'}{i:04d}567",
             amount=AMOUNTS[i % len(AMOUNTS)],
@@ -77,28 +77,28 @@ def pay(rows: int, concurrency: int, latency_ms: int) -> Run:
         svc = services_on(sandbox.base_url, ledger, bulk_concurrency=concurrency)
         try:
             started = time.perf_counter()
-            batch = batches.create_batch(svc, MAKER, f"bench {concurrency}", spreadsheet(rows))
+            batch = drafts.create_batch(svc, MAKER, f"bench {concurrency}", spreadsheet(rows))
             check = time.perf_counter() - started
             batch_id = batch.id or 0
-            states = Counter(r.state for r in batches.batch_rows(svc, MAKER, batch_id))
+            states = Counter(r.state for r in records.batch_rows(svc, MAKER, batch_id))
             if states != {BatchRowState.VALID: rows}:
                 raise RuntimeError(f"the bench rows did not all pass the checks: {states}")
-            batches.submit_for_approval(svc, MAKER, batch_id)
+            drafts.submit_for_approval(svc, MAKER, batch_id)
             shown = approvals.batch_totals(svc, CHECKER, batch_id).fingerprint
             approvals.decide_batch(svc, CHECKER, batch_id, approvals.Decision(True, "bench", shown))
 
             before = sandbox.requests()
             started = time.perf_counter()
-            batches.start_batch(svc, MAKER, batch_id, PASSCODE)
+            running.start_batch(svc, MAKER, batch_id, PASSCODE)
             sent = 0.0
-            while not worker.join(batch_id, timeout=0.2):
+            while not worker.join(svc, batch_id, timeout=0.2):
                 if not sent and _all_handed_over(svc, batch_id):
                     sent = time.perf_counter() - started
             settled = time.perf_counter() - started
             requests, _ = calls(before, sandbox.requests())
-            progress = batches.progress(svc, MAKER, batch_id)
-            if progress.batch.state != BatchState.FINISHED:
-                raise RuntimeError(f"batch ended {progress.batch.state}: {worker.problem(batch_id)}")
+            outcome = progress.progress(svc, MAKER, batch_id)
+            if outcome.batch.state != BatchState.FINISHED:
+                raise RuntimeError(f"batch ended {outcome.batch.state}: {worker.problem(svc, batch_id)}")
             executions = sandbox.executions()
             references = Counter(e["reference_id"] for e in executions)
             if len(references) != len(executions) or len(executions) != rows:
@@ -110,11 +110,11 @@ def pay(rows: int, concurrency: int, latency_ms: int) -> Run:
                 sent=sent or settled,
                 settled=settled,
                 requests=requests,
-                paid=progress.counts.get(BatchRowState.PAID, 0),
+                paid=outcome.counts.get(BatchRowState.PAID, 0),
                 executions=len(executions),
             )
         finally:
-            worker.stop()
+            worker.stop(svc)
             svc.close()
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 
 from dollr_core.api.caches import Lookups
 from dollr_core.api.client import DollrClient
+from dollr_core.basics.background import Workers
 from dollr_core.config import Settings
 
 
@@ -26,6 +28,8 @@ class Services:
     # Set only when these services started the embedded sandbox: its control API's address, for
     # the sandbox-only figures (dollr_core.api.sandbox_controls).
     sandbox_url: str | None = None
+    #: The bulk payout workers of this process, one per batch (`dollr_core.bulk.worker`).
+    bulk_workers: Workers[Any] = field(default_factory=Workers, repr=False)
     on_close: list[Callable[[], None]] = field(default_factory=list, repr=False)
     stopping: threading.Event = field(default_factory=threading.Event, repr=False)
     workers: list[threading.Thread] = field(default_factory=list, repr=False)
@@ -42,6 +46,7 @@ class Services:
         self.workers.clear()
 
     def close(self) -> None:
+        self.bulk_workers.stop()
         self.stop_workers()
         self.client.close()
         self.engine.dispose()

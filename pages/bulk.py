@@ -21,8 +21,10 @@ from dollr_core.basics import spreadsheet, validation
 from dollr_core.basics.access import Permission
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.basics.phone import mask_phone
-from dollr_core.bulk import batches, worker
-from dollr_core.bulk.batches import BATCH_STATUS, ROW_STATUS, EditedRow, RowInput
+from dollr_core.bulk import drafts, progress, recipient_file, records, running, states, worker
+from dollr_core.bulk.drafts import EditedRow
+from dollr_core.bulk.recipient_file import RowInput
+from dollr_core.bulk.states import ROW_STATUS
 from dollr_core.ledger.tables import Batch, BatchRow, BatchRowState, BatchState
 from dollr_core.team import approvals
 
@@ -35,7 +37,7 @@ OPEN = "bulk:open"  # a batch to put on screen at the next run
 PASSCODE = "bulk_passcode"
 ERROR = "bulk:error"  # a failure from a button callback, shown once
 MADE = "bulk:made"  # fingerprint of the rows last turned into a batch → its id (no double batches)
-LIVE = (BatchState.RUNNING, BatchState.PAUSED)
+SHOWN = "bulk:shown"  # the batch the last run showed, so a changed label in the picker keeps it
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -50,10 +52,6 @@ def failed(exc: Exception) -> None:
     """Keep a callback's failure for this run; its traceback (which saw the passcode) is dropped."""
     exc.__traceback__ = exc.__context__ = exc.__cause__ = None
     st.session_state[ERROR] = exc
-
-
-def row_money(row: BatchRow, value: Any) -> str:
-    return money(value, row.currency) if value is not None else "—"
 
 
 def table(rows: list[dict[str, Any]]) -> None:
@@ -86,14 +84,14 @@ def new_batch() -> None:
     as_csv, as_xlsx = st.columns(2)
     as_csv.download_button(
         "Download the template (CSV)",
-        batches.template_csv(),
+        recipient_file.template_csv(),
         file_name="bulk-payout-template.csv",
         mime=spreadsheet.CSV_MIME,
         key="bulk_template",
     )
     as_xlsx.download_button(
         "Download the template (Excel)",
-        batches.template_xlsx(),
+        recipient_file.template_xlsx(),
         file_name="bulk-payout-template.xlsx",
         mime=spreadsheet.XLSX_MIME,
         key="bulk_template_xlsx",
@@ -118,8 +116,8 @@ def new_batch() -> None:
             open_batch(made[1])
         try:
             with st.spinner("Checking every row with Dollr…"):
-                batch = batches.create_batch(
-                    svc, who, st.session_state.get("bulk_name", ""), batches.parse_rows(data)
+                batch = drafts.create_batch(
+                    svc, who, st.session_state.get("bulk_name", ""), recipient_file.parse_rows(data)
                 )
         except Exception as exc:
             show_error(exc)
@@ -186,7 +184,7 @@ def edited_rows(frame: pd.DataFrame) -> list[EditedRow]:
 
 def checks(batch: Batch) -> None:
     batch_id = batch.id or 0
-    rows = batches.batch_rows(svc, who, batch_id)
+    rows = records.batch_rows(svc, who, batch_id)
     ready = sum(r.state == BatchRowState.VALID for r in rows)
     broken = [r for r in rows if r.state == BatchRowState.INVALID]
     left_out = sum(r.state == BatchRowState.EXCLUDED for r in rows)
@@ -201,7 +199,7 @@ def checks(batch: Batch) -> None:
             [{"Row": r.row_number, "Name": r.name, "Phone": r.phone, "Problem": r.problems} for r in broken]
         )
         if maker and st.button(f"Leave out the {len(broken)} row(s) that need fixing", key="bulk_exclude"):
-            run_action(batches.exclude_rows, batch_id, then="Rows left out.")
+            run_action(drafts.exclude_rows, batch_id, then="Rows left out.")
     if not maker:
         return
     version = st.session_state.setdefault(f"bulk:editor:{batch_id}", 0)
@@ -233,17 +231,17 @@ def checks(batch: Batch) -> None:
         save, again = st.columns(2)
         if save.button("Save changes and check again", key="bulk_save"):
             st.session_state[f"bulk:editor:{batch_id}"] = version + 1  # a fresh table after saving
-            run_action(batches.save_rows, batch_id, edited_rows(edited), then="Saved and checked.")
+            run_action(drafts.save_rows, batch_id, edited_rows(edited), then="Saved and checked.")
         if again.button("Check every row with Dollr again", key="bulk_recheck"):
-            run_action(batches.recheck, batch_id, then="Checked again.")
+            run_action(drafts.recheck, batch_id, then="Checked again.")
 
 
 # --------------------------------------------------------------------------- step 3: preview
 
 
-def preview(batch: Batch, heading: str = "3. Preview") -> batches.Preview:
+def preview(batch: Batch, heading: str = "3. Preview") -> progress.Preview:
     """The rows to be paid, their fees and the totals; returns what was shown."""
-    shown = batches.preview(svc, who, batch.id or 0)
+    shown = progress.preview(svc, who, batch.id or 0)
     st.subheader(heading)
     if not shown.rows:
         st.caption("No row is ready to pay yet.")
@@ -254,9 +252,9 @@ def preview(batch: Batch, heading: str = "3. Preview") -> batches.Preview:
                 "Row": r.row_number,
                 "Name": r.name,
                 "Wallet": f"{r.carrier or ''} {mask_phone(r.phone)}".strip(),
-                "Recipient gets": row_money(r, r.amount),
-                "Fees": row_money(r, r.predicted_fees),
-                "Leaves our wallet": row_money(r, r.predicted_debit),
+                "Recipient gets": money(r.amount, r.currency),
+                "Fees": money(r.predicted_fees, r.currency),
+                "Leaves our wallet": money(r.predicted_debit, r.currency),
                 "Note": r.note,
                 "Reference": r.own_reference or "",
             }
@@ -308,10 +306,9 @@ def decide(batch_id: int, approve: bool, shown: str) -> None:
     st.toast("Decision recorded.")
 
 
-def approval(batch: Batch, shown: batches.Preview) -> None:
+def approval(batch: Batch, shown: progress.Preview) -> None:
     st.subheader("4. Approval")
-    own = batch.created_by.lower() == who.email.lower()
-    if who.can(Permission.APPROVE) and not own:
+    if approvals.may_decide(who, batch.created_by):
         st.text_input("Reason (needed to reject; the maker will read it)", key="bulk_reason")
         yes, no = st.columns(2)
         seen = approvals.batch_fingerprint(shown.batch, shown.rows)
@@ -332,18 +329,18 @@ def approval(batch: Batch, shown: batches.Preview) -> None:
     )
     page_link("pages/approvals.py", "See it on Approvals")
     if maker and st.button("Take it back to change it", key="bulk_withdraw"):
-        run_action(batches.withdraw, batch.id or 0, then="Back to draft.")
+        run_action(drafts.withdraw, batch.id or 0, then="Back to draft.")
 
 
 # --------------------------------------------------------------------------- step 5: paying
 
 
 def start_with_passcode(batch_id: int) -> None:
-    # Read once and cleared at once: from here on only the worker holds the passcode, in memory.
-    passcode = st.session_state.get(PASSCODE, "")
+    """Form callback: the passcode is read once and dropped; from here on only the worker holds it."""
+    passcode: str = st.session_state.get(PASSCODE) or ""
     st.session_state[PASSCODE] = ""
     try:
-        batches.start_batch(svc, who, batch_id, passcode)
+        running.start_batch(svc, who, batch_id, passcode)
     except Exception as exc:
         failed(exc)
     finally:
@@ -351,44 +348,50 @@ def start_with_passcode(batch_id: int) -> None:
 
 
 def passcode_step(batch: Batch, label: str) -> None:
-    st.text_input(
-        "Merchant passcode",
-        type="password",
-        key=PASSCODE,
-        autocomplete=NEVER_SAVED,
-        help="From the Dollr merchant portal. Held in memory by the background worker only; never stored.",
-    )
-    st.button(label, type="primary", key="bulk_start", on_click=start_with_passcode, args=(batch.id or 0,))
+    """A form, as on Pay someone: the passcode reaches the server whole, however the field is left."""
+    with st.form(f"bulk_passcode_form:{batch.id}", clear_on_submit=True):
+        st.text_input(
+            "Merchant passcode",
+            type="password",
+            key=PASSCODE,
+            autocomplete=NEVER_SAVED,
+            help=(
+                "From the Dollr merchant portal. Held in memory by the background worker only; never stored."
+            ),
+        )
+        st.form_submit_button(
+            label, type="primary", key="bulk_start", on_click=start_with_passcode, args=(batch.id or 0,)
+        )
 
 
 def controls(batch: Batch) -> None:
     """Start, pause, resume and cancel: what the batch's state allows."""
     batch_id = batch.id or 0
-    problem = worker.problem(batch_id)
+    problem = worker.problem(svc, batch_id)
     if problem and batch.state == BatchState.PAUSED:
         st.error(f"The batch was paused: {problem}")
     if not maker:
         if batch.state == BatchState.RUNNING and st.button("Pause", key="bulk_pause"):
-            run_action(batches.pause_batch, batch_id, then="Paused.")
+            run_action(running.pause_batch, batch_id, then="Paused.")
         return
     if batch.state == BatchState.APPROVED:
         st.success(f"Approved by {batch.decided_by}. Enter the merchant passcode to start paying.")
         passcode_step(batch, "Start paying")
-    elif batch.state == BatchState.RUNNING and not worker.is_running(batch_id):
+    elif batch.state == BatchState.RUNNING and not worker.is_running(svc, batch_id):
         st.warning(
             "Nothing is paying this batch right now (the console was restarted)."
             " Enter the passcode to carry on: no row is paid twice."
         )
         passcode_step(batch, "Carry on paying")
     elif batch.state == BatchState.RUNNING and st.button("Pause", key="bulk_pause"):
-        run_action(batches.pause_batch, batch_id, then="Paused: rows already sent still finish.")
+        run_action(running.pause_batch, batch_id, then="Paused: rows already sent still finish.")
     elif batch.state == BatchState.PAUSED:
-        if worker.holds_passcode(batch_id):
+        if worker.holds_passcode(svc, batch_id):
             if st.button("Resume", type="primary", key="bulk_resume"):
-                run_action(batches.resume_batch, batch_id, then="Resumed.")
+                run_action(running.resume_batch, batch_id, then="Resumed.")
         else:
             passcode_step(batch, "Resume paying")
-    if batch.state in (BatchState.DRAFT, BatchState.AWAITING_APPROVAL, BatchState.APPROVED, *LIVE):
+    if states.can_cancel(batch):
         cancel_step(batch_id)
 
 
@@ -406,32 +409,32 @@ def cancel_step(batch_id: int) -> None:
     yes, no = st.columns(2)
     if yes.button("Yes, cancel it", key="bulk_cancel_yes"):
         st.session_state.pop(asking, None)
-        run_action(batches.cancel_batch, batch_id, then="Canceled.")
+        run_action(running.cancel_batch, batch_id, then="Canceled.")
     if no.button("No, keep it", key="bulk_cancel_no"):
         st.session_state.pop(asking, None)
         st.rerun()
 
 
-def progress_table(progress: batches.Progress) -> None:
+def progress_table(standing: progress.Progress) -> None:
     table(
         [
             {
                 "Row": r.row_number,
                 "Name": r.name,
                 "Wallet": mask_phone(r.phone),
-                "Amount": row_money(r, r.amount),
+                "Amount": money(r.amount, r.currency),
                 "Status": ROW_STATUS[BatchRowState(r.state)],
-                "Fees": row_money(r, batches.row_fees(r)),
+                "Fees": money(progress.row_fees(r), r.currency),
                 "Dollr reference": r.reference_id or "",
                 "Why it failed": r.failure_reason or "",
             }
-            for r in progress.rows
+            for r in standing.rows
         ]
     )
 
 
-def counts(progress: batches.Progress) -> None:
-    c = progress.counts
+def counts(standing: progress.Progress) -> None:
+    c = standing.counts
     paid, failures, moving, waiting, dropped = st.columns(5)
     paid.metric("Paid", c.get(BatchRowState.PAID, 0))
     failures.metric("Failed", c.get(BatchRowState.FAILED, 0))
@@ -441,47 +444,49 @@ def counts(progress: batches.Progress) -> None:
 
 
 @st.fragment(run_every=2)
-def live(batch_id: int) -> None:
-    """Progress and every row's status, re-read from the ledger (never from Dollr) every 2 s."""
-    progress = batches.progress(svc, who, batch_id)
-    st.progress(progress.fraction, text=f"{progress.done} of {progress.total} payments finished")
-    counts(progress)
-    progress_table(progress)
-    still_moving = progress.counts.get(BatchRowState.SENT, 0) or progress.counts.get(BatchRowState.QUEUED, 0)
-    if progress.batch.state not in LIVE and not still_moving:
-        st.rerun()  # finished: the whole page shows the results
+def live(batch_id: int, drawn: BatchState) -> None:
+    """Progress and every row's status, re-read from the ledger (never from Dollr) every 2 s.
+
+    The page around it was drawn for the batch in state `drawn`; when the batch has moved on
+    (the worker paused it, someone canceled it, it finished) the whole page is drawn again.
+    """
+    standing = progress.progress(svc, who, batch_id)
+    if standing.batch.state != drawn or not (states.is_live(standing.batch) or standing.in_flight):
+        st.rerun()  # the batch moved on, or its last rows settled: the page shows where it stands
+    st.progress(standing.fraction, text=f"{standing.done} of {standing.total} payments finished")
+    counts(standing)
+    progress_table(standing)
 
 
-def results(batch: Batch) -> None:
+def results(batch: Batch, standing: progress.Progress) -> None:
     batch_id = batch.id or 0
-    progress = batches.progress(svc, who, batch_id)
     st.subheader("Results")
-    counts(progress)
-    for currency, amount in sorted(progress.received.items()):
+    counts(standing)
+    for currency, amount in sorted(standing.received.items()):
         st.caption(f"Recipients received {money(amount, currency)} in all.")
-    progress_table(progress)
+    progress_table(standing)
     as_csv, as_xlsx = st.columns(2)
     as_csv.download_button(
         "Download the results (CSV)",
-        batches.results_csv(svc, who, batch_id),
+        progress.results_csv(svc, who, batch_id),
         file_name=f"bulk-payout-{batch_id}-results.csv",
         mime=spreadsheet.CSV_MIME,
         key="bulk_results",
     )
     as_xlsx.download_button(
         "Download the results (Excel)",
-        batches.results_xlsx(svc, who, batch_id),
+        progress.results_xlsx(svc, who, batch_id),
         file_name=f"bulk-payout-{batch_id}-results.xlsx",
         mime=spreadsheet.XLSX_MIME,
         key="bulk_results_xlsx",
     )
     if (
         maker
-        and progress.failed
-        and st.button(f"Retry the {progress.failed} failed row(s) as a new batch", key="bulk_retry")
+        and standing.failed
+        and st.button(f"Retry the {standing.failed} failed row(s) as a new batch", key="bulk_retry")
     ):
         try:
-            retry = batches.retry_failed(svc, who, batch_id)
+            retry = drafts.retry_failed(svc, who, batch_id)
         except Exception as exc:
             show_error(exc)
         else:
@@ -501,25 +506,37 @@ if "batch" in st.query_params:  # a link from Approvals or a colleague
         st.warning(f"{exc} Choose the batch below.")
     del st.query_params["batch"]
 if OPEN in st.session_state:
-    st.session_state[PICK] = st.session_state.pop(OPEN)
+    st.session_state[SHOWN] = st.session_state.pop(OPEN)
+if SHOWN in st.session_state:
+    # The picker remembers its choice by the label it showed, and a label says the batch's state:
+    # once the state moves on (approved, finished) the old label matches nothing and the picker
+    # would fall back to "Make a new batch". The batch on screen is kept here, by its number.
+    st.session_state[PICK] = st.session_state[SHOWN]
 
-known = {b.id: b for b in batches.list_batches(svc, who)}
+
+def picked() -> None:
+    st.session_state[SHOWN] = st.session_state.get(PICK)
+
+
+known = {b.id: b for b in records.list_batches(svc, who)}
 wanted = st.session_state.get(PICK)
 if wanted is not None and wanted not in known:  # an older batch, opened from a link
     try:
-        known[wanted] = batches.get_batch(svc, who, wanted)
-    except batches.BulkError:
-        st.session_state[PICK] = None
+        known[wanted] = records.get_batch(svc, who, wanted)
+    except states.BulkError:
+        st.session_state[PICK] = st.session_state[SHOWN] = None
 chosen = st.selectbox(
     "Batch",
     [None, *known],
     format_func=lambda i: (
         ("Make a new batch" if maker else "Choose a batch")
         if i is None
-        else f"#{i} {known[i].name} — {BATCH_STATUS[BatchState(known[i].state)]}"
+        else f"#{i} {known[i].name} — {states.status(known[i])}"
     ),
     key=PICK,
+    on_change=picked,
 )
+st.session_state[SHOWN] = chosen
 problem = st.session_state.pop(ERROR, None)
 if problem is not None:
     show_error(problem)
@@ -533,12 +550,15 @@ if chosen is None:
 
 batch = known[chosen]
 state = BatchState(batch.state)
-st.markdown(f"**#{batch.id} {plain(batch.name)}** · made by {batch.created_by} · {BATCH_STATUS[state]}")
+standing = progress.progress(svc, who, chosen) if state in states.PROGRESS_BATCHES else None
+if standing is not None and standing.batch.state != batch.state:  # it finished just now
+    st.rerun()
+st.markdown(f"**#{batch.id} {plain(batch.name)}** · made by {batch.created_by} · {states.status(batch)}")
 if state is BatchState.DRAFT:
     checks(batch)
     preview(batch)
     if maker and st.button("Send for approval", type="primary", key="bulk_submit"):
-        run_action(batches.submit_for_approval, chosen, then="Sent to the managers for approval.")
+        run_action(drafts.submit_for_approval, chosen, then="Sent to the managers for approval.")
     controls(batch)
 elif state is BatchState.AWAITING_APPROVAL:
     approval(batch, preview(batch))
@@ -551,11 +571,9 @@ elif state is BatchState.REJECTED:
 elif state is BatchState.APPROVED:
     preview(batch)
     controls(batch)
-else:
-    moving = batches.progress(svc, who, chosen)
-    if state in LIVE or moving.counts.get(BatchRowState.SENT):
-        st.subheader("5. Paying")
-        controls(batch)
-        live(chosen)
-    else:
-        results(batch)
+elif standing is not None and (states.is_live(batch) or standing.in_flight):
+    st.subheader("5. Paying")
+    controls(batch)
+    live(chosen, state)
+elif standing is not None:
+    results(batch, standing)

@@ -15,17 +15,13 @@ where the last one stopped. The merchant passcode lives only in this object's me
 payment has gone through, rows are sent one at a time, so a mistyped passcode costs one row, not
 a whole batch; a refused passcode or a short wallet pauses the batch and puts the row back.
 
-Command line: `python -m dollr_core.bulk.worker resume --batch N --as EMAIL` (passcode on stdin).
+Command line: `python -m dollr_core bulk resume --batch N --as EMAIL` (`cli/bulk.py`).
 """
 
 from __future__ import annotations
 
-import argparse
-import getpass
 import logging
-import sys
 import threading
-from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,7 +33,8 @@ from sqlmodel import Session, col, select
 
 from dollr_core.api.errors import AuthenticationError, DollrError, NetworkError, RateLimitError
 from dollr_core.basics.access import AccessDenied, Actor
-from dollr_core.bulk import batches
+from dollr_core.basics.background import Workers
+from dollr_core.bulk import row_outcomes
 from dollr_core.explain import explain
 from dollr_core.flows import payouts
 from dollr_core.ledger.columns import utcnow
@@ -195,7 +192,7 @@ class BatchWorker:
                     continue
                 failures = 0
                 if not view.open_rows and not in_flight:
-                    batches.finish_if_done(self.svc.engine, self.batch_id)
+                    row_outcomes.finish_if_done(self.svc.engine, self.batch_id)
                     return
                 if self._halted.is_set() and not in_flight and not view.followed:
                     return  # what was on its way is settled; the rest waits for a new passcode
@@ -285,7 +282,7 @@ class BatchWorker:
                 return None if self._held(now) else _Task(row_id, _Action.PUSH)
             # Whoever abandoned it opens the next attempt at once; long after, nobody will.
             if seen.final_at is not None and seen.final_at + protocol.LEASE < now:
-                batches.record_outcome(self.svc.engine, row_id, self._attempt(seen.attempt_id))
+                row_outcomes.record_outcome(self.svc.engine, row_id, self._attempt(seen.attempt_id))
             return None
         if seen.lease_until is not None and seen.lease_until > now:
             return None  # someone (a reconciler, an earlier worker) is on it right now
@@ -318,7 +315,7 @@ class BatchWorker:
     def _perform(self, task: _Task) -> None:
         try:
             if task.action is _Action.SEND:
-                if batches.claim_row(self.svc.engine, task.row_id) is None:
+                if row_outcomes.claim_row(self.svc.engine, task.row_id) is None:
                     return  # canceled or paused meanwhile: not ours to send
                 self._push(task.row_id)
             elif task.action is _Action.PUSH:
@@ -359,7 +356,7 @@ class BatchWorker:
                     return  # the batch was canceled while the row was being prepared
             attempt = payouts.confirm_payout(self.svc, self.actor, key, self._passcode)
         except (AccessDenied, AuthenticationError) as exc:
-            batches.requeue_row(self.svc.engine, row_id, explain(exc).headline)
+            row_outcomes.requeue_row(self.svc.engine, row_id, explain(exc).headline)
             self._halt(explain(exc).headline)
             return
         except DollrError as exc:
@@ -373,13 +370,13 @@ class BatchWorker:
                 if isinstance(exc, RateLimitError):
                     self._hold(utcnow() + timedelta(seconds=delay))
                 return
-            batches.fail_row(self.svc.engine, row_id, f"{explain(exc).headline} Nothing was paid.")
+            row_outcomes.fail_row(self.svc.engine, row_id, f"{explain(exc).headline} Nothing was paid.")
             return
         except (ValueError, protocol.IntentNotReady) as exc:
             if _sent_before(self, key):
                 self._later(row_id, 10.0)
                 return
-            batches.fail_row(self.svc.engine, row_id, f"{exc} Nothing was paid.")
+            row_outcomes.fail_row(self.svc.engine, row_id, f"{exc} Nothing was paid.")
             return
         self._after(row_id, attempt)
 
@@ -388,7 +385,7 @@ class BatchWorker:
         state = AttemptState(attempt.local_state)
         stopper = _batch_stopper(attempt)
         if stopper is not None:
-            batches.requeue_row(self.svc.engine, row_id, stopper)
+            row_outcomes.requeue_row(self.svc.engine, row_id, stopper)
             self._halt(stopper)
             return
         if state in (AttemptState.ACCEPTED, AttemptState.COMPLETED, AttemptState.FAILED):
@@ -406,16 +403,16 @@ class BatchWorker:
     def _record(self, row_id: int, attempt: Attempt) -> None:
         stopper = _batch_stopper(attempt)
         if stopper is not None:  # settled while no worker was looking: send it again on resume
-            batches.requeue_row(self.svc.engine, row_id, stopper)
+            row_outcomes.requeue_row(self.svc.engine, row_id, stopper)
         else:
-            batches.record_outcome(self.svc.engine, row_id, attempt)
+            row_outcomes.record_outcome(self.svc.engine, row_id, attempt)
 
     def _halt(self, reason: str) -> None:
         """The batch cannot go on: pause it, send nothing more, follow what was sent, then end."""
         log.warning("batch %s: paused by the worker: %s", self.batch_id, reason)
         self.problem = reason
         self._halted.set()  # calls under way finish; the passcode is forgotten when the worker ends
-        batches.stop_for(self.svc.engine, self.batch_id, reason)
+        row_outcomes.stop_for(self.svc.engine, self.batch_id, reason)
         self._wake.set()
 
     def _hold(self, until: datetime) -> None:
@@ -465,140 +462,55 @@ def _batch_stopper(attempt: Attempt) -> str | None:
 
 # --------------------------------------------------------------------------- one worker per batch
 
-_workers: dict[int, BatchWorker] = {}
-_registry = threading.Lock()
+
+def _workers(svc: Services) -> Workers[BatchWorker]:
+    return svc.bulk_workers
 
 
 def start(svc: Services, actor: Actor, batch_id: int, passcode: str | SecretStr) -> BatchWorker:
     """Start paying the batch in the background, unless a worker in this process already does.
 
-    Call through `batches.start_batch`, which checks the batch may run and marks it RUNNING.
+    Call through `running.start_batch`, which checks the batch may run and marks it RUNNING.
     """
     secret = passcode if isinstance(passcode, SecretStr) else SecretStr(passcode.strip())
-    with _registry:
-        current = _workers.get(batch_id)
+    current = _workers(svc).get(batch_id)
     if current is not None and not current.holds_passcode:
         current.stop()  # halted or stopping: it finishes the calls on the wire first
-    with _registry:
-        current = _workers.get(batch_id)
-        if current is not None and current.alive:
-            return current
-        worker = BatchWorker(svc, actor, batch_id, secret)
-        _workers[batch_id] = worker
-        worker.start()
-        return worker
+    return _workers(svc).start(
+        batch_id, lambda: BatchWorker(svc, actor, batch_id, secret), lambda worker: worker.start()
+    )
 
 
-def stop(batch_id: int | None = None, *, timeout: float = 30.0) -> None:
+def stop(svc: Services, batch_id: int | None = None, *, timeout: float = 30.0) -> None:
     """Stop one batch's worker (None: every worker), letting calls on the wire finish."""
-    with _registry:
-        chosen = [w for b, w in _workers.items() if batch_id is None or b == batch_id]
-    for worker in chosen:
-        worker.stop(timeout)
+    _workers(svc).stop(batch_id, timeout=timeout)
 
 
-def is_running(batch_id: int) -> bool:
+def is_running(svc: Services, batch_id: int) -> bool:
     """True while a worker in this process pays or follows the batch."""
-    with _registry:
-        worker = _workers.get(batch_id)
+    worker = _workers(svc).get(batch_id)
     return worker is not None and worker.alive
 
 
-def holds_passcode(batch_id: int) -> bool:
+def holds_passcode(svc: Services, batch_id: int) -> bool:
     """True when the batch can be resumed here without entering the passcode again."""
-    with _registry:
-        worker = _workers.get(batch_id)
+    worker = _workers(svc).get(batch_id)
     return worker is not None and worker.holds_passcode
 
 
-def problem(batch_id: int) -> str | None:
+def problem(svc: Services, batch_id: int) -> str | None:
     """Why this process's worker stopped the batch, if it did."""
-    with _registry:
-        worker = _workers.get(batch_id)
+    worker = _workers(svc).get(batch_id)
     return worker.problem if worker is not None else None
 
 
-def wake(batch_id: int) -> None:
-    with _registry:
-        worker = _workers.get(batch_id)
+def wake(svc: Services, batch_id: int) -> None:
+    worker = _workers(svc).get(batch_id)
     if worker is not None:
         worker.wake()
 
 
-def join(batch_id: int, timeout: float | None = None) -> bool:
+def join(svc: Services, batch_id: int, timeout: float | None = None) -> bool:
     """Wait until the batch's worker ends; True when it has (or there is none)."""
-    with _registry:
-        worker = _workers.get(batch_id)
+    worker = _workers(svc).get(batch_id)
     return worker is None or worker.join(timeout)
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`resume --batch N --as EMAIL`: carry a batch on from this shell (the passcode on stdin)."""
-    from dollr_core.config import Settings, SettingsError
-    from dollr_core.runtime import start_services
-    from dollr_core.team import users
-
-    parser = argparse.ArgumentParser(prog="python -m dollr_core.bulk.worker", description=main.__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    resume = commands.add_parser("resume", help="start or resume paying an approved batch")
-    resume.add_argument("--batch", type=int, required=True, help="the batch number")
-    resume.add_argument(
-        "--as", dest="email", required=True, help="console user on whose behalf rows are paid"
-    )
-    options = parser.parse_args(argv)
-    try:
-        settings = Settings.load()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    passcode = getpass.getpass("Merchant passcode: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
-    svc = start_services(settings)
-    try:
-        actor = users.current_actor(svc.engine, options.email)
-        if actor is None:
-            print(f"{options.email} is not an active console user.", file=sys.stderr)
-            return 2
-        try:
-            batches.start_batch(svc, actor, options.batch, passcode)
-        except (batches.BulkError, AccessDenied) as exc:
-            print(exc, file=sys.stderr)
-            return 1
-        del passcode
-        return _follow(svc, actor, options.batch)
-    finally:
-        stop(options.batch)
-        svc.close()
-
-
-def _follow(svc: Services, actor: Actor, batch_id: int) -> int:
-    try:
-        while not join(batch_id, timeout=5.0):
-            _print_progress(batches.progress(svc, actor, batch_id))
-    except KeyboardInterrupt:
-        print("stopping: calls on the wire finish first …", file=sys.stderr)
-        stop(batch_id)
-    done = batches.progress(svc, actor, batch_id)
-    _print_progress(done)
-    reason = problem(batch_id)
-    if reason:
-        print(reason, file=sys.stderr)
-    return 0 if done.batch.state == BatchState.FINISHED else 1
-
-
-def _print_progress(progress: batches.Progress) -> None:
-    counts = ", ".join(f"{batches.ROW_STATUS[state]} {n}" for state, n in sorted(progress.counts.items()))
-    print(
-        f"batch {progress.batch.id} ({progress.batch.state}): {progress.done}/{progress.total} done; {counts}"
-    )
-
-
-if __name__ == "__main__":
-    # Run the imported module's `main`, not this `__main__` copy: the worker registry must be the
-    # one `batches.start_batch` uses.
-    from dollr_core.bulk.worker import main as _main
-
-    raise SystemExit(_main())

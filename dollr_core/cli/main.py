@@ -38,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["bulk"]:
-        from dollr_core.bulk.worker import main as bulk_main
+        from dollr_core.cli.bulk import main as bulk_main
 
         return bulk_main(args[1:])
     if args[:1] == ["sandbox"]:

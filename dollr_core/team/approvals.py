@@ -125,9 +125,14 @@ def _unchanged(kind: str, shown: str, now: str) -> None:
         )
 
 
+def may_decide(actor: Actor, maker: str) -> bool:
+    """Whether `actor` may approve or reject what `maker` made: a manager, and never their own."""
+    return actor.can(Permission.APPROVE) and actor.email.lower() != maker.lower()
+
+
 def _check(actor: Actor, maker: str, decision: Decision) -> str:
     require(actor, Permission.APPROVE)
-    if actor.email.lower() == maker.lower():
+    if not may_decide(actor, maker):
         raise ApprovalError("You created this payment, so someone else must approve it.")
     reason = " ".join(decision.reason.split())
     if not decision.approve and not reason:

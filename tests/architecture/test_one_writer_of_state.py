@@ -25,9 +25,8 @@ STATE_TABLES = ("intent", "attempt", "batch", "batch_row")
 #: The one writer, and the migrations (which create and backfill the columns).
 WRITERS = ("dollr_core/ledger/transitions.py", "dollr_core/ledger/migrations/")
 
-#: TEMPORARY: the bulk package and its page still write their states directly; branch h3-bulk
-#: converts them to `ledger.transitions` and removes this set (the lead removes it at merge).
-NOT_YET_CONVERTED = ("dollr_core/bulk/", "pages/bulk.py")
+#: Files not yet converted to `ledger.transitions` (none: bulk and its page were the last).
+NOT_YET_CONVERTED: tuple[str, ...] = ()
 
 #: State columns of other tables, which are no part of the ledger's state machines: (file, name).
 OTHER_TABLES = frozenset({("dollr_core/reports/reconciliation.py", "run")})  # ReconciliationRun.state

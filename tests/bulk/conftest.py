@@ -7,9 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from dollr_core.bulk import worker
+from dollr_core.services import Services
 
 
 @pytest.fixture(autouse=True)
-def _stop_workers() -> Iterator[None]:
+def _stop_workers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Stop the workers of whichever services the test used (each holds its own)."""
     yield
-    worker.stop(timeout=30)
+    for used in request.node.funcargs.values():
+        if isinstance(used, Services):
+            worker.stop(used, timeout=30)

@@ -9,7 +9,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor, Role
-from dollr_core.bulk import batches, worker
+from dollr_core.bulk import drafts, recipient_file, worker
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import (
     Attempt,
@@ -37,10 +37,10 @@ SECOND_MANAGER = Actor("max.manager@example.com", Role.MANAGER)
 def approved_batch(svc: Services, maker: Actor, checker: Actor, text: str) -> Batch:
     """A batch made from CSV text, problem rows left out, sent for approval and approved (by a
     second manager as well when its totals are above the two-manager threshold)."""
-    batch = batches.create_batch(svc, maker, "Test batch", batches.parse_rows(text))
+    batch = drafts.create_batch(svc, maker, "Test batch", recipient_file.parse_rows(text))
     assert batch.id is not None
-    batches.exclude_rows(svc, maker, batch.id)
-    batches.submit_for_approval(svc, maker, batch.id)
+    drafts.exclude_rows(svc, maker, batch.id)
+    drafts.submit_for_approval(svc, maker, batch.id)
     for manager in (checker, SECOND_MANAGER):
         shown = approvals.batch_totals(svc, manager, batch.id).fingerprint
         batch = approvals.decide_batch(
@@ -81,7 +81,7 @@ def run_to_end(
     """Wait for the batch's worker to end; with the sandbox given, nobody waits the 4 s a payout
     takes to settle."""
     deadline = time.monotonic() + timeout
-    while not worker.join(batch_id, timeout=0.1):
+    while not worker.join(svc, batch_id, timeout=0.1):
         assert time.monotonic() < deadline, "the worker did not finish in time"
         if sandbox is not None:
             hurry(svc, sandbox, 2)

@@ -1,7 +1,7 @@
 """500 rows against a misbehaving sandbox, the worker killed midway and started again: every valid
 row is paid exactly once and every failure is reported, checked against the sandbox's executions.
 
-The first worker runs as `python -m dollr_core.bulk.worker resume …` in a subprocess and is killed
+The first worker runs as `python -m dollr_core.cli.bulk resume …` in a subprocess and is killed
 with SIGKILL while rows are on the wire; a second one, in this process, resumes the batch. All the
 while 429s, 503s and dropped responses are injected at random, and the sandbox clock runs fast so
 slow payments settle.
@@ -24,7 +24,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor, Role
-from dollr_core.bulk import batches, worker
+from dollr_core.bulk import progress, records, running, worker
 from dollr_core.ledger.tables import (
     OPEN_ATTEMPT_STATES,
     Attempt,
@@ -111,7 +111,7 @@ def _worker_process(svc: Services, batch_id: int, email: str, tmp_path: Path) ->
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "dollr_core.bulk.worker", "resume", "--batch", str(batch_id), "--as", email],
+        [sys.executable, "-m", "dollr_core.cli.bulk", "resume", "--batch", str(batch_id), "--as", email],
         cwd=ROOT,
         env=env,
         stdin=subprocess.PIPE,
@@ -173,13 +173,13 @@ def test_500_rows_with_faults_and_a_killed_worker_pay_each_row_exactly_once(
         killed_at = Counter(r.state for r in rows_of(svc, batch_id))
         assert killed_at[BatchRowState.QUEUED] > 0, "the worker finished before it was killed"
         assert killed_at[BatchRowState.SENT] > 0, "no row was on its way when the worker died"
-        assert batches.get_batch(svc, finance, batch_id).state == BatchState.RUNNING
+        assert records.get_batch(svc, finance, batch_id).state == BatchState.RUNNING
 
         # The console comes back: a new worker resumes the batch with the passcode.
         _time_passes(svc)
-        batches.start_batch(svc, finance, batch_id, PASSCODE)
+        running.start_batch(svc, finance, batch_id, PASSCODE)
         deadline = time.monotonic() + 240
-        while not worker.join(batch_id, timeout=1.0):
+        while not worker.join(svc, batch_id, timeout=1.0):
             assert time.monotonic() < deadline, (
                 f"batch not finished: {Counter(r.state for r in rows_of(svc, batch_id))}"
             )
@@ -189,8 +189,8 @@ def test_500_rows_with_faults_and_a_killed_worker_pay_each_row_exactly_once(
         chaos.join()
         fresh_sandbox.clear_faults()
 
-    done = batches.progress(svc, finance, batch_id)
-    assert done.batch.state == BatchState.FINISHED, worker.problem(batch_id)
+    done = progress.progress(svc, finance, batch_id)
+    assert done.batch.state == BatchState.FINISHED, worker.problem(svc, batch_id)
     remote = executions_by_reference(fresh_sandbox)  # also: no reference_id was executed twice
     owner = row_of_reference(svc)
     assert set(remote) <= set(owner), "Dollr holds a payment no row of the batch made"

@@ -8,9 +8,11 @@ import pytest
 from sqlmodel import Session
 
 from dollr_core.basics.access import AccessDenied, Actor, Role
-from dollr_core.bulk import batches
-from dollr_core.bulk.batches import BulkError, EditedRow, RowInput
-from dollr_core.ledger.tables import BatchRowState, BatchState
+from dollr_core.bulk import drafts, recipient_file, records, running
+from dollr_core.bulk.drafts import EditedRow
+from dollr_core.bulk.recipient_file import RowInput
+from dollr_core.bulk.states import BulkError
+from dollr_core.ledger.tables import BatchRow, BatchRowState, BatchState
 from dollr_core.services import Services
 from dollr_core.team import approvals
 from dollr_sandbox import Sandbox
@@ -18,8 +20,8 @@ from dollr_sandbox import Sandbox
 from .helpers import rows_text
 
 
-def _by_number(svc: Services, actor: Actor, batch_id: int) -> dict[int, batches.BatchRow]:
-    return {r.row_number: r for r in batches.batch_rows(svc, actor, batch_id)}
+def _by_number(svc: Services, actor: Actor, batch_id: int) -> dict[int, BatchRow]:
+    return {r.row_number: r for r in records.batch_rows(svc, actor, batch_id)}
 
 
 def test_each_row_is_checked_and_problems_are_reported_per_row(
@@ -39,7 +41,7 @@ def test_each_row_is_checked_and_problems_are_reported_per_row(
         "Musa Kollie,231880001234,25,USD,stipend,S-1",  # a copy of row 1
         "Other Person,231880007777,9,USD,,S-2",  # reference already on row 2
     )
-    batch = batches.create_batch(services, finance, "March stipends", batches.parse_rows(text))
+    batch = drafts.create_batch(services, finance, "March stipends", recipient_file.parse_rows(text))
     assert batch.id is not None and batch.state == BatchState.DRAFT
     rows = _by_number(services, finance, batch.id)
     assert [n for n, r in rows.items() if r.state == BatchRowState.VALID] == [1, 2, 3]
@@ -64,7 +66,7 @@ def test_dollr_is_asked_once_per_distinct_number_and_quote(
 ) -> None:
     lines = [f"Person {i},23188000{i % 5}999,{10 + i % 2},USD,,R{i}" for i in range(40)]
     before = fresh_sandbox.requests_by_path()
-    batch = batches.create_batch(sqlite_services, finance, "", batches.parse_rows(rows_text(*lines)))
+    batch = drafts.create_batch(sqlite_services, finance, "", recipient_file.parse_rows(rows_text(*lines)))
     after = fresh_sandbox.requests_by_path()
 
     def asked(path: str) -> int:
@@ -74,27 +76,27 @@ def test_dollr_is_asked_once_per_distinct_number_and_quote(
     assert asked("/v1/predictions/amount-and-fees") == 2  # 2 distinct amounts on one operator
     assert batch.name.startswith("Bulk payout ")
     assert all(
-        r.state == BatchRowState.VALID for r in batches.batch_rows(sqlite_services, finance, batch.id or 0)
+        r.state == BatchRowState.VALID for r in records.batch_rows(sqlite_services, finance, batch.id or 0)
     )
 
 
 def test_reference_paid_in_an_earlier_batch_is_flagged(
     sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor
 ) -> None:
-    first = batches.create_batch(
-        sqlite_services, finance, "", batches.parse_rows(rows_text("A,231880001234,5,USD,,PAY-1"))
+    first = drafts.create_batch(
+        sqlite_services, finance, "", recipient_file.parse_rows(rows_text("A,231880001234,5,USD,,PAY-1"))
     )
     assert first.id is not None
     with Session(sqlite_services.engine) as db:  # as if batch `first` had paid its row
-        row = batches.batch_rows(sqlite_services, finance, first.id)[0]
+        row = records.batch_rows(sqlite_services, finance, first.id)[0]
         row.state = BatchRowState.PAID
         db.add(row)
         db.commit()
-    second = batches.create_batch(
+    second = drafts.create_batch(
         sqlite_services,
         finance,
         "",
-        batches.parse_rows(rows_text("A,231880001234,5,USD,,pay-1", "B,231880005678,5,USD,,")),
+        recipient_file.parse_rows(rows_text("A,231880001234,5,USD,,pay-1", "B,231880005678,5,USD,,")),
     )
     rows = _by_number(sqlite_services, finance, second.id or 0)
     assert rows[1].state == BatchRowState.INVALID
@@ -106,7 +108,7 @@ def test_fixing_rows_in_place_asks_dollr_only_about_changed_rows(
     sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor
 ) -> None:
     text = rows_text("A,231880001234,5,USD,,", "B,12345,5,USD,,", "C,231880005678,7,USD,,")
-    batch = batches.create_batch(sqlite_services, finance, "", batches.parse_rows(text))
+    batch = drafts.create_batch(sqlite_services, finance, "", recipient_file.parse_rows(text))
     batch_id = batch.id or 0
     rows = _by_number(sqlite_services, finance, batch_id)
     assert rows[2].state == BatchRowState.INVALID
@@ -117,7 +119,7 @@ def test_fixing_rows_in_place_asks_dollr_only_about_changed_rows(
         # row C removed; a new row added at the end
         EditedRow(None, RowInput("D", "250780001234", "2000", "RWF")),
     ]
-    saved = {r.row_number: r for r in batches.save_rows(sqlite_services, finance, batch_id, edited)}
+    saved = {r.row_number: r for r in drafts.save_rows(sqlite_services, finance, batch_id, edited)}
     assert sorted(saved) == [1, 2, 4]
     assert all(r.state == BatchRowState.VALID for r in saved.values())
     assert saved[2].name == "B fixed" and saved[2].carrier == "MTN" and saved[2].note == "fixed"
@@ -130,10 +132,10 @@ def test_problem_rows_are_left_out_and_copies_resolve(
     sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor
 ) -> None:
     text = rows_text("A,231880001234,5,USD,,", "A again,231880001234,5,USD,,", "Bad,123,5,USD,,")
-    batch_id = batches.create_batch(sqlite_services, finance, "", batches.parse_rows(text)).id or 0
+    batch_id = drafts.create_batch(sqlite_services, finance, "", recipient_file.parse_rows(text)).id or 0
     with pytest.raises(BulkError, match="Fix or leave out the 2 row"):
-        batches.submit_for_approval(sqlite_services, finance, batch_id)
-    assert batches.exclude_rows(sqlite_services, finance, batch_id) == 2
+        drafts.submit_for_approval(sqlite_services, finance, batch_id)
+    assert drafts.exclude_rows(sqlite_services, finance, batch_id) == 2
     rows = _by_number(sqlite_services, finance, batch_id)
     assert [rows[n].state for n in (1, 2, 3)] == [
         BatchRowState.VALID,
@@ -142,7 +144,7 @@ def test_problem_rows_are_left_out_and_copies_resolve(
     ]
     assert "as row 1" in rows[2].problems  # a row left out still says why
     # Taking the copy back in makes it a copy again.
-    batches.exclude_rows(sqlite_services, finance, batch_id, [rows[2].id or 0], excluded=False)
+    drafts.exclude_rows(sqlite_services, finance, batch_id, [rows[2].id or 0], excluded=False)
     assert _by_number(sqlite_services, finance, batch_id)[2].state == BatchRowState.INVALID
 
 
@@ -150,18 +152,18 @@ def test_submit_and_approval_by_a_different_manager(
     sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor, manager: Actor
 ) -> None:
     batch_id = (
-        batches.create_batch(
-            sqlite_services, finance, "", batches.parse_rows(rows_text("A,231880001234,5,USD,,"))
+        drafts.create_batch(
+            sqlite_services, finance, "", recipient_file.parse_rows(rows_text("A,231880001234,5,USD,,"))
         ).id
         or 0
     )
     with pytest.raises(AccessDenied):
-        batches.submit_for_approval(sqlite_services, manager, batch_id)
+        drafts.submit_for_approval(sqlite_services, manager, batch_id)
     assert (
-        batches.submit_for_approval(sqlite_services, finance, batch_id).state == BatchState.AWAITING_APPROVAL
+        drafts.submit_for_approval(sqlite_services, finance, batch_id).state == BatchState.AWAITING_APPROVAL
     )
     with pytest.raises(BulkError, match="Only a draft"):
-        batches.save_rows(
+        drafts.save_rows(
             sqlite_services, finance, batch_id, [EditedRow(None, RowInput("X", "231880001234", "9", "USD"))]
         )
     # A manager who also made it may not approve it (maker-checker), nor may a finance person.
@@ -173,7 +175,7 @@ def test_submit_and_approval_by_a_different_manager(
         approvals.decide_batch(sqlite_services, finance, batch_id, approvals.Decision(True, "", shown))
     assert [b.id for b in approvals.pending_batches(sqlite_services, manager)] == [batch_id]
     with pytest.raises(BulkError, match="cannot be started"):
-        batches.start_batch(sqlite_services, finance, batch_id, "123456")
+        running.start_batch(sqlite_services, finance, batch_id, "123456")
     decided = approvals.decide_batch(
         sqlite_services, manager, batch_id, approvals.Decision(True, "ok", shown)
     )
@@ -184,19 +186,19 @@ def test_withdrawn_batch_can_be_edited_and_must_be_approved_again(
     sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor
 ) -> None:
     batch_id = (
-        batches.create_batch(
-            sqlite_services, finance, "", batches.parse_rows(rows_text("A,231880001234,5,USD,,"))
+        drafts.create_batch(
+            sqlite_services, finance, "", recipient_file.parse_rows(rows_text("A,231880001234,5,USD,,"))
         ).id
         or 0
     )
-    batches.submit_for_approval(sqlite_services, finance, batch_id)
-    assert batches.withdraw(sqlite_services, finance, batch_id).state == BatchState.DRAFT
-    batches.save_rows(
+    drafts.submit_for_approval(sqlite_services, finance, batch_id)
+    assert drafts.withdraw(sqlite_services, finance, batch_id).state == BatchState.DRAFT
+    drafts.save_rows(
         sqlite_services, finance, batch_id, [EditedRow(None, RowInput("B", "231880005678", "6", "USD"))]
     )
-    assert [r.name for r in batches.batch_rows(sqlite_services, finance, batch_id)] == ["B"]
+    assert [r.name for r in records.batch_rows(sqlite_services, finance, batch_id)] == ["B"]
 
 
 def test_operators_may_not_make_batches(sqlite_services: Services, operator: Actor) -> None:
     with pytest.raises(AccessDenied):
-        batches.create_batch(sqlite_services, operator, "", [RowInput("A", "231880001234", "5", "USD")])
+        drafts.create_batch(sqlite_services, operator, "", [RowInput("A", "231880001234", "5", "USD")])

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from dollr_core.basics.access import Actor
-from dollr_core.bulk import batches
+from dollr_core.bulk import drafts, recipient_file, records, row_checks, running, states, worker
 from dollr_core.ledger.tables import BatchRow, BatchRowState, BatchState
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
@@ -32,6 +32,7 @@ def consoles(fresh_sandbox: Sandbox, pg_url: str, tmp_path: object) -> Iterator[
     both = [make_services(fresh_sandbox, pg_url, str(tmp_path)) for _ in range(2)]
     yield both
     for svc in both:
+        worker.stop(svc, timeout=30)
         svc.client.close()
         svc.engine.dispose()
 
@@ -62,7 +63,7 @@ def test_a_reference_in_two_batches_started_at_once_is_paid_once(
     # clicks in two consoles land together. Each start waits for the other once, here.
     checked = threading.Barrier(2, timeout=10)
     waited: set[int] = set()
-    check = batches._references_elsewhere
+    check = row_checks.references_elsewhere
 
     def check_together(db: Session, references: list[str], batch_id: int | None) -> dict[str, str]:
         found = check(db, references, batch_id)
@@ -73,12 +74,12 @@ def test_a_reference_in_two_batches_started_at_once_is_paid_once(
                 checked.wait()
         return found
 
-    monkeypatch.setattr(batches, "_references_elsewhere", check_together)
+    monkeypatch.setattr(running, "references_elsewhere", check_together)
     go = threading.Barrier(2, timeout=10)
 
     def start(svc: Services, batch_id: int) -> None:
         go.wait()
-        batches.start_batch(svc, finance, batch_id, PASSCODE)
+        running.start_batch(svc, finance, batch_id, PASSCODE)
 
     with ThreadPoolExecutor(2) as pool:
         for started in [pool.submit(start, svc, b) for svc, b in zip(consoles, batch_ids, strict=True)]:
@@ -97,9 +98,9 @@ def test_a_reference_in_two_batches_started_at_once_is_paid_once(
     assert len(paid) == 1 and paid[0].reference_id == shared[0]["reference_id"]
     assert lost.state == BatchRowState.CANCELED and lost.intent_key is None
     assert lost.failure_reason == f"Not sent: Reference STIPEND-7 is being paid in batch {paid[0].batch_id}."
-    assert batches.ROW_STATUS[BatchRowState(lost.state)] == "canceled (not sent)"
+    assert states.ROW_STATUS[BatchRowState(lost.state)] == "canceled (not sent)"
     for svc, batch_id in zip(consoles, batch_ids, strict=True):
-        assert batches.get_batch(svc, finance, batch_id).state == BatchState.FINISHED
+        assert records.get_batch(svc, finance, batch_id).state == BatchState.FINISHED
 
 
 def test_the_ledger_lets_one_row_at_a_time_hold_a_reference(
@@ -107,8 +108,8 @@ def test_the_ledger_lets_one_row_at_a_time_hold_a_reference(
 ) -> None:
     """Whatever code moves a row, the database refuses a second holder (letter case aside)."""
     batch_ids = [
-        batches.create_batch(
-            services, finance, "", batches.parse_rows(rows_text(f"A,231880001234,5,USD,,{ref}"))
+        drafts.create_batch(
+            services, finance, "", recipient_file.parse_rows(rows_text(f"A,231880001234,5,USD,,{ref}"))
         ).id
         for ref in ("PAY-9", "pay-9")
     ]

@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import Session, select
 
 from dollr_core.basics.access import AccessDenied, Actor
-from dollr_core.bulk import batches, worker
-from dollr_core.bulk.batches import BulkError
+from dollr_core.bulk import drafts, progress, recipient_file, records, running, worker
+from dollr_core.bulk.states import BulkError
 from dollr_core.ledger.tables import Attempt, AttemptState, BatchRowState, BatchState
 from dollr_core.reports import dashboard
 from dollr_core.services import Services
@@ -44,7 +44,7 @@ def test_preview_shows_fees_totals_and_the_balances_they_draw_from(
 ) -> None:
     batch = approved_batch(sqlite_services, finance, manager, SMALL)
     svc = dataclasses.replace(sqlite_services, sandbox=fresh_sandbox)
-    shown = batches.preview(svc, manager, batch.id or 0)
+    shown = progress.preview(svc, manager, batch.id or 0)
     assert [r.row_number for r in shown.rows] == [1, 2, 3, 4] and shown.left_out == 1
     usd = next(t for t in shown.totals if t.currency == "USD")
     assert (usd.rows, usd.amount, usd.fees, usd.debit) == (
@@ -57,7 +57,7 @@ def test_preview_shows_fees_totals_and_the_balances_they_draw_from(
     # wallet is short (issue 14 point 10); the sandbox's own wallet (sandbox mode only) holds plenty.
     assert usd.estimated_balance == 0 and usd.short_by is None
     assert usd.sandbox_balance == Decimal("10000") and usd.sandbox_short_by is None
-    assert batches.preview(sqlite_services, finance, batch.id or 0).totals[0].sandbox_balance is None
+    assert progress.preview(sqlite_services, finance, batch.id or 0).totals[0].sandbox_balance is None
 
 
 def test_estimated_balance_is_collections_in_minus_payouts_out(
@@ -67,13 +67,13 @@ def test_estimated_balance_is_collections_in_minus_payouts_out(
     settle(sqlite_services, fresh_sandbox)
     assert _estimates(sqlite_services) == {"USD": Decimal("275.00")}
     batch = approved_batch(sqlite_services, finance, manager, rows_text("Musa,231880001234,100,USD,,"))
-    [total] = batches.preview(sqlite_services, finance, batch.id or 0).totals
+    [total] = progress.preview(sqlite_services, finance, batch.id or 0).totals
     assert (total.estimated_balance, total.debit, total.short_by) == (
         Decimal("275.00"),
         Decimal("102.00"),
         None,
     )
-    batches.start_batch(sqlite_services, finance, batch.id or 0, PASSCODE)
+    running.start_batch(sqlite_services, finance, batch.id or 0, PASSCODE)
     run_to_end(sqlite_services, batch.id or 0, fresh_sandbox)
     assert _estimates(sqlite_services) == {"USD": Decimal("275.00") - Decimal("102.00")}
 
@@ -88,14 +88,14 @@ def test_a_batch_pays_every_row_once_and_reports_each_outcome(
     batch = approved_batch(sqlite_services, finance, manager, SMALL)
     batch_id = batch.id or 0
     with pytest.raises(AccessDenied):
-        batches.start_batch(sqlite_services, manager, batch_id, PASSCODE)
+        running.start_batch(sqlite_services, manager, batch_id, PASSCODE)
     with pytest.raises(BulkError, match="passcode"):
-        batches.start_batch(sqlite_services, finance, batch_id, "  ")
-    assert batches.start_batch(sqlite_services, finance, batch_id, PASSCODE).state == BatchState.RUNNING
-    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)  # a second click starts nothing new
+        running.start_batch(sqlite_services, finance, batch_id, "  ")
+    assert running.start_batch(sqlite_services, finance, batch_id, PASSCODE).state == BatchState.RUNNING
+    running.start_batch(sqlite_services, finance, batch_id, PASSCODE)  # a second click starts nothing new
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
 
-    done = batches.progress(sqlite_services, finance, batch_id)
+    done = progress.progress(sqlite_services, finance, batch_id)
     assert done.batch.state == BatchState.FINISHED
     assert (done.total, done.done, done.failed, done.fraction) == (4, 4, 1, 1.0)
     assert done.received == {"USD": Decimal("25"), "LRD": Decimal("1000"), "RWF": Decimal("15000")}
@@ -114,9 +114,9 @@ def test_a_batch_pays_every_row_once_and_reports_each_outcome(
         else:
             assert row.state == BatchRowState.PAID and execution["status"] == "COMPLETED"
             assert execution["payee_amount"] == row.payee_amount == row.amount
-            assert batches.row_fees(row) == row.predicted_fees
+            assert progress.row_fees(row) == row.predicted_fees
 
-    results = list(csv.DictReader(io.StringIO(batches.results_csv(sqlite_services, manager, batch_id))))
+    results = list(csv.DictReader(io.StringIO(progress.results_csv(sqlite_services, manager, batch_id))))
     assert [r["status"] for r in results] == ["paid", "paid", "failed", "paid", "left out"]
     assert (
         results[0]["fees"] == "0.51"
@@ -133,20 +133,20 @@ def test_pause_stops_new_rows_and_cancel_drops_the_rest(
     lines = [f"Person {i},23188000{i:02d}99,5,USD,,R{i}" for i in range(12)]
     batch_id = approved_batch(sqlite_services, finance, manager, rows_text(*lines)).id or 0
     fresh_sandbox.add_fault("/v1/sessions/payout", count=100, action="latency", ms=150)  # slow it down
-    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    running.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     wait_for(lambda: count(sqlite_services, BatchRowState.SENT, batch_id) >= 1)
-    batches.pause_batch(sqlite_services, manager, batch_id)  # a manager may pull the brake too
+    running.pause_batch(sqlite_services, manager, batch_id)  # a manager may pull the brake too
     fresh_sandbox.clear_faults()
     wait_for(lambda: all(r.reference_id for r in rows_of(sqlite_services, batch_id) if r.state == "SENT"))
     sent_at_pause = {r.id for r in rows_of(sqlite_services, batch_id) if r.state != BatchRowState.QUEUED}
     assert 1 <= len(sent_at_pause) < 12
     wait_for(lambda: not any(r.state == BatchRowState.SENT for r in rows_of(sqlite_services, batch_id)))
-    assert worker.is_running(batch_id)  # paused, holding the passcode, following nothing new
+    assert worker.is_running(sqlite_services, batch_id)  # paused, holding the passcode, following nothing new
     assert {
         r.id for r in rows_of(sqlite_services, batch_id) if r.state != BatchRowState.QUEUED
     } == sent_at_pause
 
-    canceled = batches.cancel_batch(sqlite_services, finance, batch_id)
+    canceled = running.cancel_batch(sqlite_services, finance, batch_id)
     assert canceled.state == BatchState.CANCELED
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
     rows = rows_of(sqlite_services, batch_id)
@@ -155,7 +155,7 @@ def test_pause_stops_new_rows_and_cancel_drops_the_rest(
         r.state == BatchRowState.CANCELED and r.intent_key is None for r in rows if r.id not in sent_at_pause
     )
     assert len(fresh_sandbox.executions()) == len(sent_at_pause)
-    assert batches.progress(sqlite_services, finance, batch_id).batch.state == BatchState.CANCELED
+    assert progress.progress(sqlite_services, finance, batch_id).batch.state == BatchState.CANCELED
 
 
 def test_resume_after_pause_pays_the_rest_without_the_passcode_again(
@@ -164,11 +164,11 @@ def test_resume_after_pause_pays_the_rest_without_the_passcode_again(
     lines = [f"Person {i},23188000{i:02d}99,5,USD,,R{i}" for i in range(6)]
     batch_id = approved_batch(sqlite_services, finance, manager, rows_text(*lines)).id or 0
     fresh_sandbox.add_fault("/v1/sessions/payout", count=100, action="latency", ms=100)
-    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    running.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     wait_for(lambda: count(sqlite_services, BatchRowState.SENT, batch_id) >= 1)
-    batches.pause_batch(sqlite_services, finance, batch_id)
+    running.pause_batch(sqlite_services, finance, batch_id)
     fresh_sandbox.clear_faults()
-    batches.resume_batch(sqlite_services, finance, batch_id)
+    running.resume_batch(sqlite_services, finance, batch_id)
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
     assert count(sqlite_services, BatchRowState.PAID, batch_id) == 6
     assert len(executions_by_reference(fresh_sandbox)) == 6
@@ -179,18 +179,18 @@ def test_a_wrong_passcode_costs_one_row_and_pauses_the_batch(
 ) -> None:
     lines = [f"Person {i},23188000{i:02d}99,5,USD,,R{i}" for i in range(8)]
     batch_id = approved_batch(sqlite_services, finance, manager, rows_text(*lines)).id or 0
-    batches.start_batch(sqlite_services, finance, batch_id, "654321")
+    running.start_batch(sqlite_services, finance, batch_id, "654321")
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
-    assert batches.get_batch(sqlite_services, finance, batch_id).state == BatchState.PAUSED
-    assert "passcode" in (worker.problem(batch_id) or "")
+    assert records.get_batch(sqlite_services, finance, batch_id).state == BatchState.PAUSED
+    assert "passcode" in (worker.problem(sqlite_services, batch_id) or "")
     assert len(fresh_sandbox.executions()) == 1  # one row tried, alone, before any other was sent
     rows = rows_of(sqlite_services, batch_id)
     assert all(r.state == BatchRowState.QUEUED for r in rows)
     assert sum("passcode" in (r.failure_reason or "") for r in rows) == 1
     with pytest.raises(BulkError, match="passcode"):
-        batches.resume_batch(sqlite_services, finance, batch_id)  # the worker forgot it: ask again
+        running.resume_batch(sqlite_services, finance, batch_id)  # the worker forgot it: ask again
 
-    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    running.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
     assert count(sqlite_services, BatchRowState.PAID, batch_id) == 8
     completed = [e for e in fresh_sandbox.executions() if e["status"] == "COMPLETED"]
@@ -202,10 +202,10 @@ def test_a_short_wallet_pauses_instead_of_failing_every_row(
 ) -> None:
     lines = [f"Person {i},23188000{i:02d}99,4000,USD,,R{i}" for i in range(4)]  # the wallet holds 10,000
     batch_id = approved_batch(sqlite_services, finance, manager, rows_text(*lines)).id or 0
-    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    running.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
-    assert batches.get_batch(sqlite_services, finance, batch_id).state == BatchState.PAUSED
-    assert "wallet" in (worker.problem(batch_id) or "")
+    assert records.get_batch(sqlite_services, finance, batch_id).state == BatchState.PAUSED
+    assert "wallet" in (worker.problem(sqlite_services, batch_id) or "")
     assert count(sqlite_services, BatchRowState.PAID, batch_id) == 2
     assert count(sqlite_services, BatchRowState.QUEUED, batch_id) == 2
 
@@ -215,12 +215,12 @@ def test_retry_of_failed_rows_is_a_new_batch_once(
 ) -> None:
     batch_id = approved_batch(sqlite_services, finance, manager, SMALL).id or 0
     with pytest.raises(BulkError, match="nothing to retry"):
-        batches.retry_failed(sqlite_services, finance, batch_id)
-    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+        drafts.retry_failed(sqlite_services, finance, batch_id)
+    running.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
-    retry = batches.retry_failed(sqlite_services, finance, batch_id)
+    retry = drafts.retry_failed(sqlite_services, finance, batch_id)
     assert retry.retry_of == batch_id and retry.state == BatchState.DRAFT
-    [row] = batches.batch_rows(sqlite_services, finance, retry.id or 0)
+    [row] = records.batch_rows(sqlite_services, finance, retry.id or 0)
     assert (row.name, row.phone, row.own_reference, row.state) == (
         "Declined Person",
         "231880000001",
@@ -228,12 +228,12 @@ def test_retry_of_failed_rows_is_a_new_batch_once(
         "VALID",
     )
     with pytest.raises(BulkError, match=f"Batch {retry.id} already retries"):
-        batches.retry_failed(sqlite_services, finance, batch_id)
+        drafts.retry_failed(sqlite_services, finance, batch_id)
     # A reference paid by the first batch cannot be paid again by another.
-    again = batches.create_batch(
-        sqlite_services, finance, "", batches.parse_rows(rows_text("Musa,231880001234,25,USD,,s-1"))
+    again = drafts.create_batch(
+        sqlite_services, finance, "", recipient_file.parse_rows(rows_text("Musa,231880001234,25,USD,,s-1"))
     )
-    [copy] = batches.batch_rows(sqlite_services, finance, again.id or 0)
+    [copy] = records.batch_rows(sqlite_services, finance, again.id or 0)
     assert copy.state == BatchRowState.INVALID and f"already paid in batch {batch_id}" in copy.problems
 
 
@@ -243,7 +243,7 @@ def test_rate_limited_rows_wait_for_retry_after_then_go_through(
     lines = [f"Person {i},23188000{i:02d}99,5,USD,,R{i}" for i in range(5)]
     batch_id = approved_batch(sqlite_services, finance, manager, rows_text(*lines)).id or 0
     fresh_sandbox.add_fault("/v1/executions/payout", count=2, action="rate_limit", retry_after=1)
-    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    running.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
     assert count(sqlite_services, BatchRowState.PAID, batch_id) == 5
     assert len(executions_by_reference(fresh_sandbox)) == 5
@@ -260,12 +260,12 @@ def test_cancel_drops_a_taken_row_that_never_reached_dollr(
     )
     fresh_sandbox.add_fault("/v1/parties/create", count=1000, action="status", status=503)  # Dollr is down
     tried = fresh_sandbox.requests_by_path().get("/v1/parties/create", 0)
-    batches.start_batch(sqlite_services, finance, batch_id, PASSCODE)
+    running.start_batch(sqlite_services, finance, batch_id, PASSCODE)
     wait_for(lambda: fresh_sandbox.requests_by_path().get("/v1/parties/create", 0) > tried)
     [row] = rows_of(sqlite_services, batch_id)
     assert row.state == BatchRowState.SENT and row.reference_id is None  # taken, but nothing was sent
 
-    batches.cancel_batch(sqlite_services, finance, batch_id)
+    running.cancel_batch(sqlite_services, finance, batch_id)
     fresh_sandbox.clear_faults()
     run_to_end(sqlite_services, batch_id, fresh_sandbox)
     [row] = rows_of(sqlite_services, batch_id)

@@ -12,8 +12,9 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from dollr_core.basics.access import Actor, Role
-from dollr_core.bulk import batches
-from dollr_core.bulk.batches import EditedRow, RowInput
+from dollr_core.bulk import drafts, recipient_file, records
+from dollr_core.bulk.drafts import EditedRow
+from dollr_core.bulk.recipient_file import RowInput
 from dollr_core.flows import payouts
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
@@ -319,7 +320,7 @@ def test_a_payout_changed_while_the_manager_looks_is_not_approved(
 
 def _resubmitted_with_another_wallet(svc: Services, batch_id: int) -> None:
     """The maker takes the batch back, sends row 1's money to another wallet, and resubmits."""
-    batches.withdraw(svc, BATCH_MAKER, batch_id)
+    drafts.withdraw(svc, BATCH_MAKER, batch_id)
     edited = [
         EditedRow(
             r.id,
@@ -327,8 +328,8 @@ def _resubmitted_with_another_wallet(svc: Services, batch_id: int) -> None:
         )
         for r in sorted(rows_of(svc, batch_id), key=lambda r: r.row_number)
     ]
-    batches.save_rows(svc, BATCH_MAKER, batch_id, edited)
-    batches.submit_for_approval(svc, BATCH_MAKER, batch_id)
+    drafts.save_rows(svc, BATCH_MAKER, batch_id, edited)
+    drafts.submit_for_approval(svc, BATCH_MAKER, batch_id)
 
 
 @pytest.mark.parametrize("where", ["pages/approvals.py", "pages/bulk.py"])
@@ -336,8 +337,10 @@ def test_a_batch_changed_while_the_manager_looks_is_not_approved(
     page: Callable[..., AppTest], console: Services, where: str
 ) -> None:
     text = rows_text("Musa Kollie,231880001234,25,USD,,", "Aline Uwase,250780005678,15000,RWF,,")
-    batch_id = batches.create_batch(console, BATCH_MAKER, "June stipends", batches.parse_rows(text)).id or 0
-    batches.submit_for_approval(console, BATCH_MAKER, batch_id)
+    batch_id = (
+        drafts.create_batch(console, BATCH_MAKER, "June stipends", recipient_file.parse_rows(text)).id or 0
+    )
+    drafts.submit_for_approval(console, BATCH_MAKER, batch_id)
     at = page(where, role=Role.MANAGER, email=CHECKER)
     at.query_params["batch"] = str(batch_id)  # the Bulk payouts page opens it from the link
     at.run()
@@ -348,11 +351,11 @@ def test_a_batch_changed_while_the_manager_looks_is_not_approved(
     at.run()
     assert not at.exception
     assert "This batch changed since you opened it" in texts(at)
-    assert batches.get_batch(console, BATCH_MAKER, batch_id).state == BatchState.AWAITING_APPROVAL
+    assert records.get_batch(console, BATCH_MAKER, batch_id).state == BatchState.AWAITING_APPROVAL
 
     at.button(key=approve).click()  # the page shows the batch as it is now: this click approves it
     at.run()
-    decided = batches.get_batch(console, BATCH_MAKER, batch_id)
+    decided = records.get_batch(console, BATCH_MAKER, batch_id)
     assert decided.state == BatchState.APPROVED and decided.decided_by == CHECKER
 
 

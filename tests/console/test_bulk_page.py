@@ -1,6 +1,6 @@
 """Bulk payouts, through the page: pasted rows → checks → approval by another person → start with
 the passcode → live progress → results and a retry. (File upload, the edit table and downloads are
-not drivable here; their logic is tested directly in tests/batches.)"""
+not drivable here; their logic is tested directly in tests/bulk.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from dollr_core.basics.access import Actor, Role
-from dollr_core.bulk import batches, worker
+from dollr_core.bulk import drafts, recipient_file, records, running, worker
 from dollr_core.ledger.tables import Attempt, AuditRecord, BatchRowState, BatchState, LedgerEvent
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
@@ -29,9 +29,9 @@ ROWS = rows_text(
 
 
 @pytest.fixture(autouse=True)
-def _stop_workers() -> Iterator[None]:
+def _stop_workers(console: Services) -> Iterator[None]:
     yield
-    worker.stop(timeout=30)
+    worker.stop(console, timeout=30)
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -62,7 +62,7 @@ def test_pasted_rows_become_a_checked_draft_that_goes_for_approval(
     assert not at.exception
     assert (metric(at, "Ready to pay"), metric(at, "Need fixing"), metric(at, "Left out")) == ("3", "1", "0")
     assert "8 to 15 digits" in at.dataframe[0].value["Problem"].iloc[0]
-    [batch] = batches.list_batches(console, MAKER)
+    [batch] = records.list_batches(console, MAKER)
     assert batch.name == "March stipends" and batch.state == BatchState.DRAFT
 
     at.button(key="bulk_exclude").click().run()
@@ -73,14 +73,14 @@ def test_pasted_rows_become_a_checked_draft_that_goes_for_approval(
     assert "short" not in texts(at)  # no balance is known: the estimate alone never alarms
 
     at.button(key="bulk_submit").click().run()
-    assert batches.get_batch(console, MAKER, batch.id or 0).state == BatchState.AWAITING_APPROVAL
+    assert records.get_batch(console, MAKER, batch.id or 0).state == BatchState.AWAITING_APPROVAL
     assert "Waiting for a manager's approval" in texts(at)
     assert not [b for b in at.button if b.key == "bulk_approve"]  # the maker cannot approve
 
 
 def test_a_different_manager_approves_from_the_page(page: Callable[..., AppTest], console: Services) -> None:
-    batch = batches.create_batch(console, MAKER, "April", batches.parse_rows(ROWS))
-    batches.submit_for_approval(console, MAKER, batch.id or 0)
+    batch = drafts.create_batch(console, MAKER, "April", recipient_file.parse_rows(ROWS))
+    drafts.submit_for_approval(console, MAKER, batch.id or 0)
     at = opened(page, batch.id or 0, Role.MANAGER)
     assert not at.exception
     assert len(next(d.value for d in at.dataframe if "Recipient gets" in d.value.columns)) == 3
@@ -88,7 +88,7 @@ def test_a_different_manager_approves_from_the_page(page: Callable[..., AppTest]
     assert "Say why you reject it" in at.error[0].value
     at.text_input(key="bulk_reason").input("checked against payroll")
     at.button(key="bulk_approve").click().run()
-    approved = batches.get_batch(console, CHECKER, batch.id or 0)
+    approved = records.get_batch(console, CHECKER, batch.id or 0)
     assert approved.state == BatchState.APPROVED and approved.decided_by == CHECKER.email
     assert not [b for b in at.button if b.key == "bulk_start"]  # managers approve; finance starts
 
@@ -103,7 +103,7 @@ def test_start_with_the_passcode_watch_it_and_get_the_results(
     at.button(key="bulk_start").click().run()
     assert not at.exception
     assert at.session_state["bulk_passcode"] == ""  # cleared as soon as the worker had it
-    assert batches.get_batch(console, MAKER, batch_id).state == BatchState.RUNNING
+    assert records.get_batch(console, MAKER, batch_id).state == BatchState.RUNNING
     assert at.get("progress"), "a progress bar while paying"
     run_to_end(console, batch_id, fresh_sandbox)
 
@@ -120,7 +120,7 @@ def test_start_with_the_passcode_watch_it_and_get_the_results(
     assert stored and not any(PASSCODE in text for text in stored)
 
     at.button(key="bulk_retry").click().run()
-    [retry] = [b for b in batches.list_batches(console, MAKER) if b.retry_of == batch_id]
+    [retry] = [b for b in records.list_batches(console, MAKER) if b.retry_of == batch_id]
     assert at.selectbox(key="bulk_pick").value == retry.id
     assert [r.name for r in rows_of(console, retry.id or 0)] == ["Declined Person"]
 
@@ -134,7 +134,7 @@ def test_a_wrong_passcode_pauses_and_the_page_asks_again(
     at.button(key="bulk_start").click().run()
     run_to_end(console, batch_id, fresh_sandbox)
     at.run()
-    assert batches.get_batch(console, MAKER, batch_id).state == BatchState.PAUSED
+    assert records.get_batch(console, MAKER, batch_id).state == BatchState.PAUSED
     assert "did not accept the merchant passcode" in texts(at)
     at.text_input(key="bulk_passcode").input(PASSCODE)
     at.button(key="bulk_start").click().run()
@@ -149,7 +149,7 @@ def test_cancel_from_the_page_drops_rows_not_yet_sent(
     at = opened(page, batch_id)
     at.button(key="bulk_cancel").click().run()
     at.button(key="bulk_cancel_yes").click().run()
-    assert batches.get_batch(console, MAKER, batch_id).state == BatchState.CANCELED
+    assert records.get_batch(console, MAKER, batch_id).state == BatchState.CANCELED
     assert not fresh_sandbox.executions()
     assert "canceled" in texts(at)
 
@@ -158,8 +158,8 @@ def test_a_console_restarted_mid_batch_carries_on_with_the_passcode(
     page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
 ) -> None:
     batch_id = approved_batch(console, MAKER, CHECKER, ROWS).id or 0
-    batches.start_batch(console, MAKER, batch_id, PASSCODE)
-    worker.stop(batch_id)  # as if the console had been restarted: RUNNING, and nobody paying
+    running.start_batch(console, MAKER, batch_id, PASSCODE)
+    worker.stop(console, batch_id)  # as if the console had been restarted: RUNNING, and nobody paying
     at = opened(page, batch_id)
     assert "Nothing is paying this batch right now" in texts(at)
     at.text_input(key="bulk_passcode").input(PASSCODE)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from dollr_core.basics.access import Actor
-from dollr_core.bulk import batches
-from dollr_core.bulk.batches import EditedRow, RowInput
+from dollr_core.bulk import drafts, progress, recipient_file, records
+from dollr_core.bulk.drafts import EditedRow
+from dollr_core.bulk.recipient_file import RowInput
 from dollr_core.flows import payouts
 from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import BatchState, IntentState
@@ -62,27 +63,29 @@ def test_a_batch_withdrawn_edited_and_resubmitted_is_not_approved_on_the_old_vie
     services: Services, finance: Actor, manager: Actor
 ) -> None:
     text = rows_text("Musa Kollie,231880001234,25,USD,March,S-1", "Aline Uwase,250780005678,15000,RWF,,S-2")
-    batch_id = batches.create_batch(services, finance, "March stipends", batches.parse_rows(text)).id or 0
-    batches.submit_for_approval(services, finance, batch_id)
+    batch_id = (
+        drafts.create_batch(services, finance, "March stipends", recipient_file.parse_rows(text)).id or 0
+    )
+    drafts.submit_for_approval(services, finance, batch_id)
     shown = approvals.batch_totals(services, manager, batch_id).fingerprint  # the Approvals page
-    preview = batches.preview(services, manager, batch_id)  # the Bulk payouts page: the same print
+    preview = progress.preview(services, manager, batch_id)  # the Bulk payouts page: the same print
     assert approvals.batch_fingerprint(preview.batch, preview.rows) == shown
 
     # The maker takes it back, sends Musa's money to another wallet, and sends it again.
-    batches.withdraw(services, finance, batch_id)
+    drafts.withdraw(services, finance, batch_id)
     rows = {r.row_number: r for r in rows_of(services, batch_id)}
     edited = [
         EditedRow(rows[1].id, RowInput("Musa Kollie", "231880009999", "25", "USD", "March", "S-1")),
         EditedRow(rows[2].id, RowInput("Aline Uwase", "250780005678", "15000", "RWF", "", "S-2")),
     ]
-    batches.save_rows(services, finance, batch_id, edited)
-    batches.submit_for_approval(services, finance, batch_id)
+    drafts.save_rows(services, finance, batch_id, edited)
+    drafts.submit_for_approval(services, finance, batch_id)
     assert approvals.batch_totals(services, manager, batch_id).amounts == {"USD": 25, "RWF": 15000}
 
     for approve, reason in ((True, ""), (False, "wrong wallet")):
         with pytest.raises(approvals.ApprovalError, match="This batch changed since you opened it"):
             approvals.decide_batch(services, manager, batch_id, approvals.Decision(approve, reason, shown))
-    batch = batches.get_batch(services, manager, batch_id)
+    batch = records.get_batch(services, manager, batch_id)
     assert batch.state == BatchState.AWAITING_APPROVAL and batch.decided_by is None
 
     now = approvals.batch_totals(services, manager, batch_id).fingerprint

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from dollr_core.basics.access import AccessDenied, Actor, Role
-from dollr_core.bulk import batches
+from dollr_core.bulk import drafts, recipient_file
 from dollr_core.config import Settings
 from dollr_core.flows import payouts
 from dollr_core.ledger import audit
@@ -198,8 +198,8 @@ def test_a_batch_above_the_higher_threshold_needs_two_different_managers(
     services: Services, finance: Actor, manager: Actor
 ) -> None:
     text = rows_text(*(f"Person {n},23188000{n:04d},2000,USD,,B-{n}" for n in range(1, 4)))  # USD 6,000
-    batch_id = batches.create_batch(services, finance, "Big batch", batches.parse_rows(text)).id or 0
-    assert batches.submit_for_approval(services, finance, batch_id).approvals_needed == 2
+    batch_id = drafts.create_batch(services, finance, "Big batch", recipient_file.parse_rows(text)).id or 0
+    assert drafts.submit_for_approval(services, finance, batch_id).approvals_needed == 2
 
     def approve(who: Actor) -> Batch:
         shown = approvals.batch_totals(services, who, batch_id).fingerprint
@@ -212,7 +212,7 @@ def test_a_batch_above_the_higher_threshold_needs_two_different_managers(
     second = approve(SECOND_MANAGER)
     assert second.state == BatchState.APPROVED and second.decided_by == SECOND_MANAGER.email
 
-    small = batches.create_batch(
-        services, finance, "Small", batches.parse_rows(rows_text("A,231880001234,25,USD,,"))
+    small = drafts.create_batch(
+        services, finance, "Small", recipient_file.parse_rows(rows_text("A,231880001234,25,USD,,"))
     )
-    assert batches.submit_for_approval(services, finance, small.id or 0).approvals_needed == 1
+    assert drafts.submit_for_approval(services, finance, small.id or 0).approvals_needed == 1

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from dollr_core.api.models import RefundExecute, RefundSessionCreate, TransferExecute, TransferSessionCreate
 from dollr_core.basics.access import Actor
 from dollr_core.basics.enums import OperationType
-from dollr_core.bulk import batches
+from dollr_core.bulk import drafts, running, states
 from dollr_core.explain import attempt_outcome
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.intents import get_intent, open_intent
@@ -202,12 +202,12 @@ def test_bulk_row_refused_on_resend_is_followed_not_failed(
     batch_id = (
         approved_batch(late, finance, manager, rows_text("Musa Kollie,231880001234,25,USD,,L-1")).id or 0
     )
-    batches.start_batch(late, finance, batch_id, BULK_PASSCODE)
+    running.start_batch(late, finance, batch_id, BULK_PASSCODE)
     run_to_end(late, batch_id, fresh_sandbox)
     [row] = rows_of(late, batch_id)
     assert row.state == BatchRowState.PAID, (row.state, row.failure_reason)
-    with pytest.raises(batches.BulkError, match="nothing to retry"):
-        batches.retry_failed(late, finance, batch_id)
+    with pytest.raises(states.BulkError, match="nothing to retry"):
+        drafts.retry_failed(late, finance, batch_id)
     assert len(fresh_sandbox.executions()) == 1
 
 

@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 from dollr_core.basics import validation
 from dollr_core.basics.access import Actor, Role
 from dollr_core.basics.money import parse_amount
-from dollr_core.bulk import batches
-from dollr_core.bulk.batches import BulkError
+from dollr_core.bulk import drafts, recipient_file
+from dollr_core.bulk.states import BulkError
 from dollr_core.explain import explain
 from dollr_core.flows import documents
 from dollr_core.flows.payouts import prepare_payout
@@ -82,8 +82,8 @@ def test_other_typed_text_is_checked_too(services: Services, admin: Actor, finan
     with pytest.raises(users.UserError, match="valid e-mail"):
         users.add_user(services.engine, email="new\x00@example.com", role=Role.OPERATOR, password=None)
     with pytest.raises(BulkError, match="The batch name contains a control character"):
-        batches.create_batch(
-            services, finance, "March\x00", [batches.RowInput("Musa", "231880001234", "5", "USD")]
+        drafts.create_batch(
+            services, finance, "March\x00", [recipient_file.RowInput("Musa", "231880001234", "5", "USD")]
         )
     with pytest.raises(users.SignInError):  # a NUL in the typed e-mail is recorded, not a crash
         users.sign_in(services.engine, "who\x00@example.com", "whatever", client="t", sleep=lambda _s: None)
@@ -99,10 +99,10 @@ def test_bulk_rows_with_bad_cells_are_refused_on_their_row(services: Services, f
         + "Nul\x00Name,231880001238,5,USD,,R-5\n"
         + "Good Row,231880001239,5,USD,,R-6\n"
     )
-    rows = batches.parse_rows(data)  # pasted; an uploaded file with a NUL byte is refused as a whole
-    assert len(batches.parse_rows(data.replace("\x00", "").encode())) == 6
+    rows = recipient_file.parse_rows(data)  # pasted; an uploaded file with a NUL byte is refused as a whole
+    assert len(recipient_file.parse_rows(data.replace("\x00", "").encode())) == 6
     assert [r.own_reference for r in rows] == ["R-1", "R-2", "R-3", "R-4", "R-5", "R-6"]  # no row split
-    batch = batches.create_batch(services, finance, "Bad cells", rows)
+    batch = drafts.create_batch(services, finance, "Bad cells", rows)
     with Session(services.engine) as db:
         stored = {r.own_reference: r for r in db.exec(select(BatchRow).where(BatchRow.batch_id == batch.id))}
     too_big = "The amount can be at most 1,000,000,000,000 USD."
@@ -121,9 +121,9 @@ def test_bulk_rows_with_bad_cells_are_refused_on_their_row(services: Services, f
 def test_utf16_files_are_read_by_their_byte_order_mark() -> None:
     content = "name,phone,amount,currency\nJosé Ané 李,231880001234,5,USD\n"
     for encoded in (codecs.BOM_UTF16_LE + content.encode("utf-16-le"), content.encode("utf-16")):
-        assert batches.parse_rows(encoded)[0].name == "José Ané 李"
+        assert recipient_file.parse_rows(encoded)[0].name == "José Ané 李"
     with pytest.raises(BulkError, match="UTF-16 files without a byte-order mark"):
-        batches.parse_rows(content.encode("utf-16-le"))
+        recipient_file.parse_rows(content.encode("utf-16-le"))
 
 
 @pytest.mark.parametrize(
@@ -137,7 +137,7 @@ def test_utf16_files_are_read_by_their_byte_order_mark() -> None:
 )
 def test_files_too_large_or_with_too_long_lines_say_so(data: bytes | str, says: str) -> None:
     with pytest.raises(BulkError, match=says):
-        batches.parse_rows(data)
+        recipient_file.parse_rows(data)
 
 
 def test_amounts_and_links_have_limits() -> None:

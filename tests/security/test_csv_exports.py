@@ -12,7 +12,7 @@ import pytest
 
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Actor
-from dollr_core.bulk import batches
+from dollr_core.bulk import drafts, progress, recipient_file
 from dollr_core.ledger import audit
 from dollr_core.services import Services
 from dollr_core.team import users
@@ -59,21 +59,21 @@ def test_a_sign_in_email_is_neutralised_in_the_audit_export(sqlite_services: Ser
 
 def test_a_phone_is_neutralised_in_the_bulk_results(sqlite_services: Services, finance: Actor) -> None:
     rows = [
-        batches.RowInput("Niyonsaba Émilienne", EVIL, "10", "USD"),
-        batches.RowInput("@Musa", "+231", "5", "USD"),
+        recipient_file.RowInput("Niyonsaba Émilienne", EVIL, "10", "USD"),
+        recipient_file.RowInput("@Musa", "+231", "5", "USD"),
     ]
-    batch = batches.create_batch(sqlite_services, finance, "Evil batch", rows)
+    batch = drafts.create_batch(sqlite_services, finance, "Evil batch", rows)
     assert batch.id is not None
-    exported = _read(batches.results_csv(sqlite_services, finance, batch.id))
+    exported = _read(progress.results_csv(sqlite_services, finance, batch.id))
     assert [r["phone"][:11] for r in exported] == ["'=HYPERLINK", "'+231"]
     assert [r["name"] for r in exported] == ["Niyonsaba Émilienne", "'@Musa"]
 
 
 def test_the_template_is_written_by_the_same_writer() -> None:
-    template = batches.template_csv()
+    template = recipient_file.template_csv()
     assert template.startswith(spreadsheet.BYTE_ORDER_MARK)
-    assert batches.parse_rows(template)[0].name == "Musa Kollie"
-    assert batches.parse_rows(template.encode())[0].name == "Musa Kollie"
+    assert recipient_file.parse_rows(template)[0].name == "Musa Kollie"
+    assert recipient_file.parse_rows(template.encode())[0].name == "Musa Kollie"
 
 
 def test_no_other_module_writes_csv() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from dollr_core.basics.access import ROLE_PERMISSIONS, AccessDenied, Actor, Permission, Role
 from dollr_core.basics.enums import FeeBearer, OperationType, SourceType
-from dollr_core.bulk import batches
+from dollr_core.bulk import drafts, recipient_file
 from dollr_core.flows import collect, documents, payouts, refunds, transfers
 from dollr_core.flows.directory import Person
 from dollr_core.reports import predictor, receipts, statements
@@ -67,8 +67,8 @@ FLOWS: dict[str, tuple[Permission | tuple[Permission, ...], Flow]] = {
     "read a receipt": (Permission.VIEW_RECEIPTS, lambda svc, who: receipts.load_receipt(svc, who, "INV-0")),
     "bulk payout": (
         Permission.BULK_PAYOUTS,
-        lambda svc, who: batches.create_batch(
-            svc, who, "June", [batches.RowInput("Musa Kollie", "231880001234", "5", "USD")]
+        lambda svc, who: drafts.create_batch(
+            svc, who, "June", [recipient_file.RowInput("Musa Kollie", "231880001234", "5", "USD")]
         ),
     ),
     "read a statement": (

@@ -12,7 +12,7 @@ import pytest
 
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Actor
-from dollr_core.bulk import batches
+from dollr_core.bulk import drafts, progress, recipient_file
 from dollr_core.ledger import audit
 from dollr_core.services import Services
 from dollr_core.team import users
@@ -75,13 +75,13 @@ def test_a_sign_in_email_is_neutralised_in_the_audit_workbook(sqlite_services: S
 
 def test_bulk_results_as_a_workbook_match_the_csv(sqlite_services: Services, finance: Actor) -> None:
     rows = [
-        batches.RowInput("Niyonsaba Émilienne", EVIL, "10", "USD"),
-        batches.RowInput("Musa", "231880001234", "5", "USD"),
+        recipient_file.RowInput("Niyonsaba Émilienne", EVIL, "10", "USD"),
+        recipient_file.RowInput("Musa", "231880001234", "5", "USD"),
     ]
-    batch = batches.create_batch(sqlite_services, finance, "Evil batch", rows)
+    batch = drafts.create_batch(sqlite_services, finance, "Evil batch", rows)
     assert batch.id is not None
-    [heading, *cells] = read_xlsx(batches.results_xlsx(sqlite_services, finance, batch.id))
-    assert tuple(c.value for c in heading) == batches.RESULT_COLUMNS
+    [heading, *cells] = read_xlsx(progress.results_xlsx(sqlite_services, finance, batch.id))
+    assert tuple(c.value for c in heading) == progress.RESULT_COLUMNS
     assert [r[2].value[:11] for r in cells] == ["=HYPERLINK(", "231880001234"[:11]]
     assert cells[0][2].quotePrefix and cells[0][2].data_type == "s"
     assert all(c.data_type == "s" for r in cells for c in r if c.value is not None)
@@ -90,7 +90,10 @@ def test_bulk_results_as_a_workbook_match_the_csv(sqlite_services: Services, fin
 def test_no_other_module_writes_a_workbook() -> None:
     """One writer for every .xlsx export; only the bulk reader opens workbooks besides it."""
     uses = re.compile(r"\bopenpyxl\b")
-    allowed = {ROOT / "dollr_core" / "basics" / "spreadsheet.py", ROOT / "dollr_core" / "bulk" / "batches.py"}
+    allowed = {
+        ROOT / "dollr_core" / "basics" / "spreadsheet.py",
+        ROOT / "dollr_core" / "bulk" / "recipient_file.py",
+    }
     offenders = [
         str(path.relative_to(ROOT))
         for folder in ("dollr_core", "pages", "console")
@@ -98,4 +101,4 @@ def test_no_other_module_writes_a_workbook() -> None:
         if uses.search(path.read_text()) and path not in allowed
     ]
     assert offenders == []
-    assert "Workbook(" not in (ROOT / "dollr_core" / "bulk" / "batches.py").read_text()
+    assert "Workbook(" not in (ROOT / "dollr_core" / "bulk" / "recipient_file.py").read_text()

@@ -1,0 +1,171 @@
+"""Rows in flight: the worker claims a row, records its payment's outcome, fails or requeues it,
+and finishes or stops its batch. Each step is one guarded statement or transaction, and every
+state change goes through `ledger.transitions`, which writes its ledger event."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, exists, func
+from sqlmodel import Session, col, select
+
+from dollr_core.bulk.states import IN_FLIGHT_ROWS, LIVE_BATCHES
+from dollr_core.explain import failure_reason
+from dollr_core.ledger import audit, transitions
+from dollr_core.ledger.intents import new_intent_key
+from dollr_core.ledger.tables import (
+    Attempt,
+    AttemptState,
+    Batch,
+    BatchRow,
+    BatchRowState,
+    BatchState,
+    Intent,
+)
+
+#: Who the ledger says moved a row or batch the worker moved.
+WORKER = "system:bulk-worker"
+
+
+def claim_row(engine: Engine, row_id: int) -> str | None:
+    """Take a waiting row for sending: QUEUED → SENT, with its intent key stored before anything
+    is sent. None when the row is no longer waiting or its batch is not running (pause, cancel)."""
+    key = new_intent_key()
+    with Session(engine) as db:
+        running = exists().where(col(Batch.id) == BatchRow.batch_id, col(Batch.state) == BatchState.RUNNING)
+        claimed = transitions.move_where(
+            db,
+            BatchRow,
+            BatchRowState.QUEUED,
+            BatchRowState.SENT,
+            where=[col(BatchRow.id) == row_id, running],
+            values={"intent_key": func.coalesce(BatchRow.intent_key, key), "failure_reason": None},
+            actor=WORKER,
+        )
+        db.commit()
+        if not claimed:
+            return None
+        row = db.get(BatchRow, row_id)
+        assert row is not None and row.intent_key is not None
+        return row.intent_key
+
+
+def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> BatchRow | None:
+    """Copy where the row's payment stands onto the row (only while the row is in flight)."""
+    state = AttemptState(attempt.local_state)
+    with Session(engine) as db:
+        row = db.get(BatchRow, row_id, with_for_update=True)
+        if row is None or row.state != BatchRowState.SENT:
+            return row
+        row.reference_id = attempt.reference_id
+        if state is AttemptState.COMPLETED:
+            row.payer_amount, row.payee_amount = attempt.payer_amount, attempt.payee_amount
+            row.failure_reason = None
+            transitions.move(db, row, BatchRowState.PAID, actor=WORKER, detail=attempt.reference_id)
+        elif state in (AttemptState.FAILED, AttemptState.REFUSED):
+            row.failure_reason = failure_reason(attempt)[:500]
+            transitions.move(db, row, BatchRowState.FAILED, actor=WORKER, detail=attempt.reference_id)
+        elif state is AttemptState.ABANDONED:
+            row.failure_reason = "It never reached Dollr: nothing was paid."
+            transitions.move(db, row, BatchRowState.FAILED, actor=WORKER, detail=attempt.reference_id)
+        else:
+            db.add(row)
+        db.commit()
+        db.refresh(row)
+        return row
+
+
+def fail_row(engine: Engine, row_id: int, reason: str) -> None:
+    """Nothing was paid and nothing will be: Dollr or the checks refused the row."""
+    with Session(engine) as db:
+        transitions.move_where(
+            db,
+            BatchRow,
+            BatchRowState.SENT,
+            BatchRowState.FAILED,
+            where=[col(BatchRow.id) == row_id],
+            values={"failure_reason": reason[:500]},
+            actor=WORKER,
+            detail=reason[:500],
+        )
+        db.commit()
+
+
+def requeue_row(engine: Engine, row_id: int, reason: str) -> None:
+    """Put a row whose payment provably moved no money back in the queue, under a fresh intent.
+
+    Used when the whole batch had to stop (wrong passcode, wallet too short): the row is sent
+    again on resume. Its failed attempt stays in the ledger.
+    """
+    with Session(engine) as db:
+        transitions.move_where(
+            db,
+            BatchRow,
+            BatchRowState.SENT,
+            BatchRowState.QUEUED,
+            where=[col(BatchRow.id) == row_id],
+            values={
+                "intent_key": None,
+                "reference_id": None,
+                "failure_reason": f"Not sent yet: {reason}"[:500],
+            },
+            actor=WORKER,
+            detail=reason[:500],
+        )
+        db.commit()
+
+
+def sync_rows(engine: Engine, batch_id: int) -> int:
+    """Copy the outcome of every settled payment (the worker's, or the reconciler's) onto its row."""
+    with Session(engine) as db:
+        settled = db.exec(
+            select(BatchRow.id, Attempt)
+            .join(Intent, col(Intent.intent_key) == col(BatchRow.intent_key))
+            .join(Attempt, col(Attempt.id) == col(Intent.current_attempt_id))
+            .where(
+                BatchRow.batch_id == batch_id,
+                BatchRow.state == BatchRowState.SENT,
+                col(Attempt.local_state).in_(
+                    (AttemptState.COMPLETED, AttemptState.FAILED, AttemptState.REFUSED)
+                ),
+            )
+        ).all()
+    for row_id, attempt in settled:
+        if row_id is not None:
+            record_outcome(engine, row_id, attempt)
+    return len(settled)
+
+
+def finish_if_done(engine: Engine, batch_id: int) -> Batch | None:
+    """A running or paused batch with no row waiting or in flight is finished."""
+    with Session(engine) as db:
+        batch = db.get(Batch, batch_id, with_for_update=True)
+        if batch is None or batch.state not in LIVE_BATCHES:
+            return batch
+        open_rows = db.exec(
+            select(func.count())
+            .select_from(BatchRow)
+            .where(col(BatchRow.batch_id) == batch_id, col(BatchRow.state).in_(IN_FLIGHT_ROWS))
+        ).one()
+        if open_rows:
+            return batch
+        transitions.move(db, batch, BatchState.FINISHED, actor=WORKER)
+        db.commit()
+        db.refresh(batch)
+    audit.record(engine, WORKER, "batch_finished", target=f"batch {batch_id}")
+    return batch
+
+
+def stop_for(engine: Engine, batch_id: int, reason: str) -> None:
+    """The worker pauses a running batch that cannot go on (passcode refused, wallet short)."""
+    with Session(engine) as db:
+        paused = transitions.move_where(
+            db,
+            Batch,
+            BatchState.RUNNING,
+            BatchState.PAUSED,
+            where=[col(Batch.id) == batch_id],
+            actor=WORKER,
+            detail=reason,
+        )
+        db.commit()
+    if paused:
+        audit.record(engine, WORKER, "batch_paused", target=f"batch {batch_id}", detail=reason)
