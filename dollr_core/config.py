@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from dollr_core.basics.access import Role
 from dollr_core.basics.enums import MerchantType
+from dollr_core.errors import InputRefused
 
 LIVE_BASE_URL = "https://api.heydollr.app"
 SANDBOX_CLIENT_ID = "sandbox"
@@ -40,7 +41,7 @@ class Mode(StrEnum):
     LIVE = "live"
 
 
-class SettingsError(ValueError):
+class SettingsError(InputRefused):
     """A setting is missing or malformed; the message is one sentence naming it."""
 
 

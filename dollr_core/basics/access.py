@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from dollr_core.errors import NotAllowed
+
 
 class Role(StrEnum):
     OPERATOR = "operator"  # collects, pays out alone up to a limit
@@ -80,7 +82,7 @@ class Actor:
         return self.email
 
 
-class AccessDenied(PermissionError):
+class AccessDenied(NotAllowed):
     """The actor's role does not allow this; the message says which permission was missing."""
 
 

@@ -37,6 +37,7 @@ from dollr_core.basics.access import Actor, Permission, require, require_any
 from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod, Provider
 from dollr_core.basics.money import SUPPORTED_CURRENCIES, check_currency, parse_amount, quantize
 from dollr_core.basics.phone import SPREADSHEET_NUMBER_ADVICE, looks_like_spreadsheet_number, normalize_phone
+from dollr_core.errors import InputRefused
 from dollr_core.explain import explain, failure_reason
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
@@ -118,7 +119,7 @@ BATCH_STATUS = {
 }
 
 
-class BulkError(ValueError):
+class BulkError(InputRefused):
     """The batch cannot do what was asked; the message says why in plain words."""
 
 

@@ -22,11 +22,12 @@ from typing import Any, BinaryIO
 
 from dollr_core.basics.access import Actor, Role
 from dollr_core.config import Settings
+from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit, open_ledger
 from dollr_core.reports import history
 
 
-class ArgumentProblem(ValueError):
+class ArgumentProblem(InputRefused):
     """An argument is missing or malformed; the message is one sentence naming it."""
 
 

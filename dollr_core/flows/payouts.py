@@ -30,6 +30,7 @@ from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod, Pro
 from dollr_core.basics.money import format_money, parse_amount
 from dollr_core.basics.phone import mask_phone, normalize_phone
 from dollr_core.basics.validation import NOTE_LENGTH, check_text
+from dollr_core.errors import InputRefused
 from dollr_core.explain import failure_reason
 from dollr_core.flows.directory import Person, ensure_account, ensure_counterparty, ensure_party
 from dollr_core.ledger.columns import utcnow
@@ -40,7 +41,7 @@ from dollr_core.services import Services
 from dollr_core.team import approval_rules, approvals
 
 
-class PayoutRefused(ValueError):
+class PayoutRefused(InputRefused):
     """The payout cannot go ahead as asked; the message says why in plain words."""
 
 

@@ -26,6 +26,7 @@ from sqlmodel import col
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.money import format_money, quantize
 from dollr_core.basics.validation import printable
+from dollr_core.errors import InputRefused
 from dollr_core.explain import failure_reason
 from dollr_core.ledger.tables import Attempt, AttemptState
 
@@ -524,7 +525,7 @@ class BreakdownRow:
 def breakdown(engine: Engine, flt: HistoryFilter, by: BreakdownKey) -> list[BreakdownRow]:
     """Counts per method, operation, currency, operator or outcome, with each one's success rate."""
     if by != "outcome" and by not in _BREAKDOWN_COLUMNS:
-        raise ValueError(f"Cannot break the history down by {by!r}.")
+        raise InputRefused(f"Cannot break the history down by {by!r}.")
     key = _BREAKDOWN_COLUMNS.get(by, col(A.local_state)).label("k")
     query = _filtered(select(key, col(A.local_state), func.count().label("n")), flt, engine).group_by(
         key, col(A.local_state)

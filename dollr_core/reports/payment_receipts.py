@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.phone import mask_phone
+from dollr_core.errors import NotFound
 from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE
 from dollr_core.ledger.intents import find_attempt
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, PaymentDetail
@@ -36,7 +37,7 @@ _COUNTERPART = {
 }
 
 
-class NoReceipt(LookupError):
+class NoReceipt(NotFound):
     """There is no receipt for this reference; the message says why."""
 
 

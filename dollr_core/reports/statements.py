@@ -33,6 +33,7 @@ from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import OperationType
 from dollr_core.basics.money import check_currency, parse_amount, to_decimal
+from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import Attempt, AttemptState, OpeningBalance, PaymentDetail
@@ -45,7 +46,7 @@ ZERO = Decimal(0)
 MONEY_OUT = (OperationType.PAYOUT, OperationType.TRANSFER, OperationType.REFUND)
 
 
-class StatementError(ValueError):
+class StatementError(InputRefused):
     """The statement cannot be made as asked; the message says why in one sentence."""
 
 

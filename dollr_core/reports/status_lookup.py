@@ -21,6 +21,7 @@ from dollr_core.api.errors import DollrError, NotFoundError
 from dollr_core.api.models import Execution, SourceStatusResult
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import ExecutionStatus, OperationType, SourceStatus, SourceType
+from dollr_core.errors import InputRefused
 from dollr_core.explain import attempt_outcome, failure_reason
 from dollr_core.flows import documents
 from dollr_core.ledger.intents import find_attempt
@@ -167,7 +168,7 @@ def look_up(svc: Services, actor: Actor, text: str) -> ReferenceLookup | Documen
     require(actor, Permission.LOOK_UP_STATUS)
     query = text.strip()
     if not query:
-        raise ValueError(
+        raise InputRefused(
             "Enter a payment reference, an invoice or order number, a name, a phone or an amount."
         )
     if parse_reference(query) is not None:
@@ -200,7 +201,7 @@ def lookup_reference(svc: Services, actor: Actor, text: str) -> ReferenceLookup:
     require(actor, Permission.LOOK_UP_STATUS)
     reference = parse_reference(text)
     if reference is None:
-        raise ValueError("A payment reference looks like 550e8400-e29b-41d4-a716-446655440000.")
+        raise InputRefused("A payment reference looks like 550e8400-e29b-41d4-a716-446655440000.")
     attempt = find_attempt(svc.engine, reference)
     if attempt is not None:
         if not AttemptState(attempt.local_state).is_final:

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from dollr_core.basics.access import Actor, Permission, require, require_any
 from dollr_core.basics.money import format_money
 from dollr_core.basics.phone import mask_phone
+from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.intents import fingerprint
@@ -39,7 +40,7 @@ from dollr_core.services import Services
 from dollr_core.team import approval_rules, notify
 
 
-class ApprovalError(ValueError):
+class ApprovalError(InputRefused):
     """The decision cannot be made; the message says why."""
 
 

@@ -36,6 +36,7 @@ from dollr_core.basics.money import format_money
 from dollr_core.basics.phone import mask_phone
 from dollr_core.basics.redact import redact_text
 from dollr_core.basics.validation import printable
+from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import (
@@ -91,7 +92,7 @@ SEND_LEASE = timedelta(minutes=10)
 LOOK_BACK = timedelta(days=2)
 
 
-class NotifyError(ValueError):
+class NotifyError(InputRefused):
     """A notification setting is refused; the message says why."""
 
 

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor, Permission, Role, require
 from dollr_core.basics.validation import email_address, printable, text_problem
+from dollr_core.errors import InputRefused, NotAllowed
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import AuditRecord, ConsoleUser, RecoveryCode
@@ -41,11 +42,13 @@ PASSWORD_POLICY = (
 _TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
-class SignInError(Exception):
+class SignInError(NotAllowed):
     """Sign-in refused; the message never says whether the e-mail exists."""
 
+    advice = "Check the e-mail address and password, then try again."
 
-class UserError(ValueError):
+
+class UserError(InputRefused):
     """A user change that cannot be made; the message says why."""
 
 
