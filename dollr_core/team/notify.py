@@ -278,7 +278,7 @@ def decision(db: Session, svc: Services, *, key: str, what: str, maker: str, ver
 def find_events(svc: Services, *, now: datetime | None = None) -> int:
     """Queue what happened since the last passes: failed and long-processing payments, finished,
     paused and waiting batches, sign-in lock-outs. Returns how many events were looked at."""
-    from dollr_core.team.users import LOCK_AFTER  # the sign-in rule, read only
+    from dollr_core.team.sign_in import LOCK_AFTER  # the sign-in rule, read only
 
     now = now or utcnow()
     since = now - LOOK_BACK

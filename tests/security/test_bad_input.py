@@ -20,7 +20,7 @@ from dollr_core.flows import documents
 from dollr_core.flows.payouts import prepare_payout
 from dollr_core.ledger.tables import BatchRow, BatchRowState, Customer, Intent
 from dollr_core.services import Services
-from dollr_core.team import users
+from dollr_core.team import sign_in, users
 from dollr_sandbox import Sandbox
 
 HEADING = "name,phone,amount,currency,note,reference\n"
@@ -85,8 +85,8 @@ def test_other_typed_text_is_checked_too(services: Services, admin: Actor, finan
         batches.create_batch(
             services, finance, "March\x00", [batches.RowInput("Musa", "231880001234", "5", "USD")]
         )
-    with pytest.raises(users.SignInError):  # a NUL in the typed e-mail is recorded, not a crash
-        users.sign_in(services.engine, "who\x00@example.com", "whatever", client="t", sleep=lambda _s: None)
+    with pytest.raises(sign_in.SignInError):  # a NUL in the typed e-mail is recorded, not a crash
+        sign_in.sign_in(services.engine, "who\x00@example.com", "whatever", client="t", sleep=lambda _s: None)
 
 
 def test_bulk_rows_with_bad_cells_are_refused_on_their_row(services: Services, finance: Actor) -> None:

@@ -31,7 +31,8 @@ from dollr_core.reports.statements import StatementError
 from dollr_core.team.approval_rules import RulesError
 from dollr_core.team.approvals import ApprovalError
 from dollr_core.team.notify import NotifyError
-from dollr_core.team.users import SignInError, UserError
+from dollr_core.team.sign_in import SignInError
+from dollr_core.team.users import UserError
 
 #: Errors that mean our own code or the machinery went wrong: shown as faults, on purpose.
 FAULTS = {
