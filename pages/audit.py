@@ -10,8 +10,9 @@ from console.context import require_page, services
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Permission
 from dollr_core.ledger import audit
+from dollr_core.reports import audit_trail
 
-require_page(Permission.VIEW_AUDIT)
+who = require_page(Permission.VIEW_AUDIT)
 svc = services()
 
 st.title("Audit trail")
@@ -24,7 +25,7 @@ since, until = left.date_input("Between", value=(today - timedelta(days=7), toda
     today,
 )
 actor = middle.text_input("Person (e-mail contains)", key="audit_actor")
-action = right.selectbox("Action", ["(any)", *audit.actions(svc.engine)], key="audit_action")
+action = right.selectbox("Action", ["(any)", *audit_trail.actions(svc, who)], key="audit_action")
 text = st.text_input("Search in what and details", key="audit_text")
 
 flt = audit.AuditFilter(
@@ -34,7 +35,7 @@ flt = audit.AuditFilter(
     action="" if action == "(any)" else action,
     text=text.strip(),
 )
-records = audit.search(svc.engine, flt, limit=2000)
+records = audit_trail.search(svc, who, flt, limit=2000)
 rows = audit.table(records)
 st.write(f"{len(rows)} record(s){' (showing the newest 2,000)' if len(rows) == 2000 else ''}.")
 st.dataframe(rows, hide_index=True, width="stretch")

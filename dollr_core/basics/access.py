@@ -32,11 +32,17 @@ class Permission(StrEnum):
     KEEP_BOOKS = "keep_books"  # enter the opening balances statements start from
     REFUND = "refund"
     TRANSFER = "transfer"
+    VIEW_HOME = "view_home"  # the home page's figures; every role has it
+
+
+#: What every signed-in person may do, whatever their role.
+_EVERYONE = frozenset({Permission.VIEW_HOME})
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATOR: frozenset({Permission.COLLECT, Permission.PAY_OUT, Permission.LOOK_UP_STATUS}),
-    Role.FINANCE: frozenset(
+    Role.OPERATOR: _EVERYONE | {Permission.COLLECT, Permission.PAY_OUT, Permission.LOOK_UP_STATUS},
+    Role.FINANCE: _EVERYONE
+    | frozenset(
         {
             Permission.MANAGE_INVOICES,
             Permission.COLLECT,
@@ -51,7 +57,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TRANSFER,
         }
     ),
-    Role.MANAGER: frozenset(
+    Role.MANAGER: _EVERYONE
+    | frozenset(
         {
             Permission.PREDICT_FEES,
             Permission.VIEW_HISTORY,
@@ -62,7 +69,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_STATEMENTS,
         }
     ),
-    Role.ADMIN: frozenset(
+    Role.ADMIN: _EVERYONE
+    | frozenset(
         {Permission.MANAGE_USERS, Permission.VIEW_AUDIT, Permission.VIEW_HISTORY, Permission.LOOK_UP_STATUS}
     ),
 }

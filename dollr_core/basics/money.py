@@ -143,3 +143,23 @@ def format_money(amount: Decimal | int | str, currency: str) -> str:
     value = quantize(amount, currency)
     places = minor_units(currency)
     return f"{currency} {value:,.{places}f}"
+
+
+def money_text(amount: Decimal | None, currency: str | None) -> str:
+    """ "USD 1,234.50" for display, on every screen and document; "" when unknown."""
+    if amount is None or not currency:
+        return ""
+    try:
+        return format_money(amount, currency)
+    except ValueError:  # a currency Dollr does not support (yet): shown as recorded
+        return f"{currency} {amount.normalize():f}"
+
+
+def amount_text(amount: Decimal | None, currency: str | None) -> str:
+    """An exact amount as plain text in the currency's minor units ("25.00", "1400"), for exports."""
+    if amount is None:
+        return ""
+    try:
+        return f"{quantize(amount, currency or '')}"
+    except ValueError:
+        return f"{amount.normalize():f}"

@@ -24,7 +24,7 @@ from dollr_core.basics.access import Actor, Role
 from dollr_core.config import Settings
 from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit, open_ledger
-from dollr_core.reports import history
+from dollr_core.reports import history, history_export
 
 
 class ArgumentProblem(InputRefused):
@@ -95,10 +95,10 @@ def run(settings: Settings, options: argparse.Namespace) -> int:
         try:
             flt = history.HistoryFilter(since=since, until=until)
             if options.format == "xlsx":
-                data = history.export_xlsx(engine, flt)
+                data = history_export.query_xlsx(engine, flt)
             else:
-                data = "".join(history.export_csv(engine, flt)).encode()  # as the page downloads it
-            rows = history.count(engine, flt)
+                data = "".join(history_export.query_csv(engine, flt)).encode()  # as the page downloads it
+            rows = history.query_count(engine, flt)
             _write(output, data)
             audit.record(
                 engine,

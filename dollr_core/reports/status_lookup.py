@@ -187,12 +187,12 @@ def search_payments(svc: Services, actor: Actor, text: str, *, limit: int = 20) 
     require(actor, Permission.LOOK_UP_STATUS)
     own_only = not actor.can(Permission.VIEW_HISTORY)
     flt = history.HistoryFilter(text=text, operators=(actor.email,) if own_only else ())
-    return PaymentSearch(text.strip(), history.newest(svc.engine, flt, limit), own_only)
+    return PaymentSearch(text.strip(), history.query_newest(svc.engine, flt, limit), own_only)
 
 
 def my_payments(svc: Services, actor: Actor, page: int = 1, size: int = 25) -> history.HistoryPage:
     """What this person sent or collected, newest first: every signed-in person has their own."""
-    return history.page(svc.engine, history.HistoryFilter(operators=(actor.email,)), page, size)
+    return history.query_page(svc.engine, history.HistoryFilter(operators=(actor.email,)), page, size)
 
 
 def lookup_reference(svc: Services, actor: Actor, text: str) -> ReferenceLookup:

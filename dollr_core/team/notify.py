@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 
 from dollr_core.basics import mail
 from dollr_core.basics.access import Actor, Permission, Role, require
-from dollr_core.basics.money import format_money
+from dollr_core.basics.money import money_text
 from dollr_core.basics.phone import mask_phone
 from dollr_core.basics.redact import redact_text
 from dollr_core.basics.validation import printable
@@ -380,8 +380,7 @@ def find_events(svc: Services, *, now: datetime | None = None) -> int:
 
 
 def _payment(attempt: Attempt) -> str:
-    known = attempt.amount is not None and attempt.currency
-    amount = format_money(attempt.amount, attempt.currency) if known else attempt.currency  # type: ignore[arg-type]
+    amount = money_text(attempt.amount, attempt.currency) or attempt.currency
     return f"{attempt.operation_type.lower()} of {amount} to {mask_phone(attempt.phone)}"
 
 

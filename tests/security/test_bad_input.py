@@ -150,7 +150,7 @@ def test_amounts_and_links_have_limits() -> None:
             validation.link_id(bad, "batch")
 
 
-def test_searches_with_a_nul_find_nothing_instead_of_failing(services: Services) -> None:
+def test_searches_with_a_nul_find_nothing_instead_of_failing(services: Services, admin: Actor) -> None:
     from dollr_core.flows import directory
     from dollr_core.ledger import audit
     from dollr_core.reports import history
@@ -158,7 +158,7 @@ def test_searches_with_a_nul_find_nothing_instead_of_failing(services: Services)
     assert audit.search(services.engine, audit.AuditFilter(actor="a\x00", text="b\x00")) == []
     assert directory.search_customers(services.engine, "Musa\x00") == []
     assert documents.search_documents(services.engine, text="INV\x00") == []
-    assert history.page(services.engine, history.HistoryFilter(text="x\x00"), 1, 10).rows == []
+    assert history.page(services, admin, history.HistoryFilter(text="x\x00"), 1, 10).rows == []
 
 
 @pytest.mark.parametrize("typed", ["²", "1" * 23, "INV\x00"])
