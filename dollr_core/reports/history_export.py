@@ -130,3 +130,4 @@ def _export_chunks(engine: Engine, flt: HistoryFilter, chunk_rows: int) -> Itera
         yield rows
         if len(rows) < chunk_rows:
             return
+        after = (rows[-1].created_at, rows[-1].id)
