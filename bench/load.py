@@ -51,7 +51,7 @@ from dollr_core.flows.documents import LineItem
 from dollr_core.flows.payouts import confirm_payout, prepare_payout
 from dollr_core.ledger.intents import find_attempt, new_intent_key
 from dollr_core.ledger.tables import AccountRecord, Attempt, AttemptState, Customer, Relationship
-from dollr_core.payments.reconcile import run_loop
+from dollr_core.runtime import run_reconciler
 from dollr_core.services import Services
 
 PASSCODE = "123456"
@@ -222,7 +222,9 @@ def main(argv: list[str] | None = None) -> None:
         svc = services_on(sandbox.base_url, ledger_url)
         timer = time_the_wire(svc.client, pool=args.pool)
         stop = threading.Event()
-        reconciler = threading.Thread(target=run_loop, args=(svc,), kwargs={"interval": 1.0, "stop": stop})
+        reconciler = threading.Thread(
+            target=run_reconciler, args=(svc,), kwargs={"interval": 1.0, "stop": stop}
+        )
         reconciler.start()
         operators = Operators(svc, timer, seconds=args.seconds, count=args.operators)
         cpu_before = (time.process_time(), cpu_seconds(sandbox.process.pid))

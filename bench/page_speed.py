@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         svc = services()
         # The console's own reconciler thread would poll the seeded payments while pages run and
         # its calls would count against them: the pages are measured at rest, everything final.
-        svc.stop_reconciler()
+        svc.stop_workers()
         seed(svc)
         settle_all(svc, sandbox)
         results = [

@@ -9,7 +9,8 @@ import streamlit as st
 from dollr_core.basics.access import Actor, Permission
 from dollr_core.config import Settings
 from dollr_core.ledger.intents import new_intent_key
-from dollr_core.services import Services, start_services
+from dollr_core.runtime import start_notifier, start_reconciler, start_services
+from dollr_core.services import Services
 
 
 def _secrets() -> dict[str, Any]:
@@ -23,8 +24,8 @@ def _secrets() -> dict[str, Any]:
 def services() -> Services:
     """One client (one token, one connection pool) and one ledger engine for every session."""
     started = start_services(Settings.load(secrets=_secrets()))
-    started.start_reconciler()
-    started.start_notifier()
+    start_reconciler(started)
+    start_notifier(started)
     return started
 
 

@@ -17,14 +17,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from dollr_core.basics.access import Role
+from dollr_core.basics.constants import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_PASSCODE_PHONE,
+)
 from dollr_core.basics.enums import MerchantType
 from dollr_core.errors import InputRefused
 
 LIVE_BASE_URL = "https://api.heydollr.app"
-SANDBOX_CLIENT_ID = "sandbox"
-SANDBOX_CLIENT_SECRET = "sandbox-secret"
-SANDBOX_PASSCODE = "123456"
-SANDBOX_PASSCODE_PHONE = "231880000000"
 
 
 #: Settings holding one amount per currency, written `USD=500,LRD=100000` in the environment.

@@ -8,7 +8,7 @@ from dollr_sandbox import errors
 from dollr_sandbox.config import SandboxConfig
 from dollr_sandbox.deps import no_source_kind_in_query, require_token
 from dollr_sandbox.middleware import SandboxMiddleware
-from dollr_sandbox.routes import control, documents, hosted, parties, payments, reference, token
+from dollr_sandbox.routes import control, documents, hosted, parties, payments, reference, sessions, token
 from dollr_sandbox.state import SandboxState
 
 
@@ -28,7 +28,7 @@ def create_app(state: SandboxState | SandboxConfig | None = None) -> FastAPI:
     v1 = APIRouter(prefix="/v1")
     v1.include_router(token.router, tags=["auth"])
     protected = APIRouter(dependencies=[Depends(require_token), Depends(no_source_kind_in_query)])
-    for module in (parties, documents, payments, reference):
+    for module in (parties, documents, sessions, payments, reference):
         protected.include_router(module.router)
     v1.include_router(protected)
     app.include_router(v1)

@@ -9,13 +9,13 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from dollr_core.basics.enums import MerchantType, PaymentMethod
-from dollr_core.config import (
+from dollr_core.basics.constants import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_PASSCODE,
     SANDBOX_PASSCODE_PHONE,
 )
+from dollr_core.basics.enums import MerchantType, PaymentMethod
 from dollr_sandbox.operators import DEFAULT_PREFIXES
 from dollr_sandbox.pricing import PricingConfig
 

@@ -104,7 +104,7 @@ def money_out_card(intent: Intent) -> None:
                 "Made at": when(intent),
             }
         )
-        decision_controls("payout", intent.intent_key, intent.operator)
+        decision_controls("payout", intent.intent_key, intent.operator, approvals.payout_fingerprint(intent))
 
 
 def payout_card(intent: Intent) -> None:

@@ -20,10 +20,9 @@ st.caption("Append-only: who did what, when, and how it ended. Nothing here can 
 
 today = datetime.now(UTC).date()
 left, middle, right = st.columns(3)
-since, until = left.date_input("Between", value=(today - timedelta(days=7), today), key="audit_dates") or (
-    today,
-    today,
-)
+picked = left.date_input("Between", value=(today - timedelta(days=7), today), key="audit_dates")
+# While a range is being picked the box holds only its first day: show that day until the second.
+since, until = (picked[0], picked[-1]) if picked else (today, today)
 actor = middle.text_input("Person (e-mail contains)", key="audit_actor")
 action = right.selectbox("Action", ["(any)", *audit_trail.actions(svc, who)], key="audit_action")
 text = st.text_input("Search in what and details", key="audit_text")

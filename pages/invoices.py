@@ -6,8 +6,10 @@ changed, never on an idle rerun.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 
 import streamlit as st
 
@@ -152,14 +154,14 @@ def item_rows(record: DocumentRecord, detail: DocumentDetail, *, editable: bool)
             if remove:
                 change_items(
                     record,
-                    lambda item_id=item.id: documents.remove_item(svc, who, record, item_id),
+                    functools.partial(documents.remove_item, svc, who, record, item.id),
                     f"invoices:remove:{item.id}",
                 )
                 st.rerun()
     total = (
         detail.total_amount
         if detail.total_amount is not None
-        else sum(i.amount * i.qty for i in detail.items)
+        else sum((i.amount * i.qty for i in detail.items), Decimal(0))
     )
     st.metric("Total", money(total, record.currency))
 

@@ -135,6 +135,8 @@ def show_operator(phone: str) -> MmoProviderInfo | None:
     if problem is not None:
         show_error(problem)
         return None
+    if info is None:
+        return None
     st.success(f"Operator: **{info.carrier}** ({info.country}). Pays out in {', '.join(info.currencies)}.")
     return info
 

@@ -538,7 +538,7 @@ def join(batch_id: int, timeout: float | None = None) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """`resume --batch N --as EMAIL`: carry a batch on from this shell (the passcode on stdin)."""
     from dollr_core.config import Settings, SettingsError
-    from dollr_core.services import start_services
+    from dollr_core.runtime import start_services
     from dollr_core.team import users
 
     parser = argparse.ArgumentParser(prog="python -m dollr_core.bulk.worker", description=main.__doc__)

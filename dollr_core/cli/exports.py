@@ -85,7 +85,7 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(settings: Settings, options: argparse.Namespace) -> int:
-    from dollr_core.services import start_services
+    from dollr_core.runtime import start_services
 
     actor = os_actor()
     if options.command == "history":
@@ -174,7 +174,7 @@ def _statement(settings: Settings, options: argparse.Namespace, actor: Actor) ->
 
 def _reconcile_report(settings: Settings, options: argparse.Namespace, actor: Actor) -> int:
     from dollr_core.reports import reconciliation
-    from dollr_core.services import start_services
+    from dollr_core.runtime import start_services
 
     first, last = parse_period(options.since, options.until)
     output = _target(options.output)

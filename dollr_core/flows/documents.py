@@ -14,7 +14,6 @@ from decimal import Decimal
 from sqlalchemy import Engine, func, or_
 from sqlmodel import Session, col, select
 
-from dollr_core.api.client import Documents as DocumentsAPI
 from dollr_core.api.errors import NotFoundError
 from dollr_core.api.models import (
     Document,
@@ -25,6 +24,7 @@ from dollr_core.api.models import (
     OrderCreate,
     Receipt,
 )
+from dollr_core.api.resources import Documents as DocumentsAPI
 from dollr_core.basics.access import Actor, Permission, require, require_any
 from dollr_core.basics.enums import FeeBearer, RelationshipType, SourceStatus, SourceType
 from dollr_core.basics.money import check_currency, parse_amount
@@ -176,23 +176,6 @@ def mirror(
         db.commit()
         db.refresh(row)
         return row
-
-
-def set_status(
-    engine: Engine, source_type: str, dollr_id: int, status: str, paid_at: datetime | None
-) -> None:
-    with Session(engine) as db:
-        row = db.exec(
-            select(DocumentRecord).where(
-                DocumentRecord.source_type == source_type, DocumentRecord.dollr_id == dollr_id
-            )
-        ).first()
-        if row is not None and (row.status != status or (paid_at and row.paid_at != paid_at)):
-            row.status = status
-            row.paid_at = paid_at or row.paid_at
-            row.updated_at = utcnow()
-            db.add(row)
-            db.commit()
 
 
 def detail(svc: Services, actor: Actor, source_type: SourceType | str, dollr_id: int) -> DocumentDetail:

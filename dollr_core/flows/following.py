@@ -25,6 +25,7 @@ from dollr_core.api.models import Receipt
 from dollr_core.basics.access import RECONCILER
 from dollr_core.basics.enums import ExecutionStatus, OperationType, SourceStatus, SourceType
 from dollr_core.flows import documents
+from dollr_core.ledger import mirror
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import (
     OPEN_ATTEMPT_STATES,
@@ -143,7 +144,7 @@ def check_document(svc: Services, record: DocumentRecord) -> str:
     if value == SourceStatus.PAID:
         book_document_payment(svc, record, origin=_origin(record))
     if value != record.status:
-        documents.set_status(svc.engine, record.source_type, record.dollr_id, value, status.paid_at)
+        mirror.set_status(svc.engine, record.source_type, record.dollr_id, value, status.paid_at)
         if value == SourceStatus.PROCESSING:
             _look_again_soon(svc.engine, record)
     return value

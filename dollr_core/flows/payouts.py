@@ -13,7 +13,6 @@ from decimal import Decimal
 from pydantic import BaseModel, SecretStr
 from sqlmodel import Session, col, select
 
-from dollr_core import __version__
 from dollr_core.api.errors import InvalidRequestError, RequestValidationError
 from dollr_core.api.models import (
     AmountAndFeePrediction,
@@ -26,6 +25,7 @@ from dollr_core.api.models import (
     PayoutSessionCreate,
 )
 from dollr_core.basics.access import Actor, Permission, Role, require, require_any
+from dollr_core.basics.constants import VERSION
 from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod, Provider, RelationshipType
 from dollr_core.basics.money import money_text, parse_amount
 from dollr_core.basics.phone import mask_phone, normalize_phone
@@ -215,7 +215,7 @@ class PayoutPlan:
                     name=settings.device_name,
                     type="SERVER",
                     platform="PYTHON",
-                    user_agent=f"dollr-ops-console/{__version__}",
+                    user_agent=f"dollr-ops-console/{VERSION}",
                     client_ip=settings.device_ip,
                 ),
             ),

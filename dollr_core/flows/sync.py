@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from dollr_core.api.models import DocumentDetail
 from dollr_core.basics.enums import OperationType, SourceStatus, SourceType
 from dollr_core.flows import documents, following
+from dollr_core.ledger import mirror
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import Attempt, AttemptState, DocumentItem, DocumentRecord, PaymentOrigin
 from dollr_core.services import Services
@@ -53,7 +54,7 @@ def sync_once(svc: Services) -> SyncResult:
             else:
                 record = known
                 if str(listed.status) != known.status:
-                    documents.set_status(svc.engine, kind, listed.id, str(listed.status), listed.paid_at)
+                    mirror.set_status(svc.engine, kind, listed.id, str(listed.status), listed.paid_at)
                     record = documents.record_by_id(svc.engine, known.id or 0) or known
                     result.updated += 1
             if record.status == SourceStatus.PAID and not _payment_booked(svc, record):

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from dollr_core.api.errors import DollrError
 from dollr_core.api.models import AmountAndFeesQuery, TransferExecute, TransferSessionCreate
+from dollr_core.api.sandbox_controls import sandbox_wallets
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod, Provider, RelationshipType
 from dollr_core.basics.money import parse_amount
@@ -45,10 +46,10 @@ def our_wallet(svc: Services, currency: str) -> int:
     configured = svc.settings.wallet_ids.get(currency)
     if configured is not None:
         return configured
-    if svc.sandbox is not None and not svc.settings.is_live:
-        for wallet in svc.sandbox.wallet_details():
-            if wallet.get("currency") == currency:
-                return int(wallet["id"])
+    if svc.sandbox_url is not None and not svc.settings.is_live:
+        for wallet in sandbox_wallets(svc.sandbox_url):
+            if wallet.currency == currency:
+                return wallet.id
     raise MoneyOutRefused(
         f"No {currency} wallet is configured: set DOLLR_WALLET_IDS (e.g. {currency}=3) to the id Dollr's"
         " portal shows for it."

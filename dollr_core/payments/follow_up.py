@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from dollr_core.api.errors import DollrError
 from dollr_core.basics.enums import OperationType, SourceStatus, SourceType
-from dollr_core.flows import documents
+from dollr_core.ledger import mirror
 from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
 from dollr_core.payments import protocol
 from dollr_core.services import Services
@@ -45,6 +45,4 @@ def follow_document(svc: Services, attempt: Attempt) -> None:
         status = svc.client.status.source(SourceType(attempt.source_type), attempt.source_id)
     except DollrError:
         return  # the next refresh tries again
-    documents.set_status(
-        svc.engine, attempt.source_type, attempt.source_id, str(status.status), status.paid_at
-    )
+    mirror.set_status(svc.engine, attempt.source_type, attempt.source_id, str(status.status), status.paid_at)

@@ -1,7 +1,7 @@
 """The reconciler: polls every attempt that is not final until Dollr says how it ended.
 
-Run as `python -m dollr_core reconcile --once | --loop`. Each pass also follows published documents
-(paid on Dollr's page?) and, every few minutes, syncs documents made outside the console.
+Run as `python -m dollr_core reconcile --once | --loop` (the loop, which also follows published
+documents and syncs those made elsewhere, is `dollr_core.runtime.run_reconciler`).
 Several reconcilers may share one PostgreSQL ledger: each claims due attempts with
 `FOR UPDATE SKIP LOCKED` and a lease, so no two of them ask about the same attempt at once.
 """
@@ -9,8 +9,6 @@ Several reconcilers may share one PostgreSQL ledger: each claims due attempts wi
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from datetime import timedelta
 
 from sqlalchemy import or_
@@ -90,44 +88,3 @@ def reconcile_once(svc: Services, *, limit: int = 50) -> int:
                 log.exception("reconcile failed for %s", attempt.reference_id)
                 protocol.release(svc.engine, attempt, retry_in=timedelta(seconds=30))
     return len(attempts)
-
-
-def follow_books(svc: Services, *, sync: bool = True) -> int:
-    """Beside the attempts: documents paid on Dollr's page, and (when `sync`) documents made
-    outside the console. Each part fails alone; returns how many documents were looked at."""
-    from dollr_core.flows.following import follow_documents
-    from dollr_core.flows.sync import sync_once
-
-    looked = 0
-    try:
-        looked = follow_documents(svc)
-    except Exception:
-        log.exception("following documents failed")
-    if sync:
-        try:
-            sync_once(svc)
-        except Exception:
-            log.exception("document sync failed")
-    return looked
-
-
-def run_loop(
-    svc: Services,
-    *,
-    interval: float = 2.0,
-    stop: threading.Event | None = None,
-    sync_every: float = 300.0,
-) -> None:
-    stop = stop or threading.Event()
-    next_sync = 0.0
-    while not stop.is_set():
-        try:
-            busy = reconcile_once(svc)
-        except Exception:  # the ledger or Dollr is briefly unreachable: keep going
-            log.exception("reconcile pass failed")
-            busy = 0
-        sync_due = time.monotonic() >= next_sync
-        busy += follow_books(svc, sync=sync_due)
-        if sync_due:
-            next_sync = time.monotonic() + sync_every
-        stop.wait(0.2 if busy else interval)

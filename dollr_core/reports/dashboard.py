@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine
 
+from dollr_core.api.sandbox_controls import sandbox_wallets
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import OperationType
 from dollr_core.reports import history
@@ -122,9 +123,11 @@ def home_figures(
 
 
 def sandbox_balances(svc: Services) -> dict[str, Decimal] | None:
-    """The embedded sandbox's true wallet balances (in process, no HTTP); None outside the sandbox.
+    """The embedded sandbox's true wallet balances (from its control API); None outside it.
 
     Pretend money, so no permission check: shown on the home page, used by the bulk balance check."""
-    if svc.sandbox is None or svc.settings.is_live:
+    if svc.sandbox_url is None or svc.settings.is_live:
         return None
-    return dict(sorted(svc.sandbox.wallets().items()))
+    return {
+        w.currency: w.available for w in sorted(sandbox_wallets(svc.sandbox_url), key=lambda w: w.currency)
+    }

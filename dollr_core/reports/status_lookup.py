@@ -24,6 +24,7 @@ from dollr_core.basics.enums import ExecutionStatus, OperationType, SourceStatus
 from dollr_core.errors import InputRefused
 from dollr_core.explain import attempt_outcome, failure_reason
 from dollr_core.flows import documents
+from dollr_core.ledger import mirror
 from dollr_core.ledger.intents import find_attempt
 from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
 from dollr_core.payments.follow_up import refresh_payment
@@ -302,7 +303,7 @@ def _document_status(
     except DollrError:
         answer = None
     if answer is not None:
-        documents.set_status(svc.engine, source_type, source_id, str(answer.status), answer.paid_at)
+        mirror.set_status(svc.engine, source_type, source_id, str(answer.status), answer.paid_at)
         status = str(answer.status)
         return DocumentStatus(
             source_type=source_type,

@@ -16,7 +16,7 @@ from dollr_sandbox.deps import StateDep, json_body, reply
 from dollr_sandbox.errors import Loc, NotFound, invalid, wrong_state
 from dollr_sandbox.pricing import round_to
 from dollr_sandbox.records import Checkout, Counterparty, Item, Party, Source
-from dollr_sandbox.routes.payments import gate
+from dollr_sandbox.routes.sessions import gate
 from dollr_sandbox.schemas import (
     CheckoutCreate,
     CheckoutOut,

@@ -28,7 +28,7 @@ from dollr_sandbox.errors import Loc, NotFound, invalid, wrong_state
 from dollr_sandbox.pricing import MAX_AMOUNT, PricingError, Quote, fits_minor_units, format_amount
 from dollr_sandbox.records import SessionStatus
 from dollr_sandbox.routes.documents import find_by_number, hosted_url
-from dollr_sandbox.routes.payments import gate
+from dollr_sandbox.routes.sessions import gate
 from dollr_sandbox.schemas import (
     CardInfoOut,
     GatewayFeeOut,

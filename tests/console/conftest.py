@@ -38,7 +38,7 @@ def console(
     monkeypatch.chdir(ROOT)
     services.clear()
     svc = services()
-    svc.stop_reconciler()  # tests drive every status change themselves
+    svc.stop_workers()  # tests drive every status change themselves
     yield svc
     svc.close()
     services.clear()

@@ -76,7 +76,7 @@ def test_home_shows_what_moved_what_is_open_and_what_failed(
 def test_home_shows_the_sandbox_wallets_when_running_on_the_embedded_sandbox(
     page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
 ) -> None:
-    console.sandbox = fresh_sandbox
+    console.sandbox_url = fresh_sandbox.base_url
     try:
         at = page("pages/home.py", role=Role.MANAGER).run()
         assert not at.exception
@@ -86,4 +86,4 @@ def test_home_shows_the_sandbox_wallets_when_running_on_the_embedded_sandbox(
             c: format_money(v, c) for c, v in fresh_sandbox.wallets().items()
         }
     finally:
-        console.sandbox = None  # the session's sandbox outlives this test's services
+        console.sandbox_url = None  # the session's sandbox outlives this test's services

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 
 from streamlit.testing.v1 import AppTest
 
 from dollr_core.basics.access import Actor, Role
+from dollr_core.flows import refunds
+from dollr_core.ledger.intents import get_intent
+from dollr_core.ledger.tables import IntentState
 from dollr_core.reports import payment_receipts
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
@@ -93,3 +97,25 @@ def test_a_paid_invoice_offers_its_refund(
     assert not at.exception
     links = [m.value for m in at.markdown if "Refund this payment" in m.value]
     assert links and paid.reference_id in links[0]
+
+
+def test_a_refund_above_the_threshold_is_approved_on_the_approvals_page_then_paid_once(
+    page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
+) -> None:
+    console.settings = console.settings.model_copy(update={"approval_thresholds": {"USD": Decimal("100")}})
+    finance = Actor("finance@example.com", Role.FINANCE)
+    paid = collect(console, finance, uuid.uuid4().hex)  # USD 275.00
+    settle(console, fresh_sandbox)
+    key = uuid.uuid4().hex
+    refunds.prepare_refund(
+        console, finance, key, reference_id=paid.reference_id, amount="200", reason="Broken"
+    )
+
+    at = page("pages/approvals.py", role=Role.MANAGER).run()
+    assert not at.exception, at.exception
+    assert any("Refund of" in m.value for m in at.markdown)
+    at.button(key=f"approve:{key}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert get_intent(console.engine, key).state == IntentState.READY  # type: ignore[union-attr]
+    refunds.confirm_refund(console, finance, key)
+    assert len(of_kind(fresh_sandbox, "REFUND")) == 1

@@ -9,11 +9,11 @@ from sqlmodel import Session, select
 from dollr_core.basics.access import Actor
 from dollr_core.basics.enums import SourceType
 from dollr_core.flows import documents, following
+from dollr_core.flows.books import follow_books
 from dollr_core.flows.collect import publish_new_document
 from dollr_core.flows.directory import Person
 from dollr_core.flows.documents import LineItem
 from dollr_core.ledger.tables import Attempt, DocumentRecord, PaymentDetail
-from dollr_core.payments.reconcile import follow_books
 from dollr_core.reports import dashboard, history, history_export
 from dollr_core.reports.history import HistoryFilter, Outcome
 from dollr_core.services import Services

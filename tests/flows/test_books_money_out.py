@@ -12,12 +12,12 @@ import pytest
 
 from dollr_core.basics.access import Actor
 from dollr_core.flows import refunds, transfers
+from dollr_core.flows.books import follow_books
 from dollr_core.flows.directory import Person
 from dollr_core.flows.money_out import MoneyOutRefused
 from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import AttemptState, IntentState
 from dollr_core.payments import protocol
-from dollr_core.payments.reconcile import follow_books
 from dollr_core.reports import history, statements
 from dollr_core.reports.history import HistoryFilter, Outcome
 from dollr_core.reports.statements import Period

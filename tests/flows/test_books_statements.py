@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 
 from dollr_core.basics.access import Actor
 from dollr_core.basics.enums import OperationType
+from dollr_core.flows.books import follow_books
 from dollr_core.ledger.tables import AuditRecord
-from dollr_core.payments.reconcile import follow_books
 from dollr_core.reports import statements
 from dollr_core.reports.statements import Period, StatementError
 from dollr_core.services import Services

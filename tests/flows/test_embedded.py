@@ -6,11 +6,13 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import httpx
+
 from dollr_core.basics.access import Actor, Role
 from dollr_core.config import Settings
 from dollr_core.flows.payouts import confirm_payout, prepare_payout
 from dollr_core.ledger.intents import find_attempt
-from dollr_core.services import start_services
+from dollr_core.runtime import start_services
 
 
 def test_embedded_sandbox_survives_a_restart(tmp_path: Path) -> None:
@@ -18,7 +20,7 @@ def test_embedded_sandbox_survives_a_restart(tmp_path: Path) -> None:
     operator = Actor("op@example.com", Role.OPERATOR)
     svc = start_services(settings)
     try:
-        assert svc.sandbox is not None and svc.base_url.startswith("http://127.0.0.1:")
+        assert svc.sandbox_url == svc.base_url and svc.base_url.startswith("http://127.0.0.1:")
         key = uuid.uuid4().hex
         prepare_payout(
             svc, operator, key, name="Musa Kollie", phone="231880001234", amount="10", currency="USD"
@@ -30,8 +32,9 @@ def test_embedded_sandbox_survives_a_restart(tmp_path: Path) -> None:
 
     again = start_services(settings)
     try:
-        assert again.sandbox is not None
-        assert [e["reference_id"] for e in again.sandbox.executions()] == [reference]
+        assert again.sandbox_url is not None
+        executions = httpx.get(f"{again.sandbox_url}/_sandbox/executions").json()
+        assert [e["reference_id"] for e in executions] == [reference]
         assert find_attempt(again.engine, reference) is not None
         assert again.client.status.execution("PAYOUT", reference).reference_id == reference
     finally:

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from dollr_core.basics.access import Actor, Role
-from dollr_core.config import SANDBOX_CLIENT_SECRET, SANDBOX_PASSCODE
+from dollr_core.basics.constants import SANDBOX_CLIENT_SECRET, SANDBOX_PASSCODE
 from dollr_core.flows import payouts
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import Attempt, Batch, BatchState, Notification, NotificationState

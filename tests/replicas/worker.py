@@ -30,7 +30,8 @@ from dollr_core.ledger import open_ledger
 from dollr_core.ledger.intents import new_intent_key
 from dollr_core.payments.follow_up import refresh_payment
 from dollr_core.payments.reconcile import reconcile_once
-from dollr_core.services import Services, start_services
+from dollr_core.runtime import start_reconciler, start_services
+from dollr_core.services import Services
 
 PASSCODE = "123456"
 STATUS_PREFIX = "/v1/status/"
@@ -90,7 +91,7 @@ def console(job: dict[str, Any]) -> None:
     """A console replica: several people (threads) confirm every prepared payment at once, while
     the replica's own reconciler follows payments in the background, as `console.context` does."""
     svc = start_services(Settings.load())
-    svc.start_reconciler()
+    start_reconciler(svc)
     results: list[dict[str, str]] = []
     lock = threading.Lock()
 
