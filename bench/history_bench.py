@@ -19,18 +19,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from types import SimpleNamespace
+from typing import Any, TypeVar, cast
 
 if __package__ in (None, ""):  # `python bench/history_bench.py`: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert
 
+from dollr_core.basics.access import Actor, Role
 from dollr_core.basics.enums import METHOD_CURRENCIES, PaymentMethod
 from dollr_core.ledger import open_ledger
 from dollr_core.ledger.tables import Attempt
-from dollr_core.reports import history
+from dollr_core.reports import history, history_export, history_totals
 from dollr_core.reports.history import HistoryFilter, Outcome
+from dollr_core.services import Services
 
 T = TypeVar("T")
 
@@ -143,6 +146,9 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = open_ledger(f"sqlite:///{tmp}/ledger.db")
+        # The history reads only the ledger: services with no Dollr client are enough here.
+        svc = cast(Services, SimpleNamespace(engine=engine))
+        who = Actor("bench@example.com", Role.FINANCE)
         start = time.perf_counter()
         rows = fake_attempts(args.rows)
         with engine.begin() as conn:
@@ -170,15 +176,15 @@ def main(argv: list[str] | None = None) -> None:
         for name, flt in filters.items():
 
             def view(flt: HistoryFilter = flt) -> history.HistoryPage:
-                totals = history.totals(engine, flt)
-                return history.page(engine, flt, 1, 50, total=sum(t.count for t in totals))
+                totals = history_totals.totals(svc, who, flt)
+                return history.page(svc, who, flt, 1, 50, total=sum(t.count for t in totals))
 
             def whole(flt: HistoryFilter = flt) -> object:
-                history.operators(engine)
+                history.operators(svc, who)
                 return (
                     view(flt),
-                    history.daily(engine, flt),
-                    [history.breakdown(engine, flt, by) for by in ("method", "outcome")],
+                    history_totals.daily(svc, who, flt),
+                    [history_totals.breakdown(svc, who, flt, by) for by in ("method", "outcome")],
                 )
 
             ms, shown = timed(view, args.runs)
@@ -188,16 +194,16 @@ def main(argv: list[str] | None = None) -> None:
         month = HistoryFilter(since=today - timedelta(days=29))
         print("\ncharts (last 30 days)")
         for name, fn in {
-            "daily volume": lambda: history.daily(engine, month),
-            "by method": lambda: history.breakdown(engine, month, "method"),
-            "by outcome": lambda: history.breakdown(engine, month, "outcome"),
-            "page 40 of everything": lambda: history.page(engine, HistoryFilter(), 40, 50),
+            "daily volume": lambda: history_totals.daily(svc, who, month),
+            "by method": lambda: history_totals.breakdown(svc, who, month, "method"),
+            "by outcome": lambda: history_totals.breakdown(svc, who, month, "outcome"),
+            "page 40 of everything": lambda: history.page(svc, who, HistoryFilter(), 40, 50),
         }.items():
             ms, _ = timed(fn, args.runs)
             print(f"{name:<30} {'':>9} {ms:>8.1f} {peak_kib(fn):>9.0f}")
 
         def export() -> int:
-            return sum(len(chunk) for chunk in history.export_csv(engine, HistoryFilter()))
+            return sum(len(chunk) for chunk in history_export.export_csv(svc, who, HistoryFilter()))
 
         start = time.perf_counter()
         size = export()

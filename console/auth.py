@@ -11,7 +11,7 @@ import streamlit as st
 from dollr_core.basics.access import Actor, Role
 from dollr_core.ledger import audit
 from dollr_core.services import Services
-from dollr_core.team import sessions, two_factor, users
+from dollr_core.team import passwords, sessions, sign_in, two_factor, users
 
 from . import session_routes
 from .widgets import show_error
@@ -77,8 +77,8 @@ def current(svc: Services) -> Actor | None:
         return _finish_pending(svc)
     if _oidc_configured() and _logged_in_with_provider():
         try:
-            signed = users.actor_for_oidc(svc.engine, str(st.user.get("email") or ""))
-        except users.SignInError as exc:
+            signed = sign_in.actor_for_oidc(svc.engine, str(st.user.get("email") or ""))
+        except sign_in.SignInError as exc:
             st.session_state["oidc_refused"] = str(exc)
             return None
         _remember(signed.actor, signed.generation)
@@ -130,16 +130,16 @@ def _enrolment_due(svc: Services, who: Actor) -> bool:
     if who.role not in svc.settings.require_two_factor_roles:
         return False  # no look at the ledger for the roles that need no second factor
     try:
-        step = users.next_step(
+        step = sign_in.next_step(
             svc.engine,
             who.email,
             st.session_state.get(_GENERATION, 0),
             second_factor_done=True,
             required_roles=svc.settings.require_two_factor_roles,
         )
-    except users.SignInError:
+    except sign_in.SignInError:
         return False  # changed in the instant since: the next run signs the session out
-    return step is users.Step.ENROL
+    return step is sign_in.Step.ENROL
 
 
 def _finish_pending(svc: Services) -> Actor | None:
@@ -153,7 +153,7 @@ def _finish_pending(svc: Services) -> Actor | None:
         return None  # the new recovery codes are shown once, before the console
     try:
         step = _step_of(svc, pending)
-    except users.SignInError:
+    except sign_in.SignInError:
         _forget()
         return None
     if step is not None:
@@ -297,15 +297,15 @@ def _password_form(svc: Services) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            signed = users.sign_in(svc.engine, email, password, client=client_address())
-        except users.SignInError as exc:
+            signed = sign_in.sign_in(svc.engine, email, password, client=client_address())
+        except sign_in.SignInError as exc:
             st.error(str(exc))
             return
         _begin(signed.email, signed.actor.role, signed.generation)
 
 
-def _step_of(svc: Services, pending: dict[str, Any]) -> users.Step | None:
-    return users.next_step(
+def _step_of(svc: Services, pending: dict[str, Any]) -> sign_in.Step | None:
+    return sign_in.next_step(
         svc.engine,
         pending["email"],
         pending["generation"],
@@ -323,14 +323,14 @@ def _pending_step(svc: Services, pending: dict[str, Any]) -> None:
         return
     try:
         step = _step_of(svc, pending)
-    except users.SignInError:  # disabled or changed in the instant since the gate looked
+    except sign_in.SignInError:  # disabled or changed in the instant since the gate looked
         _forget()
         st.rerun()
-    if step is users.Step.SECOND_FACTOR:
+    if step is sign_in.Step.SECOND_FACTOR:
         _second_factor_form(svc, pending)
-    elif step is users.Step.NEW_PASSWORD:
+    elif step is sign_in.Step.NEW_PASSWORD:
         _new_password_form(svc, pending)
-    elif step is users.Step.ENROL:
+    elif step is sign_in.Step.ENROL:
         st.title("Set up two-factor sign-in")
         st.write(
             f"Your role ({pending['role']}) signs in with a password **and** a code from an"
@@ -358,10 +358,10 @@ def _second_factor_form(svc: Services, pending: dict[str, Any]) -> None:
     if not submitted:
         return
     try:
-        users.check_second_factor(
+        sign_in.check_second_factor(
             svc.engine, pending["email"], pending["generation"], typed, client=client_address()
         )
-    except users.SignInError as exc:
+    except sign_in.SignInError as exc:
         st.error(str(exc))
         return
     st.session_state[_PENDING] = {**pending, "second_factor_done": True}
@@ -392,7 +392,7 @@ def two_factor_setup(svc: Services, email: str) -> list[str] | None:
     if not submitted:
         return None
     try:
-        codes = users.enable_two_factor(svc.engine, email, enrolment.secret, typed)
+        codes = sign_in.enable_two_factor(svc.engine, email, enrolment.secret, typed)
     except users.UserError as exc:
         st.error(str(exc))
         return None
@@ -428,10 +428,10 @@ def _new_password_form(svc: Services, pending: dict[str, Any]) -> None:
         st.error("The two new passwords differ; type the same password in both fields.")
         return
     try:
-        generation = users.replace_temporary_password(
+        generation = passwords.replace_temporary_password(
             svc.engine, pending["email"], pending["generation"], new
         )
-    except users.SignInError as exc:
+    except sign_in.SignInError as exc:
         _forget()
         st.error(str(exc))
         return

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from dollr_core.basics.money import format_money
+from dollr_core.basics.money import money_text
 from dollr_core.basics.phone import mask_phone
 from dollr_core.explain import attempt_outcome, explain
 from dollr_core.ledger.tables import Attempt, AttemptState
@@ -31,12 +31,7 @@ def plain(text: object) -> str:
 
 
 def money(amount: Decimal | None, currency: str | None) -> str:
-    if amount is None or not currency:
-        return "—"
-    try:
-        return format_money(amount, currency)
-    except ValueError:
-        return f"{currency} {amount}"
+    return money_text(amount, currency) or "—"
 
 
 def currency_choice(

@@ -23,6 +23,7 @@ from dollr_core.basics.constants import (
     SANDBOX_PASSCODE_PHONE,
 )
 from dollr_core.basics.enums import MerchantType
+from dollr_core.errors import InputRefused
 
 LIVE_BASE_URL = "https://api.heydollr.app"
 
@@ -41,7 +42,7 @@ class Mode(StrEnum):
     LIVE = "live"
 
 
-class SettingsError(ValueError):
+class SettingsError(InputRefused):
     """A setting is missing or malformed; the message is one sentence naming it."""
 
 

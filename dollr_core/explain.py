@@ -28,8 +28,8 @@ from dollr_core.api.errors import (
     ServerError,
     describe_validation_error,
 )
-from dollr_core.basics.access import AccessDenied
 from dollr_core.basics.redact import redact_text
+from dollr_core.errors import Refusal
 from dollr_core.ledger.tables import Attempt, AttemptState
 
 #: Field names as a person would say them.
@@ -90,9 +90,14 @@ def fault_reference(exc: BaseException) -> str:
 
 
 def explain(exc: BaseException) -> Explanation:
+    """A refusal (ours or Dollr's) or a person's bad input as advice; anything else as a fault.
+
+    A ValueError, LookupError, RuntimeError … that is not a `Refusal` is a bug in our code, so it
+    is shown with a fault reference and never as "correct it and try again".
+    """
     details = redact_text(f"{type(exc).__name__}: {exc}", phones=False)  # phone fields are masked at source
-    if isinstance(exc, AccessDenied):
-        return Explanation(str(exc), "Ask a colleague with the right role, or an admin.", details)
+    if isinstance(exc, Refusal):
+        return Explanation(str(exc), exc.advice, details)
     if isinstance(exc, _DATABASE_ERRORS):
         reference = fault_reference(exc)
         return Explanation(
@@ -143,11 +148,9 @@ def explain(exc: BaseException) -> Explanation:
         )
     if isinstance(exc, DollrError):
         return Explanation(exc.message, "Try again in a moment; if it keeps failing, tell an admin.", details)
-    if isinstance(exc, ValueError | LookupError | RuntimeError):
-        return Explanation(str(exc), "Correct it and try again.", details)
     reference = fault_reference(exc)
     return Explanation(
-        f"Something went wrong in the console (fault {reference}).",
+        f"This is a fault in the console, not in what you entered (fault {reference}).",
         f"Try again; if it keeps happening, give an admin the reference {reference}.",
         f"Fault reference {reference} (details in the console's log).",
     )

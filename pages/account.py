@@ -6,7 +6,7 @@ import streamlit as st
 
 from console.auth import client_address, keep_session, recovery_codes, two_factor_setup
 from console.context import actor, services
-from dollr_core.team import users
+from dollr_core.team import passwords, sign_in, users
 
 who = actor()  # every signed-in person has an account page
 svc = services()
@@ -26,10 +26,10 @@ if submitted:
         st.error("The two new passwords differ; type the same password in both fields.")
     else:
         try:
-            generation = users.change_own_password(
+            generation = passwords.change_own_password(
                 svc.engine, who.email, current, new, client=client_address()
             )
-        except (users.UserError, users.SignInError) as exc:
+        except (users.UserError, sign_in.SignInError) as exc:
             st.error(str(exc))
         else:
             keep_session(generation)
@@ -46,7 +46,7 @@ elif st.session_state.get("account:new_codes"):
         st.rerun()
 elif user is not None and user.totp_secret:
     since = f" since {user.totp_enabled_at:%d %b %Y}" if user.totp_enabled_at else ""
-    left = users.recovery_codes_left(svc.engine, who.email)
+    left = sign_in.recovery_codes_left(svc.engine, who.email)
     st.write(
         f"It is on{since}: you sign in with your password and a code from your authenticator app."
         f" You have **{left}** unused recovery code(s). Lost your phone? An admin can reset it."

@@ -11,8 +11,9 @@ from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Permission
 from dollr_core.basics.words import action_name, count
 from dollr_core.ledger import audit
+from dollr_core.reports import audit_trail
 
-require_page(Permission.VIEW_AUDIT)
+who = require_page(Permission.VIEW_AUDIT)
 svc = services()
 
 st.title("Audit trail")
@@ -26,7 +27,7 @@ since, until = (picked[0], picked[-1]) if picked else (today, today)
 actor = middle.text_input("Person (e-mail contains)", key="audit_actor")
 action = right.selectbox(
     "Action",
-    ["(any)", *audit.actions(svc.engine)],
+    ["(any)", *audit_trail.actions(svc, who)],
     format_func=lambda a: "Any action" if a == "(any)" else action_name(a),
     key="audit_action",
 )
@@ -39,7 +40,7 @@ flt = audit.AuditFilter(
     action="" if action == "(any)" else action,
     text=text.strip(),
 )
-records = audit.search(svc.engine, flt, limit=2000)
+records = audit_trail.search(svc, who, flt, limit=2000)
 rows = audit.table(records)
 st.write(f"{count(len(rows), 'record')}{' (showing the newest 2,000)' if len(rows) == 2000 else ''}.")
 st.dataframe(rows, hide_index=True, width="stretch")

@@ -20,7 +20,7 @@ from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType, PaymentMethod
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.basics.phone import mask_phone
-from dollr_core.reports import history
+from dollr_core.reports import history, history_export, history_totals
 from dollr_core.reports.history import HistoryFilter, HistoryRow, Outcome, operation_name
 from dollr_core.reports.predictor import method_name
 
@@ -83,7 +83,7 @@ def filters() -> HistoryFilter:
             "Method", [m.value for m in PaymentMethod], format_func=method_name, key="history_methods"
         )
         currencies = fifth.multiselect("Currency", SUPPORTED_CURRENCIES, key="history_currencies")
-        people = sixth.multiselect("Started by", history.operators(svc.engine), key="history_operators")
+        people = sixth.multiselect("Started by", history.operators(svc, who), key="history_operators")
         text = st.text_input(
             "Search",
             key="history_text",
@@ -101,7 +101,7 @@ def filters() -> HistoryFilter:
     )
 
 
-def show_totals(totals: Sequence[history.CurrencyTotal]) -> None:
+def show_totals(totals: Sequence[history_totals.CurrencyTotal]) -> None:
     counted = [t for t in totals if t.count]
     done = sum(t.completed for t in counted)
     failed = sum(t.failed for t in counted)
@@ -142,7 +142,7 @@ def show_totals(totals: Sequence[history.CurrencyTotal]) -> None:
 def show_charts(flt: HistoryFilter) -> None:
     # Floats only inside the charts' data; every figure shown as text is the exact Decimal.
     per_day, per_method, per_outcome = st.tabs(["Per day", "By method", "By outcome"])
-    days = history.daily(svc.engine, flt)
+    days = history_totals.daily(svc, who, flt)
     with per_day:
         if not days:
             st.caption("Nothing to chart.")
@@ -184,12 +184,12 @@ def show_charts(flt: HistoryFilter) -> None:
                     width="stretch",
                 )
     with per_method:
-        split(history.breakdown(svc.engine, flt, "method"), "Method", method_name)
+        split(history_totals.breakdown(svc, who, flt, "method"), "Method", method_name)
     with per_outcome:
-        split(history.breakdown(svc.engine, flt, "outcome"), "Outcome", str)
+        split(history_totals.breakdown(svc, who, flt, "outcome"), "Outcome", str)
 
 
-def split(rows: Sequence[history.BreakdownRow], title: str, name: Callable[[str], str]) -> None:
+def split(rows: Sequence[history_totals.BreakdownRow], title: str, name: Callable[[str], str]) -> None:
     if not rows:
         st.caption("Nothing to chart.")
         return
@@ -283,7 +283,7 @@ def show_rows(flt: HistoryFilter, total: int) -> None:
     pages = max(1, -(-total // size))
     st.session_state[PAGE] = min(int(st.session_state.get(PAGE, 1)), pages)
     number = right.number_input("Page", min_value=1, max_value=pages, step=1, key=PAGE)
-    shown = history.page(svc.engine, flt, int(number), size, total=total)
+    shown = history.page(svc, who, flt, int(number), size, total=total)
     if not shown.rows:
         st.info("No payment matches these filters.")
         return
@@ -309,7 +309,7 @@ st.caption(
 )
 
 flt = filters()
-totals = history.totals(svc.engine, flt)
+totals = history_totals.totals(svc, who, flt)
 if not any(t.count for t in totals):
     st.info("No payment matches these filters.")
     st.stop()
@@ -321,7 +321,7 @@ period = f"payments-{flt.since or 'start'}-to-{flt.until or 'now'}"
 as_csv, as_xlsx = st.columns(2)
 as_csv.download_button(
     f"Download {what} (CSV)",
-    data=lambda: "".join(history.export_csv(svc.engine, flt)),  # built only when clicked
+    data=lambda: "".join(history_export.export_csv(svc, who, flt)),  # built only when clicked
     file_name=f"{period}.csv",
     mime=spreadsheet.CSV_MIME,
     icon=":material/download:",
@@ -331,7 +331,7 @@ as_csv.download_button(
 )
 as_xlsx.download_button(
     f"Download {what} (Excel)",
-    data=lambda: history.export_xlsx(svc.engine, flt),  # built only when clicked
+    data=lambda: history_export.export_xlsx(svc, who, flt),  # built only when clicked
     file_name=f"{period}.xlsx",
     mime=spreadsheet.XLSX_MIME,
     icon=":material/download:",

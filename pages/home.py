@@ -19,7 +19,8 @@ from dollr_core.basics.enums import OperationType
 from dollr_core.basics.phone import mask_phone
 from dollr_core.basics.words import count
 from dollr_core.reports import dashboard, statements
-from dollr_core.reports.history import CurrencyTotal, HistoryRow, operation_name
+from dollr_core.reports.history import HistoryRow, operation_name
+from dollr_core.reports.history_totals import CurrencyTotal
 from dollr_core.reports.predictor import method_name
 from dollr_core.team import approvals
 
@@ -81,7 +82,7 @@ def payment_rows(rows: Sequence[HistoryRow], *, key: str, reasons: bool) -> None
         )
 
 
-figures = dashboard.home_figures(svc.engine)
+figures = dashboard.home_figures(svc, who)
 
 st.title("Home")
 st.caption(f"Welcome, {who.email}. Figures from this console's records; days are UTC days.")

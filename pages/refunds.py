@@ -12,12 +12,12 @@ import streamlit as st
 from console.context import intent_key, new_intent, require_page, services
 from console.widgets import live_status, money, plain, show_error
 from dollr_core.basics.access import Permission
+from dollr_core.basics.money import amount_text
 from dollr_core.flows import refunds
 from dollr_core.flows.money_out import MoneyOutRefused
 from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import IntentState
 from dollr_core.payments import follow_up
-from dollr_core.reports.history import amount_text
 
 who = require_page(Permission.REFUND)
 svc = services()

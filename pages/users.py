@@ -8,7 +8,7 @@ from console.context import require_page, services
 from console.sessions_ui import signed_in_sessions
 from console.widgets import show_error
 from dollr_core.basics.access import Permission, Role
-from dollr_core.team import users
+from dollr_core.team import passwords, sign_in, users
 
 me = require_page(Permission.MANAGE_USERS)
 svc = services()
@@ -24,7 +24,7 @@ st.dataframe(
             "Role": u.role,
             "Active": "yes" if u.is_active else "no",
             "Locked until": locked.strftime("%Y-%m-%d %H:%M UTC")
-            if (locked := users.locked_until(svc.engine, u.email))
+            if (locked := sign_in.locked_until(svc.engine, u.email))
             else "",
             "Two-factor": "company sign-in" if not u.password_hash else ("on" if u.totp_secret else "off"),
             "Last sign-in": u.last_sign_in_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -82,7 +82,7 @@ with change_tab:
             users.unlock(svc.engine, target, by=me)
             st.success(f"{target} may sign in again.")
         if reset.button("Reset password", key="do_reset_password", disabled=not target):
-            temporary = users.reset_password(svc.engine, target, by=me)
+            temporary = passwords.reset_password(svc.engine, target, by=me)
             # Shown in this run only: the next click or reload no longer has it.
             st.success(
                 f"{target} has a temporary password, shown only now. Give it to them in person or by"
@@ -91,7 +91,7 @@ with change_tab:
             )
             st.code(temporary, language=None)
         if reset_two_factor.button("Reset two-factor", key="do_reset_two_factor", disabled=not target):
-            users.reset_two_factor(svc.engine, target, by=me)
+            sign_in.reset_two_factor(svc.engine, target, by=me)
             st.success(
                 f"{target}'s two-factor sign-in is off and their sessions are signed out. If their"
                 " role requires it, they set it up again when they next sign in."

@@ -22,7 +22,7 @@ from dollr_core.basics.access import Actor, Role
 from dollr_core.config import Settings
 from dollr_core.ledger import open_ledger
 from dollr_core.services import Services
-from dollr_core.team import users
+from dollr_core.team import sign_in
 from dollr_sandbox import Sandbox, SandboxConfig
 from tests.support.relay_control import RelayControl
 
@@ -169,5 +169,5 @@ def admin() -> Actor:
 @pytest.fixture(autouse=True)
 def _fresh_sign_in_throttle() -> Iterator[None]:
     """Each test starts with no sign-in attempts counted against its (shared, in-process) clients."""
-    users.client_throttle.clear()
+    sign_in.client_throttle.clear()
     yield

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from dollr_core.errors import NotAllowed
+
 
 class Role(StrEnum):
     OPERATOR = "operator"  # collects, pays out alone up to a limit
@@ -30,11 +32,17 @@ class Permission(StrEnum):
     KEEP_BOOKS = "keep_books"  # enter the opening balances statements start from
     REFUND = "refund"
     TRANSFER = "transfer"
+    VIEW_HOME = "view_home"  # the home page's figures; every role has it
+
+
+#: What every signed-in person may do, whatever their role.
+_EVERYONE = frozenset({Permission.VIEW_HOME})
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATOR: frozenset({Permission.COLLECT, Permission.PAY_OUT, Permission.LOOK_UP_STATUS}),
-    Role.FINANCE: frozenset(
+    Role.OPERATOR: _EVERYONE | {Permission.COLLECT, Permission.PAY_OUT, Permission.LOOK_UP_STATUS},
+    Role.FINANCE: _EVERYONE
+    | frozenset(
         {
             Permission.MANAGE_INVOICES,
             Permission.COLLECT,
@@ -49,7 +57,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TRANSFER,
         }
     ),
-    Role.MANAGER: frozenset(
+    Role.MANAGER: _EVERYONE
+    | frozenset(
         {
             Permission.PREDICT_FEES,
             Permission.VIEW_HISTORY,
@@ -60,7 +69,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_STATEMENTS,
         }
     ),
-    Role.ADMIN: frozenset(
+    Role.ADMIN: _EVERYONE
+    | frozenset(
         {Permission.MANAGE_USERS, Permission.VIEW_AUDIT, Permission.VIEW_HISTORY, Permission.LOOK_UP_STATUS}
     ),
 }
@@ -85,7 +95,7 @@ class Actor:
         return self.email
 
 
-class AccessDenied(PermissionError):
+class AccessDenied(NotAllowed):
     """The actor's role does not allow this; the message says which permission was missing."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from dollr_core.basics.enums import CURRENCY_MINOR_UNITS
+from dollr_core.errors import InputRefused
 
 __all__ = [
     "SUPPORTED_CURRENCIES",
@@ -31,10 +32,10 @@ def check_currency(currency: str) -> str:
     """Return `currency` if it is an upper-case ISO 4217 code Dollr supports, else raise ValueError."""
     if not isinstance(currency, str) or currency not in CURRENCY_MINOR_UNITS:
         if isinstance(currency, str) and currency.strip().upper() in CURRENCY_MINOR_UNITS:
-            raise ValueError(
+            raise InputRefused(
                 f"Write the currency as an upper-case ISO 4217 code such as {currency.strip().upper()}."
             )
-        raise ValueError(f"Dollr supports only these currencies: {_SUPPORTED_TEXT}.")
+        raise InputRefused(f"Dollr supports only these currencies: {_SUPPORTED_TEXT}.")
     return currency
 
 
@@ -55,7 +56,7 @@ def quantize(amount: Decimal | int | str, currency: str) -> Decimal:
 def to_decimal(value: object) -> Decimal:
     """Exact `Decimal` for a JSON-ish number: floats go through `str()` so 257.5 stays 257.5."""
     if isinstance(value, bool):
-        raise ValueError("An amount must be a number, not true or false.")
+        raise InputRefused("An amount must be a number, not true or false.")
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):
@@ -66,11 +67,11 @@ def to_decimal(value: object) -> Decimal:
         try:
             result = Decimal(value.strip())
         except InvalidOperation:
-            raise ValueError(f"{value.strip()!r} is not a number.") from None
+            raise InputRefused(f"{value.strip()!r} is not a number.") from None
     else:
-        raise ValueError("An amount must be a number.")
+        raise InputRefused("An amount must be a number.")
     if not result.is_finite():
-        raise ValueError("An amount must be a finite number.")
+        raise InputRefused("An amount must be a finite number.")
     return result
 
 
@@ -80,21 +81,21 @@ def check_amount(amount: Decimal, currency: str | None) -> Decimal:
     Without a currency only positivity and the widest precision (2 decimals) are checked.
     """
     if amount <= 0:
-        raise ValueError("The amount must be greater than zero.")
+        raise InputRefused("The amount must be greater than zero.")
     places = minor_units(currency) if currency is not None else max(CURRENCY_MINOR_UNITS.values())
     exponent = amount.as_tuple().exponent
     if not isinstance(exponent, int):
-        raise ValueError("An amount must be a finite number.")
+        raise InputRefused("An amount must be a finite number.")
     if -exponent > places:
         with localcontext() as ctx:
             ctx.prec = 80
             trimmed = amount.quantize(Decimal(1).scaleb(-places))
         if trimmed != amount:
             if currency is None:
-                raise ValueError(f"The amount can have at most {places} decimal places.")
+                raise InputRefused(f"The amount can have at most {places} decimal places.")
             if places == 0:
-                raise ValueError(f"{currency} amounts must be whole numbers (no decimals).")
-            raise ValueError(f"{currency} amounts can have at most {places} decimal places.")
+                raise InputRefused(f"{currency} amounts must be whole numbers (no decimals).")
+            raise InputRefused(f"{currency} amounts can have at most {places} decimal places.")
         amount = trimmed
     return amount
 
@@ -116,24 +117,24 @@ def parse_amount(value: str | int | float | Decimal, currency: str) -> Decimal:
         if text.upper().startswith(currency):
             text = text[len(currency) :].strip()
         if not text:
-            raise ValueError("Enter an amount.")
+            raise InputRefused("Enter an amount.")
         if "," in text:
             whole, _, frac = text.partition(".")
             groups = whole.lstrip("+-").split(",")
             if not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
-                raise ValueError(f"{value.strip()!r} is not an amount; write it like 1,234.50 or 1234.50.")
+                raise InputRefused(f"{value.strip()!r} is not an amount; write it like 1,234.50 or 1234.50.")
             text = whole.replace(",", "") + ("." + frac if "." in text else "")
         text = text.replace(" ", "")
         try:
             amount = Decimal(text)
         except InvalidOperation:
-            raise ValueError(f"{value.strip()!r} is not an amount; write it like 1234.50.") from None
+            raise InputRefused(f"{value.strip()!r} is not an amount; write it like 1234.50.") from None
         if not amount.is_finite():
-            raise ValueError(f"{value.strip()!r} is not an amount; write it like 1234.50.")
+            raise InputRefused(f"{value.strip()!r} is not an amount; write it like 1234.50.")
     else:
         amount = to_decimal(value)
     if amount > MAX_AMOUNT:
-        raise ValueError(f"The amount can be at most {MAX_AMOUNT:,} {currency}.")
+        raise InputRefused(f"The amount can be at most {MAX_AMOUNT:,} {currency}.")
     return check_amount(amount, currency)
 
 
@@ -142,3 +143,23 @@ def format_money(amount: Decimal | int | str, currency: str) -> str:
     value = quantize(amount, currency)
     places = minor_units(currency)
     return f"{currency} {value:,.{places}f}"
+
+
+def money_text(amount: Decimal | None, currency: str | None) -> str:
+    """ "USD 1,234.50" for display, on every screen and document; "" when unknown."""
+    if amount is None or not currency:
+        return ""
+    try:
+        return format_money(amount, currency)
+    except ValueError:  # a currency Dollr does not support (yet): shown as recorded
+        return f"{currency} {amount.normalize():f}"
+
+
+def amount_text(amount: Decimal | None, currency: str | None) -> str:
+    """An exact amount as plain text in the currency's minor units ("25.00", "1400"), for exports."""
+    if amount is None:
+        return ""
+    try:
+        return f"{quantize(amount, currency or '')}"
+    except ValueError:
+        return f"{amount.normalize():f}"

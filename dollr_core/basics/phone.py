@@ -13,6 +13,8 @@ import re
 import phonenumbers
 from phonenumbers import NumberParseException, ValidationResult
 
+from dollr_core.errors import InputRefused
+
 __all__ = [
     "E164_DIGITS",
     "SPREADSHEET_NUMBER_ADVICE",
@@ -54,9 +56,9 @@ def normalize_phone(text: str) -> str:
     a plain sentence when the result is not a full international number.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("Enter a phone number with its country code, e.g. 231771234567.")
+        raise InputRefused("Enter a phone number with its country code, e.g. 231771234567.")
     if looks_like_spreadsheet_number(text):
-        raise ValueError(
+        raise InputRefused(
             f"The phone number {text.strip()} was turned into a number by a spreadsheet, so its digits"
             f" cannot be trusted. {SPREADSHEET_NUMBER_ADVICE}"
         )
@@ -66,16 +68,16 @@ def normalize_phone(text: str) -> str:
     elif compact.startswith("00"):
         compact = compact[2:]
     if not compact.isdigit() or not compact.isascii():
-        raise ValueError(
+        raise InputRefused(
             "A phone number may contain only digits, spaces, dashes, parentheses and a leading + or 00."
         )
     if compact.startswith("0"):
-        raise ValueError(
+        raise InputRefused(
             "Start the phone number with its country code (for example 231 for Liberia, 250 for Rwanda),"
             " not with 0."
         )
     if not 8 <= len(compact) <= 15:
-        raise ValueError(
+        raise InputRefused(
             f"A phone number needs 8 to 15 digits including the country code; this one has {len(compact)}."
         )
     _check_length_for_country(compact)
@@ -101,7 +103,7 @@ def _check_length_for_country(digits: str) -> None:
         return
     region = phonenumbers.region_code_for_number(number)
     national = len(str(number.national_number))
-    raise ValueError(
+    raise InputRefused(
         f"This phone number is {problem} for country code +{number.country_code}"
         f"{f' ({region})' if region and region != 'ZZ' else ''}: {national} digits follow the country"
         " code. Check the number."

@@ -10,6 +10,8 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
+from dollr_core.errors import InputRefused
+
 #: Notes on payments and documents (the ledger's `note` columns).
 NOTE_LENGTH = 500
 #: The largest key of a ledger row (PostgreSQL `integer`).
@@ -31,13 +33,13 @@ def email_address(text: str, label: str = "e-mail address") -> str:
     value = text.strip()
     problem = character_problem(value, label)
     if problem:
-        raise ValueError(problem)
+        raise InputRefused(problem)
     if len(value) > EMAIL_LENGTH:
-        raise ValueError(f"The {label} is too long: at most {EMAIL_LENGTH} characters.")
+        raise InputRefused(f"The {label} is too long: at most {EMAIL_LENGTH} characters.")
     try:
         checked = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValueError(f"Enter a valid {label}, such as amara@example.com ({exc})") from None
+        raise InputRefused(f"Enter a valid {label}, such as amara@example.com ({exc})") from None
     return checked.normalized.lower()
 
 
@@ -45,10 +47,10 @@ def link_id(text: str, what: str) -> int:
     """The row number in a link (`?batch=12`), or ValueError saying the link is not valid."""
     value = text.strip()
     if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_ROW_ID)):
-        raise ValueError(f"This link is not valid: it does not name a {what}.")
+        raise InputRefused(f"This link is not valid: it does not name a {what}.")
     number = int(value)
     if not 1 <= number <= MAX_ROW_ID:
-        raise ValueError(f"This link is not valid: it does not name a {what}.")
+        raise InputRefused(f"This link is not valid: it does not name a {what}.")
     return number
 
 
@@ -77,7 +79,7 @@ def check_text(value: str, label: str, *, max_length: int, multiline: bool = Fal
     """`value` when `text_problem` finds nothing; otherwise ValueError with its sentence."""
     problem = text_problem(value, label, max_length=max_length, multiline=multiline)
     if problem:
-        raise ValueError(problem)
+        raise InputRefused(problem)
     return value
 
 

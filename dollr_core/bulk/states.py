@@ -10,10 +10,11 @@ without paying any row twice.
 
 from __future__ import annotations
 
+from dollr_core.errors import InputRefused
 from dollr_core.ledger.tables import Batch, BatchRowState, BatchState
 
 
-class BulkError(ValueError):
+class BulkError(InputRefused):
     """The batch cannot do what was asked; the message says why in plain words."""
 
 

@@ -22,11 +22,12 @@ from typing import Any, BinaryIO
 
 from dollr_core.basics.access import Actor, Role
 from dollr_core.config import Settings
+from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit, open_ledger
-from dollr_core.reports import history
+from dollr_core.reports import history, history_export
 
 
-class ArgumentProblem(ValueError):
+class ArgumentProblem(InputRefused):
     """An argument is missing or malformed; the message is one sentence naming it."""
 
 
@@ -94,10 +95,10 @@ def run(settings: Settings, options: argparse.Namespace) -> int:
         try:
             flt = history.HistoryFilter(since=since, until=until)
             if options.format == "xlsx":
-                data = history.export_xlsx(engine, flt)
+                data = history_export.query_xlsx(engine, flt)
             else:
-                data = "".join(history.export_csv(engine, flt)).encode()  # as the page downloads it
-            rows = history.count(engine, flt)
+                data = "".join(history_export.query_csv(engine, flt)).encode()  # as the page downloads it
+            rows = history.query_count(engine, flt)
             _write(output, data)
             audit.record(
                 engine,

@@ -9,7 +9,7 @@ import sys
 from dollr_core.basics.access import Role
 from dollr_core.config import Settings
 from dollr_core.ledger import open_ledger
-from dollr_core.team import users
+from dollr_core.team import passwords, sign_in, users
 
 
 def run(settings: Settings, options: argparse.Namespace) -> int:
@@ -35,11 +35,11 @@ def run(settings: Settings, options: argparse.Namespace) -> int:
             users.unlock(engine, options.email, by=None)
             print(f"{options.email} is unlocked")
         elif options.action == "reset-password":
-            temporary = users.reset_password(engine, options.email, by=None)
+            temporary = passwords.reset_password(engine, options.email, by=None)
             print(f"temporary password for {options.email} (they choose their own at the next sign-in):")
             print(temporary)
         elif options.action == "reset-two-factor":
-            users.reset_two_factor(engine, options.email, by=None)
+            sign_in.reset_two_factor(engine, options.email, by=None)
             print(
                 f"two-factor sign-in is off for {options.email}; they set it up again if their role needs it"
             )

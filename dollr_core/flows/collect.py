@@ -36,6 +36,7 @@ from dollr_core.basics.enums import (
 )
 from dollr_core.basics.phone import normalize_phone
 from dollr_core.basics.validation import NOTE_LENGTH, check_text
+from dollr_core.errors import InputRefused
 from dollr_core.flows import documents
 from dollr_core.flows.directory import Person, customer_for_counterparty, ensure_account, ensure_party
 from dollr_core.ledger.intents import get_intent, holding, open_intent
@@ -44,7 +45,7 @@ from dollr_core.payments import protocol
 from dollr_core.services import Services
 
 
-class CollectionRefused(ValueError):
+class CollectionRefused(InputRefused):
     """The collection cannot go ahead as asked; the message says why in plain words."""
 
 
@@ -344,7 +345,7 @@ def publish_new_document(
     """
     require(actor, Permission.MANAGE_INVOICES)
     if not items:
-        raise ValueError("Add at least one item.")
+        raise InputRefused("Add at least one item.")
     checked = [documents.LineItem.checked(i.name, i.qty, i.unit_amount, currency) for i in items]
     record = documents.create_document(
         svc,

@@ -29,6 +29,7 @@ from dollr_core.api.models import (
 from dollr_core.basics.enums import OperationType, PaymentMethod, Provider, RelationshipType
 from dollr_core.basics.phone import normalize_phone
 from dollr_core.basics.validation import check_text, printable
+from dollr_core.errors import InputRefused
 from dollr_core.ledger.tables import AccountRecord, Customer, Relationship
 
 
@@ -47,7 +48,7 @@ class Person:
     ) -> Person:
         name = " ".join(fullname.split())
         if not name:
-            raise ValueError("Enter the person's full name.")
+            raise InputRefused("Enter the person's full name.")
         check_text(name, "name", max_length=200)
         mail = (email or "").strip() or None
         if mail is not None:
@@ -55,10 +56,10 @@ class Person:
         if mail is not None and (
             "@" not in mail or " " in mail or mail.startswith("@") or mail.endswith("@")
         ):
-            raise ValueError("The e-mail address does not look right.")
+            raise InputRefused("The e-mail address does not look right.")
         country = (country_code or "").strip().upper() or None
         if country is not None and (len(country) != 2 or not country.isalpha()):
-            raise ValueError("The country must be a two-letter code such as LR or RW.")
+            raise InputRefused("The country must be a two-letter code such as LR or RW.")
         return cls(name, normalize_phone(phone), mail, country)
 
 

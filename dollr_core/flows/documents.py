@@ -29,6 +29,7 @@ from dollr_core.basics.access import Actor, Permission, require, require_any
 from dollr_core.basics.enums import FeeBearer, RelationshipType, SourceStatus, SourceType
 from dollr_core.basics.money import check_currency, parse_amount
 from dollr_core.basics.validation import NOTE_LENGTH, check_text, printable
+from dollr_core.errors import ChangedMeanwhile, InputRefused
 from dollr_core.flows.directory import Person, ensure_counterparty, ensure_party
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
@@ -46,14 +47,14 @@ class LineItem:
     def checked(cls, name: str, qty: int | str, unit_amount: str | Decimal, currency: str) -> LineItem:
         label = " ".join(str(name).split())
         if not label:
-            raise ValueError("Give the item a name.")
+            raise InputRefused("Give the item a name.")
         check_text(label, "item name", max_length=200)
         try:
             count = int(qty)
         except (TypeError, ValueError):
-            raise ValueError("The quantity must be a whole number.") from None
+            raise InputRefused("The quantity must be a whole number.") from None
         if count < 1:
-            raise ValueError("The quantity must be at least 1.")
+            raise InputRefused("The quantity must be at least 1.")
         return cls(label, count, parse_amount(unit_amount, currency))
 
 
@@ -286,7 +287,7 @@ def publish(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentReco
     if current.status != SourceStatus.IDLE:
         return mirror(svc.engine, current)
     if not current.items:
-        raise ValueError("Add at least one item before publishing.")
+        raise InputRefused("Add at least one item before publishing.")
     published = mirror(svc.engine, documents_api(svc, record.source_type).publish(record.dollr_id))
     _audit(svc, actor, "published", published)
     return published
@@ -296,11 +297,11 @@ def cancel(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentRecor
     require(actor, Permission.MANAGE_INVOICES)
     current = detail(svc, actor, record.source_type, record.dollr_id)
     if current.status == SourceStatus.PROCESSING:
-        raise ValueError(
+        raise ChangedMeanwhile(
             "A payment for this document is in progress; wait for its outcome before cancelling."
         )
     if current.status in (SourceStatus.PAID, SourceStatus.CANCELED):
-        raise ValueError(f"This document is already {str(current.status).lower()}.")
+        raise ChangedMeanwhile(f"This document is already {str(current.status).lower()}.")
     canceled = mirror(svc.engine, documents_api(svc, record.source_type).cancel(record.dollr_id))
     _audit(svc, actor, "canceled", canceled)
     return canceled
@@ -320,7 +321,7 @@ def pay_link(svc: Services, actor: Actor, record: DocumentRecord) -> str:
     """The hosted page where the customer pays by mobile money or card (needs a published document)."""
     require_any(actor, Permission.MANAGE_INVOICES, Permission.COLLECT)
     if not record.number:
-        raise ValueError("The document has no number yet.")
+        raise InputRefused("The document has no number yet.")
     return svc.client.links.pay(SourceType(record.source_type), record.number).url
 
 

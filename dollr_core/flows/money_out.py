@@ -10,13 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from dollr_core.basics.access import Actor
+from dollr_core.errors import InputRefused
 from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import Attempt, Intent, PaymentDetail
 from dollr_core.payments import protocol
 from dollr_core.services import Services
 
 
-class MoneyOutRefused(ValueError):
+class MoneyOutRefused(InputRefused):
     """The refund or transfer cannot go ahead as asked; the message says why in plain words."""
 
 

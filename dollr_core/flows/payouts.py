@@ -27,9 +27,10 @@ from dollr_core.api.models import (
 from dollr_core.basics.access import Actor, Permission, Role, require, require_any
 from dollr_core.basics.constants import VERSION
 from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod, Provider, RelationshipType
-from dollr_core.basics.money import format_money, parse_amount
+from dollr_core.basics.money import money_text, parse_amount
 from dollr_core.basics.phone import mask_phone, normalize_phone
 from dollr_core.basics.validation import NOTE_LENGTH, check_text
+from dollr_core.errors import InputRefused
 from dollr_core.explain import failure_reason
 from dollr_core.flows.directory import Person, ensure_account, ensure_counterparty, ensure_party
 from dollr_core.ledger.columns import utcnow
@@ -40,7 +41,7 @@ from dollr_core.services import Services
 from dollr_core.team import approval_rules, approvals
 
 
-class PayoutRefused(ValueError):
+class PayoutRefused(InputRefused):
     """The payout cannot go ahead as asked; the message says why in plain words."""
 
 
@@ -387,7 +388,7 @@ def duplicate_warning(earlier: Attempt) -> str:
     when = earlier.created_at.strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"{earlier.party_name or 'This number'} ({mask_phone(earlier.phone)}) was already paid"
-        f" {format_money(earlier.amount or 0, earlier.currency)} on {when}"
+        f" {money_text(earlier.amount, earlier.currency)} on {when}"
         f" (reference {earlier.reference_id[:8]}…, sent by {earlier.operator})."
     )
 

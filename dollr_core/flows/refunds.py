@@ -19,7 +19,7 @@ from dollr_core.api.errors import DollrError
 from dollr_core.api.models import RefundExecute, RefundSessionCreate
 from dollr_core.basics.access import Actor, Permission, require, require_any
 from dollr_core.basics.enums import OperationType
-from dollr_core.basics.money import parse_amount
+from dollr_core.basics.money import money_text, parse_amount
 from dollr_core.basics.validation import NOTE_LENGTH, check_text
 from dollr_core.flows.money_out import (
     MoneyOutRefused,
@@ -34,7 +34,6 @@ from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.intents import EDITABLE, find_attempt, get_intent, open_intent
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentKind, IntentState, PaymentDetail
 from dollr_core.payments import protocol
-from dollr_core.reports.history import money_text
 from dollr_core.services import Services
 
 ZERO = Decimal(0)

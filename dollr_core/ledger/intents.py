@@ -17,6 +17,7 @@ from sqlalchemy import Engine, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from dollr_core.errors import ChangedMeanwhile
 from dollr_core.ledger import leases, transitions
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.leases import Heartbeat
@@ -112,7 +113,7 @@ def find_attempt(engine: Engine, reference_id: str) -> Attempt | None:
         return db.exec(select(Attempt).where(Attempt.reference_id == reference_id)).one_or_none()
 
 
-class IntentBusy(RuntimeError):
+class IntentBusy(ChangedMeanwhile):
     """Another window or worker is preparing this payment right now."""
 
 

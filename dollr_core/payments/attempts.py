@@ -19,6 +19,7 @@ from dollr_core.api.errors import DollrError
 from dollr_core.api.models import Execution
 from dollr_core.basics.enums import ExecutionStatus, OperationType
 from dollr_core.basics.phone import mask_phone
+from dollr_core.errors import ChangedMeanwhile
 from dollr_core.ledger import audit, transitions
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.leases import LEASE
@@ -29,7 +30,7 @@ class LeaseLost(RuntimeError):
     """Another worker took the attempt over (our lease ran out): stop without sending."""
 
 
-class IntentNotReady(RuntimeError):
+class IntentNotReady(ChangedMeanwhile):
     """The intent cannot be executed now (awaiting approval, not prepared, rejected ...)."""
 
 

@@ -14,16 +14,17 @@ from decimal import Decimal
 from sqlalchemy import Engine
 
 from dollr_core.api.sandbox_controls import sandbox_wallets
+from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import OperationType
 from dollr_core.reports import history
 from dollr_core.reports.history import (
     FAILED_OUTCOMES,
     OPEN_OUTCOMES,
-    CurrencyTotal,
     HistoryFilter,
     HistoryRow,
     Outcome,
 )
+from dollr_core.reports.history_totals import CurrencyTotal, query_totals
 from dollr_core.services import Services
 
 __all__ = ["BalanceEstimate", "HomeFigures", "balance_estimates", "home_figures", "sandbox_balances"]
@@ -81,10 +82,12 @@ def _moved(rows: Sequence[CurrencyTotal]) -> list[CurrencyTotal]:
 
 
 def balance_estimates(engine: Engine) -> list[BalanceEstimate]:
-    """Per currency: completed collections' payee amounts minus completed debits' payer amounts."""
+    """Per currency: completed collections' payee amounts minus completed debits' payer amounts.
+
+    No permission check: a part of `home_figures`, and of the bulk batch's balance check."""
     collected: dict[str, Decimal] = {}
     sent: dict[str, Decimal] = {}
-    for row in history.totals(engine, HistoryFilter(outcomes=(Outcome.COMPLETED,))):
+    for row in query_totals(engine, HistoryFilter(outcomes=(Outcome.COMPLETED,))):
         if row.operation == OperationType.COLLECTION:
             collected[row.currency] = collected.get(row.currency, ZERO) + row.payee_amount
         elif row.operation in _DEBITS:
@@ -96,19 +99,22 @@ def balance_estimates(engine: Engine) -> list[BalanceEstimate]:
 
 
 def home_figures(
-    engine: Engine, *, now: datetime | None = None, open_limit: int = 20, failure_limit: int = 10
+    svc: Services, actor: Actor, *, now: datetime | None = None, open_limit: int = 20, failure_limit: int = 10
 ) -> HomeFigures:
+    """What moved today and this week, what is open, what failed: every role sees the home page."""
+    require(actor, Permission.VIEW_HOME)
+    engine = svc.engine
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     today = moment.date()
     week_start = today - timedelta(days=today.weekday())
-    waiting = history.page(engine, HistoryFilter(outcomes=OPEN_OUTCOMES), 1, open_limit)
-    failed = history.page(engine, HistoryFilter(outcomes=FAILED_OUTCOMES), 1, failure_limit)
+    waiting = history.query_page(engine, HistoryFilter(outcomes=OPEN_OUTCOMES), 1, open_limit)
+    failed = history.query_page(engine, HistoryFilter(outcomes=FAILED_OUTCOMES), 1, failure_limit)
     return HomeFigures(
         as_of=moment,
         today=today,
         week_start=week_start,
-        today_totals=_moved(history.totals(engine, _completed_moves(today, today))),
-        week_totals=_moved(history.totals(engine, _completed_moves(week_start, today))),
+        today_totals=_moved(query_totals(engine, _completed_moves(today, today))),
+        week_totals=_moved(query_totals(engine, _completed_moves(week_start, today))),
         open_count=waiting.total,
         open_rows=waiting.rows,
         failures=failed.rows,
@@ -117,7 +123,9 @@ def home_figures(
 
 
 def sandbox_balances(svc: Services) -> dict[str, Decimal] | None:
-    """The embedded sandbox's true wallet balances (from its control API); None outside it."""
+    """The embedded sandbox's true wallet balances (from its control API); None outside it.
+
+    Pretend money, so no permission check: shown on the home page, used by the bulk balance check."""
     if svc.sandbox_url is None or svc.settings.is_live:
         return None
     return {

@@ -23,17 +23,18 @@ from dollr_core.api.models import DocumentDetail
 from dollr_core.basics import mail
 from dollr_core.basics.access import Actor, Permission, require_any
 from dollr_core.basics.enums import SourceStatus
+from dollr_core.basics.money import money_text
+from dollr_core.errors import InputRefused
 from dollr_core.flows import documents
 from dollr_core.ledger import audit
 from dollr_core.ledger.tables import DocumentCopy, DocumentRecord
-from dollr_core.reports.history import money_text
 from dollr_core.reports.receipts import set_up_fonts
 from dollr_core.services import Services
 
 SENDABLE = (SourceStatus.ACTIVE.value, SourceStatus.PROCESSING.value)
 
 
-class CannotSend(ValueError):
+class CannotSend(InputRefused):
     """The document cannot be sent as asked; the message says why in one sentence."""
 
 

@@ -1,10 +1,12 @@
-"""Payment history from the ledger: filters, totals, charts and CSV export, all computed in SQL.
+"""Payment history from the ledger: the filter, the rows and their pages, all computed in SQL.
 
-Every function takes a `HistoryFilter` and turns it into one WHERE clause, so the rows on screen,
-the totals above them, the charts and the CSV download always describe the same payments.
-Nothing here loads every row: totals and charts are GROUP BY queries (Money columns hold integer
-1/10,000 units, so SUM is exact), pages use LIMIT/OFFSET, and the export walks the rows in short
-keyset-ordered chunks, each its own brief transaction.
+Every query takes a `HistoryFilter` and turns it into one WHERE clause (`filtered`), so the rows on
+screen, the totals above them (`history_totals`), the charts and the download (`history_export`)
+always describe the same payments. Nothing loads every row: pages use LIMIT/OFFSET.
+
+The report functions take the services and the acting person and check `VIEW_HISTORY`; the
+`query_*` functions do not, for reports that check their own permission (a person's own payments,
+receipts, the home page) and for the server's command line.
 
 Days are UTC days, and a payment belongs to the day it was started (`Attempt.created_at`).
 """
@@ -12,47 +14,39 @@ Days are UTC days, and a payment belongs to the day it was started (`Attempt.cre
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Engine, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 from sqlmodel import col
 
-from dollr_core.basics import spreadsheet
-from dollr_core.basics.money import format_money, quantize
+from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.validation import printable
 from dollr_core.explain import failure_reason
 from dollr_core.ledger.tables import Attempt, AttemptState
+from dollr_core.services import Services
 
 __all__ = [
-    "EXPORT_HEADER",
     "FAILED_OUTCOMES",
     "OPEN_OUTCOMES",
     "OPERATION_NAMES",
-    "BreakdownRow",
-    "CurrencyTotal",
-    "DayRow",
     "HistoryFilter",
     "HistoryPage",
     "HistoryRow",
     "Outcome",
-    "amount_text",
-    "breakdown",
     "count",
-    "daily",
-    "export_csv",
-    "export_line",
-    "money_text",
     "operation_name",
     "operators",
     "outcome_of",
     "page",
-    "totals",
+    "query_count",
+    "query_newest",
+    "query_page",
 ]
 
 ZERO = Decimal(0)
@@ -106,7 +100,7 @@ def outcome_of(local_state: str) -> Outcome:
         return Outcome.CHECKING  # a state this code does not know yet is not final
 
 
-def _states(outcomes: Sequence[Outcome]) -> list[str]:
+def states_of(outcomes: Sequence[Outcome]) -> list[str]:
     wanted = set(outcomes)
     return [state.value for state, outcome in _OUTCOME_OF_STATE.items() if outcome in wanted]
 
@@ -128,8 +122,8 @@ class HistoryFilter:
 
 
 A = Attempt
-_payer_currency = func.coalesce(col(A.settled_payer_currency), col(A.payer_currency), col(A.currency))
-_payee_currency = func.coalesce(col(A.payee_currency), col(A.currency))
+PAYER_CURRENCY = func.coalesce(col(A.settled_payer_currency), col(A.payer_currency), col(A.currency))
+PAYEE_CURRENCY = func.coalesce(col(A.payee_currency), col(A.currency))
 
 
 def _like(text: str) -> str:
@@ -154,7 +148,7 @@ def _conditions(flt: HistoryFilter, dialect: str) -> list[ColumnElement[bool]]:
     if flt.operations:
         where.append(col(A.operation_type).in_(flt.operations))
     if flt.outcomes:
-        where.append(col(A.local_state).in_(_states(flt.outcomes)))
+        where.append(col(A.local_state).in_(states_of(flt.outcomes)))
     if flt.methods:
         where.append(col(A.method).in_(flt.methods))
     if flt.currencies:
@@ -190,7 +184,7 @@ def amount_in(text: str) -> Decimal | None:
     return value if 0 < value < Decimal(10) ** 12 else None
 
 
-def _filtered(query: Any, flt: HistoryFilter, engine: Engine) -> Any:
+def filtered(query: Any, flt: HistoryFilter, engine: Engine) -> Any:
     conditions = _conditions(flt, engine.dialect.name)
     return query.where(and_(*conditions)) if conditions else query
 
@@ -233,7 +227,7 @@ class HistoryRow:
         return self.outcome is Outcome.COMPLETED and bool(self.document_number)
 
 
-_ROW_COLUMNS = (
+ROW_COLUMNS = (
     col(A.id),
     col(A.created_at),
     col(A.reference_id),
@@ -246,9 +240,9 @@ _ROW_COLUMNS = (
     col(A.amount),
     col(A.currency),
     col(A.payer_amount),
-    _payer_currency.label("payer_cur"),
+    PAYER_CURRENCY.label("payer_cur"),
     col(A.payee_amount),
-    _payee_currency.label("payee_cur"),
+    PAYEE_CURRENCY.label("payee_cur"),
     col(A.source_type),
     col(A.source_number),
     col(A.provider_transaction_id),
@@ -260,7 +254,7 @@ _ROW_COLUMNS = (
 )
 
 #: Newest first; `id` breaks ties so paging and export never skip or repeat a row.
-_NEWEST_FIRST = (col(A.created_at).desc(), col(A.id).desc())
+NEWEST_FIRST = (col(A.created_at).desc(), col(A.id).desc())
 
 
 @lru_cache(maxsize=2048)  # the same few gateway messages repeat across thousands of rows
@@ -285,7 +279,7 @@ def _reason(outcome: Outcome, gateway: str | None, wallet: str | None, error: st
     return ""
 
 
-def _row(r: Any) -> HistoryRow:
+def row_from(r: Any) -> HistoryRow:
     outcome = outcome_of(r.local_state)
     # Dollr states amounts for failed and pending executions too; only money that moved is shown.
     moved = outcome is Outcome.COMPLETED and r.payer_amount is not None
@@ -336,323 +330,61 @@ class HistoryPage:
         return self.first + len(self.rows) - 1 if self.rows else 0
 
 
-def count(engine: Engine, flt: HistoryFilter) -> int:
+def query_count(engine: Engine, flt: HistoryFilter) -> int:
+    """How many payments match (no permission check: for reports that check their own)."""
     with engine.connect() as conn:
-        return int(conn.execute(_filtered(select(func.count()).select_from(A), flt, engine)).scalar_one())
+        return int(conn.execute(filtered(select(func.count()).select_from(A), flt, engine)).scalar_one())
 
 
-def page(
+def query_page(
     engine: Engine, flt: HistoryFilter, page: int = 1, size: int = 50, *, total: int | None = None
 ) -> HistoryPage:
-    """One page of matching payments, newest first, and how many match in all.
+    """One page of matching payments, newest first, and how many match in all (no permission
+    check: for reports that check their own, such as a person's own payments or receipts).
 
-    Pass `total` when it is already known (e.g. from `totals`) to save a COUNT query.
+    Pass `total` when it is already known (e.g. from the totals) to save a COUNT query.
     """
     size = max(1, min(int(size), 1000))
-    total = count(engine, flt) if total is None else total
+    total = query_count(engine, flt) if total is None else total
     last_page = max(1, -(-total // size))
     number = max(1, min(int(page), last_page))
-    query = _filtered(select(*_ROW_COLUMNS), flt, engine).order_by(*_NEWEST_FIRST)
+    query = filtered(select(*ROW_COLUMNS), flt, engine).order_by(*NEWEST_FIRST)
     query = query.limit(size).offset((number - 1) * size)
     with engine.connect() as conn:
-        rows = [_row(r) for r in conn.execute(query)]
+        rows = [row_from(r) for r in conn.execute(query)]
     return HistoryPage(rows=rows, total=total, page=number, size=size)
 
 
-def newest(engine: Engine, flt: HistoryFilter, limit: int = 20) -> list[HistoryRow]:
-    """The newest `limit` matching payments (no count: for a quick list, not a paged table)."""
-    query = _filtered(select(*_ROW_COLUMNS), flt, engine).order_by(*_NEWEST_FIRST).limit(limit)
+def query_newest(engine: Engine, flt: HistoryFilter, limit: int = 20) -> list[HistoryRow]:
+    """The newest `limit` matching payments (no count, no permission check: for a quick list)."""
+    query = filtered(select(*ROW_COLUMNS), flt, engine).order_by(*NEWEST_FIRST).limit(limit)
     with engine.connect() as conn:
-        return [_row(r) for r in conn.execute(query)]
+        return [row_from(r) for r in conn.execute(query)]
 
 
-def operators(engine: Engine) -> list[str]:
+def count(svc: Services, actor: Actor, flt: HistoryFilter) -> int:
+    """How many payments match, for someone who may browse the history."""
+    require(actor, Permission.VIEW_HISTORY)
+    return query_count(svc.engine, flt)
+
+
+def page(
+    svc: Services,
+    actor: Actor,
+    flt: HistoryFilter,
+    page: int = 1,
+    size: int = 50,
+    *,
+    total: int | None = None,
+) -> HistoryPage:
+    """One page of the history, newest first, for someone who may browse it (see `query_page`)."""
+    require(actor, Permission.VIEW_HISTORY)
+    return query_page(svc.engine, flt, page, size, total=total)
+
+
+def operators(svc: Services, actor: Actor) -> list[str]:
     """Everyone who started a payment recorded in the ledger (for the operator filter)."""
-    with engine.connect() as conn:
+    require(actor, Permission.VIEW_HISTORY)
+    with svc.engine.connect() as conn:
         found = conn.execute(select(col(A.operator)).distinct().where(col(A.operator) != "")).scalars()
         return sorted(str(o) for o in found)
-
-
-# --------------------------------------------------------------------------- totals
-
-
-@dataclass
-class CurrencyTotal:
-    """Sums for one operation in one currency.
-
-    `amount` sums the amounts billed or paid out in this currency; `payer_amount` and `payee_amount`
-    sum what payers paid and payees received *in this currency*, for completed payments only
-    (a USD invoice paid in LRD adds to the USD row's amount and to the LRD row's payer amount).
-    """
-
-    operation: str
-    currency: str
-    count: int = 0
-    completed: int = 0
-    failed: int = 0
-    open: int = 0
-    amount: Decimal = ZERO
-    completed_amount: Decimal = ZERO
-    payer_amount: Decimal = ZERO
-    payee_amount: Decimal = ZERO
-
-
-def _flag(condition: ColumnElement[bool]) -> Any:
-    return func.sum(case((condition, 1), else_=0))
-
-
-def _when_done(column: Any) -> Any:
-    return func.sum(case((col(A.local_state) == AttemptState.COMPLETED.value, column)))
-
-
-def totals(engine: Engine, flt: HistoryFilter) -> list[CurrencyTotal]:
-    """Count and sums per (operation, currency) of the matching payments, ordered for display."""
-    done = col(A.local_state) == AttemptState.COMPLETED.value
-    query = _filtered(
-        select(
-            col(A.operation_type),
-            col(A.currency),
-            _payer_currency.label("payer_cur"),
-            _payee_currency.label("payee_cur"),
-            func.count().label("n"),
-            _flag(done).label("n_done"),
-            _flag(col(A.local_state).in_(_states(FAILED_OUTCOMES))).label("n_failed"),
-            _flag(col(A.local_state).in_(_states(OPEN_OUTCOMES))).label("n_open"),
-            func.sum(col(A.amount)).label("amount"),
-            _when_done(col(A.amount)).label("done_amount"),
-            _when_done(col(A.payer_amount)).label("payer"),
-            _when_done(col(A.payee_amount)).label("payee"),
-        ),
-        flt,
-        engine,
-    ).group_by(col(A.operation_type), col(A.currency), _payer_currency, _payee_currency)
-    rows: dict[tuple[str, str], CurrencyTotal] = {}
-
-    def slot(operation: str, currency: str) -> CurrencyTotal:
-        return rows.setdefault((operation, currency), CurrencyTotal(operation, currency))
-
-    with engine.connect() as conn:
-        for r in conn.execute(query):
-            billed = slot(r.operation_type, r.currency)
-            billed.count += int(r.n)
-            billed.completed += int(r.n_done or 0)
-            billed.failed += int(r.n_failed or 0)
-            billed.open += int(r.n_open or 0)
-            billed.amount += r.amount or ZERO
-            billed.completed_amount += r.done_amount or ZERO
-            slot(r.operation_type, r.payer_cur).payer_amount += r.payer or ZERO
-            slot(r.operation_type, r.payee_cur).payee_amount += r.payee or ZERO
-    return [rows[key] for key in sorted(rows)]
-
-
-# --------------------------------------------------------------------------- charts
-
-
-@dataclass(frozen=True)
-class DayRow:
-    day: date
-    currency: str
-    outcome: Outcome
-    count: int
-    amount: Decimal
-
-
-def _day(engine: Engine) -> Any:
-    if engine.dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", col(A.created_at)))
-    return func.date(col(A.created_at))  # SQLite keeps UTC as naive text: date() reads the day
-
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-def daily(engine: Engine, flt: HistoryFilter) -> list[DayRow]:
-    """Payments per UTC day, currency and outcome (count and amount), oldest day first."""
-    day = _day(engine).label("day")
-    query = _filtered(
-        select(
-            day,
-            col(A.currency),
-            col(A.local_state),
-            func.count().label("n"),
-            func.sum(col(A.amount)).label("amt"),
-        ),
-        flt,
-        engine,
-    ).group_by(day, col(A.currency), col(A.local_state))
-    merged: dict[tuple[date, str, Outcome], list[Any]] = {}
-    with engine.connect() as conn:
-        for r in conn.execute(query):
-            key = (_as_date(r.day), r.currency, outcome_of(r.local_state))
-            entry = merged.setdefault(key, [0, ZERO])
-            entry[0] += int(r.n)
-            entry[1] += r.amt or ZERO
-    return [DayRow(d, c, o, n, a) for (d, c, o), (n, a) in sorted(merged.items())]
-
-
-BreakdownKey = Literal["method", "operation", "currency", "operator", "outcome"]
-
-_BREAKDOWN_COLUMNS: dict[str, Any] = {
-    "method": func.coalesce(col(A.method), ""),
-    "operation": col(A.operation_type),
-    "currency": col(A.currency),
-    "operator": col(A.operator),
-}
-
-
-@dataclass
-class BreakdownRow:
-    key: str
-    count: int = 0
-    completed: int = 0
-    failed: int = 0
-    open: int = 0
-    per_outcome: dict[Outcome, int] = field(default_factory=dict)
-
-    @property
-    def success_rate(self) -> Decimal | None:
-        """Completed share of the payments that reached an end (None before any did)."""
-        ended = self.completed + self.failed
-        return (Decimal(self.completed) / ended).quantize(Decimal("0.0001")) if ended else None
-
-
-def breakdown(engine: Engine, flt: HistoryFilter, by: BreakdownKey) -> list[BreakdownRow]:
-    """Counts per method, operation, currency, operator or outcome, with each one's success rate."""
-    if by != "outcome" and by not in _BREAKDOWN_COLUMNS:
-        raise ValueError(f"Cannot break the history down by {by!r}.")
-    key = _BREAKDOWN_COLUMNS.get(by, col(A.local_state)).label("k")
-    query = _filtered(select(key, col(A.local_state), func.count().label("n")), flt, engine).group_by(
-        key, col(A.local_state)
-    )
-    rows: dict[str, BreakdownRow] = {}
-    with engine.connect() as conn:
-        for r in conn.execute(query):
-            outcome = outcome_of(r.local_state)
-            name = outcome.value if by == "outcome" else (r.k or "—")
-            row = rows.setdefault(name, BreakdownRow(name))
-            n = int(r.n)
-            row.count += n
-            row.per_outcome[outcome] = row.per_outcome.get(outcome, 0) + n
-            if outcome is Outcome.COMPLETED:
-                row.completed += n
-            elif outcome in FAILED_OUTCOMES:
-                row.failed += n
-            elif outcome in OPEN_OUTCOMES:
-                row.open += n
-    return sorted(rows.values(), key=lambda row: (-row.count, row.key))
-
-
-# --------------------------------------------------------------------------- export
-
-EXPORT_HEADER = (
-    "Started (UTC)",
-    "Payment reference",
-    "Type",
-    "Outcome",
-    "Status at Dollr",
-    "Name",
-    "Phone",
-    "Method",
-    "Amount",
-    "Currency",
-    "Payer paid",
-    "Payer currency",
-    "Payee received",
-    "Payee currency",
-    "Document",
-    "Operator's transaction id",
-    "Started by",
-    "Finished (UTC)",
-    "Reason",
-)
-
-
-def amount_text(amount: Decimal | None, currency: str | None) -> str:
-    """An exact amount as plain text in the currency's minor units ("25.00", "1400")."""
-    if amount is None:
-        return ""
-    try:
-        return f"{quantize(amount, currency or '')}"
-    except ValueError:
-        return f"{amount.normalize():f}"
-
-
-def money_text(amount: Decimal | None, currency: str | None) -> str:
-    """ "USD 1,234.50" for display; "" when unknown."""
-    if amount is None or not currency:
-        return ""
-    try:
-        return format_money(amount, currency)
-    except ValueError:
-        return f"{currency} {amount.normalize():f}"
-
-
-def _time_text(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else ""
-
-
-def export_line(row: HistoryRow) -> list[str]:
-    return [
-        _time_text(row.created_at),
-        row.reference_id,
-        row.operation,
-        row.outcome.value,
-        row.remote_status or "",
-        row.party_name or "",
-        row.phone,
-        row.method or "",
-        amount_text(row.amount, row.currency),
-        row.currency,
-        amount_text(row.payer_amount, row.payer_currency),
-        row.payer_currency or "",
-        amount_text(row.payee_amount, row.payee_currency),
-        row.payee_currency or "",
-        row.document_number or "",
-        row.provider_transaction_id or "",
-        row.operator or "",
-        _time_text(row.final_at),
-        row.reason or "",
-    ]
-
-
-def export_csv(engine: Engine, flt: HistoryFilter, *, chunk_rows: int = 2000) -> Iterator[str]:
-    """Every matching payment as CSV text, header first, newest first, in chunks of `chunk_rows`."""
-    yield spreadsheet.heading(EXPORT_HEADER)
-    for chunk in _export_chunks(engine, flt, chunk_rows):
-        yield spreadsheet.lines(export_line(row) for row in chunk)
-
-
-def export_xlsx(engine: Engine, flt: HistoryFilter, *, chunk_rows: int = 2000) -> bytes:
-    """Every matching payment as an Excel workbook, the same columns and guard as the CSV."""
-    lines = (export_line(row) for chunk in _export_chunks(engine, flt, chunk_rows) for row in chunk)
-    return spreadsheet.workbook(EXPORT_HEADER, lines, sheet="Payments")
-
-
-def _export_chunks(engine: Engine, flt: HistoryFilter, chunk_rows: int) -> Iterator[list[HistoryRow]]:
-    """The matching payments, newest first, `chunk_rows` at a time.
-
-    Each chunk is read in its own short transaction (keyset on created_at, id), so a large export
-    never holds the ledger or memory for long.
-    """
-    base = _filtered(select(*_ROW_COLUMNS), flt, engine).order_by(*_NEWEST_FIRST).limit(chunk_rows)
-    after: tuple[datetime, int] | None = None
-    while True:
-        query = base
-        if after is not None:
-            created, row_id = after
-            query = query.where(
-                or_(col(A.created_at) < created, and_(col(A.created_at) == created, col(A.id) < row_id))
-            )
-        with engine.connect() as conn:
-            rows = [_row(r) for r in conn.execute(query)]
-        if not rows:
-            return
-        yield rows
-        if len(rows) < chunk_rows:
-            return
-        after = (rows[-1].created_at, rows[-1].id)

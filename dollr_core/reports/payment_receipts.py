@@ -16,12 +16,14 @@ from fpdf import FPDF
 from sqlmodel import Session, select
 
 from dollr_core.basics.access import Actor, Permission, require
+from dollr_core.basics.money import money_text
 from dollr_core.basics.phone import mask_phone
+from dollr_core.errors import NotFound
 from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE
 from dollr_core.ledger.intents import find_attempt
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, PaymentDetail
 from dollr_core.reports import history
-from dollr_core.reports.history import HistoryFilter, HistoryRow, Outcome, money_text, operation_name
+from dollr_core.reports.history import HistoryFilter, HistoryRow, Outcome, operation_name
 from dollr_core.reports.predictor import method_name
 from dollr_core.reports.receipts import set_up_fonts
 from dollr_core.reports.statements import movement
@@ -36,7 +38,7 @@ _COUNTERPART = {
 }
 
 
-class NoReceipt(LookupError):
+class NoReceipt(NotFound):
     """There is no receipt for this reference; the message says why."""
 
 
@@ -136,7 +138,7 @@ def browse(
     """Completed payments, newest first, searched by name, phone, reference, document or operator id."""
     require(actor, Permission.VIEW_RECEIPTS)
     flt = HistoryFilter(outcomes=(Outcome.COMPLETED,), text=text, operations=operations)
-    return history.page(svc.engine, flt, 1, limit).rows
+    return history.query_page(svc.engine, flt, 1, limit).rows
 
 
 def payment_receipt_pdf(view: PaymentReceipt, *, compress: bool = True) -> bytes:

@@ -23,6 +23,7 @@ from dollr_core.basics.enums import (
     SourceType,
 )
 from dollr_core.basics.money import check_currency, parse_amount
+from dollr_core.errors import InputRefused
 from dollr_core.explain import explain
 from dollr_core.ledger.tables import DocumentRecord
 from dollr_core.services import Services
@@ -89,7 +90,7 @@ class PreviewRequest:
         check_currency(target_currency)
         op = OperationType(operation)
         if op not in PREVIEW_OPERATIONS:
-            raise ValueError("Previews are available for collections and payouts.")
+            raise InputRefused("Previews are available for collections and payouts.")
         return cls(parse_amount(amount, currency), currency, target_currency, FeeBearer(fee_bearer), op)
 
 
@@ -217,7 +218,7 @@ def preview_document(
     require(actor, Permission.PREDICT_FEES)
     check_currency(target_currency)
     if record.status != SourceStatus.ACTIVE:
-        raise ValueError("Only published invoices and orders that are not paid yet can be previewed.")
+        raise InputRefused("Only published invoices and orders that are not paid yet can be previewed.")
     chosen = (
         list(methods) if methods else methods_for(OperationType.COLLECTION, record.currency, target_currency)
     )

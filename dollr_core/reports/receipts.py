@@ -28,12 +28,13 @@ from dollr_core.api.errors import DollrError
 from dollr_core.api.models import DocumentDetail, MerchantInfo, Receipt
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import MerchantType, SourceStatus, SourceType
+from dollr_core.basics.money import money_text
+from dollr_core.errors import NotFound
 from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE, failure_reason
 from dollr_core.flows import documents
 from dollr_core.flows.collect import latest_collection
 from dollr_core.flows.directory import customer_for_counterparty
 from dollr_core.ledger.tables import AttemptState, DocumentRecord
-from dollr_core.reports.history import money_text
 from dollr_core.reports.predictor import method_name
 from dollr_core.services import Services
 
@@ -224,7 +225,7 @@ def load_receipt(
     require(actor, Permission.VIEW_RECEIPTS)
     record = documents.find_document(svc, actor, text)
     if record is None:
-        raise LookupError(f"No invoice or order was found for {text.strip()!r}; check the number.")
+        raise NotFound(f"No invoice or order was found for {text.strip()!r}; check the number.")
     return receipt_for(svc, actor, record)
 
 

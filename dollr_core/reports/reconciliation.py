@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from dollr_core.api.errors import DollrError, NotFoundError, RateLimitError
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import ExecutionStatus, OperationType, SourceStatus, SourceType
+from dollr_core.errors import InputRefused, NotFound
 from dollr_core.flows import documents
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
@@ -79,7 +80,7 @@ def start_run(svc: Services, actor: Actor, first: date, last: date) -> Reconcili
     """A new run for the period, with one unchecked item per payment and per document paid."""
     require(actor, Permission.VIEW_STATEMENTS)
     if last < first:
-        raise ValueError(f"The period ends ({last}) before it starts ({first}).")
+        raise InputRefused(f"The period ends ({last}) before it starts ({first}).")
     start, end = _period(svc, first, last)
     run = ReconciliationRun(period_from=start, period_to=end, started_by=actor.email)
     with Session(svc.engine) as db:
@@ -272,7 +273,7 @@ def report(svc: Services, actor: Actor, run_id: int) -> Report:
     with Session(svc.engine) as db:
         run = db.get(ReconciliationRun, run_id)
         if run is None:
-            raise LookupError(f"No reconciliation run {run_id}.")
+            raise NotFound(f"No reconciliation run {run_id}.")
         items = list(
             db.exec(
                 select(ReconciliationItem)

@@ -32,11 +32,11 @@ from sqlmodel import Session, col, select
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import OperationType
-from dollr_core.basics.money import check_currency, parse_amount, to_decimal
+from dollr_core.basics.money import amount_text, check_currency, money_text, parse_amount, to_decimal
+from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import Attempt, AttemptState, OpeningBalance, PaymentDetail
-from dollr_core.reports.history import amount_text, money_text
 from dollr_core.reports.receipts import set_up_fonts
 from dollr_core.services import Services
 
@@ -45,7 +45,7 @@ ZERO = Decimal(0)
 MONEY_OUT = (OperationType.PAYOUT, OperationType.TRANSFER, OperationType.REFUND)
 
 
-class StatementError(ValueError):
+class StatementError(InputRefused):
     """The statement cannot be made as asked; the message says why in one sentence."""
 
 

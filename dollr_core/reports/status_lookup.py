@@ -21,6 +21,7 @@ from dollr_core.api.errors import DollrError, NotFoundError
 from dollr_core.api.models import Execution, SourceStatusResult
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import ExecutionStatus, OperationType, SourceStatus, SourceType
+from dollr_core.errors import InputRefused
 from dollr_core.explain import attempt_outcome, failure_reason
 from dollr_core.flows import documents
 from dollr_core.ledger import mirror
@@ -168,7 +169,7 @@ def look_up(svc: Services, actor: Actor, text: str) -> ReferenceLookup | Documen
     require(actor, Permission.LOOK_UP_STATUS)
     query = text.strip()
     if not query:
-        raise ValueError(
+        raise InputRefused(
             "Enter a payment reference, an invoice or order number, a name, a phone or an amount."
         )
     if parse_reference(query) is not None:
@@ -187,12 +188,12 @@ def search_payments(svc: Services, actor: Actor, text: str, *, limit: int = 20) 
     require(actor, Permission.LOOK_UP_STATUS)
     own_only = not actor.can(Permission.VIEW_HISTORY)
     flt = history.HistoryFilter(text=text, operators=(actor.email,) if own_only else ())
-    return PaymentSearch(text.strip(), history.newest(svc.engine, flt, limit), own_only)
+    return PaymentSearch(text.strip(), history.query_newest(svc.engine, flt, limit), own_only)
 
 
 def my_payments(svc: Services, actor: Actor, page: int = 1, size: int = 25) -> history.HistoryPage:
     """What this person sent or collected, newest first: every signed-in person has their own."""
-    return history.page(svc.engine, history.HistoryFilter(operators=(actor.email,)), page, size)
+    return history.query_page(svc.engine, history.HistoryFilter(operators=(actor.email,)), page, size)
 
 
 def lookup_reference(svc: Services, actor: Actor, text: str) -> ReferenceLookup:
@@ -201,7 +202,7 @@ def lookup_reference(svc: Services, actor: Actor, text: str) -> ReferenceLookup:
     require(actor, Permission.LOOK_UP_STATUS)
     reference = parse_reference(text)
     if reference is None:
-        raise ValueError("A payment reference looks like 550e8400-e29b-41d4-a716-446655440000.")
+        raise InputRefused("A payment reference looks like 550e8400-e29b-41d4-a716-446655440000.")
     attempt = find_attempt(svc.engine, reference)
     if attempt is not None:
         if not AttemptState(attempt.local_state).is_final:

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from dollr_core.basics.access import Actor, Permission, Role, require, roles_with
 from dollr_core.basics.money import SUPPORTED_CURRENCIES, parse_amount, quantize
 from dollr_core.config import AMOUNT_SETTINGS, Settings
+from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import Money, utcnow
 from dollr_core.ledger.tables import ConsoleSetting, Intent, IntentKind, IntentState
@@ -48,7 +49,7 @@ RULE_NAMES = {
 _NOT_COUNTED = (IntentState.REJECTED, IntentState.CANCELED, IntentState.FAILED)
 
 
-class RulesError(ValueError):
+class RulesError(InputRefused):
     """A rule change is refused; the message names the rule and the currency."""
 
 

@@ -21,8 +21,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor, Permission, require, require_any
-from dollr_core.basics.money import format_money
+from dollr_core.basics.money import money_text
 from dollr_core.basics.phone import mask_phone
+from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit, transitions
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.intents import fingerprint
@@ -38,7 +39,7 @@ from dollr_core.services import Services
 from dollr_core.team import approval_rules, notify
 
 
-class ApprovalError(ValueError):
+class ApprovalError(InputRefused):
     """The decision cannot be made; the message says why."""
 
 
@@ -222,7 +223,7 @@ EXPIRY_ACTOR = "system:approvals"
 
 
 def _money(intent: Intent) -> str:
-    return format_money(intent.amount, intent.currency) if intent.amount is not None else intent.currency
+    return money_text(intent.amount, intent.currency) or intent.currency
 
 
 def expire_decisions(svc: Services) -> list[Intent]:

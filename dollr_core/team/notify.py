@@ -32,10 +32,11 @@ from sqlmodel import Session, col, select
 
 from dollr_core.basics import mail
 from dollr_core.basics.access import Actor, Permission, Role, require
-from dollr_core.basics.money import format_money
+from dollr_core.basics.money import money_text
 from dollr_core.basics.phone import mask_phone
 from dollr_core.basics.redact import redact_text
 from dollr_core.basics.validation import printable
+from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import (
@@ -91,7 +92,7 @@ SEND_LEASE = timedelta(minutes=10)
 LOOK_BACK = timedelta(days=2)
 
 
-class NotifyError(ValueError):
+class NotifyError(InputRefused):
     """A notification setting is refused; the message says why."""
 
 
@@ -277,7 +278,7 @@ def decision(db: Session, svc: Services, *, key: str, what: str, maker: str, ver
 def find_events(svc: Services, *, now: datetime | None = None) -> int:
     """Queue what happened since the last passes: failed and long-processing payments, finished,
     paused and waiting batches, sign-in lock-outs. Returns how many events were looked at."""
-    from dollr_core.team.users import LOCK_AFTER  # the sign-in rule, read only
+    from dollr_core.team.sign_in import LOCK_AFTER  # the sign-in rule, read only
 
     now = now or utcnow()
     since = now - LOOK_BACK
@@ -379,8 +380,7 @@ def find_events(svc: Services, *, now: datetime | None = None) -> int:
 
 
 def _payment(attempt: Attempt) -> str:
-    known = attempt.amount is not None and attempt.currency
-    amount = format_money(attempt.amount, attempt.currency) if known else attempt.currency  # type: ignore[arg-type]
+    amount = money_text(attempt.amount, attempt.currency) or attempt.currency
     return f"{attempt.operation_type.lower()} of {amount} to {mask_phone(attempt.phone)}"
 
 

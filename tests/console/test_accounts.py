@@ -12,7 +12,7 @@ from console.widgets import NEVER_SAVED
 from dollr_core.basics.access import Role
 from dollr_core.ledger import audit
 from dollr_core.services import Services
-from dollr_core.team import users
+from dollr_core.team import sign_in, users
 
 from ..bulk.helpers import approved_batch
 from .conftest import PASSWORD
@@ -84,7 +84,7 @@ def test_change_your_own_password_on_your_account(page: Callable[..., AppTest], 
     assert "signed out" in at.success[0].value
     user = users.get_user(console.engine, OLIVIA)
     assert user is not None and at.session_state["session_generation"] == user.session_generation == 1
-    assert users.sign_in(console.engine, OLIVIA, NEW, client="t", sleep=lambda _s: None).email == OLIVIA
+    assert sign_in.sign_in(console.engine, OLIVIA, NEW, client="t", sleep=lambda _s: None).email == OLIVIA
 
 
 def test_an_admin_resets_and_the_user_chooses_a_new_password_at_sign_in(
@@ -117,4 +117,4 @@ def test_an_admin_resets_and_the_user_chooses_a_new_password_at_sign_in(
     at.run()
     assert not at.exception
     assert at.session_state["signed_in_email"] == OLIVIA
-    assert users.sign_in(console.engine, OLIVIA, NEW, client="t", sleep=lambda _s: None).email == OLIVIA
+    assert sign_in.sign_in(console.engine, OLIVIA, NEW, client="t", sleep=lambda _s: None).email == OLIVIA

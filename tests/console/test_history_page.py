@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dollr_core.basics.access import Actor, Role
-from dollr_core.reports import history
+from dollr_core.reports import history, history_export
 from dollr_core.reports.history import HistoryFilter, Outcome
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
@@ -152,8 +152,8 @@ def test_paging_and_a_new_filter_starts_on_page_one(page: Callable[..., AppTest]
 
 def test_export_is_exactly_the_filtered_rows(console: Services, payments: dict[str, str]) -> None:
     flt = HistoryFilter(operations=("PAYOUT",))
-    exported = list(csv.DictReader(io.StringIO("".join(history.export_csv(console.engine, flt)))))
-    shown = history.page(console.engine, flt, 1, 100).rows
+    exported = list(csv.DictReader(io.StringIO("".join(history_export.export_csv(console, FINANCE, flt)))))
+    shown = history.page(console, FINANCE, flt, 1, 100).rows
     assert [r["Payment reference"] for r in exported] == [r.reference_id for r in shown]
     assert {r["Payment reference"] for r in exported} == {payments["done"], payments["declined"]}
     by_ref = {r["Payment reference"]: r for r in exported}

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from dollr_core.basics.access import Role
 from dollr_core.ledger import audit
 from dollr_core.services import Services
-from dollr_core.team import users
+from dollr_core.team import sign_in, users
 
 from .conftest import PASSWORD
 
@@ -64,7 +64,7 @@ def test_an_admin_enrols_before_reaching_the_console(app: Callable[..., AppTest]
     assert later.text_input[0].autocomplete == "one-time-code"
     later.text_input[0].input("000000")
     _click(later, "Continue")
-    assert later.error[0].value == users.WRONG_CODE
+    assert later.error[0].value == sign_in.WRONG_CODE
     later.text_input[0].input(codes[3])
     _click(later, "Continue")
     assert later.session_state["signed_in_email"] == ADMIN
@@ -86,7 +86,7 @@ def test_an_admin_resets_someones_two_factor(page: Callable[..., AppTest], conso
     users.add_user(console.engine, email=ADMIN, role=Role.ADMIN, password=PASSWORD)
     users.add_user(console.engine, email="manager@example.com", role=Role.MANAGER, password=PASSWORD)
     secret = pyotp.random_base32()
-    users.enable_two_factor(console.engine, "manager@example.com", secret, pyotp.TOTP(secret).now())
+    sign_in.enable_two_factor(console.engine, "manager@example.com", secret, pyotp.TOTP(secret).now())
     at = page("pages/users.py", role=Role.ADMIN).run()
     assert [row for row in at.dataframe[0].value.to_dict("records") if row["Two-factor"] == "on"]
     at.selectbox(key="change_email").select("manager@example.com")

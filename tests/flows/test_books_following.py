@@ -14,7 +14,7 @@ from dollr_core.flows.collect import publish_new_document
 from dollr_core.flows.directory import Person
 from dollr_core.flows.documents import LineItem
 from dollr_core.ledger.tables import Attempt, DocumentRecord, PaymentDetail
-from dollr_core.reports import dashboard, history
+from dollr_core.reports import dashboard, history, history_export
 from dollr_core.reports.history import HistoryFilter, Outcome
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
@@ -59,7 +59,7 @@ def test_pay_link_payment_reaches_history_and_dashboard_with_no_click(
 
     follow_books(services, sync=False)  # the reconciler's pass: nobody pressed anything
 
-    rows = history.page(services.engine, HistoryFilter(operations=("COLLECTION",))).rows
+    rows = history.page(services, finance, HistoryFilter(operations=("COLLECTION",))).rows
     assert len(rows) == 1
     row = rows[0]
     paid = next(e for e in fresh_sandbox.executions() if e["reference_id"] == row.reference_id)
@@ -70,11 +70,11 @@ def test_pay_link_payment_reaches_history_and_dashboard_with_no_click(
     assert row.operator == finance.email  # the console's own document, paid by its link
     assert row.has_receipt
 
-    figures = dashboard.home_figures(services.engine)
+    figures = dashboard.home_figures(services, finance)
     collected = [t for t in figures.today_totals if t.operation == "COLLECTION" and t.currency == "USD"]
     assert collected and collected[0].completed == 1 and collected[0].payee_amount == row.payee_amount
     assert [b.collected for b in figures.balances if b.currency == "USD"] == [row.payee_amount]
-    export = "".join(history.export_csv(services.engine, HistoryFilter()))
+    export = "".join(history_export.export_csv(services, finance, HistoryFilter()))
     assert row.reference_id in export and (record.number or "") in export
 
     with Session(services.engine) as db:
@@ -127,7 +127,7 @@ def test_card_payment_waiting_for_3ds_is_followed_closely(
         row = db.get(DocumentRecord, record.id)
     assert row is not None and row.status == "PROCESSING"  # waiting for the customer
     assert row.check_count == 0  # looked at again within seconds, not the backed-off hour
-    assert history.count(services.engine, HistoryFilter()) == 0  # nothing booked before PAID
+    assert history.count(services, finance, HistoryFilter()) == 0  # nothing booked before PAID
 
 
 def test_paid_seen_first_by_a_page_is_still_booked(
@@ -140,6 +140,6 @@ def test_paid_seen_first_by_a_page_is_still_booked(
         seen = db.get(DocumentRecord, record.id)
     assert seen is not None and seen.status == "PAID"
     assert following.follow_documents(services) == 1
-    assert history.count(services.engine, HistoryFilter(outcomes=(Outcome.COMPLETED,))) == 1
+    assert history.count(services, finance, HistoryFilter(outcomes=(Outcome.COMPLETED,))) == 1
     make_due(services)
     assert following.follow_documents(services) == 0  # booked: never looked at again

@@ -80,7 +80,7 @@ def test_partial_refunds_up_to_the_remainder_then_refused(
     assert sorted(str(e["reference_id"]) for e in at_dollr) == sorted([first, second])
     assert all(e["status"] == "COMPLETED" for e in at_dollr)
     rows = history.page(
-        books.engine, HistoryFilter(operations=("REFUND",), outcomes=(Outcome.COMPLETED,))
+        books, finance, HistoryFilter(operations=("REFUND",), outcomes=(Outcome.COMPLETED,))
     ).rows
     assert {r.reference_id for r in rows} == {first, second}
     assert all(r.document_number for r in rows)  # shown against the document
@@ -145,7 +145,7 @@ def test_a_pay_link_payment_can_be_refunded(books: Services, fresh_sandbox: Sand
     record = published(books, finance, "refund-link", amount="80.00")
     pay_on_hosted_page(books, finance, fresh_sandbox, record)
     follow_books(books, sync=False)
-    paid = history.page(books.engine, HistoryFilter(operations=("COLLECTION",))).rows[0].reference_id
+    paid = history.page(books, finance, HistoryFilter(operations=("COLLECTION",))).rows[0].reference_id
     refunded = refund(books, finance, fresh_sandbox, paid, "80")
     assert [e["reference_id"] for e in refunds_at(fresh_sandbox)] == [refunded]
     assert [i.amount for i in refunds.refunds_of_document(books, record.source_type, record.dollr_id)] == [
@@ -180,7 +180,7 @@ def test_transfer_pays_once_and_shows_in_history_and_statement(
     at_dollr = [e for e in fresh_sandbox.executions() if e["operation_type"] == "TRANSFER"]
     assert [e["reference_id"] for e in at_dollr] == [final.reference_id]
     assert fresh_sandbox.wallets()["USD"] == Decimal("10000") - Decimal(str(at_dollr[0]["payer_amount"]))
-    row = history.page(books.engine, HistoryFilter(operations=("TRANSFER",))).rows[0]
+    row = history.page(books, finance, HistoryFilter(operations=("TRANSFER",))).rows[0]
     assert row.outcome is Outcome.COMPLETED and row.party_name == "Kofi Mensah"
     made = statements.build_statement(books.engine, "USD", Period.day(today))
     assert made.money_out(statements.OperationType.TRANSFER) == Decimal("30")

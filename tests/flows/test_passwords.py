@@ -9,7 +9,7 @@ from dollr_core.__main__ import main
 from dollr_core.basics.access import AccessDenied, Actor, Role
 from dollr_core.ledger import audit
 from dollr_core.services import Services
-from dollr_core.team import users
+from dollr_core.team import passwords, sign_in, users
 
 PASSWORD = "correct horse battery"
 NEW = "purple elephant dances"
@@ -17,26 +17,28 @@ OLIVIA = "olivia.operator@example.com"
 ADA = Actor("ada.admin@example.com", Role.ADMIN)
 
 
-def _sign_in(svc: Services, email: str, password: str) -> users.SignIn:
-    return users.sign_in(svc.engine, email, password, client="tester", sleep=lambda _s: None)
+def _sign_in(svc: Services, email: str, password: str) -> sign_in.SignIn:
+    return sign_in.sign_in(svc.engine, email, password, client="tester", sleep=lambda _s: None)
 
 
 def _change(svc: Services, current: str, new: str) -> int:
-    return users.change_own_password(svc.engine, OLIVIA, current, new, client="tester", sleep=lambda _s: None)
+    return passwords.change_own_password(
+        svc.engine, OLIVIA, current, new, client="tester", sleep=lambda _s: None
+    )
 
 
 @pytest.fixture
-def olivia(services: Services) -> users.SignIn:
+def olivia(services: Services) -> sign_in.SignIn:
     users.add_user(services.engine, email=OLIVIA, role=Role.OPERATOR, password=PASSWORD)
     users.add_user(services.engine, email=ADA.email, role=Role.ADMIN, password=PASSWORD)
     return _sign_in(services, OLIVIA, PASSWORD)
 
 
 def test_a_change_needs_the_current_password_and_ends_the_other_sessions(
-    services: Services, olivia: users.SignIn
+    services: Services, olivia: sign_in.SignIn
 ) -> None:
     other_tab = _sign_in(services, OLIVIA, PASSWORD)
-    with pytest.raises(users.SignInError, match="current password is not right"):
+    with pytest.raises(sign_in.SignInError, match="current password is not right"):
         _change(services, "not my password", NEW)
     assert users.current_actor(services.engine, OLIVIA, olivia.generation) is not None  # nothing changed
 
@@ -44,22 +46,24 @@ def test_a_change_needs_the_current_password_and_ends_the_other_sessions(
     assert kept != olivia.generation
     assert users.current_actor(services.engine, OLIVIA, kept) == olivia.actor  # the tab that changed it
     assert users.current_actor(services.engine, OLIVIA, other_tab.generation) is None  # every other tab
-    with pytest.raises(users.SignInError):
+    with pytest.raises(sign_in.SignInError):
         _sign_in(services, OLIVIA, PASSWORD)
     assert _sign_in(services, OLIVIA, NEW).generation == kept
     [changed] = audit.search(services.engine, audit.AuditFilter(action="password_changed"))
     assert (changed.actor, changed.target) == (OLIVIA, OLIVIA)
 
 
-def test_wrong_current_passwords_count_towards_the_lock_out(services: Services, olivia: users.SignIn) -> None:
-    for _ in range(users.LOCK_AFTER - 1):
-        with pytest.raises(users.SignInError, match="current password is not right"):
+def test_wrong_current_passwords_count_towards_the_lock_out(
+    services: Services, olivia: sign_in.SignIn
+) -> None:
+    for _ in range(sign_in.LOCK_AFTER - 1):
+        with pytest.raises(sign_in.SignInError, match="current password is not right"):
             _change(services, "not my password", NEW)
-    with pytest.raises(users.SignInError, match="now locked"):
+    with pytest.raises(sign_in.SignInError, match="now locked"):
         _change(services, "not my password", NEW)
-    with pytest.raises(users.SignInError, match="locked for about"):
+    with pytest.raises(sign_in.SignInError, match="locked for about"):
         _change(services, PASSWORD, NEW)  # the right one too, while locked
-    assert users.locked_until(services.engine, OLIVIA) is not None
+    assert sign_in.locked_until(services.engine, OLIVIA) is not None
 
 
 @pytest.mark.parametrize(
@@ -72,7 +76,7 @@ def test_wrong_current_passwords_count_towards_the_lock_out(services: Services, 
     ],
 )
 def test_the_policy_is_enforced_before_anything_is_checked(
-    services: Services, olivia: users.SignIn, new: str, problem: str
+    services: Services, olivia: sign_in.SignIn, new: str, problem: str
 ) -> None:
     with pytest.raises(users.UserError, match=problem):
         _change(services, PASSWORD, new)
@@ -81,21 +85,23 @@ def test_the_policy_is_enforced_before_anything_is_checked(
 
 
 def test_an_admin_reset_gives_a_temporary_password_that_must_be_replaced(
-    services: Services, olivia: users.SignIn
+    services: Services, olivia: sign_in.SignIn
 ) -> None:
-    temporary = users.reset_password(services.engine, OLIVIA, by=ADA)
+    temporary = passwords.reset_password(services.engine, OLIVIA, by=ADA)
     assert len(temporary) >= users.MIN_PASSWORD
     assert users.current_actor(services.engine, OLIVIA, olivia.generation) is None  # signed out
-    with pytest.raises(users.SignInError):
+    with pytest.raises(sign_in.SignInError):
         _sign_in(services, OLIVIA, PASSWORD)
     signed = _sign_in(services, OLIVIA, temporary)
-    assert users.next_step(services.engine, OLIVIA, signed.generation) is users.Step.NEW_PASSWORD
+    assert sign_in.next_step(services.engine, OLIVIA, signed.generation) is sign_in.Step.NEW_PASSWORD
     with pytest.raises(users.UserError, match="not the temporary one"):
-        users.replace_temporary_password(services.engine, OLIVIA, signed.generation, temporary)
-    kept = users.replace_temporary_password(services.engine, OLIVIA, signed.generation, NEW)
-    assert users.next_step(services.engine, OLIVIA, kept) is None
-    with pytest.raises(users.SignInError, match="Sign in again"):  # a second go (another tab) is refused
-        users.replace_temporary_password(services.engine, OLIVIA, signed.generation, "another new password")
+        passwords.replace_temporary_password(services.engine, OLIVIA, signed.generation, temporary)
+    kept = passwords.replace_temporary_password(services.engine, OLIVIA, signed.generation, NEW)
+    assert sign_in.next_step(services.engine, OLIVIA, kept) is None
+    with pytest.raises(sign_in.SignInError, match="Sign in again"):  # a second go (another tab) is refused
+        passwords.replace_temporary_password(
+            services.engine, OLIVIA, signed.generation, "another new password"
+        )
     assert _sign_in(services, OLIVIA, NEW).email == OLIVIA
     trail = [
         (r.actor, r.action, r.target)
@@ -105,19 +111,19 @@ def test_an_admin_reset_gives_a_temporary_password_that_must_be_replaced(
     assert sorted(trail) == [(ADA.email, "password_reset", OLIVIA), (OLIVIA, "password_changed", OLIVIA)]
 
 
-def test_only_an_admin_resets_and_not_their_own(services: Services, olivia: users.SignIn) -> None:
+def test_only_an_admin_resets_and_not_their_own(services: Services, olivia: sign_in.SignIn) -> None:
     with pytest.raises(AccessDenied):
-        users.reset_password(services.engine, ADA.email, by=olivia.actor)
+        passwords.reset_password(services.engine, ADA.email, by=olivia.actor)
     with pytest.raises(users.UserError, match="Change your password"):
-        users.reset_password(services.engine, ADA.email, by=ADA)
+        passwords.reset_password(services.engine, ADA.email, by=ADA)
     with pytest.raises(users.UserError, match="No user"):
-        users.reset_password(services.engine, "nobody@example.com", by=ADA)
+        passwords.reset_password(services.engine, "nobody@example.com", by=ADA)
     assert audit.search(services.engine, audit.AuditFilter(action="password_reset")) == []
 
 
 def test_reset_from_the_servers_shell(
     services: Services,
-    olivia: users.SignIn,
+    olivia: sign_in.SignIn,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -125,7 +131,7 @@ def test_reset_from_the_servers_shell(
     assert main(["users", "reset-password", "--email", OLIVIA]) == 0
     temporary = capsys.readouterr().out.splitlines()[-1]
     signed = _sign_in(services, OLIVIA, temporary)
-    assert users.next_step(services.engine, OLIVIA, signed.generation) is users.Step.NEW_PASSWORD
+    assert sign_in.next_step(services.engine, OLIVIA, signed.generation) is sign_in.Step.NEW_PASSWORD
     [reset] = audit.search(services.engine, audit.AuditFilter(action="password_reset"))
     assert (reset.actor, reset.target) == ("command line", OLIVIA)
     assert main(["users", "reset-password", "--email", "nobody@example.com"]) == 1

@@ -11,7 +11,7 @@ from dollr_core.basics.access import AccessDenied, Actor, Role
 from dollr_core.ledger import audit
 from dollr_core.ledger.tables import RecoveryCode
 from dollr_core.services import Services
-from dollr_core.team import two_factor, users
+from dollr_core.team import passwords, sign_in, two_factor, users
 
 PASSWORD = "correct horse battery"
 MIA = "mia.manager@example.com"
@@ -23,16 +23,16 @@ def _no_wait(_seconds: float) -> None:
     pass
 
 
-def _sign_in(svc: Services, email: str = MIA) -> users.SignIn:
-    return users.sign_in(svc.engine, email, PASSWORD, client="tester", sleep=_no_wait)
+def _sign_in(svc: Services, email: str = MIA) -> sign_in.SignIn:
+    return sign_in.sign_in(svc.engine, email, PASSWORD, client="tester", sleep=_no_wait)
 
 
 def _code(svc: Services, generation: int, typed: str, email: str = MIA) -> None:
-    users.check_second_factor(svc.engine, email, generation, typed, client="tester", sleep=_no_wait)
+    sign_in.check_second_factor(svc.engine, email, generation, typed, client="tester", sleep=_no_wait)
 
 
-def _step(svc: Services, signed: users.SignIn, *, done: bool = False) -> users.Step | None:
-    return users.next_step(
+def _step(svc: Services, signed: sign_in.SignIn, *, done: bool = False) -> sign_in.Step | None:
+    return sign_in.next_step(
         svc.engine, signed.email, signed.generation, second_factor_done=done, required_roles=REQUIRED
     )
 
@@ -41,8 +41,8 @@ def _enrol(svc: Services, email: str = MIA) -> tuple[str, list[str]]:
     enrolment = two_factor.new_enrolment(email)
     assert enrolment.uri.startswith("otpauth://totp/") and enrolment.qr_png().startswith(b"\x89PNG")
     with pytest.raises(users.UserError, match="does not match"):
-        users.enable_two_factor(svc.engine, email, enrolment.secret, "12345x")
-    codes = users.enable_two_factor(svc.engine, email, enrolment.secret, pyotp.TOTP(enrolment.secret).now())
+        sign_in.enable_two_factor(svc.engine, email, enrolment.secret, "12345x")
+    codes = sign_in.enable_two_factor(svc.engine, email, enrolment.secret, pyotp.TOTP(enrolment.secret).now())
     return enrolment.secret, codes
 
 
@@ -55,18 +55,18 @@ def mia(services: Services) -> Services:
 
 def test_a_required_role_enrols_right_after_the_password(mia: Services) -> None:
     signed = _sign_in(mia)
-    assert _step(mia, signed) is users.Step.ENROL
+    assert _step(mia, signed) is sign_in.Step.ENROL
     users.add_user(mia.engine, email="olivia@example.com", role=Role.OPERATOR, password=PASSWORD)
     assert _step(mia, _sign_in(mia, "olivia@example.com")) is None  # optional for the others
 
     _secret, codes = _enrol(mia)
     assert len(codes) == 10 and len(set(codes)) == 10
-    assert _step(mia, signed) is users.Step.SECOND_FACTOR  # any sign-in from now on needs a code
+    assert _step(mia, signed) is sign_in.Step.SECOND_FACTOR  # any sign-in from now on needs a code
     with Session(mia.engine) as db:
         stored = [r.code_hash for r in db.exec(select(RecoveryCode)).all()]
     assert sorted(stored) == sorted(two_factor.hash_recovery_code(c) for c in codes)
     assert not set(codes) & set(stored)  # only hashes are kept
-    assert users.recovery_codes_left(mia.engine, MIA) == 10
+    assert sign_in.recovery_codes_left(mia.engine, MIA) == 10
     [enabled] = audit.search(mia.engine, audit.AuditFilter(action="two_factor_enabled"))
     assert enabled.target == MIA
 
@@ -74,7 +74,7 @@ def test_a_required_role_enrols_right_after_the_password(mia: Services) -> None:
 def test_a_password_alone_no_longer_signs_in_and_a_code_works_once(mia: Services) -> None:
     secret, _codes = _enrol(mia)
     signed = _sign_in(mia)
-    assert _step(mia, signed) is users.Step.SECOND_FACTOR
+    assert _step(mia, signed) is sign_in.Step.SECOND_FACTOR
     [password_step] = [
         r for r in audit.search(mia.engine, audit.AuditFilter(action="sign_in")) if r.actor == MIA
     ]
@@ -83,16 +83,16 @@ def test_a_password_alone_no_longer_signs_in_and_a_code_works_once(mia: Services
     enrolled_at = users.get_user(mia.engine, MIA).totp_last_step  # type: ignore[union-attr]
     assert enrolled_at is not None
     # The code the enrolment used is refused from now on, and so is any older one.
-    with pytest.raises(users.SignInError) as refused:
+    with pytest.raises(sign_in.SignInError) as refused:
         _code(mia, signed.generation, totp.generate_otp(enrolled_at))
-    assert str(refused.value) == users.WRONG_CODE
-    with pytest.raises(users.SignInError):
+    assert str(refused.value) == sign_in.WRONG_CODE
+    with pytest.raises(sign_in.SignInError):
         _code(mia, signed.generation, totp.generate_otp(enrolled_at - 1))
     next_code = totp.generate_otp(enrolled_at + 1)  # the next window's, within the allowed drift
     _code(mia, signed.generation, next_code)
     assert _step(mia, signed, done=True) is None
     again = _sign_in(mia)
-    with pytest.raises(users.SignInError, match="used already"):
+    with pytest.raises(sign_in.SignInError, match="used already"):
         _code(mia, again.generation, next_code)  # the same code, another tab: refused
 
 
@@ -100,9 +100,9 @@ def test_recovery_codes_sign_in_once_each(mia: Services) -> None:
     _secret, codes = _enrol(mia)
     signed = _sign_in(mia)
     _code(mia, signed.generation, codes[0].upper().replace("-", " "))  # typed loosely
-    assert users.recovery_codes_left(mia.engine, MIA) == 9
+    assert sign_in.recovery_codes_left(mia.engine, MIA) == 9
     signed = _sign_in(mia)
-    with pytest.raises(users.SignInError, match="used already"):
+    with pytest.raises(sign_in.SignInError, match="used already"):
         _code(mia, signed.generation, codes[0])
     _code(mia, signed.generation, codes[1])
     assert [r.target for r in audit.search(mia.engine, audit.AuditFilter(action="recovery_code_used"))] == [
@@ -114,30 +114,30 @@ def test_recovery_codes_sign_in_once_each(mia: Services) -> None:
 def test_wrong_codes_lock_the_email_however_often_the_password_is_typed(mia: Services) -> None:
     _secret, codes = _enrol(mia)
     waits: list[float] = []
-    for attempt in range(users.LOCK_AFTER):
+    for attempt in range(sign_in.LOCK_AFTER):
         signed = _sign_in(mia)  # the right password each time: it does not restart the count
-        with pytest.raises(users.SignInError) as refused:
-            users.check_second_factor(
+        with pytest.raises(sign_in.SignInError) as refused:
+            sign_in.check_second_factor(
                 mia.engine, MIA, signed.generation, "000000", client="tester", sleep=waits.append
             )
-        if attempt < users.LOCK_AFTER - 1:
-            assert str(refused.value) == users.WRONG_CODE
+        if attempt < sign_in.LOCK_AFTER - 1:
+            assert str(refused.value) == sign_in.WRONG_CODE
     assert "now locked" in str(refused.value)
     assert waits == [0.5, 1.0, 2.0, 4.0, 8.0]  # slowed down like wrong passwords
-    with pytest.raises(users.SignInError, match="locked for about"):
+    with pytest.raises(sign_in.SignInError, match="locked for about"):
         _code(mia, signed.generation, codes[0])  # a right code is refused while locked
-    with pytest.raises(users.SignInError, match="locked for about"):
+    with pytest.raises(sign_in.SignInError, match="locked for about"):
         _sign_in(mia)
-    assert users.recovery_codes_left(mia.engine, MIA) == 10  # the refused code was not spent
+    assert sign_in.recovery_codes_left(mia.engine, MIA) == 10  # the refused code was not spent
 
 
 def test_a_second_factor_from_an_older_session_is_refused(mia: Services) -> None:
     _secret, codes = _enrol(mia)
     signed = _sign_in(mia)
-    users.reset_password(mia.engine, MIA, by=ADA)  # the password changed since it was typed
-    with pytest.raises(users.SignInError):
+    passwords.reset_password(mia.engine, MIA, by=ADA)  # the password changed since it was typed
+    with pytest.raises(sign_in.SignInError):
         _code(mia, signed.generation, codes[0])
-    with pytest.raises(users.SignInError, match="sign in again"):
+    with pytest.raises(sign_in.SignInError, match="sign in again"):
         _step(mia, signed)
 
 
@@ -145,22 +145,22 @@ def test_an_admin_resets_two_factor_and_the_role_enrols_again(mia: Services) -> 
     _enrol(mia)
     signed = _sign_in(mia)
     with pytest.raises(AccessDenied):
-        users.reset_two_factor(mia.engine, ADA.email, by=Actor(MIA, Role.MANAGER))
+        sign_in.reset_two_factor(mia.engine, ADA.email, by=Actor(MIA, Role.MANAGER))
     with pytest.raises(users.UserError, match="Another admin"):
-        users.reset_two_factor(mia.engine, ADA.email, by=ADA)
-    users.reset_two_factor(mia.engine, MIA, by=ADA)
+        sign_in.reset_two_factor(mia.engine, ADA.email, by=ADA)
+    sign_in.reset_two_factor(mia.engine, MIA, by=ADA)
     assert users.current_actor(mia.engine, MIA, signed.generation) is None  # signed out
-    assert users.recovery_codes_left(mia.engine, MIA) == 0
-    assert _step(mia, _sign_in(mia)) is users.Step.ENROL
+    assert sign_in.recovery_codes_left(mia.engine, MIA) == 0
+    assert _step(mia, _sign_in(mia)) is sign_in.Step.ENROL
     [reset] = audit.search(mia.engine, audit.AuditFilter(action="two_factor_reset"))
     assert (reset.actor, reset.target) == (ADA.email, MIA)
     with pytest.raises(users.UserError, match="no two-factor"):
-        users.reset_two_factor(mia.engine, MIA, by=ADA)
+        sign_in.reset_two_factor(mia.engine, MIA, by=ADA)
 
 
 def test_company_sign_in_users_rely_on_their_provider(mia: Services) -> None:
     users.add_user(mia.engine, email="boss@example.com", role=Role.ADMIN, password=None)
-    signed = users.actor_for_oidc(mia.engine, "boss@example.com")
+    signed = sign_in.actor_for_oidc(mia.engine, "boss@example.com")
     assert _step(mia, signed) is None  # an admin, yet no enrolment: the provider has the factor
     with pytest.raises(users.UserError, match="company account"):
-        users.enable_two_factor(mia.engine, "boss@example.com", pyotp.random_base32(), "123456")
+        sign_in.enable_two_factor(mia.engine, "boss@example.com", pyotp.random_base32(), "123456")

@@ -21,7 +21,7 @@ from dollr_core.flows import payouts
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import Attempt, Batch, BatchState, Notification, NotificationState
 from dollr_core.services import Services
-from dollr_core.team import approvals, notify, users
+from dollr_core.team import approvals, notify, sign_in, users
 from dollr_sandbox import Sandbox
 
 from ..conftest import make_services
@@ -174,9 +174,9 @@ def test_events_found_in_the_ledger_and_no_secret_in_any_message(
         role=Role.FINANCE,
         password="correct horse battery",
     )
-    for _ in range(users.LOCK_AFTER):
-        with contextlib.suppress(users.SignInError):
-            users.sign_in(
+    for _ in range(sign_in.LOCK_AFTER):
+        with contextlib.suppress(sign_in.SignInError):
+            sign_in.sign_in(
                 notifying.engine, MAKER.email, "wrong password!", client="test", sleep=lambda _s: None
             )
     notify.notify_once(notifying)

@@ -9,8 +9,7 @@ from decimal import Decimal
 from sqlalchemy import Engine
 
 from dollr_core.basics.access import Actor, Role
-from dollr_core.ledger import open_ledger
-from dollr_core.reports import dashboard, history
+from dollr_core.reports import dashboard, history, history_totals
 from dollr_core.reports.history import HistoryFilter, Outcome
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
@@ -31,7 +30,7 @@ def test_figures_match_what_the_sandbox_holds(services: Services, fresh_sandbox:
     remote = executions_by_reference(fresh_sandbox)
 
     # every history row carries Dollr's own amounts and status
-    for row in history.page(services.engine, HistoryFilter(), 1, 100).rows:
+    for row in history.page(services, FINANCE, HistoryFilter(), 1, 100).rows:
         executed = remote[row.reference_id]
         assert row.remote_status == executed["status"]
         if row.outcome is Outcome.COMPLETED:
@@ -40,7 +39,7 @@ def test_figures_match_what_the_sandbox_holds(services: Services, fresh_sandbox:
                 executed["payee_amount"],
             )
 
-    figures = dashboard.home_figures(services.engine)
+    figures = dashboard.home_figures(services, OPERATOR)  # every role sees the home page
     today = {(t.operation, t.currency): t for t in figures.today_totals}
     assert today[("PAYOUT", "USD")].completed_amount == Decimal("25")
     assert today[("COLLECTION", "USD")].completed_amount == Decimal("275")
@@ -62,8 +61,9 @@ def test_figures_match_what_the_sandbox_holds(services: Services, fresh_sandbox:
     )  # type: ignore[operator]
 
     # the dashboard's "today" is the history's "today": same numbers, same query
-    same_day = history.totals(
-        services.engine,
+    same_day = history_totals.totals(
+        services,
+        FINANCE,
         HistoryFilter(since=figures.today, until=figures.today, outcomes=(Outcome.COMPLETED,)),
     )
     assert {(t.operation, t.currency, t.completed_amount) for t in same_day if t.count} == {
@@ -72,8 +72,8 @@ def test_figures_match_what_the_sandbox_holds(services: Services, fresh_sandbox:
     assert dashboard.sandbox_balances(services) is None  # these services talk to a sandbox over HTTP
 
 
-def test_days_and_weeks_are_utc_and_start_on_monday(ledger_url: str) -> None:
-    engine: Engine = open_ledger(ledger_url)
+def test_days_and_weeks_are_utc_and_start_on_monday(services: Services) -> None:
+    engine: Engine = services.engine
     try:
         sunday, monday = NOON - timedelta(days=1), NOON  # NOON is a Monday
         add(
@@ -85,7 +85,7 @@ def test_days_and_weeks_are_utc_and_start_on_monday(ledger_url: str) -> None:
             attempt(created_at=monday + timedelta(days=2), amount="16.00", state="FAILED"),
             attempt(created_at=monday + timedelta(days=2), amount="3.00", operation_type="TRANSFER"),
         )
-        figures = dashboard.home_figures(engine, now=monday + timedelta(days=2, hours=3))
+        figures = dashboard.home_figures(services, OPERATOR, now=monday + timedelta(days=2, hours=3))
         assert figures.week_start == monday.date()
         assert [(t.operation, t.completed_amount) for t in figures.today_totals] == [
             ("COLLECTION", Decimal("8.00")),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,22 +12,24 @@ import pytest
 from sqlalchemy import Engine
 
 from dollr_core.basics import spreadsheet
-from dollr_core.ledger import open_ledger
-from dollr_core.reports import history
+from dollr_core.basics.access import Actor, Role
+from dollr_core.reports import history, history_export, history_totals
 from dollr_core.reports.history import HistoryFilter, Outcome
+from dollr_core.services import Services
 
 from .fakes import NOON, add, attempt
 
+#: The history is a finance report: the report functions check the actor's permission.
+FINANCE = Actor("fred@example.com", Role.FINANCE)
+
 
 @pytest.fixture
-def engine(ledger_url: str) -> Iterator[Engine]:
-    engine = open_ledger(ledger_url)
-    yield engine
-    engine.dispose()
+def engine(services: Services) -> Engine:
+    return services.engine
 
 
 def refs(engine: Engine, flt: HistoryFilter) -> set[str]:
-    return {r.reference_id for r in history.page(engine, flt, 1, 1000).rows}
+    return {r.reference_id for r in history.query_page(engine, flt, 1, 1000).rows}
 
 
 def test_each_filter_narrows_the_rows(engine: Engine) -> None:
@@ -83,7 +84,7 @@ def test_each_filter_narrows_the_rows(engine: Engine) -> None:
     assert refs(engine, HistoryFilter(since=day, until=day, currencies=("RWF",), text="ma")) == set()
 
 
-def test_totals_are_exact_decimals_per_operation_and_currency(engine: Engine) -> None:
+def test_totals_are_exact_decimals_per_operation_and_currency(engine: Engine, services: Services) -> None:
     add(engine, *(attempt(amount="0.10") for _ in range(1000)))  # floats would drift here
     add(
         engine,
@@ -108,7 +109,7 @@ def test_totals_are_exact_decimals_per_operation_and_currency(engine: Engine) ->
             payee_amount=Decimal("7000"),
         ),
     )
-    totals = {(t.operation, t.currency): t for t in history.totals(engine, HistoryFilter())}
+    totals = {(t.operation, t.currency): t for t in history_totals.totals(services, FINANCE, HistoryFilter())}
     usd = totals[("PAYOUT", "USD")]
     assert (usd.count, usd.completed, usd.failed, usd.open) == (1002, 1000, 1, 1)
     assert usd.amount == Decimal("1234671.22") and isinstance(usd.amount, Decimal)
@@ -126,17 +127,17 @@ def test_totals_are_exact_decimals_per_operation_and_currency(engine: Engine) ->
     rwf = totals[("PAYOUT", "RWF")]
     assert (rwf.completed_amount, rwf.payer_amount) == (Decimal("7000"), Decimal("7140"))
     # a filter applies to the totals exactly as to the rows
-    failed = history.totals(engine, HistoryFilter(outcomes=(Outcome.FAILED,)))
+    failed = history_totals.totals(services, FINANCE, HistoryFilter(outcomes=(Outcome.FAILED,)))
     assert [(t.operation, t.currency, t.count, t.amount) for t in failed] == [
         ("PAYOUT", "USD", 1, Decimal("1234567.89"))
     ]
 
 
-def test_paging_is_newest_first_without_gaps_or_repeats(engine: Engine) -> None:
+def test_paging_is_newest_first_without_gaps_or_repeats(engine: Engine, services: Services) -> None:
     rows = add(engine, *(attempt(created_at=NOON + timedelta(minutes=i)) for i in range(23)))
     rows += add(engine, *(attempt() for _ in range(4)))  # five at NOON in all: the newer id comes first
     newest_first = [*reversed(rows[1:23]), *reversed(rows[23:]), rows[0]]
-    first, second, third = (history.page(engine, HistoryFilter(), n, 10) for n in (1, 2, 3))
+    first, second, third = (history.page(services, FINANCE, HistoryFilter(), n, 10) for n in (1, 2, 3))
     assert (first.total, first.pages, len(first.rows), len(second.rows), len(third.rows)) == (
         27,
         3,
@@ -148,13 +149,13 @@ def test_paging_is_newest_first_without_gaps_or_repeats(engine: Engine) -> None:
     assert len(set(seen)) == 27
     assert seen == [r["reference_id"] for r in newest_first]
     assert (third.first, third.last) == (21, 27)
-    assert history.page(engine, HistoryFilter(), 99, 10).page == 3  # past the end: the last page
-    assert history.page(engine, HistoryFilter(), 0, 10).page == 1
-    empty = history.page(engine, HistoryFilter(text="nobody"), 1, 10)
+    assert history.page(services, FINANCE, HistoryFilter(), 99, 10).page == 3  # past the end: the last page
+    assert history.page(services, FINANCE, HistoryFilter(), 0, 10).page == 1
+    empty = history.page(services, FINANCE, HistoryFilter(text="nobody"), 1, 10)
     assert (empty.total, empty.rows, empty.pages, empty.first) == (0, [], 1, 0)
 
 
-def test_daily_and_breakdowns(engine: Engine) -> None:
+def test_daily_and_breakdowns(engine: Engine, services: Services) -> None:
     monday, tuesday = NOON, NOON + timedelta(days=1)
     add(
         engine,
@@ -165,7 +166,8 @@ def test_daily_and_breakdowns(engine: Engine) -> None:
         attempt(created_at=tuesday, state="ACCEPTED"),
     )
     days = {
-        (d.day, d.currency, d.outcome): (d.count, d.amount) for d in history.daily(engine, HistoryFilter())
+        (d.day, d.currency, d.outcome): (d.count, d.amount)
+        for d in history_totals.daily(services, FINANCE, HistoryFilter())
     }
     assert days == {
         (monday.date(), "USD", Outcome.COMPLETED): (2, Decimal("12.00")),
@@ -173,17 +175,19 @@ def test_daily_and_breakdowns(engine: Engine) -> None:
         (tuesday.date(), "LRD", Outcome.COMPLETED): (1, Decimal("1.25")),
         (tuesday.date(), "USD", Outcome.PROCESSING): (1, Decimal("10.00")),
     }
-    by_method = {r.key: r for r in history.breakdown(engine, HistoryFilter(), "method")}
+    by_method = {r.key: r for r in history_totals.breakdown(services, FINANCE, HistoryFilter(), "method")}
     assert (by_method["MTN_MOMO_LBR"].count, by_method["MTN_MOMO_LBR"].open) == (4, 1)
     assert by_method["MTN_MOMO_LBR"].success_rate == Decimal(1)
     assert by_method["ORANGE_MONEY_LBR"].success_rate == Decimal(0)
-    by_outcome = {r.key: r.count for r in history.breakdown(engine, HistoryFilter(), "outcome")}
+    by_outcome = {
+        r.key: r.count for r in history_totals.breakdown(services, FINANCE, HistoryFilter(), "outcome")
+    }
     assert by_outcome == {"Completed": 3, "Failed": 1, "Processing": 1}
     with pytest.raises(ValueError):
-        history.breakdown(engine, HistoryFilter(), "phone")  # type: ignore[arg-type]
+        history_totals.breakdown(services, FINANCE, HistoryFilter(), "phone")  # type: ignore[arg-type]
 
 
-def test_export_streams_exactly_the_filtered_rows(engine: Engine) -> None:
+def test_export_streams_exactly_the_filtered_rows(engine: Engine, services: Services) -> None:
     add(
         engine, *(attempt(created_at=NOON + timedelta(seconds=i % 5), amount=f"{i}.50") for i in range(1, 40))
     )
@@ -201,36 +205,42 @@ def test_export_streams_exactly_the_filtered_rows(engine: Engine) -> None:
         ),
     )
     flt = HistoryFilter(currencies=("USD",))
-    chunks = list(history.export_csv(engine, flt, chunk_rows=7))
+    chunks = list(history_export.export_csv(services, FINANCE, flt, chunk_rows=7))
     assert len(chunks) > 3, "streamed in chunks, not built at once"
     assert chunks[0].startswith(spreadsheet.BYTE_ORDER_MARK)  # Excel reads accented names right
     exported = list(csv.DictReader(io.StringIO("".join(chunks).removeprefix(spreadsheet.BYTE_ORDER_MARK))))
-    shown = history.page(engine, flt, 1, 1000).rows
+    shown = history.page(services, FINANCE, flt, 1, 1000).rows
     assert [r["Payment reference"] for r in exported] == [r.reference_id for r in shown]
     assert len(exported) == 40
-    assert tuple(exported[0]) == history.EXPORT_HEADER
+    assert tuple(exported[0]) == history_export.EXPORT_HEADER
     evil = next(r for r in exported if r["Outcome"] == "Failed")
     assert evil["Name"].startswith("'=")  # never a formula in a spreadsheet
     assert evil["Reason"].startswith("the payer declined")
     assert {r["Amount"] for r in exported} >= {"1.50", "39.50", "2.00"}
     assert all(r["Currency"] == "USD" for r in exported)
-    assert list(history.export_csv(engine, HistoryFilter(text="nobody"))) == [chunks[0]]  # header only
+    assert list(history_export.export_csv(services, FINANCE, HistoryFilter(text="nobody"))) == [
+        chunks[0]
+    ]  # header only
 
 
-def test_the_workbook_export_holds_the_same_rows_as_the_csv(engine: Engine) -> None:
+def test_the_workbook_export_holds_the_same_rows_as_the_csv(engine: Engine, services: Services) -> None:
     add(engine, *(attempt(amount=f"{i}.50") for i in range(1, 12)))
     add(engine, attempt(party_name='=HYPERLINK("http://evil")', state="FAILED", amount="2.00"))
     flt = HistoryFilter(currencies=("USD",))
-    text = "".join(history.export_csv(engine, flt, chunk_rows=5)).removeprefix(spreadsheet.BYTE_ORDER_MARK)
+    text = "".join(history_export.export_csv(services, FINANCE, flt, chunk_rows=5)).removeprefix(
+        spreadsheet.BYTE_ORDER_MARK
+    )
     from_csv = [list(r.values()) for r in csv.DictReader(io.StringIO(text))]
-    sheet = openpyxl.load_workbook(io.BytesIO(history.export_xlsx(engine, flt, chunk_rows=5))).worksheets[0]
+    sheet = openpyxl.load_workbook(
+        io.BytesIO(history_export.export_xlsx(services, FINANCE, flt, chunk_rows=5))
+    ).worksheets[0]
     [heading, *rows] = [[c.value or "" for c in row] for row in sheet.iter_rows()]
-    assert tuple(heading) == history.EXPORT_HEADER
+    assert tuple(heading) == history_export.EXPORT_HEADER
     evil = next(r for r in rows if r[heading.index("Outcome")] == "Failed")
     assert evil[heading.index("Name")] == '=HYPERLINK("http://evil")'  # text in a workbook, no apostrophe
     assert [[c.removeprefix("'") for c in r] for r in from_csv] == rows
 
 
-def test_operators_lists_who_started_payments(engine: Engine) -> None:
+def test_operators_lists_who_started_payments(engine: Engine, services: Services) -> None:
     add(engine, attempt(), attempt(operator="fred@example.com"), attempt(operator="fred@example.com"))
-    assert history.operators(engine) == ["fred@example.com", "olivia@example.com"]
+    assert history.operators(services, FINANCE) == ["fred@example.com", "olivia@example.com"]

