@@ -114,3 +114,20 @@ def page_link(page: str, label: str, *, where: Any = st, icon: str | None = None
         where.page_link(page, label=label, query_params=query or None, icon=icon)
     except StreamlitPageNotFoundError:  # the page runs on its own (as in tests): a plain link
         where.markdown(f"[{label}]({Path(page).stem}?{urlencode(query)})")
+
+
+# --------------------------------------------------------------------------- toasts after a rerun
+
+_TOASTS = "widgets:toasts"
+
+
+def toast_later(message: str, icon: str = ":material/check_circle:") -> None:
+    """Say what just happened on the next run: a callback or an `st.rerun()` would swallow a toast
+    shown now, so it waits in session_state until `show_toasts` draws it."""
+    st.session_state.setdefault(_TOASTS, []).append((message, icon))
+
+
+def show_toasts() -> None:
+    """Draw (once) the toasts queued by `toast_later`; call it near the top of a page."""
+    for message, icon in st.session_state.pop(_TOASTS, []):
+        st.toast(message, icon=icon)
