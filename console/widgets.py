@@ -68,8 +68,10 @@ def attempt_summary(attempt: Attempt) -> None:
         attempt.payee_amount or attempt.predicted_payee_amount, attempt.payee_currency or attempt.currency
     )
     party = f"{attempt.party_name} ({mask_phone(attempt.phone)})" if attempt.phone else "—"
+    # The reference in full, wrapped on a phone (a table cell would cut it off), ready to copy.
+    st.caption("Payment reference: quote it to look this payment up")
+    st.code(attempt.reference_id, language=None, wrap_lines=True)
     rows = {
-        "Reference": attempt.reference_id,
         "Payment status at Dollr": attempt.remote_status or "not known yet",
         "Customer" if collecting else "Recipient": party,
         "Amount": money(attempt.amount, attempt.currency),

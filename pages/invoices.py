@@ -128,26 +128,28 @@ def find_section() -> None:
 
 
 def item_rows(record: DocumentRecord, detail: DocumentDetail, *, editable: bool) -> None:
+    """One line per item that stays a line on a phone: name with "qty × price" under it, the line
+    total, and (on a draft) Edit / Remove. Columns that do not wrap keep a row from becoming a stack."""
+    spec = [5, 3, 3] if editable else [5, 3]
     if not detail.items:
         st.info("No items yet. Add the first one below.")
     else:
-        heads = st.columns([4, 1, 2, 2, 1.3, 1.6] if editable else [4, 1, 2, 2])
-        for col, head in zip(heads, ["Item", "Quantity", "Unit price", "Line total"], strict=False):
-            col.caption(head)
+        heads = st.columns(spec, wrap=False)
+        heads[0].caption("Item")
+        heads[1].caption("Line total")
     for number, item in enumerate(detail.items, start=1):
         if editable and st.session_state.get(EDITING) == item.id:
             edit_item(record, item)
             continue
-        cols = st.columns([4, 1, 2, 2, 1.3, 1.6] if editable else [4, 1, 2, 2])
+        cols = st.columns(spec, wrap=False, vertical_alignment="center")
         cols[0].text(f"{number}. {item.name}")
-        cols[1].text(f"× {item.qty}")
-        cols[2].text(money(item.amount, record.currency))
-        cols[3].text(money(item.amount * item.qty, record.currency))
+        cols[0].caption(f"{item.qty} × {money(item.amount, record.currency)}")
+        cols[1].text(money(item.amount * item.qty, record.currency))
         if editable:
-            if cols[4].button("Edit", key=f"invoices:edit:{item.id}"):
-                st.session_state[EDITING] = item.id
-                st.rerun()
-            with cols[5]:
+            with cols[2].container(horizontal=True, gap="small"):
+                if st.button("Edit", key=f"invoices:edit:{item.id}"):
+                    st.session_state[EDITING] = item.id
+                    st.rerun()
                 remove = ui.action("Remove", key=f"invoices:remove:{item.id}", primary=False)
             if remove:
                 change_items(
