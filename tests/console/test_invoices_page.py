@@ -201,7 +201,8 @@ def test_cancel_a_draft_after_confirming(page: Page, console: Services, api: Api
     at.button(key="invoices:cancel_yes").click().run()
     assert not errors(at)
     assert invoice_on_dollr(api, record.dollr_id)["status"] == "CANCELED"
-    assert [t.value for t in at.toast] == [f"{record.number} is cancelled: the customer can no longer pay it."]
+    said = f"{record.number} is cancelled: the customer can no longer pay it."
+    assert [t.value for t in at.toast] == [said]
     assert listed_status(at, record.number or "") == "Cancelled (CANCELED)"
     assert not any(b.key in ("invoices:publish", "invoices:cancel") for b in at.button)
     [trail] = audit.search(console.engine, audit.AuditFilter(action="invoice_canceled"))
