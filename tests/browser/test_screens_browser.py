@@ -7,7 +7,6 @@ so one run shows every problem."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .conftest import Console, Shots, sign_in
@@ -23,15 +22,15 @@ OVERFLOW = """() => {
 }"""
 
 
-def settle(tab: Any, deadline_s: float = 20.0) -> None:
-    """Wait until Streamlit has finished the run (its "running" widget gone, a title drawn)."""
+def settle(tab: Any) -> None:
+    """Wait until Streamlit has finished the run: the app says it is not running, and no element
+    of the previous run is left (greyed out) on screen."""
     tab.locator("[data-testid=stMain] h1").first.wait_for()
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if tab.locator("[data-testid=stStatusWidget]").count() == 0:
-            break
-        tab.wait_for_timeout(200)
-    tab.wait_for_timeout(300)  # the last deltas of the run are painted
+    tab.wait_for_function(
+        """() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'notRunning'
+                 && !document.querySelector('[data-stale=true]')"""
+    )
+    tab.wait_for_timeout(700)  # tables paint their canvas a moment after the run
 
 
 def problems_on(tab: Any) -> list[str]:
