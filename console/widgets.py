@@ -88,8 +88,10 @@ def attempt_summary(attempt: Attempt) -> None:
         attempt.payee_amount or attempt.predicted_payee_amount, attempt.payee_currency or attempt.currency
     )
     party = f"{attempt.party_name} ({mask_phone(attempt.phone)})" if attempt.phone else "—"
+    # The reference in full, wrapped on a phone (a table cell would cut it off), ready to copy.
+    st.caption("Payment reference: quote it to look this payment up")
+    st.code(attempt.reference_id, language=None, wrap_lines=True)
     rows = {
-        "Reference": attempt.reference_id,
         "Payment status at Dollr": attempt.remote_status or "not known yet",
         "Customer" if collecting else "Recipient": party,
         "Amount": money(attempt.amount, attempt.currency),
@@ -134,3 +136,20 @@ def page_link(page: str, label: str, *, where: Any = st, icon: str | None = None
         where.page_link(page, label=label, query_params=query or None, icon=icon)
     except StreamlitPageNotFoundError:  # the page runs on its own (as in tests): a plain link
         where.markdown(f"[{label}]({Path(page).stem}?{urlencode(query)})")
+
+
+# --------------------------------------------------------------------------- toasts after a rerun
+
+_TOASTS = "widgets:toasts"
+
+
+def toast_later(message: str, icon: str = ":material/check_circle:") -> None:
+    """Say what just happened on the next run: a callback or an `st.rerun()` would swallow a toast
+    shown now, so it waits in session_state until `show_toasts` draws it."""
+    st.session_state.setdefault(_TOASTS, []).append((message, icon))
+
+
+def show_toasts() -> None:
+    """Draw (once) the toasts queued by `toast_later`; call it near the top of a page."""
+    for message, icon in st.session_state.pop(_TOASTS, []):
+        st.toast(message, icon=icon)

@@ -12,7 +12,7 @@ from decimal import Decimal
 import streamlit as st
 
 from console.context import require_page, services
-from console.widgets import money, page_link, plain, show_error
+from console.widgets import money, page_link, plain, show_error, show_toasts, toast_later
 from dollr_core.basics.access import Permission
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.basics.phone import mask_phone
@@ -23,7 +23,7 @@ from dollr_core.team import approval_rules, approvals
 
 who = require_page(Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOUTS, Permission.MANAGE_USERS)
 svc = services()
-FLASH = "approvals:flash"
+CONFIRMING = "approvals:confirming"  # the approval waiting for "Yes, approve" in the dialog
 ERROR = "approvals:error"  # why the last decision was refused, shown once
 
 
@@ -47,22 +47,47 @@ def decide(kind: str, target: str, approve: bool, shown: str) -> None:
         if kind == "payout":
             decided = approvals.decide_payout(svc, who, target, decision)
             if decided.state == IntentState.AWAITING_APPROVAL:
-                st.session_state[FLASH] = "Your approval is recorded: a second manager must approve it too."
+                toast_later("Your approval is recorded: a second manager must approve it too.")
                 return
         else:
             batch = approvals.decide_batch(svc, who, int(target), decision)
             if batch.state == BatchState.AWAITING_APPROVAL:
-                st.session_state[FLASH] = "Your approval is recorded: a second manager must approve it too."
+                toast_later("Your approval is recorded: a second manager must approve it too.")
                 return
     except Exception as exc:
         st.session_state[ERROR] = exc
         return
     verb = "approved" if approve else "rejected"
-    st.session_state[FLASH] = f"The {kind} is {verb}; its maker can see it now."
+    toast_later(f"The {kind} is {verb}; its maker can see it now.")
 
 
-def decision_controls(kind: str, target: str, maker: str, shown: str) -> None:
-    """Reason, Approve and Reject for one item; `shown` is the fingerprint of what the card shows."""
+def ask_to_confirm(kind: str, target: str, shown: str, what: str, then: str) -> None:
+    """Approve's callback: nothing is decided yet; the dialog asks first, keeping what was shown."""
+    st.session_state[CONFIRMING] = (kind, target, shown, what, then)
+
+
+def stop_confirming() -> None:
+    st.session_state.pop(CONFIRMING, None)
+
+
+@st.dialog("Approve?", on_dismiss=stop_confirming)
+def confirm_approval(kind: str, target: str, shown: str, what: str, then: str) -> None:
+    """States what approving does before it is recorded; the decision binds what the card showed."""
+    st.markdown(f"You are approving **{what}**.")
+    st.markdown(then)
+    yes, back = st.columns(2)
+    if yes.button("Yes, approve", type="primary", key="approvals:confirm", width="stretch"):
+        stop_confirming()
+        decide(kind, target, True, shown)
+        st.rerun()
+    if back.button("Go back", key="approvals:confirm_back", width="stretch"):
+        stop_confirming()
+        st.rerun()
+
+
+def decision_controls(kind: str, target: str, maker: str, shown: str, what: str, then: str) -> None:
+    """Reason, Approve and Reject for one item; `shown` is the fingerprint of what the card shows,
+    `what` and `then` say in the confirmation what is approved and what happens next."""
     st.text_input(
         "Reason (needed to reject; the maker will read it)",
         key=f"reason:{target}",
@@ -76,8 +101,8 @@ def decision_controls(kind: str, target: str, maker: str, shown: str) -> None:
         key=f"approve:{target}",
         disabled=own,
         help="You made this, so someone else must approve it." if own else None,
-        on_click=decide,
-        args=(kind, target, True, shown),
+        on_click=ask_to_confirm,
+        args=(kind, target, shown, what, then),
     )
     reject.button(
         "Reject", key=f"reject:{target}", disabled=own, on_click=decide, args=(kind, target, False, shown)
@@ -105,7 +130,14 @@ def money_out_card(intent: Intent) -> None:
                 "Made at": when(intent),
             }
         )
-        decision_controls("payout", intent.intent_key, intent.operator, approvals.payout_fingerprint(intent))
+        decision_controls(
+            "payout",
+            intent.intent_key,
+            intent.operator,
+            approvals.payout_fingerprint(intent),
+            f"a {what.lower()} of {money(intent.amount, intent.currency)} to {intent.party_name}",
+            f"{intent.operator} can then send it; the money leaves our wallet when they do.",
+        )
 
 
 def payout_card(intent: Intent) -> None:
@@ -134,7 +166,18 @@ def payout_card(intent: Intent) -> None:
                 "Note": intent.note or "—",
             }
         )
-        decision_controls("payout", intent.intent_key, intent.operator, approvals.payout_fingerprint(intent))
+        decision_controls(
+            "payout",
+            intent.intent_key,
+            intent.operator,
+            approvals.payout_fingerprint(intent),
+            f"a payout of {money(quote.amount, quote.currency)} to {quote.name}"
+            f" ({quote.carrier} {mask_phone(quote.phone)}), our wallet debited"
+            f" {money(quote.wallet_debit, quote.currency)}",
+            next_step(
+                intent.approvals_needed, intent.first_approved_by, intent.operator, "send it from Pay someone"
+            ),
+        )
 
 
 def batch_card(batch: Batch) -> None:
@@ -156,7 +199,26 @@ def batch_card(batch: Batch) -> None:
                 else "Needs two different managers: yours is the first approval."
             )
         details(rows)
-        decision_controls("batch", str(batch.id), batch.created_by, totals.fingerprint)
+        amounts = ", ".join(money(amount, currency) for currency, amount in sorted(totals.amounts.items()))
+        decision_controls(
+            "batch",
+            str(batch.id),
+            batch.created_by,
+            totals.fingerprint,
+            f"bulk payout #{batch.id} ({batch.name}): {totals.rows} payments, {amounts} in all",
+            next_step(
+                batch.approvals_needed, batch.first_approved_by, batch.created_by, "start it on Bulk payouts"
+            ),
+        )
+
+
+def next_step(needed: int, first_approved_by: str | None, maker: str, action: str) -> str:
+    """What approving leads to, in the words of the confirmation."""
+    if needed >= 2 and not first_approved_by:
+        return (
+            "Yours is the first of two approvals: a second manager must approve it too. No money moves now."
+        )
+    return f"{maker} can then {action}; the money moves only when they do. No money moves now."
 
 
 def payout_state(intent: Intent) -> str:
@@ -189,7 +251,7 @@ def send_again(intent_key: str) -> None:
     except Exception as exc:
         st.session_state[ERROR] = exc
         return
-    st.session_state[FLASH] = "Sent for approval again."
+    toast_later("Sent for approval again.")
 
 
 def amount_or_none(amount: Decimal | None, currency: str) -> str:
@@ -255,7 +317,7 @@ def save_rules(locked: frozenset[str]) -> None:
     except Exception as exc:
         st.session_state[ERROR] = exc
         return
-    st.session_state[FLASH] = "The approval rules are saved; the audit trail shows what changed."
+    toast_later("The approval rules are saved; the audit trail shows what changed.")
 
 
 def my_items() -> None:
@@ -304,9 +366,7 @@ def my_items() -> None:
 
 st.title("Approvals")
 st.caption("Large payouts and bulk payouts wait here until a manager who did not make them says yes.")
-flash = st.session_state.pop(FLASH, None)
-if flash:
-    st.success(flash)
+show_toasts()
 refused = st.session_state.pop(ERROR, None)
 if refused is not None:
     show_error(refused)
@@ -324,6 +384,10 @@ if who.can(Permission.APPROVE):
         batch_card(batch)
     if not batches_waiting:
         st.caption("None right now.")
+
+    confirming = st.session_state.get(CONFIRMING)
+    if confirming:
+        confirm_approval(*confirming)
 
 if who.can(Permission.PAY_OUT) or who.can(Permission.BULK_PAYOUTS):
     my_items()

@@ -295,6 +295,11 @@ def show_rows(flt: HistoryFilter, total: int) -> None:
         [table_row(r) for r in shown.rows],
         hide_index=True,
         width="stretch",
+        # Who and how much stay in view when the table scrolls sideways (on a phone it must).
+        column_config={
+            "Name": st.column_config.TextColumn(pinned=True),
+            "Amount": st.column_config.TextColumn(pinned=True),
+        },
         on_select="rerun",
         selection_mode="single-row",
         key=TABLE,

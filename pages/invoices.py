@@ -15,7 +15,7 @@ import streamlit as st
 
 from console import documents_ui as ui
 from console.context import intent_key, new_intent, require_page, services
-from console.widgets import money, page_link
+from console.widgets import money, page_link, plain, show_toasts, toast_later
 from dollr_core.api.models import DocumentDetail, Item
 from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import SourceStatus, SourceType
@@ -130,26 +130,28 @@ def find_section() -> None:
 
 
 def item_rows(record: DocumentRecord, detail: DocumentDetail, *, editable: bool) -> None:
+    """One line per item that stays a line on a phone: name with "qty × price" under it, the line
+    total, and (on a draft) Edit / Remove. Columns that do not wrap keep a row from becoming a stack."""
+    spec = [5, 3, 3] if editable else [5, 3]
     if not detail.items:
         st.info("No items yet. Add the first one below.")
     else:
-        heads = st.columns([4, 1, 2, 2, 1.3, 1.6] if editable else [4, 1, 2, 2])
-        for col, head in zip(heads, ["Item", "Quantity", "Unit price", "Line total"], strict=False):
-            col.caption(head)
+        heads = st.columns(spec, wrap=False)
+        heads[0].caption("Item")
+        heads[1].caption("Line total")
     for number, item in enumerate(detail.items, start=1):
         if editable and st.session_state.get(EDITING) == item.id:
             edit_item(record, item)
             continue
-        cols = st.columns([4, 1, 2, 2, 1.3, 1.6] if editable else [4, 1, 2, 2])
+        cols = st.columns(spec, wrap=False, vertical_alignment="center")
         cols[0].text(f"{number}. {item.name}")
-        cols[1].text(f"× {item.qty}")
-        cols[2].text(money(item.amount, record.currency))
-        cols[3].text(money(item.amount * item.qty, record.currency))
+        cols[0].caption(f"{item.qty} × {money(item.amount, record.currency)}")
+        cols[1].text(money(item.amount * item.qty, record.currency))
         if editable:
-            if cols[4].button("Edit", key=f"invoices:edit:{item.id}"):
-                st.session_state[EDITING] = item.id
-                st.rerun()
-            with cols[5]:
+            with cols[2].container(horizontal=True, gap="small"):
+                if st.button("Edit", key=f"invoices:edit:{item.id}"):
+                    st.session_state[EDITING] = item.id
+                    st.rerun()
                 remove = ui.action("Remove", key=f"invoices:remove:{item.id}", primary=False)
             if remove:
                 change_items(
@@ -211,25 +213,43 @@ def change_items(record: DocumentRecord, change: Callable[[], DocumentDetail], b
 
 def cancel_controls(record: DocumentRecord) -> None:
     what = ui.kind_label(record.source_type).lower()
-    if st.session_state.get(CANCELLING) != record.id:
-        if ui.action(f"Cancel this {what}…", key="invoices:cancel", primary=False, icon=":material/block:"):
-            st.session_state[CANCELLING] = record.id
-            st.rerun()
-        return
+    if ui.action(f"Cancel this {what}…", key="invoices:cancel", primary=False, icon=":material/block:"):
+        st.session_state[CANCELLING] = record.id
+        st.rerun()
+    if st.session_state.get(CANCELLING) == record.id:
+        confirm_cancel(record)
+
+
+def stop_cancelling() -> None:
+    st.session_state.pop(CANCELLING, None)
+
+
+@st.dialog("Cancel it?", on_dismiss=stop_cancelling)
+def confirm_cancel(record: DocumentRecord) -> None:
+    """What cancelling does, stated before it is done; nothing changes until "Yes, cancel it"."""
+    what = ui.kind_label(record.source_type).lower()
+    st.markdown(
+        f"**{ui.kind_label(record.source_type)} {record.number}** for {plain(record.customer_name)},"
+        f" {money(record.total_amount, record.currency)}."
+    )
+    if record.status == SourceStatus.ACTIVE:
+        st.markdown("It is published: its payment link stops working and the customer can no longer pay it.")
     st.warning(
-        f"Cancel {record.number}? The customer will no longer be able to pay it, and it cannot be undone."
+        f"Cancel {record.number}? The customer will no longer be able to pay it, and it cannot be undone:"
+        f" to bill them again, make a new {what}."
     )
     yes_col, no_col = st.columns(2)
-    if yes_col.button("Yes, cancel it", type="primary", key="invoices:cancel_yes"):
-        del st.session_state[CANCELLING]
+    if yes_col.button("Yes, cancel it", type="primary", key="invoices:cancel_yes", width="stretch"):
+        stop_cancelling()
         try:
             documents.cancel(svc, who, record)
         except Exception as exc:
             ui.fail(PANEL, exc)  # the document may have changed state: say it at the top
         ui.forget(detail_slot(record))
+        toast_later(f"{record.number} is cancelled: the customer can no longer pay it.")
         st.rerun()
-    if no_col.button("No, keep it", key="invoices:cancel_no"):
-        del st.session_state[CANCELLING]
+    if no_col.button("No, keep it", key="invoices:cancel_no", width="stretch"):
+        stop_cancelling()
         st.rerun()
 
 
@@ -391,6 +411,7 @@ if OPEN not in st.session_state and (linked := st.query_params.get("number")):
     st.session_state[OPEN] = found.id if found else None
 
 st.title("Invoices & orders")
+show_toasts()
 st.caption("Bill a customer: make a draft, add what they buy, publish it, then collect the payment.")
 new_tab, find_tab = st.tabs(["New draft", "Find invoices & orders"])
 with new_tab:

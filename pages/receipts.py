@@ -8,6 +8,7 @@ seconds, so reruns cost no call to Dollr.
 from __future__ import annotations
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from console.context import require_page, services
 from console.widgets import money, page_link, show_error
@@ -82,22 +83,21 @@ def show_receipt(view: ReceiptView) -> None:
         key="receipts_pdf",
         on_click="ignore",  # a rerun on click can lose the file (Streamlit 1.67)
     )
-    second.download_button(
-        "Printable page",
-        data=lambda: receipts.receipt_html(view),
-        file_name=f"receipt-{slug}.html",
-        mime="text/html",
-        icon=":material/print:",
-        key="receipts_html",
-        on_click="ignore",  # a rerun on click can lose the file (Streamlit 1.67)
-        help="A clean page to open in your browser and print (Ctrl+P or ⌘P).",
-    )
+    if second.button("Printable page", icon=":material/print:", key="receipts_print"):
+        print_view(view)
     if view.receipt_url:
         third.link_button("Customer's receipt on Dollr", view.receipt_url, icon=":material/open_in_new:")
         st.caption("Send this link to the customer for their own copy:")
         st.code(view.receipt_url, language=None)
     else:
         third.caption("Dollr gave no customer link for this receipt.")
+
+
+@st.dialog("Printable receipt", width="large")
+def print_view(view: ReceiptView) -> None:
+    """The receipt laid out for paper in its own frame, so Print prints the receipt alone."""
+    st.caption("Press Print (or Ctrl+P / ⌘P inside the receipt) to print it or save it as a PDF.")
+    components.html(receipts.receipt_html(view, print_button=True), height=720, scrolling=True)
 
 
 def refund_controls(view: ReceiptView) -> None:

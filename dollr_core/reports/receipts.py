@@ -481,12 +481,16 @@ h1 { font-size: 1.4em; margin-bottom: 0; } h2 { font-size: 1.15em; margin-top: 1
 table { border-collapse: collapse; width: 100%; margin-top: .5em; }
 th, td { border-bottom: 1px solid #ccc; padding: .35em .5em; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; } .muted { color: #555; font-size: .9em; }
-@media print { body { margin: 0; } a { color: inherit; text-decoration: none; } }
+@media print { body { margin: 0; } a { color: inherit; text-decoration: none; } .no-print { display: none; } }
+.no-print { font: inherit; padding: .4em 1.2em; cursor: pointer; }
 """
+_PRINT_BUTTON = '<button class=no-print type=button onclick="window.print()">Print</button>'
 
 
-def receipt_html(view: ReceiptView) -> str:
-    """A standalone, print-friendly HTML page of the receipt; every value is escaped."""
+def receipt_html(view: ReceiptView, *, print_button: bool = False) -> str:
+    """A standalone, print-friendly HTML page of the receipt; every value is escaped.
+
+    With ``print_button`` the page carries a Print button (hidden on paper) that prints just it."""
 
     def esc(text: object) -> str:
         return html.escape(str(text), quote=True)
@@ -503,7 +507,7 @@ def receipt_html(view: ReceiptView) -> str:
     note = f"<p>{esc(view.note)}</p>" if view.note else ""
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(view.title)}</title>"
-        f"<style>{_PRINT_CSS}</style></head><body>"
+        f"<style>{_PRINT_CSS}</style></head><body>{_PRINT_BUTTON if print_button else ''}"
         f"<h1>{esc(view.merchant.name)}</h1><p class=muted>{merchant}</p>"
         f"<h2>{esc(view.title)}</h2><p><strong>Customer</strong><br>{customer}</p>{note}"
         "<table><tr><th>Item</th><th class=num>Qty</th>"

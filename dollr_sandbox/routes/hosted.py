@@ -161,7 +161,7 @@ def hosted_page(request: Request, state: StateDep, token: str) -> Response:
     """The hosted payment page: data for programs, a page with forms for a browser."""
     with state.transaction():
         data = _page_data(state, by_token(state, token), token)
-    if "text/html" in request.headers.get("accept", ""):
+    if _wants_page(request):
         return HTMLResponse(_render(data, token))
     return _json(data)
 
@@ -224,14 +224,25 @@ def authenticate_route(
     return _json(authenticate(state, reference_id, body.succeed))
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser asks for ``text/html`` first; programs (and the console's client) ask for JSON."""
+    return "text/html" in request.headers.get("accept", "")
+
+
 @router.get("/receipts/{token}")
-def hosted_receipt(state: StateDep, token: str) -> Response:
+def hosted_receipt(request: Request, state: StateDep, token: str) -> Response:
+    """The customer's receipt: JSON for programs, a printable page for the customer's browser."""
     with state.transaction():
         source = by_token(state, token).source
         paid_by = state.executions.get(source.paid_by) if source.paid_by else None
         if paid_by is None:
+            if _wants_page(request):
+                return HTMLResponse(_render_no_receipt(source.number, source.status.value), status_code=404)
             raise invalid(("path", "token"), f"{source.number} is {source.status.value}: no receipt yet")
-        return _json(views.receipt(source, paid_by))
+        receipt = views.receipt(source, paid_by).model_dump()
+    if _wants_page(request):
+        return HTMLResponse(_render_receipt(receipt, source.number))
+    return _json(receipt)
 
 
 # --- the page ------------------------------------------------------------------------------
@@ -239,7 +250,60 @@ def hosted_receipt(state: StateDep, token: str) -> Response:
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}"
     "fieldset{margin:1rem 0}label{display:block;margin:.4rem 0}.problem{color:#a00}"
+    "table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}"
+    "th,td{text-align:left;padding:.3rem .4rem;border-bottom:1px solid #ddd;vertical-align:top}"
+    ".num{text-align:right;white-space:nowrap}.muted{color:#666;font-size:.9em}"
+    "@media print{.no-print{display:none}body{margin:0}}"
 )
+_HEAD = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8>"
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+)
+
+
+def _money(amount: Any, currency: str) -> str:
+    return f"{currency} {round_to(amount, currency):,}"
+
+
+def _render_receipt(receipt: dict[str, Any], number: str) -> str:
+    """The receipt as the customer sees it: what they bought, what they paid, how and when."""
+    e = html.escape
+    currency = str(receipt["currency"])
+    items = receipt.get("invoice_items") or receipt.get("order_items") or []
+    kind = "Invoice" if "invoice_number" in receipt else "Order"
+    rows = "".join(
+        f"<tr><td>{e(str(i['name']))}</td><td class=num>{int(i['qty'])}</td>"
+        f"<td class=num>{e(_money(i['amount'], str(i['currency'])))}</td></tr>"
+        for i in items
+    )
+    paid_at = receipt.get("paid_at")
+    figures = [
+        ("Total", _money(receipt["total_amount"], currency)),
+        ("You paid", _money(receipt["payer_amount"], str(receipt["payer_currency"]))),
+        ("Paid with", str(getattr(receipt["payment_method"], "value", receipt["payment_method"]))),
+        ("Paid on", format_datetime(paid_at) if paid_at else "—"),
+        ("Payment reference", str(receipt["reference_id"])),
+    ]
+    if receipt.get("provider_transaction_id"):
+        figures.append(("Provider's transaction", str(receipt["provider_transaction_id"])))
+    table = "".join(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in figures)
+    return (
+        f"{_HEAD}<title>Receipt for {e(number)}</title><style>{_STYLE}</style></head><body>"
+        f'<h1>Receipt</h1><p data-testid="receipt-number">{kind} {e(number)} — <strong>Paid</strong></p>'
+        "<table><tr><th>Item</th><th class=num>Qty</th><th class=num>Amount</th></tr>"
+        f"{rows}</table><table>{table}</table>"
+        '<p class=no-print><button onclick="window.print()">Print this receipt</button></p>'
+        "<p class=muted>Dollr sandbox: a test receipt, no real money moved.</p></body></html>"
+    )
+
+
+def _render_no_receipt(number: str, status: str) -> str:
+    e = html.escape
+    return (
+        f"{_HEAD}<title>No receipt yet</title><style>{_STYLE}</style></head><body>"
+        f"<h1>No receipt yet</h1><p>{e(number)} is not paid ({e(status)}), so there is no receipt for it "
+        "yet. Pay it with the link the merchant sent you, then open this page again.</p></body></html>"
+    )
 
 
 def _options(values: list[str], chosen: str) -> str:
@@ -255,8 +319,7 @@ def _render(data: dict[str, Any], token: str, problem: str | None = None) -> str
     total = round_to(data["total_amount"], currency)
     status = SourceStatus(data["status"])
     parts = [
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Pay {e(data['source_number'])}"
-        f"</title><style>{_STYLE}</style></head><body>",
+        f"{_HEAD}<title>Pay {e(data['source_number'])}</title><style>{_STYLE}</style></head><body>",
         f"<h1>Pay {e(data['source_number'])}</h1>",
         f'<p>Amount: <strong data-testid="amount">{e(currency)} {total}</strong></p>',
         f'<p>Status: <strong data-testid="status">{e(status.value)}</strong></p>',
@@ -274,6 +337,10 @@ def _render(data: dict[str, Any], token: str, problem: str | None = None) -> str
         parts.append(
             f"<p>This checkout expired at {e(str(data['expires_at']))}. "
             "Ask the merchant for a new payment link.</p>"
+        )
+    elif status is SourceStatus.PAID:
+        parts.append(
+            f'<p>Thank you: this is paid. <a href="/_sandbox/receipts/{e(token)}">See your receipt</a>.</p>'
         )
     elif status is SourceStatus.PROCESSING:
         parts.append("<p>A payment is in progress: this page shows its outcome when you reload it.</p>")

@@ -56,6 +56,7 @@ def test_a_payout_above_the_higher_threshold_needs_two_different_managers(
         _open(first, "Approvals")
         first.get_by_text("Needs two different managers: yours is the first approval.").wait_for()
         first.get_by_role("button", name="Approve").first.click()
+        first.get_by_role("dialog").get_by_role("button", name="Yes, approve").click()
         first.get_by_text("Approved so far by manager@example.com; one more needed.").wait_for()
         Shots(first, "two-managers-first")("first approval")
 
@@ -63,6 +64,7 @@ def test_a_payout_above_the_higher_threshold_needs_two_different_managers(
         _open(second, "Approvals")
         second.get_by_text("Approved so far by manager@example.com; one more needed.").wait_for()
         second.get_by_role("button", name="Approve").first.click()
+        second.get_by_role("dialog").get_by_role("button", name="Yes, approve").click()
         second.get_by_text("The payout is approved").wait_for()
 
         _open(maker, "Approvals")

@@ -86,6 +86,10 @@ def test_manager_sees_who_what_and_fees_then_approves(
 
     at.button(key="approve:k-750").click()
     at.run()
+
+    at.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
+
+    at.run()
     assert "The payout is approved" in texts(at)
     assert "Payouts waiting for approval (0)" in [h.value for h in at.subheader]
     decided = get_intent(console.engine, "k-750")
@@ -131,6 +135,8 @@ def test_nobody_approves_their_own_batch(page: Callable[..., AppTest], console: 
     assert shown["Fees (USD)"] == "USD 3.00"
     assert shown["Our wallet is debited (USD)"] == "USD 153.00"
     at.button(key=f"approve:{batch_id}").click()
+    at.run()
+    at.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
     at.run()
     with Session(console.engine) as db:
         batch = db.get(Batch, batch_id)
@@ -233,6 +239,8 @@ def test_a_payout_above_the_higher_threshold_needs_two_managers_on_the_page(
     assert "Needs two different managers: yours is the first approval." in texts(first)
     first.button(key="approve:k-big").click()
     first.run()
+    first.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
+    first.run()
     assert "Needs two different managers. Approved so far by mia.manager@example.com" in texts(first)
     assert "Your approval is recorded: a second manager must approve it too." in texts(first)
     assert first.button(key="approve:k-big")  # still listed: a second manager is needed
@@ -241,6 +249,8 @@ def test_a_payout_above_the_higher_threshold_needs_two_managers_on_the_page(
     assert f"Approved by {CHECKER}; waiting for a second manager." in texts(maker)
     second = page("pages/approvals.py", role=Role.MANAGER, email="max.manager@example.com").run()
     second.button(key="approve:k-big").click()
+    second.run()
+    second.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
     second.run()
     decided = get_intent(console.engine, "k-big")
     assert decided is not None and decided.state == IntentState.READY
@@ -305,6 +315,10 @@ def test_a_payout_changed_while_the_manager_looks_is_not_approved(
 
     at.button(key="approve:k-swap").click()
     at.run()
+
+    at.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
+
+    at.run()
     assert not at.exception
     assert "This payout changed since you opened it" in texts(at)
     intent = get_intent(console.engine, "k-swap")
@@ -312,6 +326,10 @@ def test_a_payout_changed_while_the_manager_looks_is_not_approved(
     assert table(at)["Wallet"] == "MTN ••••9999"  # the page now shows what a click would approve
 
     at.button(key="approve:k-swap").click()
+    at.run()
+
+    at.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
+
     at.run()
     assert "The payout is approved" in texts(at)
     decided = get_intent(console.engine, "k-swap")
@@ -349,12 +367,18 @@ def test_a_batch_changed_while_the_manager_looks_is_not_approved(
 
     at.button(key=approve).click()
     at.run()
+    if where == "pages/approvals.py":
+        at.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
+        at.run()
     assert not at.exception
     assert "This batch changed since you opened it" in texts(at)
     assert records.get_batch(console, BATCH_MAKER, batch_id).state == BatchState.AWAITING_APPROVAL
 
     at.button(key=approve).click()  # the page shows the batch as it is now: this click approves it
     at.run()
+    if where == "pages/approvals.py":
+        at.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
+        at.run()
     decided = records.get_batch(console, BATCH_MAKER, batch_id)
     assert decided.state == BatchState.APPROVED and decided.decided_by == CHECKER
 
@@ -373,12 +397,43 @@ def test_a_batch_needing_two_managers_waits_after_the_first(
     assert "Needs two different managers: yours is the first approval." in texts(at)
     at.button(key=f"approve:{batch_id}").click()
     at.run()
+    at.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
+    at.run()
     assert "Your approval is recorded: a second manager must approve it too." in texts(at)
     maker = page("pages/approvals.py", role=Role.FINANCE, email=BATCH_MAKER.email).run()
     assert f"Approved by {CHECKER}; waiting for a second manager." in texts(maker)
     second = page("pages/approvals.py", role=Role.MANAGER, email="max.manager@example.com").run()
     second.button(key=f"approve:{batch_id}").click()
     second.run()
+    second.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
+    second.run()
     with Session(console.engine) as db:
         done = db.get(Batch, batch_id)
         assert done is not None and done.state == BatchState.APPROVED
+
+
+def test_approving_asks_first_and_says_what_happens(page: Callable[..., AppTest], console: Services) -> None:
+    large_payout(console, "k-ask")
+    at = page("pages/approvals.py", role=Role.MANAGER, email=CHECKER).run()
+    at.button(key="approve:k-ask").click()
+    at.run()
+    assert not at.exception
+    said = texts(at)
+    assert (
+        "You are approving **a payout of USD" in said
+        and "Musa Kollie" in said
+        and "No money moves now" in said
+    )
+    assert get_intent(console.engine, "k-ask").state == IntentState.AWAITING_APPROVAL  # type: ignore[union-attr]
+    at.button(key="approvals:confirm_back").click()
+    at.run()
+    assert get_intent(console.engine, "k-ask").state == IntentState.AWAITING_APPROVAL  # type: ignore[union-attr]
+    assert not [b for b in at.button if b.key == "approvals:confirm"]  # the dialog is closed
+    at.button(key="approve:k-ask").click()
+    at.run()
+    at.button(key="approvals:confirm").click()
+    at.run()
+    assert get_intent(console.engine, "k-ask").state == IntentState.READY  # type: ignore[union-attr]
+    assert "The payout is approved; its maker can see it now." in [t.value for t in at.toast]
+    at.run()  # the toast was for what just happened: the next run does not repeat it
+    assert not at.toast

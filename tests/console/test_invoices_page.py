@@ -201,6 +201,8 @@ def test_cancel_a_draft_after_confirming(page: Page, console: Services, api: Api
     at.button(key="invoices:cancel_yes").click().run()
     assert not errors(at)
     assert invoice_on_dollr(api, record.dollr_id)["status"] == "CANCELED"
+    said = f"{record.number} is cancelled: the customer can no longer pay it."
+    assert [t.value for t in at.toast] == [said]
     assert listed_status(at, record.number or "") == "Cancelled"
     assert not any(b.key in ("invoices:publish", "invoices:cancel") for b in at.button)
     [trail] = audit.search(console.engine, audit.AuditFilter(action="invoice_canceled"))

@@ -68,7 +68,7 @@ def key_of(at: AppTest) -> str:
 
 def texts(at: AppTest) -> str:
     """Everything the page says, as one string, for assertions on wording."""
-    kinds = ("markdown", "success", "info", "warning", "error", "caption")
+    kinds = ("markdown", "success", "info", "warning", "error", "caption", "toast")
     parts = [e.value for kind in kinds for e in at.get(kind)]
     parts += [f"{m.label}: {m.value}" for m in at.metric]
     parts += [d.value.to_string() for d in at.dataframe]
@@ -290,6 +290,8 @@ def test_large_payout_waits_for_a_manager_then_the_maker_sends_it(
     checker = page("pages/approvals.py", role=Role.MANAGER, email=CHECKER).run()
     assert not checker.button(key=f"approve:{key}").disabled
     checker.button(key=f"approve:{key}").click()
+    checker.run()
+    checker.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
     checker.run()
     assert not checker.exception
     assert get_intent(console.engine, key).state == IntentState.READY

@@ -73,7 +73,8 @@ def test_paid_invoice_in_another_currency_shows_every_figure(
     assert figures["Payment reference"] == attempt.reference_id
     assert figures["Issued"] != "—" and figures["Paid"] != "—"
 
-    assert {b.label for b in at.get("download_button")} == {"Download PDF", "Printable page"}
+    assert {b.label for b in at.get("download_button")} == {"Download PDF"}
+    assert at.button(key="receipts_print").label == "Printable page"  # a print view, not a download
     assert at.get("link_button"), "the customer's receipt link is offered"
     assert "/_sandbox/receipts/" in at.code[0].value
 
@@ -81,6 +82,10 @@ def test_paid_invoice_in_another_currency_shows_every_figure(
     at.run()  # a PAID receipt never changes: the rerun asks Dollr nothing
     assert fresh_sandbox.request_count == calls
     assert _figures(at) == figures
+
+    at.button(key="receipts_print").click().run()  # opens the print view in a dialog
+    assert any("Press Print" in c.value for c in at.caption)
+    assert not at.exception
 
 
 def test_hand_over_from_another_page(

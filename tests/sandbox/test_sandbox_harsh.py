@@ -196,6 +196,26 @@ def test_the_hosted_page_lets_the_customer_pay_by_card_and_authenticate(api: Api
     assert "PAID" in api.http.get(f"/_sandbox/hosted/{token}", headers=browser).text
 
 
+def test_the_customer_receipt_is_a_page_in_a_browser_and_json_for_programs(api: Api) -> None:
+    out = api.ok("POST", "/v1/checkouts/create", json=_hosted_checkout())
+    token = out["hosted_path_or_token"]
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    not_yet = api.http.get(f"/_sandbox/receipts/{token}", headers=browser)
+    assert not_yet.headers["content-type"].startswith("text/html") and "No receipt yet" in not_yet.text
+    assert locs(api.http.get(f"/_sandbox/receipts/{token}")) == [["path", "token"]]
+    paid = api.http.post(f"/_sandbox/hosted/{token}/form", data={"account_number": "231880001234"})
+    assert paid.status_code == 303
+    api.advance(5)
+    page = api.http.get(f"/_sandbox/hosted/{token}", headers=browser)
+    assert f"/_sandbox/receipts/{token}" in page.text  # the paid page leads to the receipt
+    receipt = api.http.get(f"/_sandbox/receipts/{token}", headers=browser)
+    assert receipt.status_code == 200 and receipt.headers["content-type"].startswith("text/html")
+    assert out["source_number"] in receipt.text and "T-Shirt" in receipt.text and "USD 25.00" in receipt.text
+    assert "window.print()" in receipt.text and "{" not in receipt.text.split("<style>")[0]
+    data = api.http.get(f"/_sandbox/receipts/{token}").json()
+    assert data["order_number"] == out["source_number"] and data["order_items"][0]["name"] == "T-Shirt"
+
+
 def test_a_customer_who_fails_3ds_on_the_hosted_page_pays_nothing(api: Api) -> None:
     out = api.ok("POST", "/v1/checkouts/create", json=_hosted_checkout())
     page = pay_by_card_on_hosted_page(api.http, out["url"], authenticate=False)
