@@ -20,7 +20,7 @@ from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType, PaymentMethod
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.basics.phone import mask_phone
-from dollr_core.reports import history
+from dollr_core.reports import history, history_cache
 from dollr_core.reports.history import HistoryFilter, HistoryRow, Outcome, operation_name
 from dollr_core.reports.predictor import method_name
 
@@ -83,7 +83,11 @@ def filters() -> HistoryFilter:
             "Method", [m.value for m in PaymentMethod], format_func=method_name, key="history_methods"
         )
         currencies = fifth.multiselect("Currency", SUPPORTED_CURRENCIES, key="history_currencies")
-        people = sixth.multiselect("Started by", history.operators(svc.engine), key="history_operators")
+        people = sixth.multiselect(
+            "Started by",
+            history_cache.remembered(svc.engine, "operators", None, lambda: history.operators(svc.engine)),
+            key="history_operators",
+        )
         text = st.text_input(
             "Search",
             key="history_text",
@@ -142,7 +146,7 @@ def show_totals(totals: Sequence[history.CurrencyTotal]) -> None:
 def show_charts(flt: HistoryFilter) -> None:
     # Floats only inside the charts' data; every figure shown as text is the exact Decimal.
     per_day, per_method, per_outcome = st.tabs(["Per day", "By method", "By outcome"])
-    days = history.daily(svc.engine, flt)
+    days = history_cache.remembered(svc.engine, "daily", flt, lambda: history.daily(svc.engine, flt))
     with per_day:
         if not days:
             st.caption("Nothing to chart.")
@@ -184,9 +188,13 @@ def show_charts(flt: HistoryFilter) -> None:
                     width="stretch",
                 )
     with per_method:
-        split(history.breakdown(svc.engine, flt, "method"), "Method", method_name)
+        split(_breakdown(flt, "method"), "Method", method_name)
     with per_outcome:
-        split(history.breakdown(svc.engine, flt, "outcome"), "Outcome", str)
+        split(_breakdown(flt, "outcome"), "Outcome", str)
+
+
+def _breakdown(flt: HistoryFilter, by: history.BreakdownKey) -> list[history.BreakdownRow]:
+    return history_cache.remembered(svc.engine, by, flt, lambda: history.breakdown(svc.engine, flt, by))
 
 
 def split(rows: Sequence[history.BreakdownRow], title: str, name: Callable[[str], str]) -> None:
@@ -309,7 +317,8 @@ st.caption(
 )
 
 flt = filters()
-totals = history.totals(svc.engine, flt)
+# Not recomputed on a rerun that changed no filter while the ledger stood still.
+totals = history_cache.remembered(svc.engine, "totals", flt, lambda: history.totals(svc.engine, flt))
 if not any(t.count for t in totals):
     st.info("No payment matches these filters.")
     st.stop()

@@ -186,7 +186,18 @@ def _payer(svc: Services, current: DocumentDetail) -> Customer:
         party = svc.client.counterparties.retrieve(current.counterparty_id).party
     if party is None:
         raise CollectionRefused("This document has no customer attached; create it again with a customer.")
-    return ensure_party(svc.engine, svc.client, Person.checked(party.fullname, party.phone))
+    person = Person.checked(party.fullname, party.phone, party.email, party.country_code)
+    if current.counterparty is not None:
+        # Dollr named the party itself (a checkout may have made it): keep that one, never a copy.
+        kind = current.counterparty.relationship_type
+        return remember_customer(
+            svc.engine,
+            person,
+            party.id,
+            current.counterparty.id,
+            RelationshipType(kind) if kind in set(RelationshipType) else RelationshipType.CUSTOMER,
+        )
+    return ensure_party(svc.engine, svc.client, person)
 
 
 def _quote(intent: Intent, carrier: str, prediction: AmountAndFeePrediction) -> CollectionQuote:
@@ -412,7 +423,9 @@ def _checkout_new_document(
     payer = remember_customer(
         svc.engine, order.customer, created.party_id, created.counterparty_id, RelationshipType.CUSTOMER
     )
+    protocol.checkpoint("after_items")  # the shortcut's document has its items and is published
     record = documents.mirror_checkout(svc.engine, created, order.note or "Payment", payer, actor.email)
+    protocol.checkpoint("after_publish")
     if record.status != SourceStatus.ACTIVE:
         raise CollectionRefused(_not_payable(str(record.status)))
     return record, payer
