@@ -9,6 +9,8 @@ so the marker moves whenever a figure could.
 from __future__ import annotations
 
 import threading
+import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -21,6 +23,8 @@ T = TypeVar("T")
 _KEEP = 128  # filters remembered per process (each a few rows of figures)
 _lock = threading.Lock()
 _remembered: OrderedDict[tuple[Hashable, ...], Any] = OrderedDict()
+#: One token per engine object (an id() can be reused by a later engine, a token cannot).
+_engines: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
 def change_marker(engine: Engine) -> tuple[int, int]:
@@ -37,7 +41,9 @@ def change_marker(engine: Engine) -> tuple[int, int]:
 
 def remembered(engine: Engine, what: str, key: Hashable, compute: Callable[[], T]) -> T:
     """`compute()`'s answer for (`what`, `key`) as of the ledger's current change marker."""
-    full = (id(engine), what, key, change_marker(engine))
+    with _lock:
+        token = _engines.setdefault(engine, uuid.uuid4().hex)
+    full = (token, what, key, change_marker(engine))
     with _lock:
         if full in _remembered:
             _remembered.move_to_end(full)
