@@ -55,7 +55,7 @@ from dollr_core.services import Services
 FINANCE = Actor("fred.finance@example.com", Role.FINANCE)
 OPERATOR = Actor("olivia.operator@example.com", Role.OPERATOR)
 PASSCODE = "123456"
-ITEMS = (LineItem("Strategy session", 1, Decimal("250.00")), LineItem("Report", 2, Decimal("12.50")))
+ITEMS = (LineItem("Strategy session", 1, Decimal("250.00")), LineItem("Report", 1, Decimal("25.00")))
 
 #: The documented embedded flows, each step once and one status read at the end (contract §3):
 #: what an integration written from Dollr's examples sends for every payment.

@@ -342,7 +342,9 @@ def collect_new_document(svc: Services, actor: Actor, intent_key: str, order: Ne
 def _prepare_new_document(
     svc: Services, actor: Actor, intent_key: str, order: NewCollection, *, recovering: bool
 ) -> None:
-    if order.fee_bearer is FeeBearer.PAYER:
+    # Checkout items have no quantity: a line of several would reach the receipt as one priced line,
+    # so only payer-pays sales of single-quantity lines take the shortcut.
+    if order.fee_bearer is FeeBearer.PAYER and all(item.qty == 1 for item in order.items):
         made = _checkout_new_document(svc, actor, intent_key, order, recovering=recovering)
         if made is not None:
             record, payer = made

@@ -27,7 +27,7 @@ from dollr_sandbox import Sandbox
 
 PASSCODE = "123456"
 TOKEN = "/v1/jwt/client/obtain/token"
-ITEMS = (LineItem("Strategy session", 1, Decimal("250.00")), LineItem("Report", 2, Decimal("12.50")))
+ITEMS = (LineItem("Strategy session", 1, Decimal("250.00")), LineItem("Report", 1, Decimal("25.00")))
 CUSTOMER = Person.checked("Amara Kamara", "231771231234", None, "LR")
 WALLET = "231880015678"
 
