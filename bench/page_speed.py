@@ -42,6 +42,19 @@ PASSCODE = "123456"
 SEEDED: dict[str, str] = {}
 
 
+def fill_ledger(svc: Services, rows: int) -> None:
+    """History's scale: `rows` finished payments made up by bench.history_bench (ledger only)."""
+    from sqlalchemy import insert
+
+    from bench.history_bench import fake_attempts
+    from dollr_core.ledger.tables import Attempt
+
+    made = fake_attempts(rows)
+    with svc.engine.begin() as conn:
+        for chunk in range(0, len(made), 10_000):
+            conn.execute(insert(Attempt), made[chunk : chunk + 10_000])
+
+
 def seed(svc: Services) -> None:
     """A ledger with something on every page: users, finished and pending payouts, paid invoices."""
     from dollr_core.flows.collect import NewCollection, collect_new_document
@@ -240,6 +253,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--reruns", type=int, default=5, help="idle reruns per page (median)")
     parser.add_argument("--page", action="append", help="only this page (repeatable), e.g. pages/payout.py")
+    parser.add_argument(
+        "--ledger-rows",
+        type=int,
+        default=0,
+        help="add this many finished payments to the ledger (e.g. 100000)",
+    )
     args = parser.parse_args(argv)
     # Seeding and closing run outside any script run: Streamlit's warning about that is noise here.
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
@@ -262,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
         svc.stop_workers()
         seed(svc)
         settle_all(svc, sandbox)
+        if args.ledger_rows:
+            fill_ledger(svc, args.ledger_rows)
         results = [
             measure(svc, sandbox, page, args.reruns)
             for page in PAGES

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -150,11 +151,19 @@ def timed(
 ) -> tuple[float, int, int]:
     """(wall time, HTTP calls, new connections) of one collection."""
     before, connections = sandbox.requests(), relay.connections
+    cpu = time.process_time()
     with Stopwatch() as watch:
         status = run()
+    cpu = time.process_time() - cpu  # our process only: the sandbox runs in its own
     if status not in ("PENDING", "PROCESSING", "COMPLETED"):
         raise RuntimeError(f"unexpected status {status}")
-    return watch.seconds, calls(before, sandbox.requests())[0], relay.connections - connections
+    made = calls(before, sandbox.requests())[0]
+    CPU_PER_CALL.append(cpu / max(made, 1))
+    return watch.seconds, made, relay.connections - connections
+
+
+#: Process CPU seconds per Dollr call of each timed run, in the order run (styles alternate).
+CPU_PER_CALL: list[float] = []
 
 
 def compare(
@@ -163,6 +172,7 @@ def compare(
     """Both styles alternately, so drift on the machine hits both alike; the first round of each
     (first-time customer, and dollr_core's token) comes first in its list."""
     runs: dict[str, list[tuple[float, int, int]]] = {"documented": [], "dollr_core": []}
+    CPU_PER_CALL.clear()
     for _ in range(rounds + 1):
         runs["documented"].append(timed(sandbox, relay, lambda: documented_collection(relay.base_url)))
         runs["dollr_core"].append(timed(sandbox, relay, lambda: dollr_core_collection(svc)))
@@ -185,12 +195,14 @@ def main(argv: list[str] | None = None) -> None:
     handshake = 2 * args.latency_ms if args.handshake_ms is None else args.handshake_ms
 
     rows: list[list[object]] = []
+    cpu: dict[int, tuple[float, float]] = {}  # per scenario: (documented, dollr_core) CPU s per call
     with StandaloneSandbox(latency_ms=args.latency_ms) as sandbox:
         for connect_ms in (0, handshake):
             relay = HandshakeDelay(sandbox.port, connect_ms)
             with throwaway_ledger() as ledger_url:
                 svc = services_on(relay.base_url, ledger_url)
                 runs = compare(sandbox, relay, svc, args.rounds)
+                cpu[connect_ms] = (median(CPU_PER_CALL[2::2]), median(CPU_PER_CALL[3::2]))
                 svc.close()
             relay.stop()
             scenario = "loopback" if connect_ms == 0 else f"new connection costs {connect_ms} ms"
@@ -243,6 +255,12 @@ def main(argv: list[str] | None = None) -> None:
             rows,
         )
     )
+    for connect_ms, (theirs, ours) in cpu.items():
+        scenario = "loopback" if connect_ms == 0 else f"new connection costs {connect_ms} ms"
+        print(
+            f"\nCPU of our process per Dollr call ({scenario}, median after the first round):"
+            f" documented style {theirs * 1000:.2f} ms, dollr_core {ours * 1000:.2f} ms"
+        )
     print(
         f"\nAt {args.latency_ms} ms per call the documented flow's 13 calls alone take"
         f" {ms(13 * args.latency_ms / 1000)}. dollr_core also writes the ledger (intent, attempt,"

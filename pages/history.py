@@ -20,7 +20,7 @@ from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType, PaymentMethod
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.basics.phone import mask_phone
-from dollr_core.reports import history, history_export, history_totals
+from dollr_core.reports import history, history_cache, history_export, history_totals
 from dollr_core.reports.history import HistoryFilter, HistoryRow, Outcome, operation_name
 from dollr_core.reports.predictor import method_name
 
@@ -83,7 +83,11 @@ def filters() -> HistoryFilter:
             "Method", [m.value for m in PaymentMethod], format_func=method_name, key="history_methods"
         )
         currencies = fifth.multiselect("Currency", SUPPORTED_CURRENCIES, key="history_currencies")
-        people = sixth.multiselect("Started by", history.operators(svc, who), key="history_operators")
+        people = sixth.multiselect(
+            "Started by",
+            history_cache.remembered(svc.engine, "operators", None, lambda: history.operators(svc, who)),
+            key="history_operators",
+        )
         text = st.text_input(
             "Search",
             key="history_text",
@@ -142,7 +146,7 @@ def show_totals(totals: Sequence[history_totals.CurrencyTotal]) -> None:
 def show_charts(flt: HistoryFilter) -> None:
     # Floats only inside the charts' data; every figure shown as text is the exact Decimal.
     per_day, per_method, per_outcome = st.tabs(["Per day", "By method", "By outcome"])
-    days = history_totals.daily(svc, who, flt)
+    days = history_cache.remembered(svc.engine, "daily", flt, lambda: history_totals.daily(svc, who, flt))
     with per_day:
         if not days:
             st.caption("Nothing to chart.")
@@ -184,9 +188,13 @@ def show_charts(flt: HistoryFilter) -> None:
                     width="stretch",
                 )
     with per_method:
-        split(history_totals.breakdown(svc, who, flt, "method"), "Method", method_name)
+        split(_breakdown(flt, "method"), "Method", method_name)
     with per_outcome:
-        split(history_totals.breakdown(svc, who, flt, "outcome"), "Outcome", str)
+        split(_breakdown(flt, "outcome"), "Outcome", str)
+
+
+def _breakdown(flt: HistoryFilter, by: history_totals.BreakdownKey) -> list[history_totals.BreakdownRow]:
+    return history_cache.remembered(svc.engine, by, flt, lambda: history_totals.breakdown(svc, who, flt, by))
 
 
 def split(rows: Sequence[history_totals.BreakdownRow], title: str, name: Callable[[str], str]) -> None:
@@ -314,7 +322,8 @@ st.caption(
 )
 
 flt = filters()
-totals = history_totals.totals(svc, who, flt)
+# Not recomputed on a rerun that changed no filter while the ledger stood still.
+totals = history_cache.remembered(svc.engine, "totals", flt, lambda: history_totals.totals(svc, who, flt))
 if not any(t.count for t in totals):
     st.info("No payment matches these filters.")
     st.stop()

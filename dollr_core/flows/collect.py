@@ -31,6 +31,7 @@ from dollr_core.basics.enums import (
     OperationType,
     PaymentMethod,
     Provider,
+    RelationshipType,
     SourceStatus,
     SourceType,
 )
@@ -38,7 +39,14 @@ from dollr_core.basics.phone import normalize_phone
 from dollr_core.basics.validation import NOTE_LENGTH, check_text
 from dollr_core.errors import InputRefused
 from dollr_core.flows import documents
-from dollr_core.flows.directory import Person, customer_for_counterparty, ensure_account, ensure_party
+from dollr_core.flows.directory import (
+    Person,
+    customer_for_counterparty,
+    ensure_account,
+    ensure_party,
+    known_customer,
+    remember_customer,
+)
 from dollr_core.ledger.intents import get_intent, holding, open_intent
 from dollr_core.ledger.tables import Attempt, Customer, DocumentRecord, Intent, IntentKind, IntentState
 from dollr_core.payments import protocol
@@ -75,23 +83,40 @@ def prepare_collection(
     record: DocumentRecord,
     phone: str,
     payer_currency: str | None = None,
+    just_made: Customer | None = None,
 ) -> CollectionQuote:
-    """Detect the operator, register the wallet, and quote what the customer pays."""
+    """Detect the operator, register the wallet, and quote what the customer pays.
+
+    `just_made` is the customer of a document this same flow has just created payable (the
+    checkout shortcut): then the document's state is the create's answer, not read again.
+    """
     require(actor, Permission.COLLECT)
     number = normalize_phone(phone)
-    current = documents.detail(svc, actor, record.source_type, record.dollr_id)
-    if current.status != SourceStatus.ACTIVE:
-        raise CollectionRefused(_not_payable(str(current.status)))
+    if just_made is None:
+        # The document may have been paid or be in flight by a way the ledger does not see (the
+        # hosted page, another console), and Dollr accepts a second collection on a PROCESSING
+        # document: so its state is read from Dollr, never taken from our mirror.
+        current = documents.detail(svc, actor, record.source_type, record.dollr_id)
+        if current.status != SourceStatus.ACTIVE:
+            raise CollectionRefused(_not_payable(str(current.status)))
+        payer = _payer(svc, current)
+        counterparty_id, total = current.counterparty_id, current.total_amount
+        document_currency = current.currency
+        document_number: str | None = current.number
+    else:
+        # Dollr's answer to the create in this same flow already said all of it (ACTIVE, total).
+        payer = just_made
+        counterparty_id, total = record.dollr_counterparty_id, record.total_amount
+        document_currency, document_number = record.currency, record.number
     info = svc.lookups.operator(number, OperationType.COLLECTION)
-    currencies = info.currencies or [current.currency]
-    currency = payer_currency or (current.currency if current.currency in currencies else currencies[0])
+    currencies = info.currencies or [document_currency]
+    currency = payer_currency or (document_currency if document_currency in currencies else currencies[0])
     if currency not in currencies:
         raise CollectionRefused(f"{info.carrier} wallets pay in {', '.join(currencies)}, not {currency}.")
     if info.payment_method is None:
         raise CollectionRefused("Dollr could not tell which operator serves this number.")
     method = PaymentMethod(info.payment_method)
     provider = Provider(info.gateway_provider or method.provider)
-    payer = _payer(svc, current)
     account = ensure_account(
         svc.engine,
         svc.client,
@@ -122,15 +147,15 @@ def prepare_collection(
         party_name=payer.fullname,
         phone=number,
         dollr_party_id=payer.dollr_party_id,
-        dollr_counterparty_id=current.counterparty_id,
+        dollr_counterparty_id=counterparty_id,
         method=method,
         provider=provider,
         account_id=account.dollr_account_id,
         source_type=record.source_type,
         source_id=record.dollr_id,
-        source_number=current.number,
-        amount=current.total_amount,
-        currency=current.currency,
+        source_number=document_number,
+        amount=total,
+        currency=document_currency,
         payer_currency=currency,
         step="quoted",
         predicted_payer_amount=prediction.payer_amount,
@@ -162,7 +187,18 @@ def _payer(svc: Services, current: DocumentDetail) -> Customer:
         party = svc.client.counterparties.retrieve(current.counterparty_id).party
     if party is None:
         raise CollectionRefused("This document has no customer attached; create it again with a customer.")
-    return ensure_party(svc.engine, svc.client, Person.checked(party.fullname, party.phone))
+    person = Person.checked(party.fullname, party.phone, party.email, party.country_code)
+    if current.counterparty is not None:
+        # Dollr named the party itself (a checkout may have made it): keep that one, never a copy.
+        kind = current.counterparty.relationship_type
+        return remember_customer(
+            svc.engine,
+            person,
+            party.id,
+            current.counterparty.id,
+            RelationshipType(kind) if kind in set(RelationshipType) else RelationshipType.CUSTOMER,
+        )
+    return ensure_party(svc.engine, svc.client, person)
 
 
 def _quote(intent: Intent, carrier: str, prediction: AmountAndFeePrediction) -> CollectionQuote:
@@ -307,6 +343,23 @@ def collect_new_document(svc: Services, actor: Actor, intent_key: str, order: Ne
 def _prepare_new_document(
     svc: Services, actor: Actor, intent_key: str, order: NewCollection, *, recovering: bool
 ) -> None:
+    # Checkout items have no quantity: a line of several would reach the receipt as one priced line,
+    # so only payer-pays sales of single-quantity lines take the shortcut.
+    if order.fee_bearer is FeeBearer.PAYER and all(item.qty == 1 for item in order.items):
+        made = _checkout_new_document(svc, actor, intent_key, order, recovering=recovering)
+        if made is not None:
+            record, payer = made
+            prepare_collection(
+                svc,
+                actor,
+                intent_key,
+                record=record,
+                phone=order.wallet_phone,
+                payer_currency=order.payer_currency,
+                just_made=payer,
+            )
+            protocol.checkpoint("after_quote")
+            return
     record = publish_new_document(
         svc,
         actor,
@@ -323,6 +376,62 @@ def _prepare_new_document(
         svc, actor, intent_key, record=record, phone=order.wallet_phone, payer_currency=order.payer_currency
     )
     protocol.checkpoint("after_quote")
+
+
+def _checkout_new_document(
+    svc: Services, actor: Actor, draft_key: str, order: NewCollection, *, recovering: bool
+) -> tuple[DocumentRecord, Customer | None] | None:
+    """The checkout shortcut (K1): party, counterparty and the payable document with its items in
+    one call, the draft key as the document's reference. Checkout sources are payer-pays, so only
+    such sales come here.
+
+    A rerun looks for the document by its reference (ours, then Dollr's IDLE and ACTIVE lists):
+    an ACTIVE one is this shortcut's and is reused; an IDLE one is a draft an older run began item
+    by item, and None sends the caller on that way to finish it.
+    """
+    require(actor, Permission.MANAGE_INVOICES)
+    if not order.items:
+        raise ValueError("Add at least one item.")
+    lines = checkout_lines(order.items, order.currency)
+    check_text(order.note, "note", max_length=NOTE_LENGTH, multiline=True)
+    found = documents.find_by_reference(
+        svc,
+        order.source_type,
+        draft_key,
+        ask_dollr=recovering,
+        statuses=(SourceStatus.IDLE, SourceStatus.ACTIVE),
+    )
+    if found is not None:
+        # Found again after an interruption: the caller finishes an IDLE draft item by item, and
+        # a payable one is read from Dollr before it is quoted (no answer of this run vouches).
+        return None if found.status == SourceStatus.IDLE else (found, None)
+    known = known_customer(svc.engine, order.customer, RelationshipType.CUSTOMER)
+    created = svc.client.checkouts.create(
+        CheckoutCreate(
+            source_kind=order.source_type,
+            party_name=order.customer.fullname,
+            party_phone=order.customer.phone,
+            party_email=order.customer.email,
+            party_relationship=RelationshipType.CUSTOMER,
+            counterparty_id=known.dollr_counterparty_id if known is not None else None,
+            currency=order.currency,
+            items=[CheckoutItem(name=name, currency=order.currency, amount=amount) for name, amount in lines],
+            reference_id=draft_key,
+            note=order.note or "Payment",
+        )
+    )
+    protocol.checkpoint("after_document")
+    if created.party_id is None or created.counterparty_id is None or created.source_number is None:
+        raise CollectionRefused("Dollr's checkout answer left out the customer or the number; try again.")
+    payer = remember_customer(
+        svc.engine, order.customer, created.party_id, created.counterparty_id, RelationshipType.CUSTOMER
+    )
+    protocol.checkpoint("after_items")  # the shortcut's document has its items and is published
+    record = documents.mirror_checkout(svc.engine, created, order.note or "Payment", payer, actor.email)
+    protocol.checkpoint("after_publish")
+    if record.status != SourceStatus.ACTIVE:
+        raise CollectionRefused(_not_payable(str(record.status)))
+    return record, payer
 
 
 def publish_new_document(

@@ -30,7 +30,7 @@ from dollr_core.basics.enums import OperationType, PaymentMethod, Provider, Rela
 from dollr_core.basics.phone import normalize_phone
 from dollr_core.basics.validation import check_text, printable
 from dollr_core.errors import InputRefused
-from dollr_core.ledger.tables import AccountRecord, Customer, Relationship
+from dollr_core.ledger.tables import AccountRecord, ConsoleSetting, Customer, Relationship
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,20 @@ def ensure_party(engine: Engine, client: DollrClient, person: Person) -> Custome
         return found
     with _one_creator(engine, f"party:{person.phone}:{person.fullname}") as bind:
         found = _first(bind, lookup)  # stored by whoever created it while we waited
-        return found if found is not None else _create_party(bind, client, person)
+        return found if found is not None else _create_party(engine, bind, client, person)
 
 
-def _create_party(bind: _Bind, client: DollrClient, person: Person) -> Customer:
-    existing = next(
-        (p for p in client.parties.list(fullname=person.fullname) if p.phone == person.phone), None
-    )
+def _create_party(engine: Engine, bind: _Bind, client: DollrClient, person: Person) -> Customer:
+    # Dollr's create has no idempotency key: look there only if an earlier create may have landed
+    # without being stored (its marker is still in the ledger), never before a first create.
+    marker = _creating_marker("party", person.phone, person.fullname)
+    existing = None
+    if _marked(engine, marker):
+        existing = next(
+            (p for p in client.parties.list(fullname=person.fullname) if p.phone == person.phone), None
+        )
+    else:
+        _mark(engine, marker)
     party = existing or client.parties.create(
         PartyCreate(
             fullname=person.fullname,
@@ -100,7 +107,7 @@ def _create_party(bind: _Bind, client: DollrClient, person: Person) -> Customer:
             country_code=person.country_code,
         )
     )
-    return _store(
+    stored = _store(
         bind,
         Customer(
             dollr_party_id=party.id,
@@ -111,6 +118,92 @@ def _create_party(bind: _Bind, client: DollrClient, person: Person) -> Customer:
         ),
         lookup=select(Customer).where(Customer.dollr_party_id == party.id),
     )
+    _unmark(bind, marker)
+    return stored
+
+
+def _creating_marker(*what: str) -> str:
+    """The ledger key saying "a create of this record was sent and may not be stored yet"."""
+    return "creating:" + hashlib.sha256("\x1f".join(what).encode()).hexdigest()[:48]
+
+
+def _marked(engine: Engine, marker: str) -> bool:
+    with Session(engine) as db:
+        return db.get(ConsoleSetting, marker) is not None
+
+
+def _mark(engine: Engine, marker: str) -> None:
+    """Committed on its own before the create goes out, so a crash after it still leaves the mark."""
+    with Session(engine) as db:
+        db.merge(ConsoleSetting(key=marker, value="{}", updated_by="directory"))
+        db.commit()
+
+
+def _unmark(bind: _Bind, marker: str) -> None:
+    """Removed with the stored record (on PostgreSQL in the creator's transaction)."""
+    with Session(bind) as db:
+        row = db.get(ConsoleSetting, marker)
+        if row is not None:
+            db.delete(row)
+            db.commit()
+
+
+def known_customer(engine: Engine, person: Person, relationship: RelationshipType) -> Relationship | None:
+    """The counterparty the ledger already holds for this name and phone, if any (no Dollr call)."""
+    with Session(engine) as db:
+        customer = db.exec(
+            select(Customer).where(Customer.phone == person.phone, Customer.fullname == person.fullname)
+        ).first()
+        if customer is None:
+            return None
+        return db.exec(
+            select(Relationship).where(
+                Relationship.dollr_party_id == customer.dollr_party_id,
+                Relationship.relationship_type == relationship,
+            )
+        ).first()
+
+
+def remember_customer(
+    engine: Engine,
+    person: Person,
+    dollr_party_id: int,
+    dollr_counterparty_id: int,
+    relationship: RelationshipType,
+) -> Customer:
+    """Store the party and counterparty Dollr created or matched for us (the checkout shortcut), so
+    the next payment reuses them; a record already held is kept as it is."""
+    customer = _first(engine, select(Customer).where(Customer.dollr_party_id == dollr_party_id))
+    if customer is None:
+        customer = _store(
+            engine,
+            Customer(
+                dollr_party_id=dollr_party_id,
+                fullname=person.fullname,
+                phone=person.phone,
+                email=person.email,
+                country_code=person.country_code,
+            ),
+            lookup=select(Customer).where(Customer.dollr_party_id == dollr_party_id),
+        )
+    held = select(Relationship).where(Relationship.dollr_counterparty_id == dollr_counterparty_id)
+    if _first(engine, held) is None:
+        _store(
+            engine,
+            Relationship(
+                dollr_counterparty_id=dollr_counterparty_id,
+                dollr_party_id=dollr_party_id,
+                relationship_type=relationship,
+            ),
+            lookup=select(Relationship).where(
+                or_(
+                    col(Relationship.dollr_counterparty_id) == dollr_counterparty_id,
+                    (col(Relationship.dollr_party_id) == dollr_party_id)
+                    & (col(Relationship.relationship_type) == relationship),
+                )
+            ),
+        )
+    return customer
 
 
 def ensure_counterparty(

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from dollr_core.api.errors import NotFoundError
 from dollr_core.api.models import (
+    CheckoutSource,
     Document,
     DocumentDetail,
     InvoiceCreate,
@@ -117,7 +118,12 @@ def create_document(
 
 
 def find_by_reference(
-    svc: Services, source_type: SourceType, reference: str, *, ask_dollr: bool = True
+    svc: Services,
+    source_type: SourceType,
+    reference: str,
+    *,
+    ask_dollr: bool = True,
+    statuses: Iterable[SourceStatus] = (SourceStatus.IDLE,),
 ) -> DocumentRecord | None:
     with Session(svc.engine) as db:
         mine = db.exec(
@@ -127,10 +133,32 @@ def find_by_reference(
         ).first()
     if mine is not None or not ask_dollr:
         return mine
-    for document in documents_api(svc, source_type).list(status=SourceStatus.IDLE):
-        if document.reference_id == reference:
-            return mirror(svc.engine, document)
+    for status in statuses:
+        for document in documents_api(svc, source_type).list(status=status):
+            if document.reference_id == reference:
+                return mirror(svc.engine, document)
     return None
+
+
+def mirror_checkout(
+    engine: Engine, created: CheckoutSource, note: str, customer: Customer, created_by: str
+) -> DocumentRecord:
+    """Mirror a document made by the checkout shortcut from K1's own answer (no read back)."""
+    assert created.source_number is not None
+    document = Document(
+        id=created.source_id,
+        number=created.source_number,
+        source_type=created.source_type,
+        status=created.source_status or SourceStatus.ACTIVE,
+        currency=created.currency or "",
+        note=note,
+        fee_bearer=FeeBearer.PAYER,  # checkout sources are payer-pays (contract §3.5)
+        as_payment_link=True,
+        counterparty_id=created.counterparty_id,
+        reference_id=created.reference_id,
+        total_amount=created.total_amount,
+    )
+    return mirror(engine, document, customer=customer, created_by=created_by)
 
 
 def mirror(

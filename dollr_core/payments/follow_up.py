@@ -41,6 +41,13 @@ def follow_document(svc: Services, attempt: Attempt) -> None:
     }.get(state)
     if expected is None or (record is not None and record.status == expected):
         return
+    if state is AttemptState.COMPLETED:
+        # Dollr's own status read just said the collection completed, which settles its document
+        # PAID (contract §3.3): written from that answer, not read back with a second call.
+        mirror.set_status(
+            svc.engine, attempt.source_type, attempt.source_id, SourceStatus.PAID, attempt.final_at
+        )
+        return
     try:
         status = svc.client.status.source(SourceType(attempt.source_type), attempt.source_id)
     except DollrError:

@@ -244,3 +244,27 @@ def test_the_workbook_export_holds_the_same_rows_as_the_csv(engine: Engine, serv
 def test_operators_lists_who_started_payments(engine: Engine, services: Services) -> None:
     add(engine, attempt(), attempt(operator="fred@example.com"), attempt(operator="fred@example.com"))
     assert history.operators(services, FINANCE) == ["fred@example.com", "olivia@example.com"]
+
+
+def test_figures_are_remembered_per_filter_until_the_ledger_changes(engine: Engine) -> None:
+    """An idle History rerun reuses counts and totals; a new payment or state change recomputes."""
+    from dollr_core.reports import history_cache, history_totals
+
+    add(engine, attempt(amount="5.00"), attempt(amount="7.00", state="FAILED"))
+    computed: list[HistoryFilter] = []
+
+    def totals(flt: HistoryFilter) -> list[history_totals.CurrencyTotal]:
+        def compute() -> list[history_totals.CurrencyTotal]:
+            computed.append(flt)
+            return history_totals.query_totals(engine, flt)
+
+        return history_cache.remembered(engine, "totals", flt, compute)
+
+    everything, failed = HistoryFilter(), HistoryFilter(outcomes=(Outcome.FAILED,))
+    first = totals(everything)
+    assert totals(everything) == first and computed == [everything]  # the rerun asked nothing
+    totals(failed)
+    assert computed == [everything, failed]  # another filter is another question
+    add(engine, attempt(amount="1.00"))  # a new payment moves the ledger's marker
+    assert sum(t.count for t in totals(everything)) == 3
+    assert computed == [everything, failed, everything]
