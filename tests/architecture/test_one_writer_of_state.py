@@ -25,9 +25,6 @@ STATE_TABLES = ("intent", "attempt", "batch", "batch_row")
 #: The one writer, and the migrations (which create and backfill the columns).
 WRITERS = ("dollr_core/ledger/transitions.py", "dollr_core/ledger/migrations/")
 
-#: Files not yet converted to `ledger.transitions` (none: bulk and its page were the last).
-NOT_YET_CONVERTED: tuple[str, ...] = ()
-
 #: State columns of other tables, which are no part of the ledger's state machines: (file, name).
 OTHER_TABLES = frozenset({("dollr_core/reports/reconciliation.py", "run")})  # ReconciliationRun.state
 
@@ -137,7 +134,7 @@ def _scanned_files() -> list[Path]:
 
 
 def _exempt(path: str) -> bool:
-    return path.startswith(WRITERS) or path.startswith(NOT_YET_CONVERTED)
+    return path.startswith(WRITERS)
 
 
 def test_only_transitions_writes_a_state_column() -> None:

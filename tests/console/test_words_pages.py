@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from console.navigation import PAGES
 from dollr_core.basics.access import Actor, Role
 from dollr_core.basics.words import a_or_an, count
-from dollr_core.bulk.batches import CurrencyTotal
+from dollr_core.bulk.progress import CurrencyTotal
 from dollr_core.flows import payouts
 from dollr_core.services import Services
 from dollr_core.team import approvals

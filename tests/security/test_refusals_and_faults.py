@@ -10,12 +10,12 @@ import logging
 import pkgutil
 
 import pytest
-from dollr_core.bulk.batches import BulkError
 
 import dollr_core
 from dollr_core.api.errors import DollrError
 from dollr_core.basics.access import AccessDenied
 from dollr_core.basics.money import parse_amount
+from dollr_core.bulk.states import BulkError
 from dollr_core.cli.exports import ArgumentProblem
 from dollr_core.config import SettingsError
 from dollr_core.errors import ChangedMeanwhile, InputRefused, NotAllowed, NotFound, Refusal
@@ -37,8 +37,7 @@ from dollr_core.team.users import UserError
 #: Errors that mean our own code or the machinery went wrong: shown as faults, on purpose.
 FAULTS = {
     "LeaseLost",  # another worker took the attempt over: the worker stops, nobody is advised
-    "TransitionNotAllowed",  # a state change the transitions table does not allow is a bug
-    "IllegalTransition",
+    "IllegalTransition",  # a state change the transitions table does not allow is a bug
 }
 
 REFUSALS = [
