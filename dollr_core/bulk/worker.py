@@ -21,7 +21,10 @@ Command line: `python -m dollr_core bulk resume --batch N --as EMAIL` (`cli/bulk
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +40,7 @@ from dollr_core.basics.background import Workers
 from dollr_core.bulk import row_outcomes
 from dollr_core.explain import explain
 from dollr_core.flows import payouts
+from dollr_core.ledger import leases
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import (
@@ -126,6 +130,9 @@ class BatchWorker:
         self._failures: dict[int, int] = {}  # transient failures per row before anything was sent
         self._hold_until: datetime | None = None  # Dollr said 429: send nothing new before then
         self._proven = False  # one payment went through: the passcode works
+        #: This worker's name in the batch's lease: one worker per batch across every console.
+        self._owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._renewed_at = utcnow()
         self._thread = threading.Thread(target=self._run, name=f"bulk-batch-{batch_id}", daemon=True)
 
     def __repr__(self) -> str:  # the passcode never shows up in logs or tracebacks
@@ -161,6 +168,16 @@ class BatchWorker:
     # ------------------------------------------------------------------ coordinator
 
     def _run(self) -> None:
+        engine = self.svc.engine
+        if not leases.claim_batch(engine, self.batch_id, self._owner):
+            # Another console's worker pays it; the ledger shows its progress here too.
+            self.problem = (
+                "Another console's worker is paying this batch (or stopped less than a minute ago);"
+                " its progress shows here. If that console has stopped, start again in a minute."
+            )
+            self._passcode = SecretStr("")
+            log.info("batch %s: another worker holds it; this one does not start", self.batch_id)
+            return
         log.info("batch %s: worker started by %s", self.batch_id, self.actor.email)
         try:
             self._coordinate()
@@ -169,7 +186,19 @@ class BatchWorker:
             self.problem = "The background worker stopped unexpectedly; resume the batch to carry on."
         finally:
             self._passcode = SecretStr("")
+            leases.release_batch(engine, self.batch_id, self._owner)
             log.info("batch %s: worker ended", self.batch_id)
+
+    def _keep_claim(self) -> bool:
+        """Renew the batch's lease every few seconds; False once another worker has it."""
+        if utcnow() - self._renewed_at < leases.BEAT:
+            return True
+        self._renewed_at = utcnow()
+        try:
+            return leases.renew_batch(self.svc.engine, self.batch_id, self._owner)
+        except Exception:  # the ledger is busy: the lease lasts LEASE, try again next tick
+            log.warning("batch %s: could not renew the worker's lease", self.batch_id, exc_info=True)
+            return True
 
     def _coordinate(self) -> None:
         in_flight: dict[int, tuple[_Task, Future[None]]] = {}
@@ -178,6 +207,10 @@ class BatchWorker:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"bulk-{self.batch_id}") as pool:
             while not self._stop.is_set():
                 self._wake.clear()
+                if not self._keep_claim():
+                    log.warning("batch %s: another worker took the batch over; this one stops", self.batch_id)
+                    self.problem = "Another console took over paying this batch; its progress shows here."
+                    return
                 in_flight = {row: job for row, job in in_flight.items() if not job[1].done()}
                 try:
                     state, tasks, view = self._look(exclude=set(in_flight))

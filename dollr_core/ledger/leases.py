@@ -16,12 +16,12 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from types import TracebackType
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from dollr_core.ledger.columns import utcnow
-from dollr_core.ledger.tables import Attempt, Intent
+from dollr_core.ledger.tables import Attempt, Batch, Intent
 
 log = logging.getLogger("dollr_core.ledger.leases")
 
@@ -77,5 +77,54 @@ def renew(engine: Engine, owner: str, intent_ids: Sequence[int]) -> None:
             update(Attempt)
             .where(col(Attempt.intent_id).in_(intent_ids), col(Attempt.lease_owner) == owner)
             .values(lease_until=until)
+        )
+        db.commit()
+
+
+# --------------------------------------------------------------------------- a batch's one worker
+
+
+def claim_batch(engine: Engine, batch_id: int, owner: str) -> bool:
+    """Make `owner` the one worker of the batch, unless another live worker holds it.
+
+    One compare-and-set, so two consoles starting the same batch at the same instant get one
+    worker between them; a dead worker's claim lapses `LEASE` after its last renewal."""
+    now = utcnow()
+    with Session(engine) as db:
+        moved = db.exec(
+            update(Batch)
+            .where(
+                col(Batch.id) == batch_id,
+                or_(
+                    col(Batch.worker_owner).is_(None),
+                    col(Batch.worker_owner) == owner,
+                    col(Batch.worker_until) < now,
+                ),
+            )
+            .values(worker_owner=owner, worker_until=now + LEASE)
+        )
+        db.commit()
+        return bool(moved.rowcount)
+
+
+def renew_batch(engine: Engine, batch_id: int, owner: str) -> bool:
+    """Push back the end of `owner`'s claim on the batch; False when it is no longer theirs."""
+    with Session(engine) as db:
+        moved = db.exec(
+            update(Batch)
+            .where(col(Batch.id) == batch_id, col(Batch.worker_owner) == owner)
+            .values(worker_until=utcnow() + LEASE)
+        )
+        db.commit()
+        return bool(moved.rowcount)
+
+
+def release_batch(engine: Engine, batch_id: int, owner: str) -> None:
+    """Give the batch up at once (the worker ended), so the next start need not wait for a lapse."""
+    with Session(engine) as db:
+        db.exec(
+            update(Batch)
+            .where(col(Batch.id) == batch_id, col(Batch.worker_owner) == owner)
+            .values(worker_owner=None, worker_until=None)
         )
         db.commit()

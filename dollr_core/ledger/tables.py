@@ -440,6 +440,9 @@ class Batch(SQLModel, table=True):
     first_approved_by: str | None = Field(default=None, max_length=254)
     first_approved_at: datetime | None = _maybe_when()
     retry_of: int | None = None
+    #: The one worker paying the batch, across every console process (`ledger.leases.claim_batch`).
+    worker_owner: str | None = Field(default=None, max_length=64)
+    worker_until: datetime | None = _maybe_when()
     created_at: datetime = _when()
     updated_at: datetime = _when()
 

@@ -43,7 +43,7 @@ def test_preview_shows_fees_totals_and_the_balances_they_draw_from(
     sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor, manager: Actor
 ) -> None:
     batch = approved_batch(sqlite_services, finance, manager, SMALL)
-    svc = dataclasses.replace(sqlite_services, sandbox=fresh_sandbox)
+    svc = dataclasses.replace(sqlite_services, sandbox_url=fresh_sandbox.base_url)
     shown = progress.preview(svc, manager, batch.id or 0)
     assert [r.row_number for r in shown.rows] == [1, 2, 3, 4] and shown.left_out == 1
     usd = next(t for t in shown.totals if t.currency == "USD")
