@@ -215,11 +215,38 @@ def shots(page: object, request: pytest.FixtureRequest) -> Shots:
 
 
 def sign_in(page: object, console: Console, role: str) -> None:
-    page.goto(console.url)  # type: ignore[attr-defined]
+    """Open the console signed in as `role@example.com`: a browser that still holds another
+    person's session (the cookie outlives the tab) signs out first."""
+    p: Any = page
+    _goto(p, console.url)
+    form, someone = p.get_by_label("E-mail"), p.get_by_text("Signed in as", exact=False)
+    form.or_(someone).first.wait_for()
+    if someone.count() and not form.count():
+        if p.get_by_text(f"Signed in as {role}@example.com").count():
+            return
+        p.get_by_role("button", name="Sign out").click()
+        p.wait_for_load_state()
+        form.wait_for()
     page.get_by_label("E-mail").fill(f"{role}@example.com")  # type: ignore[attr-defined]
     page.get_by_role("textbox", name="Password").fill(PASSWORD)  # type: ignore[attr-defined]
     page.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
     page.get_by_text(f"Signed in as {role}@example.com").wait_for()  # type: ignore[attr-defined]
+
+
+def _goto(p: Any, url: str) -> None:
+    """`goto`, after any navigation already under way: a sign-out or sign-in still redirecting
+    through /session/… would abort it (net::ERR_ABORTED)."""
+    from playwright.sync_api import Error
+
+    for attempt in range(5):
+        p.wait_for_load_state()
+        try:
+            p.goto(url)
+            return
+        except Error as exc:
+            if "ERR_ABORTED" not in str(exc) or attempt == 4:
+                raise
+            p.wait_for_timeout(500)
 
 
 def absent(locator: object) -> None:

@@ -144,6 +144,7 @@ def test_large_payout_needs_a_manager(page: object, console_server: Console, sho
     p.get_by_role("button", name="Approve").first.wait_for()  # type: ignore[attr-defined]
     shots("manager sees it")
     p.get_by_role("button", name="Approve").first.click()  # type: ignore[attr-defined]
+    p.get_by_role("dialog").get_by_role("button", name="Yes, approve").click()  # type: ignore[attr-defined]
     p.get_by_text("Approved", exact=False).first.wait_for()  # type: ignore[attr-defined]
     shots("approved")
     p.get_by_role("button", name="Sign out").click()  # type: ignore[attr-defined]

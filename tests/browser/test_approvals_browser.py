@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from .conftest import PASSWORD, Console, Shots, sign_in
+from .conftest import PASSWORD, Console, Shots, absent, sign_in
 
 
 def _person(browser: Any, console: Console, role: str) -> Any:
@@ -57,6 +57,8 @@ def test_a_payout_above_the_higher_threshold_needs_two_different_managers(
         first.get_by_text("Needs two different managers: yours is the first approval.").wait_for()
         first.get_by_role("button", name="Approve").first.click()
         first.get_by_role("dialog").get_by_role("button", name="Yes, approve").click()
+        absent(first.get_by_role("dialog"))
+        first.reload()  # the sign-in survives a reload; the card is drawn afresh from the ledger
         first.get_by_text("Approved so far by manager@example.com; one more needed.").wait_for()
         Shots(first, "two-managers-first")("first approval")
 

@@ -29,6 +29,7 @@ from dollr_core.ledger.tables import (
     OPEN_ATTEMPT_STATES,
     Attempt,
     AttemptState,
+    Batch,
     BatchRowState,
     BatchState,
     LedgerEvent,
@@ -125,13 +126,15 @@ def _worker_process(svc: Services, batch_id: int, email: str, tmp_path: Path) ->
 
 
 def _time_passes(svc: Services) -> None:
-    """What 90 s of waiting would do after a kill: the dead worker's leases run out."""
+    """What 90 s of waiting would do after a kill: the dead worker's leases run out (its payments'
+    and its claim on the batch)."""
     with Session(svc.engine) as db:
         db.exec(
             update(Attempt)
             .where(col(Attempt.local_state).in_(OPEN_ATTEMPT_STATES))
             .values(lease_owner=None, lease_until=None)
         )
+        db.exec(update(Batch).values(worker_owner=None, worker_until=None))
         db.commit()
 
 

@@ -115,6 +115,7 @@ def test_a_refund_above_the_threshold_is_approved_on_the_approvals_page_then_pai
     assert not at.exception, at.exception
     assert any("Refund of" in m.value for m in at.markdown)
     at.button(key=f"approve:{key}").click().run()
+    at.button(key="approvals:confirm").click().run()  # the dialog: "Yes, approve"
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert get_intent(console.engine, key).state == IntentState.READY  # type: ignore[union-attr]
     refunds.confirm_refund(console, finance, key)

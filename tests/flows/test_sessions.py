@@ -13,7 +13,7 @@ from dollr_core.basics.access import AccessDenied, Actor, Role
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
 from dollr_core.services import Services
-from dollr_core.team import sessions, users
+from dollr_core.team import passwords, sessions, sign_in, users
 
 PASSWORD = "correct horse battery"
 NEW = "purple elephant dances"
@@ -30,7 +30,7 @@ def team(services: Services) -> Services:
 
 
 def _open(svc: Services, who: Actor = OLIVIA, now: datetime | None = None) -> str:
-    generation = users.sign_in(
+    generation = sign_in.sign_in(
         svc.engine, who.email, PASSWORD, client="tester", sleep=lambda _s: None
     ).generation
     ticket = sessions.start(svc.engine, who, generation, client="127.0.0.1 · Chromium", now=now)
@@ -52,7 +52,7 @@ def _ended(svc: Services, token: str, now: datetime | None = None) -> str:
 
 
 def test_only_hashes_are_stored_and_a_ticket_works_once(team: Services) -> None:
-    generation = users.sign_in(
+    generation = sign_in.sign_in(
         team.engine, OLIVIA.email, PASSWORD, client="t", sleep=lambda _s: None
     ).generation
     ticket = sessions.start(team.engine, OLIVIA, generation, client="127.0.0.1 · Chromium")
@@ -123,16 +123,18 @@ def test_an_account_change_ends_the_session(team: Services, change: str) -> None
     elif change == "role":
         users.set_role(team.engine, OLIVIA.email, Role.FINANCE, by=ADA)
     elif change == "reset_password":
-        users.reset_password(team.engine, OLIVIA.email, by=ADA)
+        passwords.reset_password(team.engine, OLIVIA.email, by=ADA)
     else:
-        users.change_own_password(team.engine, OLIVIA.email, PASSWORD, NEW, client="t", sleep=lambda _s: None)
+        passwords.change_own_password(
+            team.engine, OLIVIA.email, PASSWORD, NEW, client="t", sleep=lambda _s: None
+        )
     assert _ended(team, token) == "changed"
     assert sessions.list_live(team.engine, LIMITS, by=ADA) == []
 
 
 def test_the_session_that_changed_the_password_stays(team: Services) -> None:
     mine, other_browser = _open(team), _open(team)
-    generation = users.change_own_password(
+    generation = passwords.change_own_password(
         team.engine, OLIVIA.email, PASSWORD, NEW, client="t", sleep=lambda _s: None
     )
     sessions.keep(team.engine, _live_id(team, mine), generation)
