@@ -218,7 +218,7 @@ def sign_in(page: object, console: Console, role: str) -> None:
     """Open the console signed in as `role@example.com`: a browser that still holds another
     person's session (the cookie outlives the tab) signs out first."""
     p: Any = page
-    _goto(p, console.url)
+    goto_settled(p, console.url)
     form, someone = p.get_by_label("E-mail"), p.get_by_text("Signed in as", exact=False)
     form.or_(someone).first.wait_for()
     if someone.count() and not form.count():
@@ -233,7 +233,7 @@ def sign_in(page: object, console: Console, role: str) -> None:
     page.get_by_text(f"Signed in as {role}@example.com").wait_for()  # type: ignore[attr-defined]
 
 
-def _goto(p: Any, url: str) -> None:
+def goto_settled(p: Any, url: str) -> None:
     """`goto`, after any navigation already under way: a sign-out or sign-in still redirecting
     through /session/… would abort it (net::ERR_ABORTED)."""
     from playwright.sync_api import Error

@@ -10,7 +10,17 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from .conftest import PASSWORD, Console, Shots, absent, free_port, start_streamlit, stop, wait_for
+from .conftest import (
+    PASSWORD,
+    Console,
+    Shots,
+    absent,
+    free_port,
+    goto_settled,
+    start_streamlit,
+    stop,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +55,7 @@ def strict_console(console_server: Console, tmp_path_factory: pytest.TempPathFac
 
 
 def _password(p: object, console: Console) -> None:
-    p.goto(console.url)  # type: ignore[attr-defined]
+    goto_settled(p, console.url)  # after a sign-out, its redirect may still be under way
     p.get_by_label("E-mail").fill("mia@example.com")  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Password").fill(PASSWORD)  # type: ignore[attr-defined]
     p.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
