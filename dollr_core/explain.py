@@ -57,7 +57,9 @@ FIELD_NAMES = {
 
 #: The fees, named the same on every screen and document (quote, review, receipt, preview).
 PLATFORM_FEE = "Dollr platform fee"
-GATEWAY_FEE = "Operator fee (mobile money or card)"
+GATEWAY_FEE = "Mobile network or card fee"
+#: The mobile network's (or card company's) own id of a payment: what its support asks for.
+NETWORK_TRANSACTION_ID = "Transaction id at the mobile network or card company"
 FX_FEE = "Currency exchange fee"
 
 

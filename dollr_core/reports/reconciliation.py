@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from dollr_core.api.errors import DollrError, NotFoundError, RateLimitError
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import ExecutionStatus, OperationType, SourceStatus, SourceType
+from dollr_core.basics.money import money_text
 from dollr_core.errors import InputRefused, NotFound
 from dollr_core.flows import documents
 from dollr_core.ledger import audit
@@ -141,7 +142,7 @@ def _documents_paid_at_dollr(svc: Services, run: ReconciliationRun) -> None:
                         checked=True,
                         finding=Finding.ONLY_AT_DOLLR,
                         detail=f"{kind.value.title()} {listed.number} paid at Dollr on"
-                        f" {paid:%Y-%m-%d %H:%M} UTC ({listed.currency} {listed.total_amount});"
+                        f" {paid:%Y-%m-%d %H:%M} UTC ({money_text(listed.total_amount, listed.currency)});"
                         " the ledger has no payment for it.",
                     )
                 )
