@@ -69,7 +69,7 @@ def key_of(at: AppTest) -> str:
 
 def texts(at: AppTest) -> str:
     """Everything the page says, as one string, for assertions on wording: as a person reads it,
-    without the markdown escapes and invisible word joiners `widgets.plain` adds."""
+    without the markdown escapes and zero-width spaces `widgets.plain` adds."""
     kinds = ("markdown", "success", "info", "warning", "error", "caption", "toast")
     parts = [read(e.value) for kind in kinds for e in at.get(kind)]
     parts += [f"{m.label}: {m.value}" for m in at.metric]
@@ -78,8 +78,8 @@ def texts(at: AppTest) -> str:
 
 
 def read(markdown: str) -> str:
-    """Markdown text as it reads on screen (escapes and word joiners gone, emphasis kept)."""
-    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
+    """Markdown text as it reads on screen (escapes and zero-width spaces gone, emphasis kept)."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
 
 
 def table(block: Any, index: int = 0) -> dict[str, Any]:
