@@ -241,7 +241,7 @@ def test_short_wallet_says_top_up_first(roomy: Callable[..., AppTest], fresh_san
     [
         ("0880001234", "25", "Start the phone number with its country code"),
         ("2318800", "25", "A phone number needs 8 to 15 digits"),
-        ("999880001234", "25", "No mobile-money operator we can pay serves this number"),
+        ("999880001234", "25", "No mobile network we can pay serves this number"),
         ("231880001234", "0", "The amount must be greater than zero."),
         ("250781234567", "10.5", "RWF amounts must be whole numbers"),
         ("231880001234", "2500", "Operators may pay out at most USD 2,000 at once"),
