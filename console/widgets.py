@@ -106,7 +106,7 @@ def reference(full: str | None, *, label: str = "Payment reference", where: Any 
         icon=":material/content_copy:",
         help="Show the whole reference, to copy it",
     ):
-        st.caption(f"The whole {label.lower()}: the copy button is at its right.")
+        st.caption(f"The whole {label.lower()}; point at it for its copy button.")
         st.code(full, language=None, wrap_lines=True)
 
 
