@@ -7,8 +7,9 @@ import streamlit as st
 from console import auth
 from console.context import services
 from console.navigation import navigation_for, sign_in_navigation
-from console.widgets import show_error
+from console.widgets import plain, show_error
 from dollr_core.basics.access import Actor
+from dollr_core.basics.words import role_name
 from dollr_core.config import SettingsError
 
 st.set_page_config(page_title="Dollr Ops Console", page_icon="💸", layout="wide")
@@ -33,7 +34,7 @@ def sidebar(who: Actor) -> None:
         else:
             st.caption(":green[Dollr: answering]")
         st.divider()
-        st.caption(f"Signed in as **{who.email}** ({who.role.value})")
+        st.caption(f"Signed in as **{plain(who.email)}** ({role_name(who.role)})")
         # A callback: in the entry file a button's return value is lost once st.navigation runs.
         st.button("Sign out", icon=":material/logout:", key="sign_out", on_click=auth.sign_out, args=(svc,))
 

@@ -9,12 +9,13 @@ from urllib.parse import quote, urlsplit
 import streamlit as st
 
 from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.words import role_name
 from dollr_core.ledger import audit
 from dollr_core.services import Services
 from dollr_core.team import passwords, sessions, sign_in, two_factor, users
 
 from . import session_routes
-from .widgets import show_error
+from .widgets import plain, show_error
 
 _EMAIL = "signed_in_email"
 _SEEN = "last_active"
@@ -333,7 +334,7 @@ def _pending_step(svc: Services, pending: dict[str, Any]) -> None:
     elif step is sign_in.Step.ENROL:
         st.title("Set up two-factor sign-in")
         st.write(
-            f"Your role ({pending['role']}) signs in with a password **and** a code from an"
+            f"Your role ({role_name(pending['role'])}) signs in with a password **and** a code from an"
             " authenticator app on your phone. Set it up now to continue."
         )
         codes = two_factor_setup(svc, pending["email"])
@@ -346,7 +347,7 @@ def _pending_step(svc: Services, pending: dict[str, Any]) -> None:
 
 def _second_factor_form(svc: Services, pending: dict[str, Any]) -> None:
     st.title("Two-factor sign-in")
-    st.write(f"Enter the six-digit code your authenticator app shows for **{pending['email']}**.")
+    st.write(f"Enter the six-digit code your authenticator app shows for **{plain(pending['email'])}**.")
     with st.form("second_factor"):
         typed = st.text_input(
             "Code from your authenticator app",
@@ -413,7 +414,7 @@ def recovery_codes(codes: list[str]) -> bool:
 def _new_password_form(svc: Services, pending: dict[str, Any]) -> None:
     st.title("Choose your own password")
     st.write(
-        f"You signed in as **{pending['email']}** with a temporary password from an admin."
+        f"You signed in as **{plain(pending['email'])}** with a temporary password from an admin."
         " Choose a password of your own to continue."
     )
     st.caption(users.PASSWORD_POLICY)

@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 import streamlit as st
 from sqlalchemy import Engine
 
-from console.widgets import money, show_error
+from console.widgets import money, show_error, time_heading, when
 from dollr_core.api.errors import NetworkError, RateLimitError, ServerError
 from dollr_core.api.models import Item
 from dollr_core.basics.enums import FeeBearer, SourceType
@@ -320,7 +320,7 @@ def documents_table(records: Sequence[DocumentRecord]) -> None:
             "Customer": [r.customer_name for r in records],
             "Amount": [money(r.total_amount, r.currency) for r in records],
             "Status": [status_label(r.status) for r in records],
-            "Created": [f"{r.created_at:%Y-%m-%d %H:%M}" for r in records],
+            time_heading("Created"): [when(r.created_at) for r in records],
             "Created by": [r.created_by for r in records],
         },
         hide_index=True,

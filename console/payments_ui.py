@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from console.widgets import money, page_link
+from console.widgets import money, page_link, time_heading, when
 from dollr_core.basics.phone import mask_phone
+from dollr_core.basics.words import short_reference
 from dollr_core.reports.history import HistoryRow, operation_name
 
 
@@ -15,13 +16,13 @@ def payments_table(rows: Sequence[HistoryRow], *, key: str) -> HistoryRow | None
     """The payments as a table, newest first; returns the one the person picked, if any."""
     picked = st.dataframe(
         {
-            "When (UTC)": [r.created_at.strftime("%Y-%m-%d %H:%M") for r in rows],
+            time_heading("When"): [when(r.created_at) for r in rows],
             "Kind": [operation_name(r.operation) for r in rows],
             "Who": [r.party_name or "—" for r in rows],
             "Phone": [mask_phone(r.phone) if r.phone else "—" for r in rows],
             "Amount": [money(r.amount, r.currency) for r in rows],
             "Status": [r.outcome.value for r in rows],
-            "Reference": [r.reference_id[:8] for r in rows],
+            "Reference": [short_reference(r.reference_id) for r in rows],
         },
         hide_index=True,
         width="stretch",
@@ -35,6 +36,10 @@ def payments_table(rows: Sequence[HistoryRow], *, key: str) -> HistoryRow | None
 
 def open_payment(row: HistoryRow) -> None:
     """Links from one payment to where it is followed, and to its receipt when it has one."""
-    page_link("pages/status.py", f"Where payment {row.reference_id[:8]}… stands", reference=row.reference_id)
+    page_link(
+        "pages/status.py",
+        f"Where payment {short_reference(row.reference_id)} stands",
+        reference=row.reference_id,
+    )
     if row.has_receipt and row.document_number:
         page_link("pages/receipts.py", "Its receipt", number=row.document_number)

@@ -6,14 +6,12 @@ from __future__ import annotations
 import streamlit as st
 
 from dollr_core.basics.access import Actor
+from dollr_core.basics.words import role_name
 from dollr_core.services import Services
 from dollr_core.team import sessions
 
 from .auth import this_session
-
-
-def _when(moment: object) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
+from .widgets import plain, when_said
 
 
 def signed_in_sessions(svc: Services, me: Actor) -> None:
@@ -32,9 +30,9 @@ def signed_in_sessions(svc: Services, me: Actor) -> None:
     for session in live:
         who, since, seen, client, action = st.columns([3, 2, 2, 4, 1], vertical_alignment="center")
         mine = " · this browser" if session.id == this_browser else ""
-        who.write(f"**{session.email}** ({session.role}){mine}")
-        since.write(f"since {_when(session.since)}")
-        seen.write(f"last seen {_when(session.last_seen)}")
+        who.write(f"**{plain(session.email)}** ({role_name(session.role)}){mine}")
+        since.write(f"since {when_said(session.since)}")
+        seen.write(f"last seen {when_said(session.last_seen)}")
         client.caption(session.client or "unknown client")
         if action.button("End", key=f"end_session:{session.id}", help="Sign this browser out"):
             sessions.revoke(svc.engine, session.id, by=me)

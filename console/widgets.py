@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
+from pydantic import ValidationError
 from streamlit.errors import StreamlitPageNotFoundError
 
+from console.context import services
 from dollr_core.basics.money import money_text
 from dollr_core.basics.phone import mask_phone
-from dollr_core.explain import attempt_outcome, explain
+from dollr_core.basics.words import local_time, payment_status, short_reference, time_said, zone_label
+from dollr_core.errors import Refusal
+from dollr_core.explain import NETWORK_TRANSACTION_ID, attempt_outcome, explain
 from dollr_core.ledger.tables import Attempt, AttemptState
 
 #: The autocomplete token of a password input whose value no password manager may save or fill
@@ -24,10 +29,18 @@ NEVER_SAVED = "one-time-code"
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
+#: A zero-width space (U+200B) before every "@". Streamlit's markdown links every bare e-mail
+#: address (a mailto link) even when its "@" or dots are escaped, since it finds them in the text
+#: after the escapes are read; a zero-width character before the "@" stops it and shows nothing
+#: (checked in a browser on Streamlit 1.67). This one, unlike a word joiner, is ignored by
+#: Playwright's text matching, so tests read the address as people do.
+_NO_MAILTO = "\u200b@"
+
 
 def plain(text: object) -> str:
-    """Text someone typed, shown inside markdown as typed: no link, image or emphasis it could carry."""
-    return _MARKDOWN.sub(r"\\\1", str(text))
+    """Text shown inside markdown as it is: no link, image or emphasis it could carry, and an
+    e-mail address stays text (no mailto link)."""
+    return _MARKDOWN.sub(r"\\\1", str(text)).replace("@", _NO_MAILTO)
 
 
 def money(amount: Decimal | None, currency: str | None) -> str:
@@ -59,11 +72,53 @@ def currency_choice(
     return picked
 
 
+# --------------------------------------------------------------------------- times and references
+
+
+def company_zone() -> str:
+    """The company's time zone (DOLLR_TIME_ZONE): every time on screen is in it."""
+    return services().settings.time_zone
+
+
+def when(moment: datetime | None, *, seconds: bool = False) -> str:
+    """A moment as a table cell in the company's time zone; the column's heading names the zone
+    (`time_heading`)."""
+    return local_time(moment, company_zone(), seconds=seconds) if moment else "—"
+
+
+def time_heading(label: str) -> str:
+    """A time column's heading naming the zone once: "Started (Africa/Kigali time)"."""
+    return f"{label} ({zone_label(company_zone())})"
+
+
+def when_said(moment: datetime | None) -> str:
+    """A moment inside a sentence, with its zone: "2026-12-01 14:05 (Africa/Kigali time)"."""
+    return time_said(moment, company_zone())
+
+
+def reference(full: str | None, *, label: str = "Payment reference", where: Any = st) -> None:
+    """A reference as people read it: its first characters (enough to tell payments apart, and to
+    find one on Payment status), with the whole reference one click away beside a copy button."""
+    if not full:
+        return
+    with where.popover(
+        f"{label}: {short_reference(full)}",
+        icon=":material/content_copy:",
+        help="Show the whole reference, to copy it",
+    ):
+        st.caption(f"The whole {label.lower()}; point at it for its copy button.")
+        st.code(full, language=None, wrap_lines=True)
+
+
 def show_error(exc: BaseException) -> None:
-    """The failure in plain words, with what to do; technical details folded away."""
+    """The failure in plain words, with what to do.
+
+    A refusal of what someone entered or asked (ours, or a field that failed validation) is its
+    sentence alone: a "technical details" box would only repeat it. Faults and Dollr's errors
+    keep their details (a fault reference, Dollr's code) folded away for support."""
     said = explain(exc)
     st.error(f"{said.headline}  \n{said.advice}")
-    if said.details:
+    if said.details and not isinstance(exc, Refusal | ValidationError):
         with st.expander("Technical details"):
             st.code(said.details, language=None)
 
@@ -88,18 +143,19 @@ def attempt_summary(attempt: Attempt) -> None:
         attempt.payee_amount or attempt.predicted_payee_amount, attempt.payee_currency or attempt.currency
     )
     party = f"{attempt.party_name} ({mask_phone(attempt.phone)})" if attempt.phone else "—"
-    # The reference in full, wrapped on a phone (a table cell would cut it off), ready to copy.
-    st.caption("Payment reference: quote it to look this payment up")
-    st.code(attempt.reference_id, language=None, wrap_lines=True)
+    reference(attempt.reference_id)
+    st.caption("Quote the reference to look this payment up on Payment status.")
     rows = {
-        "Payment status at Dollr": attempt.remote_status or "not known yet",
+        "Payment status at Dollr": payment_status(attempt.remote_status)
+        if attempt.remote_status
+        else "Not known yet",
         "Customer" if collecting else "Recipient": party,
         "Amount": money(attempt.amount, attempt.currency),
         "Customer pays" if collecting else "Our wallet is debited": paid,
         "We receive" if collecting else "Recipient gets": received,
     }
     if attempt.provider_transaction_id:
-        rows["Operator's transaction id"] = attempt.provider_transaction_id
+        rows[NETWORK_TRANSACTION_ID] = attempt.provider_transaction_id
     st.dataframe(
         {"What": list(rows.keys()), "Value": [str(v) for v in rows.values()]},
         hide_index=True,

@@ -57,7 +57,9 @@ FIELD_NAMES = {
 
 #: The fees, named the same on every screen and document (quote, review, receipt, preview).
 PLATFORM_FEE = "Dollr platform fee"
-GATEWAY_FEE = "Operator fee (mobile money or card)"
+GATEWAY_FEE = "Mobile network or card fee"
+#: The mobile network's (or card company's) own id of a payment: what its support asks for.
+NETWORK_TRANSACTION_ID = "Transaction id at the mobile network or card company"
 FX_FEE = "Currency exchange fee"
 
 
@@ -188,14 +190,14 @@ def attempt_outcome(attempt: Attempt) -> Explanation:
         )
     if attempt.remote_status == "PENDING":
         return Explanation(
-            "Sent: Dollr has it and is handing it to the operator.",
+            "Sent: Dollr has it and is handing it to the mobile network or card company.",
             "This usually takes a few seconds. Waiting is safe; this page updates by itself.",
         )
     if attempt.remote_status == "PROCESSING" or state is AttemptState.ACCEPTED:
         who = (
-            "the customer's operator is working on it (the customer may need to approve on the phone)"
+            "the customer's mobile network is working on it (the customer may need to approve on the phone)"
             if attempt.operation_type == "COLLECTION"
-            else "the recipient's operator is working on it"
+            else "the recipient's mobile network is working on it"
         )
         return Explanation(
             f"Processing: {who}.",

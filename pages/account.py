@@ -6,13 +6,15 @@ import streamlit as st
 
 from console.auth import client_address, keep_session, recovery_codes, two_factor_setup
 from console.context import actor, services
+from console.widgets import plain
+from dollr_core.basics.words import role_name
 from dollr_core.team import passwords, sign_in, users
 
 who = actor()  # every signed-in person has an account page
 svc = services()
 
 st.title("Your account")
-st.caption(f"Signed in as **{who.email}** ({who.role.value}).")
+st.caption(f"Signed in as **{plain(who.email)}** ({role_name(who.role)}).")
 
 st.subheader("Change your password")
 st.caption(users.PASSWORD_POLICY + " Changing it signs you out everywhere else.")

@@ -12,7 +12,7 @@ from decimal import Decimal
 import streamlit as st
 
 from console.context import require_page, services
-from console.widgets import money, page_link, plain, show_error, show_toasts, toast_later
+from console.widgets import money, page_link, plain, show_error, show_toasts, time_heading, toast_later, when
 from dollr_core.basics.access import Permission
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.basics.phone import mask_phone
@@ -25,10 +25,6 @@ who = require_page(Permission.APPROVE, Permission.PAY_OUT, Permission.BULK_PAYOU
 svc = services()
 CONFIRMING = "approvals:confirming"  # the approval waiting for "Yes, approve" in the dialog
 ERROR = "approvals:error"  # why the last decision was refused, shown once
-
-
-def when(item: Intent | Batch) -> str:
-    return item.created_at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def mine(maker: str) -> bool:
@@ -127,7 +123,7 @@ def money_out_card(intent: Intent) -> None:
                 "Document": intent.source_number or "—",
                 "Reason" if refund else "Note": intent.note or "—",
                 "Made by": intent.operator,
-                "Made at": when(intent),
+                time_heading("Made at"): when(intent.created_at),
             }
         )
         decision_controls(
@@ -136,7 +132,7 @@ def money_out_card(intent: Intent) -> None:
             intent.operator,
             approvals.payout_fingerprint(intent),
             f"a {what.lower()} of {money(intent.amount, intent.currency)} to {intent.party_name}",
-            f"{intent.operator} can then send it; the money leaves our wallet when they do.",
+            f"{plain(intent.operator)} can then send it; the money leaves our wallet when they do.",
         )
 
 
@@ -150,7 +146,7 @@ def payout_card(intent: Intent) -> None:
         st.markdown(f"**{money(quote.amount, quote.currency)}** to {a_or_an(quote.carrier)} wallet")
         if intent.approvals_needed >= 2:
             st.caption(
-                f"Needs two different managers. Approved so far by {intent.first_approved_by};"
+                f"Needs two different managers. Approved so far by {plain(intent.first_approved_by)};"
                 " one more needed."
                 if intent.first_approved_by
                 else "Needs two different managers: yours is the first approval."
@@ -162,7 +158,7 @@ def payout_card(intent: Intent) -> None:
                 "Fees": money(fees, quote.currency),
                 "Our wallet is debited": money(quote.wallet_debit, quote.currency),
                 "Made by": intent.operator,
-                "Made at": when(intent),
+                time_heading("Made at"): when(intent.created_at),
                 "Note": intent.note or "—",
             }
         )
@@ -184,7 +180,11 @@ def batch_card(batch: Batch) -> None:
     totals = approvals.batch_totals(svc, who, batch.id or 0)
     with st.container(border=True):
         st.markdown(f"**Bulk payout #{batch.id}**: {totals.rows} payments")
-        rows = {"Name": batch.name, "Made by": batch.created_by, "Made at": when(batch)}
+        rows = {
+            "Name": batch.name,
+            "Made by": batch.created_by,
+            time_heading("Made at"): when(batch.created_at),
+        }
         for currency, amount in sorted(totals.amounts.items()):
             rows[f"Recipients get ({currency})"] = money(amount, currency)
             if currency in totals.fees:
@@ -193,7 +193,7 @@ def batch_card(batch: Batch) -> None:
                 rows[f"Our wallet is debited ({currency})"] = money(totals.debits[currency], currency)
         if batch.approvals_needed >= 2:
             st.caption(
-                f"Needs two different managers. Approved so far by {batch.first_approved_by};"
+                f"Needs two different managers. Approved so far by {plain(batch.first_approved_by)};"
                 " one more needed."
                 if batch.first_approved_by
                 else "Needs two different managers: yours is the first approval."
@@ -218,7 +218,7 @@ def next_step(needed: int, first_approved_by: str | None, maker: str, action: st
         return (
             "Yours is the first of two approvals: a second manager must approve it too. No money moves now."
         )
-    return f"{maker} can then {action}; the money moves only when they do. No money moves now."
+    return f"{plain(maker)} can then {action}; the money moves only when they do. No money moves now."
 
 
 def payout_state(intent: Intent) -> str:
@@ -226,15 +226,17 @@ def payout_state(intent: Intent) -> str:
     if state is IntentState.AWAITING_APPROVAL:
         if intent.approvals_needed >= 2:
             if intent.first_approved_by:
-                return f"Approved by {intent.first_approved_by}; waiting for a second manager."
+                return f"Approved by {plain(intent.first_approved_by)}; waiting for a second manager."
             return "Waiting for two different managers' approval."
         return "Waiting for a manager's approval."
     if state is IntentState.OPEN and intent.decision_reason:
-        return f"Returned to you: {intent.decision_reason}"
+        return f"Returned to you: {plain(intent.decision_reason)}"
     if state is IntentState.READY and intent.decided_by:
-        return f"Approved by {intent.decided_by}: go to Pay someone to send it with the merchant passcode."
+        by = plain(intent.decided_by)
+        return f"Approved by {by}: go to Pay someone to send it with the merchant passcode."
     if state is IntentState.REJECTED:
-        return f"Rejected by {intent.decided_by}. Reason: {plain(intent.decision_reason)}. Nothing was sent."
+        reason = plain(intent.decision_reason)
+        return f"Rejected by {plain(intent.decided_by)}. Reason: {reason}. Nothing was sent."
     if state is IntentState.COMPLETED:
         return "Approved and paid."
     if state is IntentState.FAILED:
@@ -351,13 +353,13 @@ def my_items() -> None:
                 st.markdown(f"**Bulk payout #{batch.id}**")
                 if batch.state == BatchState.REJECTED:
                     st.error(
-                        f"Rejected by {batch.decided_by}. Reason: {plain(batch.decision_reason)}."
+                        f"Rejected by {plain(batch.decided_by)}. Reason: {plain(batch.decision_reason)}."
                         " Nothing was sent."
                     )
                 elif batch.state == BatchState.APPROVED:
-                    st.success(f"Approved by {batch.decided_by}: start it on Bulk payouts.")
+                    st.success(f"Approved by {plain(batch.decided_by)}: start it on Bulk payouts.")
                 elif batch.first_approved_by:
-                    st.info(f"Approved by {batch.first_approved_by}; waiting for a second manager.")
+                    st.info(f"Approved by {plain(batch.first_approved_by)}; waiting for a second manager.")
                 else:
                     st.info("Waiting for a manager's approval.")
     if not shown:

@@ -170,11 +170,13 @@ def wallet_payment(record: DocumentRecord) -> None:
     if not phone.strip():
         return
     info = ui.remember(
-        "collect:operator", phone.strip(), lambda: svc.lookups.operator(phone, OperationType.COLLECTION)
+        "collect:network", phone.strip(), lambda: svc.lookups.operator(phone, OperationType.COLLECTION)
     )
     if info is None:
         return
-    st.success(f"Operator: **{info.carrier}** · {ui.country_label(info.country)}", icon=":material/sim_card:")
+    st.success(
+        f"Mobile network: **{info.carrier}** · {ui.country_label(info.country)}", icon=":material/sim_card:"
+    )
     currencies = info.currencies or [record.currency]
     currency = st.selectbox(
         "Currency the customer pays in",

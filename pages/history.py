@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from console.context import require_page, services
-from console.widgets import money, page_link
+from console.widgets import money, page_link, time_heading, when
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType, PaymentMethod
@@ -238,7 +238,7 @@ def split(rows: Sequence[history_totals.BreakdownRow], title: str, name: Callabl
 
 def table_row(row: HistoryRow) -> dict[str, object]:
     return {
-        "Started (UTC)": row.created_at.strftime("%Y-%m-%d %H:%M"),
+        time_heading("Started"): when(row.created_at),
         "Type": operation_name(row.operation),
         "Outcome": row.outcome.value,
         "Name": row.party_name,

@@ -13,7 +13,7 @@ from decimal import Decimal
 import streamlit as st
 
 from console.context import actor, services
-from console.widgets import money, page_link
+from console.widgets import money, page_link, time_heading, when
 from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType
 from dollr_core.basics.phone import mask_phone
@@ -54,7 +54,7 @@ def payment_rows(rows: Sequence[HistoryRow], *, key: str, reasons: bool) -> None
     picked = st.dataframe(
         [
             {
-                "Started (UTC)": r.created_at.strftime("%Y-%m-%d %H:%M"),
+                time_heading("Started"): when(r.created_at),
                 "Type": operation_name(r.operation),
                 "Name": r.party_name,
                 "Phone": mask_phone(r.phone) if r.phone else "",

@@ -15,11 +15,12 @@ import streamlit as st
 
 from console import documents_ui as ui
 from console.context import intent_key, new_intent, require_page, services
-from console.widgets import money, page_link, plain, show_toasts, toast_later
+from console.widgets import money, page_link, plain, show_toasts, toast_later, when_said
 from dollr_core.api.models import DocumentDetail, Item
 from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import SourceStatus, SourceType
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
+from dollr_core.basics.words import intent_state
 from dollr_core.flows import documents, refunds
 from dollr_core.flows.collect import latest_collection
 from dollr_core.ledger.tables import AttemptState, DocumentRecord
@@ -299,7 +300,7 @@ def send_copies(record: DocumentRecord, url: str) -> None:
             st.caption(
                 "Sent: "
                 + "; ".join(
-                    f"{c.channel.lower()} to {c.recipient or '—'} by {c.sent_by} ({c.outcome})"
+                    plain(f"{c.channel.lower()} to {c.recipient or '—'} by {c.sent_by} ({c.outcome})")
                     for c in copies
                 )
             )
@@ -330,7 +331,7 @@ def document_panel(record: DocumentRecord) -> None:
             "Who pays Dollr's fees": ui.fee_bearer_label(record.fee_bearer),
             "Due date": f"{detail.due_date:%Y-%m-%d}" if detail and detail.due_date else "—",
             "Note": record.note or "—",
-            "Paid at": f"{record.paid_at:%Y-%m-%d %H:%M} UTC" if record.paid_at else "—",
+            "Paid at": when_said(record.paid_at),
         }
     )
     with st.expander("Details for support"):
@@ -377,7 +378,7 @@ def document_panel(record: DocumentRecord) -> None:
             st.markdown("**Refunds** (make one from the receipt)")
             st.dataframe(
                 [
-                    {"Amount": money(i.amount, i.currency), "State": i.state.title(), "Reason": i.note}
+                    {"Amount": money(i.amount, i.currency), "State": intent_state(i.state), "Reason": i.note}
                     for i in refunded
                 ],
                 hide_index=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console.context import require_page, services
-from console.widgets import show_error
+from console.widgets import show_error, time_heading, when
 from dollr_core.basics.access import Permission
 from dollr_core.team import notify
 
@@ -69,10 +69,10 @@ if not sent:
 else:
     st.dataframe(
         {
-            "When": [n.created_at.strftime("%Y-%m-%d %H:%M UTC") for n in sent],
+            time_heading("When"): [when(n.created_at) for n in sent],
             "What": [n.subject for n in sent],
             "To": [n.recipient for n in sent],
-            "Outcome": [n.state.lower() + (f" ({n.last_error})" if n.last_error else "") for n in sent],
+            "Outcome": [n.state.capitalize() + (f" ({n.last_error})" if n.last_error else "") for n in sent],
             "Tries": [n.attempts for n in sent],
         },
         hide_index=True,

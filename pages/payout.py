@@ -1,6 +1,6 @@
 """Pay someone: money from the company's Dollr wallet to a person's mobile-money wallet.
 
-Recipient → operator (found from the number) → amount → review → merchant passcode → live status.
+Recipient → mobile network (found from the number) → amount → review → merchant passcode → live status.
 The payout is one intent, keyed when the form is first shown: a rerun, a double click or a second
 tab finds it and only follows it. The passcode lives in memory for one call and is then dropped.
 """
@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from console.context import intent_key, new_intent, require_page, services
+from console.documents_ui import country_label
 from console.widgets import NEVER_SAVED, currency_choice, live_status, money, page_link, plain, show_error
 from dollr_core.api.models import MmoProviderInfo
 from dollr_core.basics.access import Permission
@@ -35,7 +36,7 @@ ADOPTED = "payout:adopted"  # an existing payout of mine this session follows (l
 REVIEWED = "payout:reviewed"  # (intent key, inputs) of the last review shown
 #: "New recipient" in the saved-recipients box: not None, which Streamlit shows as no choice at all.
 NEW_RECIPIENT = -1
-OPERATOR = "payout:operator"  # (phone, operator, problem) for the last number looked at
+NETWORK = "payout:network"  # (phone, mobile network, problem) for the last number looked at
 
 
 # --------------------------------------------------------------------------- state
@@ -111,19 +112,19 @@ def waiting_for_you(key: str) -> None:
             text, button = st.columns([5, 1], vertical_alignment="center")
             text.write(
                 f"{money(item.amount, item.currency)} to {plain(item.party_name)} ({mask_phone(item.phone)}),"
-                f" approved by {item.decided_by}"
+                f" approved by {plain(item.decided_by)}"
             )
             button.button(
                 "Open", key=f"payout_open:{item.intent_key}", on_click=adopt, args=(item.intent_key,)
             )
 
 
-def show_operator(phone: str) -> MmoProviderInfo | None:
-    """The recipient's operator, shown as soon as the number is valid (asked once per number)."""
+def show_network(phone: str) -> MmoProviderInfo | None:
+    """The recipient's mobile network, shown as soon as the number is valid (asked once per number)."""
     if not phone.strip():
-        st.caption("The operator is found from the number.")
+        st.caption("The mobile network is found from the number.")
         return None
-    memo = st.session_state.get(OPERATOR)
+    memo = st.session_state.get(NETWORK)
     if memo is None or memo[0] != phone:
         try:
             memo = (phone, payouts.recipient_operator(svc, who, phone), None)
@@ -132,14 +133,17 @@ def show_operator(phone: str) -> MmoProviderInfo | None:
         except Exception as exc:  # Dollr could not be asked: try again on the next run
             show_error(exc)
             return None
-        st.session_state[OPERATOR] = memo
+        st.session_state[NETWORK] = memo
     _, info, problem = memo
     if problem is not None:
         show_error(problem)
         return None
     if info is None:
         return None
-    st.success(f"Operator: **{info.carrier}** ({info.country}). Pays out in {', '.join(info.currencies)}.")
+    st.success(
+        f"Mobile network: **{info.carrier}** · {country_label(info.country)}."
+        f" Pays out in {', '.join(info.currencies)}."
+    )
     return info
 
 
@@ -165,7 +169,7 @@ def recipient_and_amount() -> tuple[tuple[str, ...], MmoProviderInfo | None]:
         key="payout_phone",
         help="With the country code, e.g. 231880001234 (Liberia) or 250781234567 (Rwanda).",
     )
-    info = show_operator(phone)
+    info = show_network(phone)
     st.subheader("2. Amount")
     left, right = st.columns([2, 1])
     amount = left.text_input(
@@ -178,7 +182,7 @@ def recipient_and_amount() -> tuple[tuple[str, ...], MmoProviderInfo | None]:
         list(info.currencies) if info else [],
         key="payout_currency",
         where=right,
-        help="What this operator pays out in.",
+        help="What this mobile network pays out in.",
     )
     note = st.text_input("Note for your records (optional)", key="payout_note")
     return (name, phone, amount, currency or "", note), info
@@ -314,7 +318,7 @@ def follow(intent: Intent) -> None:
 def rejected(intent: Intent) -> None:
     if intent.state == IntentState.REJECTED:
         st.error(
-            f"A manager ({intent.decided_by}) rejected this payout."
+            f"A manager ({plain(intent.decided_by)}) rejected this payout."
             f" Their reason: {plain(intent.decision_reason)}"
         )
     else:
@@ -352,7 +356,7 @@ def waiting(intent: Intent) -> None:
         " shows here (and under “Payouts waiting for you”), and you confirm it with the merchant passcode."
     )
     if intent.first_approved_by:
-        st.caption(f"Approved so far by {intent.first_approved_by}; one more manager must approve.")
+        st.caption(f"Approved so far by {plain(intent.first_approved_by)}; one more manager must approve.")
     review(payouts.quote_of(intent), "The payout")
     page_link("pages/approvals.py", "Follow it on Approvals")
     again, new = st.columns(2)
@@ -364,7 +368,7 @@ def waiting(intent: Intent) -> None:
 def ready_to_send(intent: Intent) -> None:
     """Approved by a manager, or an earlier try never reached Dollr: the passcode sends it."""
     if intent.decided_by:
-        st.success(f"Approved by {intent.decided_by}. Enter the merchant passcode to send it.")
+        st.success(f"Approved by {plain(intent.decided_by)}. Enter the merchant passcode to send it.")
     else:
         st.info("An earlier try never reached Dollr, so nothing was paid. Confirm again to send it.")
     review(payouts.quote_of(intent), "The payout")

@@ -11,8 +11,9 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from console.context import require_page, services
-from console.widgets import money, page_link, show_error
+from console.widgets import money, page_link, reference, show_error, time_heading, when
 from dollr_core.basics.access import Permission
+from dollr_core.basics.words import intent_state, short_reference
 from dollr_core.flows import documents, refunds
 from dollr_core.reports import payment_receipts, receipts
 from dollr_core.reports.history import operation_name
@@ -68,8 +69,9 @@ def show_receipt(view: ReceiptView) -> None:
         width="stretch",
     )
     st.markdown("**Payment**")
-    figures = [{"What": label, "Value": value} for label, value in view.lines()]
+    figures = [{"What": label, "Value": value} for label, value in view.lines(short_references=True)]
     st.dataframe(figures, hide_index=True, width="stretch", height=35 * (len(figures) + 1) + 3)
+    reference(view.reference_id)
 
     slug = view.number.replace("/", "-")
     first, second, third = st.columns(3)
@@ -110,7 +112,7 @@ def refund_controls(view: ReceiptView) -> None:
             [
                 {
                     "Amount": money(i.amount, i.currency),
-                    "State": i.state.title(),
+                    "State": intent_state(i.state),
                     "Reason": i.note,
                     "By": i.operator,
                 }
@@ -169,8 +171,11 @@ def document_receipts() -> None:
 
 def show_payment_receipt(view: PaymentReceipt) -> None:
     st.subheader(view.title)
-    figures = [{"What": label, "Value": value} for label, value in view.lines()]
+    figures = [{"What": label, "Value": value} for label, value in view.lines(short_references=True)]
     st.dataframe(figures, hide_index=True, width="stretch", height=35 * (len(figures) + 1) + 3)
+    reference(view.reference_id)
+    if view.refund_of:
+        reference(view.refund_of, label="Reference of the refunded payment")
     st.download_button(
         "Download PDF",
         data=lambda: payment_receipts.payment_receipt_pdf(view),
@@ -194,12 +199,12 @@ def every_payment() -> None:
     picked = st.dataframe(
         [
             {
-                "Completed (UTC)": f"{r.final_at or r.created_at:%Y-%m-%d %H:%M}",
+                time_heading("Completed"): when(r.final_at or r.created_at),
                 "Type": operation_name(r.operation),
                 "Name": r.party_name,
                 "Amount": money(r.amount, r.currency),
                 "Document": r.document_number or "",
-                "Payment reference": r.reference_id,
+                "Payment reference": short_reference(r.reference_id),
             }
             for r in rows
         ],

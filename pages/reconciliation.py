@@ -15,8 +15,10 @@ import streamlit as st
 from console.context import require_page, services
 from console.widgets import show_error
 from dollr_core.basics.access import Permission
-from dollr_core.basics.words import count
+from dollr_core.basics.words import count, short_reference
 from dollr_core.reports import reconciliation
+from dollr_core.reports.history import operation_name
+from dollr_core.reports.status_lookup import parse_reference
 
 who = require_page(Permission.VIEW_STATEMENTS)
 svc = services()
@@ -62,8 +64,10 @@ if made.differences:
         [
             {
                 "Difference": d.finding.value,
-                "Type": d.operation,
-                "Payment or document": d.reference,
+                "Type": operation_name(d.operation),
+                "Payment or document": short_reference(d.reference)
+                if parse_reference(d.reference)
+                else d.reference,
                 "Detail": d.detail,
                 "What to do": d.advice,
             }

@@ -13,6 +13,7 @@ from console.context import intent_key, new_intent, require_page, services
 from console.widgets import live_status, money, plain, show_error
 from dollr_core.basics.access import Permission
 from dollr_core.basics.money import amount_text
+from dollr_core.basics.words import intent_state
 from dollr_core.flows import refunds
 from dollr_core.flows.money_out import MoneyOutRefused
 from dollr_core.ledger.intents import get_intent
@@ -67,7 +68,7 @@ if earlier:
         [
             {
                 "Amount": money(i.amount, i.currency),
-                "State": i.state.title(),
+                "State": intent_state(i.state),
                 "Reason": i.note,
                 "By": i.operator,
             }
@@ -92,13 +93,15 @@ if intent is not None and intent.state == IntentState.AWAITING_APPROVAL:
     st.info(f"This refund of {money(intent.amount, intent.currency)} is waiting for a manager's approval.")
     st.stop()
 if intent is not None and intent.state == IntentState.REJECTED:
-    st.error(f"Rejected by {intent.decided_by}: {plain(intent.decision_reason)}. Nothing was refunded.")
+    st.error(
+        f"Rejected by {plain(intent.decided_by)}: {plain(intent.decision_reason)}. Nothing was refunded."
+    )
     if st.button("Start again", key="refunds_restart"):
         new_intent(FORM)
         st.rerun()
     st.stop()
 if intent is not None and intent.state == IntentState.READY and intent.decided_by:
-    st.success(f"Approved by {intent.decided_by}.")
+    st.success(f"Approved by {plain(intent.decided_by)}.")
     if st.button("Send the approved refund", type="primary", key="refunds_send_approved"):
         try:
             st.session_state[SENT] = refunds.confirm_refund(svc, who, key).reference_id

@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from console.context import require_page, services
-from console.widgets import money, plain, show_error
+from console.widgets import money, plain, show_error, time_heading, when, when_said
 from dollr_core.basics.access import Permission
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
+from dollr_core.basics.words import short_reference
 from dollr_core.reports import statements
 from dollr_core.reports.history import operation_name
 from dollr_core.reports.statements import Period, StatementError
@@ -31,7 +32,7 @@ def opening_balance_section() -> None:
         st.caption(
             plain(
                 f"{row.currency}: starting balance {money(row.amount, row.currency)} entered by"
-                f" {row.entered_by} on {row.entered_at:%d %b %Y}, as at {row.as_of:%d %b %Y %H:%M} UTC."
+                f" {row.entered_by} on {row.entered_at:%d %b %Y}, as at {when_said(row.as_of)}."
             )
         )
     missing = [c for c in sorted(SUPPORTED_CURRENCIES) if c not in entered]
@@ -102,14 +103,14 @@ st.markdown(f"**Payments** ({len(made.lines)})")
 st.dataframe(
     [
         {
-            "Completed (UTC)": f"{ln.at:%Y-%m-%d %H:%M}",
+            time_heading("Completed"): when(ln.at),
             "Type": operation_name(ln.operation),
             "Name": ln.party_name,
             "Document": ln.document_number or "",
             "Amount": money(ln.amount, made.currency),
             "Fees": money(ln.fees, made.currency),
             "Balance change": money(ln.net, made.currency),
-            "Payment reference": ln.reference_id,
+            "Payment reference": short_reference(ln.reference_id),
         }
         for ln in made.lines
     ],

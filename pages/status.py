@@ -12,10 +12,11 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.payments_ui import open_payment, payments_table
-from console.widgets import money, show_error
+from console.widgets import money, plain, reference, show_error, time_heading, when, when_said
 from dollr_core.basics.access import Permission
 from dollr_core.basics.phone import mask_phone
-from dollr_core.basics.words import document_status, payment_status
+from dollr_core.basics.words import document_status, payment_status, short_reference
+from dollr_core.explain import NETWORK_TRANSACTION_ID
 from dollr_core.reports import status_lookup
 
 who = require_page(Permission.LOOK_UP_STATUS)
@@ -71,16 +72,17 @@ def payment_side(payment: status_lookup.PaymentStatus | None, *, for_document: b
     kind = payment.operation_type or ""
     pays, receives = SIDES.get(kind, ("Payer pays", "Payee receives"))
     rows = {
-        "Reference": payment.reference_id,
+        "Reference": short_reference(payment.reference_id),
         "Kind": KINDS.get(kind, kind or "—"),
         pays: money(payment.payer_amount, payment.payer_currency),
         receives: money(payment.payee_amount, payment.payee_currency),
     }
     if payment.provider_transaction_id:
-        rows["Operator's transaction id"] = payment.provider_transaction_id
+        rows[NETWORK_TRANSACTION_ID] = payment.provider_transaction_id
     if payment.status:
         rows["Status code at Dollr (for support)"] = payment.status
     details(rows)
+    reference(payment.reference_id)
 
 
 def document_side(document: status_lookup.DocumentStatus | None) -> None:
@@ -98,7 +100,7 @@ def document_side(document: status_lookup.DocumentStatus | None) -> None:
         "Total": money(document.total_amount, document.currency),
     }
     if document.paid_at:
-        rows["Paid at"] = document.paid_at.strftime("%Y-%m-%d %H:%M UTC")
+        rows["Paid at"] = when_said(document.paid_at)
     rows["Status code at Dollr (for support)"] = document.status
     details(rows)
 
@@ -143,8 +145,8 @@ def show(
         if result.attempt is not None:
             attempt = result.attempt
             st.caption(
-                f"Sent from this console by {attempt.operator} on"
-                f" {attempt.created_at.strftime('%Y-%m-%d %H:%M UTC')}"
+                f"Sent from this console by {plain(attempt.operator)} on"
+                f" {when_said(attempt.created_at)}"
                 + (f", to / from {mask_phone(attempt.phone)}" if attempt.phone else "")
                 + "."
             )
@@ -158,10 +160,12 @@ def show(
         payments = [status_lookup.payment_of(a) for a in result.attempts]
         st.dataframe(
             {
-                "Reference": [p.reference_id for p in payments],
-                "Payment status": [p.status or "Not at Dollr" for p in payments],
+                "Reference": [short_reference(p.reference_id) for p in payments],
+                "Payment status": [
+                    payment_status(p.status) if p.status else "Not at Dollr" for p in payments
+                ],
                 "Payer pays": [money(p.payer_amount, p.payer_currency) for p in payments],
-                "Sent at": [a.created_at.strftime("%Y-%m-%d %H:%M UTC") for a in result.attempts],
+                time_heading("Sent at"): [when(a.created_at) for a in result.attempts],
             },
             hide_index=True,
             width="stretch",
@@ -170,7 +174,8 @@ def show(
 
 st.title("Payment status")
 st.caption(
-    "Where a payment stands: find it by the name, the phone's last digits, the amount, its reference,"
+    "Where a payment stands: find it by the name, the phone's last digits, the amount, its reference"
+    " (the first 8 characters are enough),"
     " or an invoice or order number. The payment and the invoice each have their own status: they are"
     " shown side by side."
 )
@@ -194,7 +199,8 @@ with st.form("status_form", border=False):
 with st.expander("What the statuses mean"):
     st.markdown(
         "**Payment status**: one attempt to move money.\n"
-        f"- {payment_status('PENDING')}: Dollr has it and is handing it to the operator.\n"
+        f"- {payment_status('PENDING')}: Dollr has it and is handing it to the mobile network or card"
+        " company.\n"
         f"- {payment_status('PROCESSING')}: {status_lookup.execution_meaning('PROCESSING', 'COLLECTION')}\n"
         f"- {payment_status('COMPLETED')}: the money has moved."
         f" {payment_status('FAILED')}: no money moved.\n\n"

@@ -14,6 +14,7 @@ from console.widgets import live_status, money, plain, show_error
 from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import RelationshipType
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
+from dollr_core.basics.words import relationship_name
 from dollr_core.flows import transfers
 from dollr_core.flows.directory import Person
 from dollr_core.flows.money_out import MoneyOutRefused
@@ -48,13 +49,13 @@ if intent is not None and intent.state == IntentState.AWAITING_APPROVAL:
     )
     st.stop()
 if intent is not None and intent.state == IntentState.REJECTED:
-    st.error(f"Rejected by {intent.decided_by}: {plain(intent.decision_reason)}. Nothing was sent.")
+    st.error(f"Rejected by {plain(intent.decided_by)}: {plain(intent.decision_reason)}. Nothing was sent.")
     if st.button("Start again", key="transfers_restart"):
         new_intent(FORM)
         st.rerun()
     st.stop()
 if intent is not None and intent.state == IntentState.READY and intent.decided_by:
-    st.success(f"Approved by {intent.decided_by}.")
+    st.success(f"Approved by {plain(intent.decided_by)}.")
     if st.button("Send the approved transfer", type="primary", key="transfers_send_approved"):
         try:
             st.session_state[SENT] = transfers.confirm_transfer(svc, who, key).reference_id
@@ -68,7 +69,12 @@ with st.form("transfers_form"):
     name = st.text_input("Recipient's name", key="transfers_name")
     phone = st.text_input("Recipient's phone (their Dollr account)", key="transfers_phone")
     relationship = st.selectbox(
-        "They are our", [r.value for r in RelationshipType], index=3, key="transfers_relationship"
+        "Who they are to us",
+        list(RelationshipType),
+        index=list(RelationshipType).index(RelationshipType.BENEFICIARY),
+        format_func=relationship_name,
+        key="transfers_relationship",
+        help="Dollr asks who the recipient is to the company.",
     )
     left, right = st.columns([2, 1])
     amount = left.text_input("Amount", key="transfers_amount")

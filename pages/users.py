@@ -6,7 +6,7 @@ import streamlit as st
 
 from console.context import require_page, services
 from console.sessions_ui import signed_in_sessions
-from console.widgets import show_error
+from console.widgets import show_error, time_heading, when
 from dollr_core.basics.access import Permission, Role
 from dollr_core.team import passwords, sign_in, users
 
@@ -23,13 +23,11 @@ st.dataframe(
             "Name": u.name,
             "Role": u.role,
             "Active": "yes" if u.is_active else "no",
-            "Locked until": locked.strftime("%Y-%m-%d %H:%M UTC")
+            time_heading("Locked until"): when(locked)
             if (locked := sign_in.locked_until(svc.engine, u.email))
             else "",
             "Two-factor": "company sign-in" if not u.password_hash else ("on" if u.totp_secret else "off"),
-            "Last sign-in": u.last_sign_in_at.strftime("%Y-%m-%d %H:%M UTC")
-            if u.last_sign_in_at
-            else "never",
+            time_heading("Last sign-in"): when(u.last_sign_in_at) if u.last_sign_in_at else "never",
         }
         for u in users.list_users(svc.engine)
     ],

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from dollr_core.basics.enums import ExecutionStatus, Provider, SourceStatus
+from dollr_core.basics.access import Role
+from dollr_core.basics.enums import ExecutionStatus, Provider, RelationshipType, SourceStatus
 
 #: An invoice's or order's status at Dollr, as people say it.
 DOCUMENT_STATUS_WORDS: dict[str, str] = {
@@ -36,16 +37,69 @@ PROVIDER_WORDS: dict[str, str] = {
     Provider.PLATFORM: "Dollr wallet",
 }
 
+#: A console role, as a person reads it (the code is what `users` commands and settings take).
+ROLE_WORDS: dict[str, str] = {
+    Role.OPERATOR: "Operator",
+    Role.FINANCE: "Finance",
+    Role.MANAGER: "Manager",
+    Role.ADMIN: "Admin",
+}
+
+#: Who a wallet-transfer recipient is to the company (Dollr's relationship codes).
+RELATIONSHIP_WORDS: dict[str, str] = {
+    RelationshipType.CUSTOMER: "A customer",
+    RelationshipType.SUPPLIER: "A supplier",
+    RelationshipType.EMPLOYEE: "An employee",
+    RelationshipType.BENEFICIARY: "A beneficiary",
+    RelationshipType.FRIEND: "A friend",
+    RelationshipType.FAMILY: "Family",
+    RelationshipType.DONOR: "A donor",
+    RelationshipType.DONEE: "Someone we donate to",
+    RelationshipType.CONTACT: "A contact",
+    RelationshipType.SERVICE_PROVIDER: "A service provider",
+    RelationshipType.PARTNER: "A business partner",
+    RelationshipType.SELF: "Ourselves (another wallet of ours)",
+}
+
+#: Where a payout, refund or transfer the console holds stands (the ledger's intent states).
+INTENT_STATE_WORDS: dict[str, str] = {
+    "OPEN": "Being prepared",
+    "AWAITING_APPROVAL": "Waiting for approval",
+    "READY": "Ready to send",
+    "EXECUTING": "Being sent",
+    "COMPLETED": "Completed",
+    "FAILED": "Failed",
+    "REJECTED": "Rejected",
+    "CANCELED": "Withdrawn",
+}
+
 #: How many characters of a reference a screen shows; the whole one is a click away.
 SHORT_REFERENCE = 8
 
 
 def document_status(status: str) -> str:
-    return DOCUMENT_STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+    return _words(DOCUMENT_STATUS_WORDS, status)
 
 
 def payment_status(status: str) -> str:
-    return PAYMENT_STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+    return _words(PAYMENT_STATUS_WORDS, status)
+
+
+def _words(table: dict[str, str], code: str | None) -> str:
+    """The words for a code; a code the table does not know yet still reads as words, not a code."""
+    return table.get(code or "", (code or "—").replace("_", " ").capitalize())
+
+
+def role_name(role: str) -> str:
+    return _words(ROLE_WORDS, role)
+
+
+def relationship_name(relationship: str) -> str:
+    return _words(RELATIONSHIP_WORDS, relationship)
+
+
+def intent_state(state: str) -> str:
+    return _words(INTENT_STATE_WORDS, state)
 
 
 def action_name(action: str) -> str:
@@ -54,7 +108,7 @@ def action_name(action: str) -> str:
 
 
 def provider_name(provider: str | None) -> str:
-    return PROVIDER_WORDS.get(provider or "", (provider or "—").replace("_", " ").capitalize())
+    return _words(PROVIDER_WORDS, provider)
 
 
 def short_reference(reference: str | None) -> str:
@@ -86,3 +140,9 @@ def local_time(moment: datetime, time_zone: str, *, seconds: bool = False) -> st
 def zone_label(time_zone: str) -> str:
     """How a heading names the company's time zone: "Africa/Monrovia time" or "UTC"."""
     return "UTC" if time_zone == "UTC" else f"{time_zone} time"
+
+
+def time_said(moment: datetime | None, time_zone: str) -> str:
+    """A moment on its own (in a sentence or on a receipt), naming its zone:
+    "2026-12-01 14:05 (Africa/Kigali time)"."""
+    return f"{local_time(moment, time_zone)} ({zone_label(time_zone)})" if moment else "—"

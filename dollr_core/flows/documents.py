@@ -28,7 +28,7 @@ from dollr_core.api.models import (
 from dollr_core.api.resources import Documents as DocumentsAPI
 from dollr_core.basics.access import Actor, Permission, require, require_any
 from dollr_core.basics.enums import FeeBearer, RelationshipType, SourceStatus, SourceType
-from dollr_core.basics.money import check_currency, parse_amount
+from dollr_core.basics.money import check_currency, money_text, parse_amount
 from dollr_core.basics.validation import NOTE_LENGTH, check_text, printable
 from dollr_core.errors import ChangedMeanwhile, InputRefused
 from dollr_core.flows.directory import Person, ensure_counterparty, ensure_party
@@ -341,7 +341,7 @@ def _audit(svc: Services, actor: Actor, what: str, record: DocumentRecord) -> No
         actor.email,
         f"{record.source_type.lower()}_{what}",
         target=record.number or str(record.dollr_id),
-        detail=f"{record.currency} {record.total_amount} for {record.customer_name}",
+        detail=f"{money_text(record.total_amount, record.currency)} for {record.customer_name}",
     )
 
 

@@ -30,6 +30,7 @@ from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod, Pro
 from dollr_core.basics.money import money_text, parse_amount
 from dollr_core.basics.phone import mask_phone, normalize_phone
 from dollr_core.basics.validation import NOTE_LENGTH, check_text
+from dollr_core.basics.words import short_reference
 from dollr_core.errors import InputRefused
 from dollr_core.explain import failure_reason
 from dollr_core.flows.directory import Person, ensure_account, ensure_counterparty, ensure_party
@@ -100,7 +101,7 @@ def prepare_payout(
             f" not {currency}."
         )
     if info.payment_method is None:
-        raise PayoutRefused("Dollr could not tell which operator serves this number.")
+        raise PayoutRefused("Dollr could not tell which mobile network serves this number.")
     method = PaymentMethod(info.payment_method)
     provider = Provider(info.gateway_provider or method.provider)
     customer = ensure_party(svc.engine, svc.client, person)
@@ -322,7 +323,7 @@ CARRIERS: dict[str, str] = {
 
 
 def carrier_of(method: str | None) -> str:
-    return CARRIERS.get(str(method), str(method or "unknown operator"))
+    return CARRIERS.get(str(method), str(method or "unknown mobile network"))
 
 
 def recipient_operator(svc: Services, actor: Actor, phone: str) -> MmoProviderInfo:
@@ -336,10 +337,10 @@ def recipient_operator(svc: Services, actor: Actor, phone: str) -> MmoProviderIn
         info = svc.lookups.operator(number, OperationType.PAYOUT)
     except (InvalidRequestError, RequestValidationError):
         raise PayoutRefused(
-            "No mobile-money operator we can pay serves this number: check it, including the country code."
+            "No mobile network we can pay serves this number: check it, including the country code."
         ) from None
     if info.payment_method is None or not info.currencies:
-        raise PayoutRefused("Dollr could not tell which operator serves this number.")
+        raise PayoutRefused("Dollr could not tell which mobile network serves this number.")
     return info
 
 
@@ -389,7 +390,7 @@ def duplicate_warning(earlier: Attempt) -> str:
     return (
         f"{earlier.party_name or 'This number'} ({mask_phone(earlier.phone)}) was already paid"
         f" {money_text(earlier.amount, earlier.currency)} on {when}"
-        f" (reference {earlier.reference_id[:8]}…, sent by {earlier.operator})."
+        f" (reference {short_reference(earlier.reference_id)}, sent by {earlier.operator})."
     )
 
 
@@ -408,6 +409,6 @@ def failure_advice(attempt: Attempt) -> str:
             " passcode."
         )
     return (
-        "Nothing was paid. Check the recipient's number and operator with them, then start a new payout"
+        "Nothing was paid. Check the recipient's number and mobile network with them, then start a new payout"
         " if it should still go."
     )

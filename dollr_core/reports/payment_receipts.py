@@ -1,7 +1,7 @@
 """Receipts for every kind of payment: payouts, refunds and transfers as well as collections.
 
 Dollr issues receipts for paid invoices and orders only (`receipts`); for the rest the ledger
-holds everything a receipt states: who, how much, every fee, the operator's transaction id and
+holds everything a receipt states: who, how much, every fee, the mobile network's transaction id and
 the payment reference. `PaymentReceipt.lines()` is the one list of figures the page and the PDF
 show. `browse` lists completed payments to pick a receipt from, searched like the History page.
 """
@@ -18,8 +18,9 @@ from sqlmodel import Session, select
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.money import money_text
 from dollr_core.basics.phone import mask_phone
+from dollr_core.basics.words import short_reference, time_said
 from dollr_core.errors import NotFound
-from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE
+from dollr_core.explain import FX_FEE, GATEWAY_FEE, NETWORK_TRANSACTION_ID, PLATFORM_FEE
 from dollr_core.ledger.intents import find_attempt
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, PaymentDetail
 from dollr_core.reports import history
@@ -62,12 +63,18 @@ class PaymentReceipt:
     note: str
     refund_of: str | None
     approved_by: str | None
+    #: The company's time zone: the receipt's times are in it.
+    time_zone: str = "UTC"
 
     @property
     def title(self) -> str:
-        return f"Receipt: {operation_name(self.operation).split(' (')[0].lower()} {self.reference_id[:8]}"
+        kind = operation_name(self.operation).split(" (")[0].lower()
+        return f"Receipt: {kind} {short_reference(self.reference_id)}"
 
-    def lines(self) -> list[tuple[str, str]]:
+    def lines(self, *, short_references: bool = False) -> list[tuple[str, str]]:
+        """Every figure, labelled; on a screen (`short_references`) the references are shown short
+        and the page offers the whole one to copy, a PDF prints them whole."""
+        shown = short_reference if short_references else str
         cur = self.currency
         rows = [
             ("Type", operation_name(self.operation)),
@@ -80,13 +87,13 @@ class PaymentReceipt:
             (FX_FEE, money_text(self.fx_fee, cur) if self.fx_fee else "none"),
             ("Our balance changed by", money_text(self.balance_change, cur)),
             ("Document", self.document_number or "—"),
-            ("Operator's transaction id", self.provider_transaction_id or "—"),
-            ("Payment reference", self.reference_id),
+            (NETWORK_TRANSACTION_ID, self.provider_transaction_id or "—"),
+            ("Payment reference", shown(self.reference_id)),
             ("Made by", self.made_by or "—"),
-            ("Completed", self.completed_at.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")),
+            ("Completed", time_said(self.completed_at, self.time_zone)),
         ]
         if self.refund_of:
-            rows.append(("Refund of payment", self.refund_of))
+            rows.append(("Refund of payment", shown(self.refund_of)))
         if self.note:
             rows.append(("Reason" if self.operation == "REFUND" else "Note", self.note))
         if self.approved_by:
@@ -129,6 +136,7 @@ def _receipt(svc: Services, attempt: Attempt) -> PaymentReceipt:
         note=(intent.note if intent else "") or "",
         refund_of=detail.refund_of if detail else None,
         approved_by=intent.decided_by if intent and intent.needs_approval else None,
+        time_zone=svc.settings.time_zone,
     )
 
 
@@ -158,6 +166,6 @@ def payment_receipt_pdf(view: PaymentReceipt, *, compress: bool = True) -> bytes
             row.cell(for_pdf(value))
     pdf.ln(4)
     pdf.set_font(family, "I", 8)
-    printed = datetime.now(UTC).strftime("%d %b %Y, %H:%M UTC")
+    printed = time_said(datetime.now(UTC), view.time_zone)
     pdf.multi_cell(pdf.epw, 4, for_pdf(f"Printed {printed} from the Dollr Ops Console."))
     return bytes(pdf.output())

@@ -29,8 +29,9 @@ from dollr_core.api.models import DocumentDetail, MerchantInfo, Receipt
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import MerchantType, SourceStatus, SourceType
 from dollr_core.basics.money import money_text
+from dollr_core.basics.words import provider_name, short_reference, time_said
 from dollr_core.errors import NotFound
-from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE, failure_reason
+from dollr_core.explain import FX_FEE, GATEWAY_FEE, NETWORK_TRANSACTION_ID, PLATFORM_FEE, failure_reason
 from dollr_core.flows import documents
 from dollr_core.flows.collect import latest_collection
 from dollr_core.flows.directory import customer_for_counterparty
@@ -113,6 +114,8 @@ class ReceiptView:
     note: str
     #: The customer's own copy on Dollr's site (None when Dollr would not give one).
     receipt_url: str | None
+    #: The company's time zone: the receipt's times are in it.
+    time_zone: str = "UTC"
 
     @property
     def complete(self) -> bool:
@@ -127,8 +130,9 @@ class ReceiptView:
     def title(self) -> str:
         return f"Receipt for {self.kind} {self.number}"
 
-    def lines(self) -> list[tuple[str, str]]:
-        """Every figure of the payment, labelled, in the order a person reads them."""
+    def lines(self, *, short_references: bool = False) -> list[tuple[str, str]]:
+        """Every figure of the payment, labelled, in the order a person reads them; on a screen
+        (`short_references`) the reference is shown short and the page offers the whole one."""
         fee_currency = self.fee_currency or self.currency
         rows = [
             (f"{self.kind.capitalize()} number", self.number),
@@ -141,20 +145,22 @@ class ReceiptView:
             ("Fees paid by", _bearer(self.fee_bearer)),
             ("Exchange rate", self.fx_text),
             ("Paid with", self.paid_with),
-            ("Operator's transaction id", self.provider_transaction_id or "—"),
-            ("Payment reference", self.reference_id or "—"),
-            ("Issued", _when(self.issued_at)),
-            ("Due", _when(self.due_date)),
-            ("Paid", _when(self.paid_at)),
+            (NETWORK_TRANSACTION_ID, self.provider_transaction_id or "—"),
+            (
+                "Payment reference",
+                short_reference(self.reference_id) if short_references else self.reference_id or "—",
+            ),
+            ("Issued", time_said(self.issued_at, self.time_zone)),
+            ("Due", time_said(self.due_date, self.time_zone)),
+            ("Paid", time_said(self.paid_at, self.time_zone)),
         ]
         return rows
 
     @property
     def paid_with(self) -> str:
         if not self.payment_method:
-            return self.provider or "—"
-        via = f" via {self.provider}" if self.provider else ""
-        return f"{method_name(self.payment_method)}{via}"
+            return provider_name(self.provider)
+        return method_name(self.payment_method)
 
     @property
     def fx_text(self) -> str:
@@ -176,10 +182,6 @@ class ReceiptUnavailable:
 
 def _money(amount: Decimal | None, currency: str | None) -> str:
     return money_text(amount, currency) or "—"
-
-
-def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC") if value else "—"
 
 
 def _bearer(value: str | None) -> str:
@@ -275,7 +277,7 @@ def _fetch(
     except DollrError:  # the receipt is still worth showing without our letterhead (not kept)
         merchant = None
     url = _receipt_url(svc, record.source_type, number)
-    return _assemble(current, _customer(svc, current), receipt, merchant, url)
+    return _assemble(current, _customer(svc, current), receipt, merchant, url, svc.settings.time_zone)
 
 
 def _receipt_url(svc: Services, source_type: str, number: str) -> str | None:
@@ -329,6 +331,7 @@ def _assemble(
     receipt: Receipt,
     merchant: MerchantInfo | None,
     url: str | None,
+    time_zone: str,
 ) -> ReceiptView:
     currency = receipt.currency or current.currency
     if receipt.items:
@@ -366,6 +369,7 @@ def _assemble(
         paid_at=receipt.paid_at or current.paid_at,
         note=current.note or "",
         receipt_url=url,
+        time_zone=time_zone,
     )
 
 
@@ -470,7 +474,7 @@ def receipt_pdf(view: ReceiptView, *, compress: bool = True) -> bytes:
             row.cell(printable(value))
     pdf.ln(4)
     pdf.set_font(family, "I", 8)
-    printed = datetime.now(UTC).strftime("%d %b %Y, %H:%M UTC")
+    printed = time_said(datetime.now(UTC), view.time_zone)
     pdf.multi_cell(width, 4, printable(f"Printed {printed} from the Dollr Ops Console."))
     return bytes(pdf.output())
 
@@ -513,7 +517,7 @@ def receipt_html(view: ReceiptView, *, print_button: bool = False) -> str:
         "<table><tr><th>Item</th><th class=num>Qty</th>"
         "<th class=num>Unit price</th><th class=num>Amount</th></tr>"
         f"{items}</table><h2>Payment</h2><table>{figures}</table>"
-        f"<p class=muted>Printed {esc(datetime.now(UTC).strftime('%d %b %Y, %H:%M UTC'))}"
+        f"<p class=muted>Printed {esc(time_said(datetime.now(UTC), view.time_zone))}"
         " from the Dollr Ops Console.</p></body></html>"
     )
 

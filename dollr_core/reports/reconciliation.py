@@ -22,6 +22,8 @@ from sqlmodel import Session, col, select
 from dollr_core.api.errors import DollrError, NotFoundError, RateLimitError
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import ExecutionStatus, OperationType, SourceStatus, SourceType
+from dollr_core.basics.money import money_text
+from dollr_core.basics.words import payment_status
 from dollr_core.errors import InputRefused, NotFound
 from dollr_core.flows import documents
 from dollr_core.ledger import audit
@@ -32,6 +34,7 @@ from dollr_core.ledger.tables import (
     ReconciliationItem,
     ReconciliationRun,
 )
+from dollr_core.reports.history import outcome_of
 from dollr_core.reports.statements import day_start
 from dollr_core.services import Services
 
@@ -141,7 +144,7 @@ def _documents_paid_at_dollr(svc: Services, run: ReconciliationRun) -> None:
                         checked=True,
                         finding=Finding.ONLY_AT_DOLLR,
                         detail=f"{kind.value.title()} {listed.number} paid at Dollr on"
-                        f" {paid:%Y-%m-%d %H:%M} UTC ({listed.currency} {listed.total_amount});"
+                        f" {paid:%Y-%m-%d %H:%M} UTC ({money_text(listed.total_amount, listed.currency)});"
                         " the ledger has no payment for it.",
                     )
                 )
@@ -208,30 +211,41 @@ def _unchecked(svc: Services, run_id: int) -> int:
 
 
 def _check(svc: Services, item: ReconciliationItem) -> tuple[Finding, str]:
+    """The finding, with a detail in words (the codes stay in the ledger and at Dollr for support)."""
     with Session(svc.engine) as db:
         attempt = db.exec(select(Attempt).where(Attempt.reference_id == item.reference_id)).one()
+    ours_said = outcome_of(attempt.local_state).value
     try:
         execution = svc.client.status.execution(OperationType(item.operation_type), item.reference_id)
     except NotFoundError:
-        return Finding.ONLY_HERE, f"The ledger says {attempt.local_state}; Dollr does not know the reference."
+        return Finding.ONLY_HERE, f"The ledger says “{ours_said}”; Dollr does not know the reference."
     theirs = str(execution.status or "")
+    theirs_said = payment_status(theirs) if theirs else "nothing"
     if theirs not in _AGREES.get(attempt.local_state, ()):
-        return (
-            Finding.STATUS_DIFFERS,
-            f"The ledger says {attempt.local_state}, Dollr says {theirs or 'nothing'}.",
-        )
+        return Finding.STATUS_DIFFERS, f"The ledger says “{ours_said}”, Dollr says “{theirs_said}”."
     if theirs in (ExecutionStatus.PENDING, ExecutionStatus.PROCESSING):
-        return Finding.STILL_OPEN, f"Dollr says {theirs}."
-    for name, ours, dollr in (
-        ("paid", attempt.payer_amount, execution.payer_amount),
-        ("received", attempt.payee_amount, execution.payee_amount),
+        return Finding.STILL_OPEN, f"Dollr says “{theirs_said}”."
+    for name, ours, dollr, currency in (
+        (
+            "paid",
+            attempt.payer_amount,
+            execution.payer_amount,
+            attempt.settled_payer_currency or attempt.payer_currency,
+        ),
+        ("received", attempt.payee_amount, execution.payee_amount, attempt.payee_currency),
     ):
         if ours is not None and dollr is not None and Decimal(ours) != Decimal(dollr):
             return (
                 Finding.AMOUNT_DIFFERS,
-                f"Amount {name}: the ledger says {ours.normalize():f}, Dollr says {dollr}.",
+                f"Amount {name}: the ledger says {_amount(ours, currency)}, Dollr says"
+                f" {_amount(Decimal(dollr), currency)}.",
             )
-    return Finding.MATCHES, f"Both say {theirs}."
+    return Finding.MATCHES, f"Both say “{theirs_said}”."
+
+
+def _amount(amount: Decimal, currency: str | None) -> str:
+    """An amount in the words of money ("USD 24.00"), or exactly as stored when no currency is known."""
+    return money_text(amount, currency) or f"{amount.normalize():f}"
 
 
 @dataclass(frozen=True)

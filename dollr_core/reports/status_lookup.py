@@ -21,6 +21,7 @@ from dollr_core.api.errors import DollrError, NotFoundError
 from dollr_core.api.models import Execution, SourceStatusResult
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import ExecutionStatus, OperationType, SourceStatus, SourceType
+from dollr_core.basics.words import SHORT_REFERENCE
 from dollr_core.errors import InputRefused
 from dollr_core.explain import attempt_outcome, failure_reason
 from dollr_core.flows import documents
@@ -161,6 +162,8 @@ class PaymentSearch:
 
 
 _DOCUMENT_NUMBER = re.compile(r"^(inv|ord)-", re.IGNORECASE)
+#: A reference as screens show it: its first characters (`words.short_reference`).
+_SHORT_REFERENCE = re.compile(rf"^[0-9a-f]{{{SHORT_REFERENCE}}}$", re.IGNORECASE)
 
 
 def look_up(svc: Services, actor: Actor, text: str) -> ReferenceLookup | DocumentLookup | PaymentSearch:
@@ -174,6 +177,11 @@ def look_up(svc: Services, actor: Actor, text: str) -> ReferenceLookup | Documen
         )
     if parse_reference(query) is not None:
         return lookup_reference(svc, actor, query)
+    if _SHORT_REFERENCE.match(query):
+        found = search_payments(svc, actor, query)
+        starting = [r for r in found.matches if r.reference_id.lower().startswith(query.lower())]
+        if len(starting) == 1:  # the short reference a screen showed: that one payment
+            return lookup_reference(svc, actor, starting[0].reference_id)
     if _DOCUMENT_NUMBER.match(query):
         return lookup_document(svc, actor, query)
     if query.isascii() and query.isdigit() and len(query) <= 9:  # a document id, or an amount or digits

@@ -194,7 +194,7 @@ def decide_payout(svc: Services, actor: Actor, intent_key: str, decision: Decisi
                 reason or None,
             )
         transitions.move(db, intent, new_state, actor=actor.email, action=action, detail=reason or None)
-        what = f"{intent.currency} {intent.amount} to {intent.party_name}; {reason}".strip("; ")
+        what = f"{money_text(intent.amount, intent.currency)} to {intent.party_name}; {reason}".strip("; ")
         if second_needed:
             what += "; a second manager must approve"
         audit.add(
@@ -261,7 +261,7 @@ def expire_decisions(svc: Services) -> list[Intent]:
                 EXPIRY_ACTOR,
                 "payout_approval_expired",
                 target=intent.intent_key,
-                detail=f"{intent.currency} {intent.amount} to {mask_phone(intent.phone)}; {said}",
+                detail=f"{money_text(intent.amount, intent.currency)} to {mask_phone(intent.phone)}; {said}",
             )
             intent.decided_by = intent.decided_at = intent.first_approved_by = intent.first_approved_at = None
             intent.approval_due_at = None
@@ -375,7 +375,7 @@ def submit_for_approval(svc: Services, actor: Actor, intent_key: str) -> Intent:
         actor.email,
         "payout_sent_for_approval",
         target=intent_key,
-        detail=f"{intent.currency} {intent.amount} to {intent.party_name}",
+        detail=f"{money_text(intent.amount, intent.currency)} to {intent.party_name}",
     )
     return intent
 

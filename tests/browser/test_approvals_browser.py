@@ -44,7 +44,7 @@ def test_a_payout_above_the_higher_threshold_needs_two_different_managers(
         maker.get_by_role("textbox", name="Recipient's full name").fill("Aminata Sesay")
         maker.get_by_role("textbox", name="Mobile-money number").fill("231880004321")
         maker.get_by_role("textbox", name="Mobile-money number").press("Enter")
-        maker.get_by_text("Operator: MTN").wait_for()
+        maker.get_by_text("Mobile network: MTN").wait_for()
         maker.get_by_role("textbox", name="Amount the recipient gets").fill("1500")
         maker.get_by_role("textbox", name="Amount the recipient gets").press("Enter")
         maker.get_by_role("button", name="Review").click()

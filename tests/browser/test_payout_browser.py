@@ -17,7 +17,7 @@ def test_payout_double_click_and_reload_pays_once(
     p.get_by_role("textbox", name="Recipient's full name").fill("Musa Kollie")  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Mobile-money number").fill("231880004321")  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Mobile-money number").press("Enter")  # type: ignore[attr-defined]
-    p.get_by_text("Operator: MTN").wait_for()  # type: ignore[attr-defined]
+    p.get_by_text("Mobile network: MTN").wait_for()  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Amount the recipient gets").fill("42.50")  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Amount the recipient gets").press("Enter")  # type: ignore[attr-defined]
     shots("recipient and amount")

@@ -38,7 +38,7 @@ def pay_someone(p: object, console: Console, name: str) -> None:
     p.get_by_role("textbox", name="Recipient's full name").fill(name)  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Mobile-money number").fill("231880004321")  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Mobile-money number").press("Enter")  # type: ignore[attr-defined]
-    p.get_by_text("Operator: MTN").wait_for()  # type: ignore[attr-defined]
+    p.get_by_text("Mobile network: MTN").wait_for()  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Amount the recipient gets").fill("12.00")  # type: ignore[attr-defined]
     p.get_by_role("textbox", name="Amount the recipient gets").press("Enter")  # type: ignore[attr-defined]
     p.get_by_role("button", name="Review").click()  # type: ignore[attr-defined]

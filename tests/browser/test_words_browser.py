@@ -72,11 +72,14 @@ def test_currency_box_shows_the_currency_of_the_review(
     page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Pay someone").click()
     page.get_by_role("textbox", name="Recipient's full name").wait_for()
     assert page.title().startswith("Pay someone")  # each page its own browser title
-    assert "127.0.0.1" not in page.locator("[data-testid=stSidebar]").inner_text()  # no raw address
+    sidebar = page.locator("[data-testid=stSidebar]")
+    assert "127.0.0.1" not in sidebar.inner_text()  # no raw address
+    assert "(Operator)" in sidebar.inner_text()  # the role's name, not its code
+    assert sidebar.locator("a[href^='mailto:']").count() == 0  # the address is text, not a link
     page.get_by_role("textbox", name="Recipient's full name").fill("Musa Kollie")
     page.get_by_role("textbox", name="Mobile-money number").fill("231880004321")
     page.get_by_role("textbox", name="Mobile-money number").press("Enter")
-    page.get_by_text("Operator: MTN").wait_for()
+    page.get_by_text("Mobile network: MTN").wait_for()
     page.get_by_role("textbox", name="Amount the recipient gets").fill("600")
     page.get_by_role("textbox", name="Amount the recipient gets").press("Enter")
     page.wait_for_timeout(1000)

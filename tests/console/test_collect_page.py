@@ -110,6 +110,7 @@ def test_wallet_collection_once_then_completed(
 ) -> None:
     at = choose(open_collect(page), invoice, "231880005678")
     assert "MTN" in at.success[0].value and "Liberia (LR)" in at.success[0].value
+    assert at.success[0].value.startswith("Mobile network: **MTN**")  # "Operator" is a role
     assert at.selectbox(key="collect:pay_currency").options == ["USD", "LRD"]
 
     predicted = api.get(

@@ -39,6 +39,9 @@ def test_refund_from_a_reference_pays_once(
     at.run()  # a rerun never refunds twice
     refunds = of_kind(fresh_sandbox, "REFUND")
     assert len(refunds) == 1
+    [earlier] = [d.value for d in at.dataframe if "State" in d.value.columns]
+    assert earlier["State"][0] in ("Being sent", "Completed")  # the ledger's state in words, not EXECUTING
+    assert str(refunds[0]["reference_id"]) in [c.value for c in at.code]  # the whole one, to copy
     settle(console, fresh_sandbox)
     receipt = payment_receipts.payment_receipt(console, finance, str(refunds[0]["reference_id"]))
     assert ("Reason", "Late delivery") in receipt.lines() and (

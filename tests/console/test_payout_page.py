@@ -3,6 +3,7 @@ in plain words, and the maker-checker round trip with the Approvals page."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -67,12 +68,18 @@ def key_of(at: AppTest) -> str:
 
 
 def texts(at: AppTest) -> str:
-    """Everything the page says, as one string, for assertions on wording."""
+    """Everything the page says, as one string, for assertions on wording: as a person reads it,
+    without the markdown escapes and zero-width spaces `widgets.plain` adds."""
     kinds = ("markdown", "success", "info", "warning", "error", "caption", "toast")
-    parts = [e.value for kind in kinds for e in at.get(kind)]
+    parts = [read(e.value) for kind in kinds for e in at.get(kind)]
     parts += [f"{m.label}: {m.value}" for m in at.metric]
     parts += [d.value.to_string() for d in at.dataframe]
     return "\n".join(str(p) for p in parts)
+
+
+def read(markdown: str) -> str:
+    """Markdown text as it reads on screen (escapes and zero-width spaces gone, emphasis kept)."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
 
 
 def table(block: Any, index: int = 0) -> dict[str, Any]:
@@ -129,7 +136,7 @@ def test_payout_end_to_end_pays_once(
     monkeypatch.setattr(payouts, "confirm_payout", spy)
     at = fill(maker_page.run())
     assert not at.exception
-    assert "Operator: **MTN**" in texts(at)
+    assert "Mobile network: **MTN**" in texts(at)
 
     at.button(key="payout_review").click()
     at.run()
@@ -234,7 +241,7 @@ def test_short_wallet_says_top_up_first(roomy: Callable[..., AppTest], fresh_san
     [
         ("0880001234", "25", "Start the phone number with its country code"),
         ("2318800", "25", "A phone number needs 8 to 15 digits"),
-        ("999880001234", "25", "No mobile-money operator we can pay serves this number"),
+        ("999880001234", "25", "No mobile network we can pay serves this number"),
         ("231880001234", "0", "The amount must be greater than zero."),
         ("250781234567", "10.5", "RWF amounts must be whole numbers"),
         ("231880001234", "2500", "Operators may pay out at most USD 2,000 at once"),

@@ -61,7 +61,9 @@ def test_planted_differences_are_found_with_what_to_do(
     found = {d.finding: d for d in made.differences}
     assert set(found) == {Finding.AMOUNT_DIFFERS, Finding.ONLY_AT_DOLLR}
     assert found[Finding.AMOUNT_DIFFERS].reference == payout.reference_id
-    assert "24.00" in found[Finding.AMOUNT_DIFFERS].detail
+    assert "Dollr says USD 24.00" in found[Finding.AMOUNT_DIFFERS].detail  # money in words, no bare number
+    only_at_dollr = found[Finding.ONLY_AT_DOLLR].detail
+    assert "(USD " in only_at_dollr and ".0000" not in only_at_dollr
     assert found[Finding.ONLY_AT_DOLLR].reference == sale["source_number"]
     assert "sync" in found[Finding.ONLY_AT_DOLLR].advice
     text = reconciliation.report_text(made)
