@@ -6,6 +6,7 @@ import streamlit as st
 
 from console.auth import client_address, keep_session, recovery_codes, two_factor_setup
 from console.context import actor, services
+from console.sessions_ui import previous_sign_in
 from dollr_core.team import passwords, sign_in, users
 
 who = actor()  # every signed-in person has an account page
@@ -13,6 +14,7 @@ svc = services()
 
 st.title("Your account")
 st.caption(f"Signed in as **{who.email}** ({who.role.value}).")
+previous_sign_in(svc, who.email)
 
 st.subheader("Change your password")
 st.caption(users.PASSWORD_POLICY + " Changing it signs you out everywhere else.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console.context import require_page, services
-from console.sessions_ui import signed_in_sessions
+from console.sessions_ui import previous_sign_in, signed_in_sessions
 from console.widgets import show_error
 from dollr_core.basics.access import Permission, Role
 from dollr_core.team import passwords, sign_in, users
@@ -15,6 +15,7 @@ svc = services()
 
 st.title("Users")
 st.caption("People who may sign in to this console, and what each role may do.")
+previous_sign_in(svc, me.email)
 
 st.dataframe(
     [
