@@ -17,19 +17,23 @@ from console.widgets import plain
 PHONE_ROWS = 100
 
 
-def phone_text(rows: Sequence[Mapping[str, str]], heading: Sequence[str]) -> str:
-    """Each row as a paragraph: the `heading` columns in bold, then the other non-empty columns."""
+def phone_text(rows: Sequence[Mapping[str, object]], heading: Sequence[str]) -> str:
+    """Each row as a paragraph: the `heading` columns in bold, then the other non-empty columns
+    ("Role: admin"; a value that names its column already, "USD 500.00" under USD, stands alone)."""
+
+    def field(name: str, value: object) -> str:
+        text = str(value)
+        return plain(text) if text.startswith(name) else f"{plain(name)}: {plain(text)}"
+
     return "\n\n".join(
         " · ".join(f"**{plain(row[c])}**" for c in heading if row.get(c))
         + "  \n"
-        + " · ".join(
-            f"{plain(name)}: {plain(value)}" for name, value in row.items() if value and name not in heading
-        )
+        + " · ".join(field(name, value) for name, value in row.items() if value and name not in heading)
         for row in rows
     )
 
 
-def table_on_any_screen(rows: Sequence[Mapping[str, str]], *, key: str, heading: Sequence[str]) -> None:
+def table_on_any_screen(rows: Sequence[Mapping[str, object]], *, key: str, heading: Sequence[str]) -> None:
     """`rows` as a table on a desktop and as readable blocks on a phone (see the module's note)."""
     with st.container(key=f"desktop-table-{key}"):
         st.dataframe(list(rows), hide_index=True, width="stretch")

@@ -17,6 +17,7 @@ import streamlit as st
 
 from console import bulk_confirm
 from console.context import require_page, services
+from console.tables import table_on_any_screen
 from console.widgets import NEVER_SAVED, money, page_link, plain, show_error, show_toasts, toast_later
 from dollr_core.basics import spreadsheet, validation
 from dollr_core.basics.access import Permission
@@ -55,8 +56,12 @@ def failed(exc: Exception) -> None:
     st.session_state[ERROR] = exc
 
 
-def table(rows: list[dict[str, Any]]) -> None:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+def table(rows: list[dict[str, Any]], phone_key: str = "") -> None:
+    """A table; with a `phone_key`, read on a phone as one short block per row (console/tables.py)."""
+    if phone_key:
+        table_on_any_screen(rows, key=phone_key, heading=("Row", "Name"))
+    else:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def run_action(action: Any, *args: Any, then: str | None = None) -> None:
@@ -260,7 +265,8 @@ def preview(batch: Batch, heading: str = "3. Preview") -> progress.Preview:
                 "Reference": r.own_reference or "",
             }
             for r in shown.rows
-        ]
+        ],
+        phone_key="bulk-preview",
     )
     sandbox = any(t.sandbox_balance is not None for t in shown.totals)
     totals = []
@@ -437,7 +443,8 @@ def progress_table(standing: progress.Progress) -> None:
                 "Why it failed": r.failure_reason or "",
             }
             for r in standing.rows
-        ]
+        ],
+        phone_key="bulk-rows",
     )
 
 
@@ -551,6 +558,7 @@ if problem is not None:
     show_error(problem)
 
 if chosen is None:
+    bulk_confirm.stop_asking()  # a question left open on a batch no longer on screen
     if maker:
         new_batch()
     else:

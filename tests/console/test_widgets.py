@@ -36,6 +36,8 @@ def test_a_wide_table_reads_on_a_phone_as_one_short_block_per_row() -> None:
         "**ana@example\\.com** · **admin**  \nLast sign\\-in: 2026\\-12\\-01 09:00 UTC\n\n"
         "**bo@example\\.com** · **operator**  \nLast sign\\-in: never"
     )
+    rule = {"Rule": "One manager approves above", "USD": "USD 500.00", "LRD": "no limit"}
+    assert phone_text([rule], ("Rule",)) == "**One manager approves above**  \nUSD 500\\.00 · LRD: no limit"
 
 
 def test_the_audit_trail_has_a_phone_view_of_the_same_rows(
