@@ -78,6 +78,7 @@ def test_a_bulk_payout_is_followed_live_from_start_to_results(
     manager.get_by_role("button", name="Approve this batch").click()
     dialog = manager.get_by_role("dialog")
     expect(dialog).to_contain_text("It makes 2 payments")  # it says what approving does first
+    Shots(manager, "bulk_approve_dialog")("the approval asks first")
     dialog.get_by_role("button", name="Yes, approve").click()
     manager.get_by_text("approved: ready to start").first.wait_for()
 
