@@ -58,6 +58,7 @@ def test_every_page_of_every_role_on_desktop_and_phone(browser: Any, console_ser
                     shots[width](f"{role} {title}")
                     if title == "Audit trail" and width > 800:  # filters right above the table
                         tab.locator("[data-testid=stDataFrame]").first.hover()
+                        tab.wait_for_timeout(400)  # the toolbar fades in
                         shots[width](f"{role} {title} with the table's toolbar")
                     broken += [f"{role} · {title} · {width}px: {p}" for p in problems_on(tab)]
                     if width < 800 and (hidden := sideways_tables(tab)):
