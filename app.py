@@ -7,12 +7,14 @@ import streamlit as st
 from console import auth
 from console.context import services
 from console.navigation import navigation_for, sign_in_navigation
+from console.styles import apply_look
 from console.widgets import plain, show_error
 from dollr_core.basics.access import Actor
 from dollr_core.basics.words import role_name
 from dollr_core.config import SettingsError
 
 st.set_page_config(page_title="Dollr Ops Console", page_icon="💸", layout="wide")
+apply_look()
 
 
 def sidebar(who: Actor) -> None:

@@ -510,7 +510,9 @@ def _first_run(svc: Services) -> None:
                     password=password,
                     by=Actor(admin.email, Role.ADMIN),
                 )
-    except users.UserError as exc:
+        # Signed in as anyone else is: with the password just chosen, so the sign-in is on record.
+        signed = sign_in.sign_in(svc.engine, admin.email, password, client=client_address())
+    except (users.UserError, sign_in.SignInError) as exc:
         show_error(exc)
         return
-    _begin(admin.email, Role.ADMIN, admin.session_generation)
+    _begin(signed.email, Role.ADMIN, signed.generation)

@@ -8,7 +8,7 @@ import streamlit as st
 from dollr_core.basics.access import Actor
 from dollr_core.basics.words import role_name
 from dollr_core.services import Services
-from dollr_core.team import sessions
+from dollr_core.team import sessions, sign_in
 
 from .auth import this_session
 from .widgets import plain, when_said
@@ -37,3 +37,14 @@ def signed_in_sessions(svc: Services, me: Actor) -> None:
         if action.button("End", key=f"end_session:{session.id}", help="Sign this browser out"):
             sessions.revoke(svc.engine, session.id, by=me)
             st.rerun()
+
+
+def previous_sign_in(svc: Services, email: str) -> None:
+    """The person's sign-in before this one (someone else's would show up here), or that this is
+    their first."""
+    before = sign_in.previous_sign_in(svc.engine, email)
+    st.caption(
+        f"Your previous sign-in: {when_said(before)}."
+        if before
+        else "This is your first sign-in to this console."
+    )

@@ -6,6 +6,7 @@ import streamlit as st
 
 from console.auth import client_address, keep_session, recovery_codes, two_factor_setup
 from console.context import actor, services
+from console.sessions_ui import previous_sign_in
 from console.widgets import plain
 from dollr_core.basics.words import role_name
 from dollr_core.team import passwords, sign_in, users
@@ -15,6 +16,7 @@ svc = services()
 
 st.title("Your account")
 st.caption(f"Signed in as **{plain(who.email)}** ({role_name(who.role)}).")
+previous_sign_in(svc, who.email)
 
 st.subheader("Change your password")
 st.caption(users.PASSWORD_POLICY + " Changing it signs you out everywhere else.")

@@ -12,6 +12,7 @@ from decimal import Decimal
 import streamlit as st
 
 from console.context import require_page, services
+from console.tables import table_on_any_screen
 from console.widgets import money, page_link, plain, show_error, show_toasts, time_heading, toast_later, when
 from dollr_core.basics.access import Permission
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
@@ -262,14 +263,14 @@ def amount_or_none(amount: Decimal | None, currency: str) -> str:
 
 def rules_table(rules: approval_rules.ApprovalRules) -> None:
     """The rules in force, one row per rule and a column per currency."""
-    table: dict[str, list[str]] = {"Rule": []}
-    for currency in SUPPORTED_CURRENCIES:
-        table[currency] = []
-    for name in approval_rules.AMOUNT_RULES:
-        table["Rule"].append(approval_rules.RULE_NAMES[name].capitalize())
-        for currency in SUPPORTED_CURRENCIES:
-            table[currency].append(amount_or_none(getattr(rules, name).get(currency), currency))
-    st.dataframe(table, hide_index=True, width="stretch")
+    table = [
+        {
+            "Rule": approval_rules.RULE_NAMES[name].capitalize(),
+            **{c: amount_or_none(getattr(rules, name).get(c), c) for c in SUPPORTED_CURRENCIES},
+        }
+        for name in approval_rules.AMOUNT_RULES
+    ]
+    table_on_any_screen(table, key="approval-rules", heading=("Rule",))
     st.caption(
         f"A request nobody decides, or an approval nobody sends, returns to its maker after"
         f" {rules.approval_expiry_hours} hours. Daily limits count every payout an operator made in the"

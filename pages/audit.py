@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import streamlit as st
 
 from console.context import require_page, services
+from console.tables import table_on_any_screen
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Permission
 from dollr_core.basics.words import action_name, count
@@ -43,7 +44,7 @@ flt = audit.AuditFilter(
 records = audit_trail.search(svc, who, flt, limit=2000)
 rows = audit.table(records)
 st.write(f"{count(len(rows), 'record')}{' (showing the newest 2,000)' if len(rows) == 2000 else ''}.")
-st.dataframe(rows, hide_index=True, width="stretch")
+table_on_any_screen(rows, key="audit", heading=audit.COLUMNS[:2])
 
 as_csv, as_xlsx = st.columns(2)
 as_csv.download_button(

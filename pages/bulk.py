@@ -15,8 +15,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from console import bulk_confirm
 from console.context import require_page, services
-from console.widgets import NEVER_SAVED, money, page_link, plain, show_error
+from console.tables import table_on_any_screen
+from console.widgets import NEVER_SAVED, money, page_link, plain, show_error, show_toasts, toast_later
 from dollr_core.basics import spreadsheet, validation
 from dollr_core.basics.access import Permission
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
@@ -54,8 +56,12 @@ def failed(exc: Exception) -> None:
     st.session_state[ERROR] = exc
 
 
-def table(rows: list[dict[str, Any]]) -> None:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+def table(rows: list[dict[str, Any]], phone_key: str = "") -> None:
+    """A table; with a `phone_key`, read on a phone as one short block per row (console/tables.py)."""
+    if phone_key:
+        table_on_any_screen(rows, key=phone_key, heading=("Row", "Name"))
+    else:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def run_action(action: Any, *args: Any, then: str | None = None) -> None:
@@ -66,7 +72,7 @@ def run_action(action: Any, *args: Any, then: str | None = None) -> None:
         show_error(exc)
         return
     if then:
-        st.toast(then)
+        toast_later(then)
     st.rerun()
 
 
@@ -259,7 +265,8 @@ def preview(batch: Batch, heading: str = "3. Preview") -> progress.Preview:
                 "Reference": r.own_reference or "",
             }
             for r in shown.rows
-        ]
+        ],
+        phone_key="bulk-preview",
     )
     sandbox = any(t.sandbox_balance is not None for t in shown.totals)
     totals = []
@@ -296,14 +303,44 @@ def preview(batch: Batch, heading: str = "3. Preview") -> progress.Preview:
 
 
 def decide(batch_id: int, approve: bool, shown: str) -> None:
-    """Button callback, with the fingerprint of the preview drawn with the button (not a newer one)."""
+    """Reject's callback, and approve's once confirmed: `shown` is the fingerprint of the preview
+    drawn with the button (not a newer one)."""
     decision = approvals.Decision(approve, st.session_state.get("bulk_reason", ""), shown)
     try:
-        approvals.decide_batch(svc, who, batch_id, decision)
+        decided = approvals.decide_batch(svc, who, batch_id, decision)
     except Exception as exc:
         failed(exc)
         return
-    st.toast("Decision recorded.")
+    if decided.state == BatchState.AWAITING_APPROVAL:
+        toast_later("Your approval is recorded: a second manager must approve it too.")
+    elif decided.state == BatchState.APPROVED:
+        toast_later(f"Bulk payout #{batch_id} is approved: {decided.created_by} can start it now.")
+    else:
+        toast_later(f"Bulk payout #{batch_id} is rejected; {decided.created_by} can see your reason.")
+
+
+def ask_to_cancel(batch_id: int) -> None:
+    """Cancel's callback: the dialog states what canceling does to the batch as it stands now."""
+    try:
+        unsent = progress.preview(svc, who, batch_id)
+        standing = progress.progress(svc, who, batch_id) if states.is_live(unsent.batch) else None
+    except Exception as exc:
+        failed(exc)
+        return
+    bulk_confirm.ask(bulk_confirm.canceling(unsent, standing))
+
+
+def confirmed(question: bulk_confirm.Question) -> None:
+    """The dialog's "Yes": the step is taken, and a toast on the next run says it was."""
+    if question.step == "approve":
+        decide(question.batch_id, True, question.shown)
+        return
+    try:
+        running.cancel_batch(svc, who, question.batch_id)
+    except Exception as exc:
+        failed(exc)
+        return
+    toast_later(f"Bulk payout #{question.batch_id} is canceled: nothing more of it will be sent.")
 
 
 def approval(batch: Batch, shown: progress.Preview) -> None:
@@ -311,18 +348,15 @@ def approval(batch: Batch, shown: progress.Preview) -> None:
     if approvals.may_decide(who, batch.created_by):
         st.text_input("Reason (needed to reject; the maker will read it)", key="bulk_reason")
         yes, no = st.columns(2)
-        seen = approvals.batch_fingerprint(shown.batch, shown.rows)
-        for column, label, approve, key in (
-            (yes, "Approve this batch", True, "bulk_approve"),
-            (no, "Reject", False, "bulk_reject"),
-        ):
-            column.button(
-                label,
-                type="primary" if approve else "secondary",
-                key=key,
-                on_click=decide,
-                args=(batch.id or 0, approve, seen),
-            )
+        question = bulk_confirm.approving(shown)
+        yes.button(
+            "Approve this batch",
+            type="primary",
+            key="bulk_approve",
+            on_click=bulk_confirm.ask,
+            args=(question,),
+        )
+        no.button("Reject", key="bulk_reject", on_click=decide, args=(batch.id or 0, False, question.shown))
         return
     st.info(
         f"Waiting for a manager's approval (sent by {batch.created_by}). Nobody approves their own batch."
@@ -392,27 +426,7 @@ def controls(batch: Batch) -> None:
         else:
             passcode_step(batch, "Resume paying")
     if states.can_cancel(batch):
-        cancel_step(batch_id)
-
-
-def cancel_step(batch_id: int) -> None:
-    """Cancel asks once more: rows not sent are dropped, rows sent still finish."""
-    asking = f"bulk:cancel:{batch_id}"
-    if not st.session_state.get(asking):
-        if st.button("Cancel this batch", key="bulk_cancel"):
-            st.session_state[asking] = True
-            st.rerun()
-        return
-    st.warning(
-        "Cancel it? Rows not sent yet are dropped; rows already sent cannot be called back and finish."
-    )
-    yes, no = st.columns(2)
-    if yes.button("Yes, cancel it", key="bulk_cancel_yes"):
-        st.session_state.pop(asking, None)
-        run_action(running.cancel_batch, batch_id, then="Canceled.")
-    if no.button("No, keep it", key="bulk_cancel_no"):
-        st.session_state.pop(asking, None)
-        st.rerun()
+        st.button("Cancel this batch", key="bulk_cancel", on_click=ask_to_cancel, args=(batch_id,))
 
 
 def progress_table(standing: progress.Progress) -> None:
@@ -429,7 +443,8 @@ def progress_table(standing: progress.Progress) -> None:
                 "Why it failed": r.failure_reason or "",
             }
             for r in standing.rows
-        ]
+        ],
+        phone_key="bulk-rows",
     )
 
 
@@ -497,6 +512,7 @@ def results(batch: Batch, standing: progress.Progress) -> None:
 
 st.title("Bulk payouts")
 st.caption("Pay many people at once from a spreadsheet: checked first, approved by a manager, then paid.")
+show_toasts()
 
 if "batch" in st.query_params:  # a link from Approvals or a colleague
     try:
@@ -542,6 +558,7 @@ if problem is not None:
     show_error(problem)
 
 if chosen is None:
+    bulk_confirm.stop_asking()  # a question left open on a batch no longer on screen
     if maker:
         new_batch()
     else:
@@ -577,3 +594,4 @@ elif standing is not None and (states.is_live(batch) or standing.in_flight):
     live(chosen, state)
 elif standing is not None:
     results(batch, standing)
+bulk_confirm.confirm_if_asked(chosen, confirmed)

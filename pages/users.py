@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from console.context import require_page, services
-from console.sessions_ui import signed_in_sessions
+from console.sessions_ui import previous_sign_in, signed_in_sessions
+from console.tables import table_on_any_screen
 from console.widgets import show_error, time_heading, when
 from dollr_core.basics.access import Permission, Role
 from dollr_core.team import passwords, sign_in, users
@@ -15,8 +16,9 @@ svc = services()
 
 st.title("Users")
 st.caption("People who may sign in to this console, and what each role may do.")
+previous_sign_in(svc, me.email)
 
-st.dataframe(
+table_on_any_screen(
     [
         {
             "E-mail": u.email,
@@ -31,8 +33,8 @@ st.dataframe(
         }
         for u in users.list_users(svc.engine)
     ],
-    hide_index=True,
-    width="stretch",
+    key="users",
+    heading=("E-mail", "Role"),
 )
 
 with st.expander("What each role may do"):

@@ -128,9 +128,30 @@ def sign_in(
     )
 
 
-def _signed_in(db: Session, user: ConsoleUser) -> None:
+#: The audit actions of a completed sign-in: with a password (and second factor), or the company's
+#: identity provider.
+SIGN_IN_ACTIONS = ("sign_in", "sign_in_oidc")
+
+
+def _signed_in(db: Session, user: ConsoleUser, action: str = "sign_in") -> None:
     db.exec(update(ConsoleUser).where(col(ConsoleUser.id) == user.id).values(last_sign_in_at=utcnow()))
-    audit.add(db, user.email, "sign_in", outcome="ok")
+    audit.add(db, user.email, action, outcome="ok")
+
+
+def previous_sign_in(engine: Engine, email: str) -> datetime | None:
+    """When this person signed in before their latest sign-in; None when the latest is their first."""
+    with Session(engine) as db:
+        times = db.exec(
+            select(AuditRecord.at)
+            .where(
+                col(AuditRecord.actor) == normalize_email(email),
+                col(AuditRecord.action).in_(SIGN_IN_ACTIONS),
+                col(AuditRecord.outcome) == "ok",
+            )
+            .order_by(col(AuditRecord.at).desc(), col(AuditRecord.id).desc())
+            .limit(2)
+        ).all()
+    return times[1] if len(times) == 2 else None
 
 
 def check_second_factor(
@@ -381,7 +402,9 @@ def actor_for_oidc(engine: Engine, email: str | None) -> SignIn:
     if user is None or not user.is_active:
         audit.record(engine, email, "sign_in_oidc", outcome="refused")
         raise SignInError(f"{email} has no console access; ask an admin to add you.")
-    audit.record(engine, user.email, "sign_in_oidc", outcome="ok")
+    with Session(engine) as db:
+        _signed_in(db, user, "sign_in_oidc")
+        db.commit()
     return SignIn(Actor(user.email, Role(user.role)), user.session_generation)
 
 

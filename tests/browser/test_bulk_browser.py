@@ -76,6 +76,10 @@ def test_a_bulk_payout_is_followed_live_from_start_to_results(
     _open_bulk(manager)
     _pick(manager, f"{name} — waiting for a manager's approval")
     manager.get_by_role("button", name="Approve this batch").click()
+    dialog = manager.get_by_role("dialog")
+    expect(dialog).to_contain_text("It makes 2 payments")  # it says what approving does first
+    Shots(manager, "bulk_approve_dialog")("the approval asks first")
+    dialog.get_by_role("button", name="Yes, approve").click()
     manager.get_by_text("approved: ready to start").first.wait_for()
 
     # Point 4: the picker follows the batch's state; the batch stays on screen.

@@ -362,23 +362,25 @@ def test_a_batch_changed_while_the_manager_looks_is_not_approved(
     at = page(where, role=Role.MANAGER, email=CHECKER)
     at.query_params["batch"] = str(batch_id)  # the Bulk payouts page opens it from the link
     at.run()
-    approve = f"approve:{batch_id}" if where == "pages/approvals.py" else "bulk_approve"
+    approve, confirm = (
+        (f"approve:{batch_id}", "approvals:confirm")
+        if where == "pages/approvals.py"
+        else ("bulk_approve", "bulk_approve_yes")
+    )
     _resubmitted_with_another_wallet(console, batch_id)  # same totals, another recipient
 
     at.button(key=approve).click()
     at.run()
-    if where == "pages/approvals.py":
-        at.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
-        at.run()
+    at.button(key=confirm).click()  # the dialog: "Yes, approve"
+    at.run()
     assert not at.exception
     assert "This batch changed since you opened it" in texts(at)
     assert records.get_batch(console, BATCH_MAKER, batch_id).state == BatchState.AWAITING_APPROVAL
 
     at.button(key=approve).click()  # the page shows the batch as it is now: this click approves it
     at.run()
-    if where == "pages/approvals.py":
-        at.button(key="approvals:confirm").click()  # the dialog: "Yes, approve"
-        at.run()
+    at.button(key=confirm).click()  # the dialog: "Yes, approve"
+    at.run()
     decided = records.get_batch(console, BATCH_MAKER, batch_id)
     assert decided.state == BatchState.APPROVED and decided.decided_by == CHECKER
 

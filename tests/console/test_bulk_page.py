@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from dollr_core.basics.access import Actor, Role
 from dollr_core.bulk import drafts, recipient_file, records, running, worker
-from dollr_core.ledger.tables import Attempt, AuditRecord, BatchRowState, BatchState, LedgerEvent
+from dollr_core.ledger.tables import Attempt, AuditRecord, BatchRow, BatchRowState, BatchState, LedgerEvent
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
 
@@ -88,6 +88,7 @@ def test_a_different_manager_approves_from_the_page(page: Callable[..., AppTest]
     assert "Say why you reject it" in at.error[0].value
     at.text_input(key="bulk_reason").input("checked against payroll")
     at.button(key="bulk_approve").click().run()
+    at.button(key="bulk_approve_yes").click().run()  # the dialog: "Yes, approve"
     approved = records.get_batch(console, CHECKER, batch.id or 0)
     assert approved.state == BatchState.APPROVED and approved.decided_by == CHECKER.email
     assert not [b for b in at.button if b.key == "bulk_start"]  # managers approve; finance starts
@@ -142,16 +143,75 @@ def test_a_wrong_passcode_pauses_and_the_page_asks_again(
     assert [r.state for r in rows_of(console, batch_id)].count(BatchRowState.PAID) == 2
 
 
-def test_cancel_from_the_page_drops_rows_not_yet_sent(
+def test_approving_a_batch_asks_first_and_says_what_happens(
+    page: Callable[..., AppTest], console: Services
+) -> None:
+    batch = drafts.create_batch(console, MAKER, "May stipends", recipient_file.parse_rows(ROWS))
+    drafts.submit_for_approval(console, MAKER, batch.id or 0)
+    at = opened(page, batch.id or 0, Role.MANAGER)
+    at.button(key="bulk_approve").click().run()
+    assert not at.exception
+    said = texts(at)
+    assert f"You are approving **bulk payout #{batch.id} (May stipends)**, made by {MAKER.email}." in said
+    assert "It makes 3 payments:" in said
+    assert "- USD: 2 payments; recipients get USD 30.00" in said and "- RWF: 1 payment" in said
+    assert "leaves our wallet" in said and "No money moves now." in said
+    assert records.get_batch(console, MAKER, batch.id or 0).state == BatchState.AWAITING_APPROVAL
+
+    at.button(key="bulk_approve_no").click().run()  # "Go back": nothing is decided
+    assert not [b for b in at.button if b.key == "bulk_approve_yes"]
+    assert records.get_batch(console, MAKER, batch.id or 0).state == BatchState.AWAITING_APPROVAL
+
+    at.button(key="bulk_approve").click().run()
+    at.button(key="bulk_approve_yes").click().run()
+    assert records.get_batch(console, MAKER, batch.id or 0).state == BatchState.APPROVED
+    assert [t.value for t in at.toast] == [
+        f"Bulk payout #{batch.id} is approved: {MAKER.email} can start it now."
+    ]
+    at.run()  # the toast was for what just happened: the next run does not repeat it
+    assert not at.toast
+
+
+def test_cancel_from_the_page_asks_first_and_drops_rows_not_yet_sent(
     page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
 ) -> None:
     batch_id = approved_batch(console, MAKER, CHECKER, ROWS).id or 0
     at = opened(page, batch_id)
     at.button(key="bulk_cancel").click().run()
+    said = texts(at)
+    assert f"You are canceling **bulk payout #{batch_id} (Test batch)**" in said
+    assert (
+        "3 payments not sent yet will not be made:" in said and "Nothing of this batch has been sent." in said
+    )
+    at.button(key="bulk_cancel_no").click().run()  # "No, keep it"
+    assert records.get_batch(console, MAKER, batch_id).state == BatchState.APPROVED
+
+    at.button(key="bulk_cancel").click().run()
     at.button(key="bulk_cancel_yes").click().run()
     assert records.get_batch(console, MAKER, batch_id).state == BatchState.CANCELED
     assert not fresh_sandbox.executions()
     assert "canceled" in texts(at)
+    assert [t.value for t in at.toast] == [
+        f"Bulk payout #{batch_id} is canceled: nothing more of it will be sent."
+    ]
+
+
+def test_canceling_a_paying_batch_says_what_is_already_on_its_way(
+    page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
+) -> None:
+    batch_id = approved_batch(console, MAKER, CHECKER, ROWS).id or 0
+    running.start_batch(console, MAKER, batch_id, PASSCODE)
+    worker.stop(console, batch_id)
+    with Session(console.engine) as db:  # one row handed over, as if the worker had sent it
+        row = db.exec(select(BatchRow).where(BatchRow.batch_id == batch_id, BatchRow.row_number == 1)).one()
+        row.state = BatchRowState.SENT
+        db.add(row)
+        db.commit()
+    at = opened(page, batch_id)
+    at.button(key="bulk_cancel").click().run()
+    said = texts(at)
+    assert "2 payments not sent yet will not be made:" in said
+    assert "1 payment already sent cannot be called back: it finishes" in said
 
 
 def test_a_console_restarted_mid_batch_carries_on_with_the_passcode(

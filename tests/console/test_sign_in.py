@@ -7,9 +7,10 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from dollr_core.basics.access import Role
+from dollr_core.basics.words import time_said
 from dollr_core.ledger import audit
 from dollr_core.services import Services
-from dollr_core.team import users
+from dollr_core.team import sign_in, users
 
 from .conftest import PASSWORD
 
@@ -39,6 +40,39 @@ def test_first_run_creates_admin_and_demo_team(app: Callable[..., AppTest], cons
     # An admin: two-factor sign-in is set up before the console opens (DOLLR_REQUIRE_TWO_FACTOR_ROLES).
     assert at.title[0].value == "Set up two-factor sign-in"
     assert at.session_state["sign_in_pending"]["email"] == "boss@example.com"
+    # Signed in as anyone is: on record, so the Users page does not say "never" for them.
+    boss = users.get_user(console.engine, "boss@example.com")
+    assert boss is not None and boss.last_sign_in_at is not None
+
+
+def test_a_person_just_signed_in_sees_their_previous_sign_in(
+    page: Callable[..., AppTest], console: Services
+) -> None:
+    users.add_user(console.engine, email="admin@example.com", role=Role.ADMIN, password=PASSWORD)
+    sign_in.sign_in(console.engine, "admin@example.com", PASSWORD)
+    at = page("pages/users.py", role=Role.ADMIN).run()
+    assert not at.exception
+    assert "This is your first sign-in to this console." in [c.value for c in at.caption]
+    [me] = [row for row in at.dataframe[0].value.to_dict("records") if row["E-mail"] == "admin@example.com"]
+    [last_sign_in] = [value for heading, value in me.items() if heading.startswith("Last sign-in")]
+    assert last_sign_in != "never"
+
+    first = sign_in.previous_sign_in(console.engine, "admin@example.com")
+    assert first is None
+    sign_in.sign_in(console.engine, "admin@example.com", PASSWORD)  # the next day, say
+    before = audit.search(console.engine, audit.AuditFilter(action="sign_in"))[-1].at
+    for where in ("pages/users.py", "pages/account.py"):
+        at = page(where, role=Role.ADMIN).run()
+        said = time_said(before, console.settings.time_zone)
+        assert f"Your previous sign-in: {said}." in [c.value for c in at.caption]
+
+
+def test_a_company_sign_in_is_on_record(console: Services) -> None:
+    users.add_user(console.engine, email="sso@example.com", role=Role.MANAGER, password=None)
+    sign_in.actor_for_oidc(console.engine, "sso@example.com")
+    signed = users.get_user(console.engine, "sso@example.com")
+    assert signed is not None and signed.last_sign_in_at is not None
+    assert sign_in.previous_sign_in(console.engine, "sso@example.com") is None
 
 
 def test_wrong_password_is_refused_and_audited(app: Callable[..., AppTest], console: Services) -> None:
