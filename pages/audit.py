@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -20,7 +21,9 @@ svc = services()
 st.title("Audit trail")
 st.caption("Append-only: who did what, when, and how it ended. Nothing here can be edited.")
 
-today = datetime.now(UTC).date()
+zone = svc.settings.time_zone
+company_day = ZoneInfo(zone)  # the days picked are the company's days
+today = datetime.now(company_day).date()
 left, middle, right = st.columns(3)
 picked = left.date_input("Between", value=(today - timedelta(days=7), today), key="audit_dates")
 # While a range is being picked the box holds only its first day: show that day until the second.
@@ -35,21 +38,21 @@ action = right.selectbox(
 text = st.text_input("Search in what and details", key="audit_text")
 
 flt = audit.AuditFilter(
-    since=datetime.combine(since, time.min, UTC),
-    until=datetime.combine(until, time.min, UTC) + timedelta(days=1),
+    since=datetime.combine(since, time.min, company_day).astimezone(UTC),
+    until=(datetime.combine(until, time.min, company_day) + timedelta(days=1)).astimezone(UTC),
     actor=actor.strip(),
     action="" if action == "(any)" else action,
     text=text.strip(),
 )
 records = audit_trail.search(svc, who, flt, limit=2000)
-rows = audit.table(records)
+rows = audit.table(records, zone)
 st.write(f"{count(len(rows), 'record')}{' (showing the newest 2,000)' if len(rows) == 2000 else ''}.")
-table_on_any_screen(rows, key="audit", heading=audit.COLUMNS[:2])
+table_on_any_screen(rows, key="audit", heading=audit.columns(zone)[:2])
 
 as_csv, as_xlsx = st.columns(2)
 as_csv.download_button(
     "Download as CSV",
-    audit.export_csv(rows),
+    audit.export_csv(rows, zone),
     file_name="audit.csv",
     mime=spreadsheet.CSV_MIME,
     key="audit_csv",
@@ -57,7 +60,7 @@ as_csv.download_button(
 )
 as_xlsx.download_button(
     "Download as Excel",
-    data=lambda: audit.export_xlsx(rows),  # built only when clicked
+    data=lambda: audit.export_xlsx(rows, zone),  # built only when clicked
     file_name="audit.xlsx",
     mime=spreadsheet.XLSX_MIME,
     key="audit_xlsx",

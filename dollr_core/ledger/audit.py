@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.redact import redact_text
 from dollr_core.basics.validation import printable
+from dollr_core.basics.words import action_name, local_time, zone_label
 from dollr_core.ledger.tables import AuditRecord
 
 
@@ -84,23 +85,37 @@ def search(engine: Engine, flt: AuditFilter, *, limit: int = 500, offset: int = 
         return list(db.exec(query).all())
 
 
-#: The columns of the trail as people read it, on screen and in the export.
-COLUMNS = ("When (UTC)", "Who", "Action", "What", "Outcome", "Details")
+#: How an outcome code reads on screen and in the export.
+OUTCOME_WORDS = {
+    "ok": "Done",
+    "failed": "Failed",
+    "refused": "Refused",
+    "locked": "Locked out",
+    "password_ok": "Password right, second step pending",
+}
 
 
-def table(records: Iterable[AuditRecord]) -> list[dict[str, str]]:
-    """Records as rows keyed by `COLUMNS`."""
+def columns(time_zone: str = "UTC") -> tuple[str, ...]:
+    """The trail's columns as people read it, on screen and in the export; the time's heading names
+    the company's zone, and the action's code stays beside its words for support."""
+    return (f"When ({zone_label(time_zone)})", "Who", "Action", "What", "Outcome", "Details", "Action code")
+
+
+def table(records: Iterable[AuditRecord], time_zone: str = "UTC") -> list[dict[str, str]]:
+    """Records as rows keyed by `columns(time_zone)`."""
+    headings = columns(time_zone)
     return [
         dict(
             zip(
-                COLUMNS,
+                headings,
                 (
-                    r.at.strftime("%Y-%m-%d %H:%M:%S"),
+                    local_time(r.at, time_zone, seconds=True),
                     r.actor,
-                    r.action,
+                    action_name(r.action),
                     r.target,
-                    r.outcome,
+                    OUTCOME_WORDS.get(r.outcome, r.outcome),
                     r.detail or "",
+                    r.action,
                 ),
                 strict=True,
             )
@@ -109,14 +124,16 @@ def table(records: Iterable[AuditRecord]) -> list[dict[str, str]]:
     ]
 
 
-def export_csv(rows: Iterable[dict[str, str]]) -> str:
+def export_csv(rows: list[dict[str, str]], time_zone: str = "UTC") -> str:
     """The trail as a CSV file; what strangers typed (e-mails at sign-in) can never run as a formula."""
-    return spreadsheet.document(COLUMNS, ([row[c] for c in COLUMNS] for row in rows))
+    headings = columns(time_zone)
+    return spreadsheet.document(headings, ([row[c] for c in headings] for row in rows))
 
 
-def export_xlsx(rows: Iterable[dict[str, str]]) -> bytes:
+def export_xlsx(rows: list[dict[str, str]], time_zone: str = "UTC") -> bytes:
     """The trail as an Excel workbook, guarded as the CSV is."""
-    return spreadsheet.workbook(COLUMNS, ([row[c] for c in COLUMNS] for row in rows), sheet="Audit trail")
+    headings = columns(time_zone)
+    return spreadsheet.workbook(headings, ([row[c] for c in headings] for row in rows), sheet="Audit trail")
 
 
 def actions(engine: Engine) -> list[str]:

@@ -47,5 +47,5 @@ def test_the_audit_trail_has_a_phone_view_of_the_same_rows(
     at = page("pages/audit.py", role=Role.ADMIN).run()
     assert not at.exception
     assert len(at.dataframe[0].value) == 1  # the desktop table
-    [phone] = [m.value for m in at.markdown if "Action: sign\\_in" in m.value]
+    [phone] = [m.value for m in at.markdown if "Action code: sign\\_in" in m.value]
     assert phone.startswith("**") and "admin\u200b@example\\.com" in phone

@@ -53,7 +53,7 @@ def test_a_sign_in_email_is_neutralised_in_the_audit_export(sqlite_services: Ser
             sqlite_services.engine, EVIL, "whatever it is", client="stranger", sleep=lambda _s: None
         )
     exported = _read(audit.export_csv(audit.table(audit.search(sqlite_services.engine, audit.AuditFilter()))))
-    [attempt] = [r for r in exported if r["Action"] == "sign_in"]
+    [attempt] = [r for r in exported if r["Action code"] == "sign_in"]
     assert attempt["Who"] == "'" + EVIL.lower()
 
 

@@ -67,9 +67,9 @@ def test_a_sign_in_email_is_neutralised_in_the_audit_workbook(sqlite_services: S
         )
     records = audit.table(audit.search(sqlite_services.engine, audit.AuditFilter()))
     [heading, *rows] = read_xlsx(audit.export_xlsx(records))
-    assert [c.value for c in heading] == list(audit.COLUMNS)
+    assert [c.value for c in heading] == list(audit.columns())
     who = [c.value for c in heading].index("Who")
-    [attempt] = [r for r in rows if r[[c.value for c in heading].index("Action")].value == "sign_in"]
+    [attempt] = [r for r in rows if r[[c.value for c in heading].index("Action code")].value == "sign_in"]
     assert attempt[who].value == EVIL.lower() and attempt[who].data_type == "s" and attempt[who].quotePrefix
 
 
