@@ -40,7 +40,8 @@ def stop_asking() -> None:
 
 
 def _batch_line(verb: str, batch: Batch) -> str:
-    return f"You are {verb} **bulk payout #{batch.id} ({plain(batch.name)})**, made by {batch.created_by}."
+    maker = plain(batch.created_by)
+    return f"You are {verb} **bulk payout #{batch.id} ({plain(batch.name)})**, made by {maker}."
 
 
 def _totals_lines(totals: list[progress.CurrencyTotal]) -> list[str]:
@@ -57,7 +58,7 @@ def approving(shown: progress.Preview) -> Question:
     if batch.approvals_needed >= 2 and not batch.first_approved_by:
         then = "Yours is the first of two approvals: a second manager must approve it too."
     else:
-        then = f"{batch.created_by} can then start it with the merchant passcode; the money moves only then."
+        then = f"{plain(batch.created_by)} can then start it with the passcode; money moves only then."
     return Question(
         "approve",
         batch.id or 0,

@@ -314,9 +314,9 @@ def decide(batch_id: int, approve: bool, shown: str) -> None:
     if decided.state == BatchState.AWAITING_APPROVAL:
         toast_later("Your approval is recorded: a second manager must approve it too.")
     elif decided.state == BatchState.APPROVED:
-        toast_later(f"Bulk payout #{batch_id} is approved: {decided.created_by} can start it now.")
+        toast_later(f"Bulk payout #{batch_id} is approved: {plain(decided.created_by)} can start it now.")
     else:
-        toast_later(f"Bulk payout #{batch_id} is rejected; {decided.created_by} can see your reason.")
+        toast_later(f"Bulk payout #{batch_id} is rejected; {plain(decided.created_by)} can see your reason.")
 
 
 def ask_to_cancel(batch_id: int) -> None:
@@ -359,7 +359,7 @@ def approval(batch: Batch, shown: progress.Preview) -> None:
         no.button("Reject", key="bulk_reject", on_click=decide, args=(batch.id or 0, False, question.shown))
         return
     st.info(
-        f"Waiting for a manager's approval (sent by {batch.created_by}). Nobody approves their own batch."
+        f"Waiting for a manager's approval (sent by {plain(batch.created_by)}). Nobody approves their own."
     )
     page_link("pages/approvals.py", "See it on Approvals")
     if maker and st.button("Take it back to change it", key="bulk_withdraw"):
@@ -409,7 +409,7 @@ def controls(batch: Batch) -> None:
             run_action(running.pause_batch, batch_id, then="Paused.")
         return
     if batch.state == BatchState.APPROVED:
-        st.success(f"Approved by {batch.decided_by}. Enter the merchant passcode to start paying.")
+        st.success(f"Approved by {plain(batch.decided_by)}. Enter the merchant passcode to start paying.")
         passcode_step(batch, "Start paying")
     elif batch.state == BatchState.RUNNING and not worker.is_running(svc, batch_id):
         st.warning(
@@ -570,7 +570,7 @@ state = BatchState(batch.state)
 standing = progress.progress(svc, who, chosen) if state in states.PROGRESS_BATCHES else None
 if standing is not None and standing.batch.state != batch.state:  # it finished just now
     st.rerun()
-st.markdown(f"**#{batch.id} {plain(batch.name)}** · made by {batch.created_by} · {states.status(batch)}")
+st.markdown(f"**#{batch.id} {plain(batch.name)}** · by {plain(batch.created_by)} · {states.status(batch)}")
 if state is BatchState.DRAFT:
     checks(batch)
     preview(batch)
@@ -582,7 +582,7 @@ elif state is BatchState.AWAITING_APPROVAL:
     controls(batch)
 elif state is BatchState.REJECTED:
     st.error(
-        f"Rejected by {batch.decided_by}. Their reason: {plain(batch.decision_reason)}. Nothing was sent."
+        f"Rejected by {plain(batch.decided_by)}, who said: {plain(batch.decision_reason)}. Nothing was sent."
     )
     preview(batch, "What it would have paid")
 elif state is BatchState.APPROVED:
