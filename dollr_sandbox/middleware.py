@@ -68,6 +68,7 @@ class SandboxMiddleware:
         if not path.startswith(_TOKEN_PATH):
             retry_after = self._over_limit(scope)
             if retry_after is not None:
+                self.state.stats.count_rate_limited()
                 await _respond(
                     send,
                     429,

@@ -140,7 +140,9 @@ def set_config(state: StateDep, body: Annotated[ConfigPatch, Depends(json_body(C
 
 @router.get("/requests")
 def request_stats(state: StateDep) -> Response:
-    return _json({"total": state.stats.total, "by_path": state.stats.by_path()})
+    return _json(
+        {"total": state.stats.total, "by_path": state.stats.by_path(), "rate_limited": state.stats.rate_limited}
+    )
 
 
 def set_account_active(state: SandboxState, account_id: int, active: bool) -> dict[str, Any]:

@@ -1,0 +1,123 @@
+"""How many calls a bulk job keeps on the wire at once: found by the job itself, not configured.
+
+Additive increase, multiplicative decrease (AIMD), as TCP finds a link's capacity:
+
+- it starts at one, and stays there until `prove()` says the first payment went through (a
+  mistyped passcode then costs one row, not a batch);
+- after every window of calls that came back (one per call allowed, at least `MIN_WINDOW`), the
+  limit grows by one if nothing was refused and the window's median latency is no worse than
+  `TOLERANCE` × the best median seen: more calls at once still pay off, the far side keeps up;
+- a refusal (Dollr's 429, a 5xx, the client retrying a call) halves it, once per round trip:
+  refusals of calls that were already on their way when it was halved do not halve it again;
+- it never goes above the ceiling (`Settings.bulk_max_concurrency`) nor below one.
+
+`Settings.bulk_concurrency` pins the limit instead (`for_settings`): one at a time until proven,
+then that many, whatever happens. Dollr's Retry-After is not this module's business: whoever
+reads it holds every sender (`BatchWorker._hold`). Thread-safe: the coordinator reads `limit`
+while pool threads report.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+
+from dollr_core.api.errors import DollrError, RateLimitError
+from dollr_core.config import Settings
+
+#: A window's median may be this much slower than the best one before growing stops.
+TOLERANCE = 1.5
+#: The fewest calls a window holds, so that one slow call does not decide.
+MIN_WINDOW = 4
+#: Answers quicker than this came from a cache, not from Dollr: they say nothing about its pace.
+MIN_SAMPLE = 0.001
+
+
+class Pace:
+    def __init__(
+        self,
+        ceiling: int,
+        *,
+        adapt: bool = True,
+        proven: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ceiling < 1:
+            raise ValueError("The ceiling of a pace is at least one call at a time.")
+        self.ceiling = ceiling
+        self.adapt = adapt
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._limit = 1 if adapt else ceiling
+        self._proven = proven
+        self._window: list[float] = []
+        self._best: float | None = None
+        self._cut_at = float("-inf")  # when the limit was last halved
+        #: The highest limit reached, and how often it was halved (for benches and logs).
+        self.peak = self._limit
+        self.cuts = 0
+
+    @classmethod
+    def for_settings(cls, settings: Settings, *, proven: bool = False) -> Pace:
+        """The pace a bulk job runs at: fixed by `bulk_concurrency`, else found below the ceiling."""
+        if settings.bulk_concurrency is not None:
+            return cls(settings.bulk_concurrency, adapt=False, proven=proven)
+        return cls(settings.bulk_max_concurrency, proven=proven)
+
+    def __repr__(self) -> str:
+        return f"Pace(limit={self._limit}, ceiling={self.ceiling}, peak={self.peak}, cuts={self.cuts})"
+
+    @property
+    def limit(self) -> int:
+        """Calls allowed on the wire at once right now."""
+        with self._lock:
+            return self._limit if self._proven else 1
+
+    @property
+    def proven(self) -> bool:
+        with self._lock:
+            return self._proven
+
+    def now(self) -> float:
+        """The clock `refused(started_at=…)` compares with: read it when a call starts."""
+        return self._clock()
+
+    def prove(self) -> None:
+        """One payment went through: the limit may grow past one."""
+        with self._lock:
+            self._proven = True
+
+    def succeeded(self, latency: float) -> None:
+        """A call came back answered (whatever Dollr said, as long as it did not refuse it)."""
+        if not self.adapt or latency < MIN_SAMPLE:
+            return
+        with self._lock:
+            self._window.append(latency)
+            if len(self._window) < max(MIN_WINDOW, self._limit):
+                return
+            middle = statistics.median(self._window)
+            self._window.clear()
+            if self._best is None or middle < self._best:
+                self._best = middle
+            if self._proven and self._limit < self.ceiling and middle <= TOLERANCE * self._best:
+                self._limit += 1
+                self.peak = max(self.peak, self._limit)
+
+    def refused(self, *, started_at: float | None = None) -> None:
+        """Dollr refused a call (429 or 5xx): halve the limit, unless it already was since it started."""
+        if not self.adapt:
+            return
+        with self._lock:
+            if started_at is not None and started_at < self._cut_at:
+                return  # on its way before the last cut: that cut answered it already
+            self._cut_at = self._clock()
+            self._limit = max(1, self._limit // 2)
+            self._window.clear()
+            self.cuts += 1
+
+
+def refusal(exc: DollrError) -> bool:
+    """Dollr refused the call (429) or could not answer it (5xx): the pace should slow down."""
+    return isinstance(exc, RateLimitError) or (exc.status is not None and exc.status >= 500)
