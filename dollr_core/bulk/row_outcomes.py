@@ -55,6 +55,8 @@ def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> BatchRow | 
         row = db.get(BatchRow, row_id, with_for_update=True)
         if row is None or row.state != BatchRowState.SENT:
             return row
+        if not state.is_final and row.reference_id == attempt.reference_id:
+            return row  # still on its way, as the row already says: nothing to write
         row.reference_id = attempt.reference_id
         if state is AttemptState.COMPLETED:
             row.payer_amount, row.payee_amount = attempt.payer_amount, attempt.payee_amount
