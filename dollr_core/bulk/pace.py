@@ -5,8 +5,10 @@ Additive increase, multiplicative decrease (AIMD), as TCP finds a link's capacit
 - it starts at one, and stays there until `prove()` says the first payment went through (a
   mistyped passcode then costs one row, not a batch);
 - after every window of calls that came back (one per call allowed, at least `MIN_WINDOW`), the
-  limit grows by one if nothing was refused and the window's median latency is no worse than
-  `TOLERANCE` × the best median seen: more calls at once still pay off, the far side keeps up;
+  limit grows if nothing was refused and the window's median latency is no worse than
+  `TOLERANCE` × the best median seen: more calls at once still pay off, the far side keeps up.
+  It doubles until the first window that was slower or the first refusal (TCP's slow start, so
+  a batch reaches its pace in a few windows, not a few hundred rows), then grows by one;
 - a refusal (Dollr's 429, a 5xx, the client retrying a call) halves it, once per round trip:
   refusals of calls that were already on their way when it was halved do not halve it again;
 - it never goes above the ceiling (`Settings.bulk_max_concurrency`) nor below one.
@@ -25,7 +27,10 @@ import time
 from collections.abc import Callable
 
 from dollr_core.api.errors import DollrError, RateLimitError
+from dollr_core.bulk.row_outcomes import turned_away
 from dollr_core.config import Settings
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.tables import Attempt, AttemptState
 
 #: A window's median may be this much slower than the best one before growing stops.
 TOLERANCE = 1.5
@@ -55,6 +60,7 @@ class Pace:
         self._window: list[float] = []
         self._best: float | None = None
         self._cut_at = float("-inf")  # when the limit was last halved
+        self._starting = adapt  # doubling, until a window is slower or a call is refused
         #: The highest limit reached, and how often it was halved (for benches and logs).
         self.peak = self._limit
         self.cuts = 0
@@ -101,8 +107,10 @@ class Pace:
             self._window.clear()
             if self._best is None or middle < self._best:
                 self._best = middle
-            if self._proven and self._limit < self.ceiling and middle <= TOLERANCE * self._best:
-                self._limit += 1
+            if middle > TOLERANCE * self._best:
+                self._starting = False
+            elif self._proven and self._limit < self.ceiling:
+                self._limit = min(self.ceiling, 2 * self._limit if self._starting else self._limit + 1)
                 self.peak = max(self.peak, self._limit)
 
     def refused(self, *, started_at: float | None = None) -> None:
@@ -113,6 +121,7 @@ class Pace:
             if started_at is not None and started_at < self._cut_at:
                 return  # on its way before the last cut: that cut answered it already
             self._cut_at = self._clock()
+            self._starting = False
             self._limit = max(1, self._limit // 2)
             self._window.clear()
             self.cuts += 1
@@ -121,3 +130,11 @@ class Pace:
 def refusal(exc: DollrError) -> bool:
     """Dollr refused the call (429) or could not answer it (5xx): the pace should slow down."""
     return isinstance(exc, RateLimitError) or (exc.status is not None and exc.status >= 500)
+
+
+def attempt_refused(attempt: Attempt) -> bool:
+    """What a payment's attempt says of its call: outcome unknown (a 5xx, a timeout), or Dollr
+    asked us to wait (429 on the execution, or on its session)."""
+    if attempt.retry_not_before is not None and attempt.retry_not_before > utcnow():
+        return True
+    return AttemptState(attempt.local_state) is AttemptState.UNKNOWN or turned_away(attempt)

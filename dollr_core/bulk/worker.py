@@ -40,7 +40,7 @@ from dollr_core.api.errors import AuthenticationError, DollrError, NetworkError,
 from dollr_core.basics.access import AccessDenied, Actor
 from dollr_core.basics.background import Workers
 from dollr_core.bulk import row_outcomes
-from dollr_core.bulk.pace import Pace, refusal
+from dollr_core.bulk.pace import Pace, attempt_refused, refusal
 from dollr_core.explain import explain
 from dollr_core.flows import payouts
 from dollr_core.ledger import leases
@@ -371,7 +371,7 @@ class BatchWorker:
             else:
                 assert task.reference_id is not None
                 attempt = follow_up.refresh_payment(self.svc, task.reference_id, actor=self.actor.email)
-                refused = _refused(attempt)
+                refused = attempt_refused(attempt)
                 self._after(task.row_id, attempt)
             if refused:
                 self.pace.refused(started_at=started)
@@ -434,7 +434,7 @@ class BatchWorker:
             row_outcomes.fail_row(self.svc.engine, row_id, f"{exc} Nothing was paid.")
             return False
         self._after(row_id, attempt)
-        return _refused(attempt)
+        return attempt_refused(attempt)
 
     def _after(self, row_id: int, attempt: Attempt) -> None:
         """Record where the row's payment stands, and react to what it says about the batch."""
@@ -460,6 +460,13 @@ class BatchWorker:
         stopper = _batch_stopper(attempt)
         if stopper is not None:  # settled while no worker was looking: send it again on resume
             row_outcomes.requeue_row(self.svc.engine, row_id, stopper)
+        elif row_outcomes.turned_away(attempt):  # no verdict on the row: it goes again, under a fresh intent
+            delay = min(2.0 ** self._tries(row_id), 60.0)
+            row_outcomes.requeue_row(
+                self.svc.engine, row_id, "Dollr asked us to slow down; it goes again shortly."
+            )
+            self._later(row_id, delay)
+            self._hold(utcnow() + timedelta(seconds=delay))
         else:
             row_outcomes.record_outcome(self.svc.engine, row_id, attempt)
 
@@ -503,13 +510,6 @@ def _sent_before(worker: BatchWorker, intent_key: str) -> bool:
     """True when an attempt holds the intent: the row may only be followed, never failed blindly."""
     intent = get_intent(worker.svc.engine, intent_key)
     return intent is not None and intent.current_attempt_id is not None
-
-
-def _refused(attempt: Attempt) -> bool:
-    """The attempt's outcome is unknown (a 5xx, a timeout) or Dollr asked us to wait (429)."""
-    if attempt.retry_not_before is not None and attempt.retry_not_before > utcnow():
-        return True
-    return AttemptState(attempt.local_state) is AttemptState.UNKNOWN
 
 
 def _retry_delay(exc: DollrError, tries: int) -> float:
