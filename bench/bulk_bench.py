@@ -101,7 +101,13 @@ def spreadsheet(rows: int) -> list[recipient_file.RowInput]:
 
 
 def pay(
-    rows: int, concurrency: int | None, latency_ms: int, *, rate_limit_per_s: int = 0, window: float = 60
+    rows: int,
+    concurrency: int | None,
+    latency_ms: int,
+    *,
+    rate_limit_per_s: int = 0,
+    window: float = 60,
+    ceiling: int | None = None,
 ) -> Run:
     with (
         StandaloneSandbox(
@@ -111,7 +117,8 @@ def pay(
         ) as sandbox,
         throwaway_ledger("sqlite") as ledger,
     ):
-        svc = services_on(sandbox.base_url, ledger, bulk_concurrency=concurrency)
+        ceilings = {} if ceiling is None else {"bulk_max_concurrency": ceiling}
+        svc = services_on(sandbox.base_url, ledger, bulk_concurrency=concurrency, **ceilings)
         try:
             first, refused_first = sandbox.requests(), sandbox.rate_limited()
             started = time.perf_counter()
@@ -206,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--concurrency", type=int, nargs="*", default=[4, 16], help="fixed concurrencies")
+    parser.add_argument(
+        "--max-concurrency", type=int, default=None, help="the ceiling of the pace (Settings default)"
+    )
     parser.add_argument("--sequential-rows", type=int, default=None, help="pay fewer rows one at a time")
     parser.add_argument("--rate-limit", type=int, default=20, help="requests/s for the rate-limited run")
     parser.add_argument("--limited-rows", type=int, default=300, help="rows of the rate-limited run")
@@ -220,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     for concurrency in [None, *options.concurrency]:
         shown = "the pace it finds" if concurrency is None else f"concurrency {concurrency}"
         print(f"… paying {options.rows:,} rows at {shown}", flush=True)
-        runs.append(pay(options.rows, concurrency, options.latency_ms))
+        runs.append(pay(options.rows, concurrency, options.latency_ms, ceiling=options.max_concurrency))
     sequential_rows = options.sequential_rows or options.rows
     print(f"… paying {sequential_rows:,} rows one at a time", flush=True)
     sequential = pay(sequential_rows, 1, options.latency_ms)
@@ -286,7 +296,14 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         window = options.rate_limit_window
-        limited = pay(options.limited_rows, None, options.latency_ms, rate_limit_per_s=limit, window=window)
+        limited = pay(
+            options.limited_rows,
+            None,
+            options.latency_ms,
+            rate_limit_per_s=limit,
+            window=window,
+            ceiling=options.max_concurrency,
+        )
         busy = limited.check + limited.sent  # checking, then sending: the time there was work to send
         accepted = limited.limited_requests - limited.rate_limited
         refused = 100 * limited.rate_limited / limited.limited_requests
