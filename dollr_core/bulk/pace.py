@@ -10,7 +10,9 @@ Additive increase, multiplicative decrease (AIMD), as TCP finds a link's capacit
   It doubles until the first window that was slower or the first refusal (TCP's slow start, so
   a batch reaches its pace in a few windows, not a few hundred rows), then grows by one;
 - a refusal (Dollr's 429, a 5xx, the client retrying a call) halves it, once per round trip:
-  refusals of calls that were already on their way when it was halved do not halve it again;
+  refusals of calls that were already on their way when it was halved do not halve it again.
+  Growing back to the limit that was refused takes `PATIENCE` good windows, not one: a rate
+  limit refuses at the same level again, and every refusal costs a sender Dollr's Retry-After;
 - it never goes above the ceiling (`Settings.bulk_max_concurrency`) nor below one.
 
 `Settings.bulk_concurrency` pins the limit instead (`for_settings`): one at a time until proven,
@@ -36,6 +38,8 @@ from dollr_core.ledger.tables import Attempt, AttemptState
 TOLERANCE = 1.5
 #: The fewest calls a window holds, so that one slow call does not decide.
 MIN_WINDOW = 4
+#: Good windows in a row it takes to grow back to a limit that was refused.
+PATIENCE = 4
 #: Answers quicker than this came from a cache, not from Dollr: they say nothing about its pace.
 MIN_SAMPLE = 0.001
 
@@ -61,6 +65,8 @@ class Pace:
         self._best: float | None = None
         self._cut_at = float("-inf")  # when the limit was last halved
         self._starting = adapt  # doubling, until a window is slower or a call is refused
+        self._refused_at: int | None = None  # the limit Dollr last refused calls at
+        self._good = 0  # good windows in a row at this limit
         #: The highest limit reached, and how often it was halved (for benches and logs).
         self.peak = self._limit
         self.cuts = 0
@@ -108,10 +114,16 @@ class Pace:
             if self._best is None or middle < self._best:
                 self._best = middle
             if middle > TOLERANCE * self._best:
-                self._starting = False
-            elif self._proven and self._limit < self.ceiling:
-                self._limit = min(self.ceiling, 2 * self._limit if self._starting else self._limit + 1)
-                self.peak = max(self.peak, self._limit)
+                self._starting, self._good = False, 0
+                return
+            self._good += 1
+            if not self._proven or self._limit >= self.ceiling:
+                return
+            grown = min(self.ceiling, 2 * self._limit if self._starting else self._limit + 1)
+            if self._refused_at is not None and grown >= self._refused_at and self._good < PATIENCE:
+                return  # where Dollr refused last time: make sure before going there again
+            self._limit, self._good = grown, 0
+            self.peak = max(self.peak, self._limit)
 
     def refused(self, *, started_at: float | None = None) -> None:
         """Dollr refused a call (429 or 5xx): halve the limit, unless it already was since it started."""
@@ -121,7 +133,8 @@ class Pace:
             if started_at is not None and started_at < self._cut_at:
                 return  # on its way before the last cut: that cut answered it already
             self._cut_at = self._clock()
-            self._starting = False
+            self._starting, self._good = False, 0
+            self._refused_at = self._limit
             self._limit = max(1, self._limit // 2)
             self._window.clear()
             self.cuts += 1

@@ -10,7 +10,7 @@ import pytest
 from dollr_core.api.errors import DollrError, InvalidRequestError, RateLimitError
 from dollr_core.basics.access import Actor
 from dollr_core.bulk import running, worker
-from dollr_core.bulk.pace import MIN_WINDOW, TOLERANCE, Pace, refusal
+from dollr_core.bulk.pace import MIN_WINDOW, PATIENCE, TOLERANCE, Pace, refusal
 from dollr_core.config import Settings
 from dollr_core.ledger.tables import BatchRowState
 from dollr_core.services import Services
@@ -85,29 +85,47 @@ def test_never_above_the_ceiling() -> None:
 def test_halves_on_a_refusal_once_per_round_trip(error: DollrError) -> None:
     clock = Clock()
     pace = Pace(32, proven=True, clock=clock)
-    answered(pace)  # 2
-    pace.refused()  # 1, and no more doubling
-    for _ in range(9):
+    for _ in range(4):
         answered(pace)
-    assert pace.limit == 10
-    on_the_wire = [pace.now() for _ in range(10)]  # ten calls sent before Dollr refused
+    assert pace.limit == 16
+    on_the_wire = [pace.now() for _ in range(16)]  # sixteen calls sent before Dollr refused
     assert refusal(error)
     clock.now += 0.05
     pace.refused(started_at=on_the_wire[0])
-    assert pace.limit == 5
+    assert pace.limit == 8
     for started in on_the_wire[1:]:  # the others on their way are refused too: the cut answered them
         pace.refused(started_at=started)
-    assert pace.limit == 5
+    assert pace.limit == 8
     clock.now += 0.05
     pace.refused(started_at=pace.now())  # sent after the cut and still refused: halve again
-    assert (pace.limit, pace.cuts) == (2, 3)
+    assert (pace.limit, pace.cuts) == (4, 2)
+    pace.refused()
     pace.refused()
     pace.refused()
     assert pace.limit == 1  # never below one
+    for _ in range(PATIENCE):
+        answered(pace)
+    assert pace.limit == 2  # it grows again while Dollr keeps up, carefully where it was refused
+
+
+def test_growing_back_to_a_refused_limit_takes_patience() -> None:
+    pace = Pace(32, proven=True)
+    for _ in range(3):
+        answered(pace)
+    pace.refused()  # refused at 8: down to 4
     answered(pace)
-    assert pace.limit == 2  # and it grows again while Dollr keeps up, by one
     answered(pace)
-    assert pace.limit == 3
+    answered(pace)
+    assert pace.limit == 7  # one per window up to just below the refused limit
+    for _ in range(PATIENCE - 1):
+        answered(pace)
+    assert pace.limit == 7
+    answered(pace)
+    assert pace.limit == 8  # PATIENCE good windows in a row: it tries the refused limit again
+    answered(pace, 1.0)  # a slow window starts the count again
+    for _ in range(PATIENCE - 1):
+        answered(pace)
+    assert pace.limit == 8
 
 
 def test_a_refused_request_that_is_not_a_refusal_of_pace() -> None:
