@@ -215,8 +215,8 @@ class BatchWorker:
         in_flight: dict[int, tuple[_Task, Future[None]]] = {}
         idle_since: datetime | None = None
         failures = 0
-        pool_size = self.pace.ceiling
-        with ThreadPoolExecutor(pool_size, thread_name_prefix=f"bulk-{self.batch_id}") as pool:
+        # As many threads as the pace may ever allow; it decides how many are busy.
+        with ThreadPoolExecutor(self.pace.ceiling, thread_name_prefix=f"bulk-{self.batch_id}") as pool:
             while not self._stop.is_set():
                 self._wake.clear()
                 if not self._keep_claim():
