@@ -1,23 +1,32 @@
 """Bulk payouts: 1,000 rows against the standalone sandbox with 50 ms added to every request.
 
-The same batch is checked and paid by the bulk worker at the configured concurrency
-(`Settings.bulk_concurrency`, 4 by default) and at concurrency 1 (one row at a time), each on a
-fresh sandbox (`python -m dollr_sandbox --latency-ms 50`, started here as a subprocess) and a
-fresh SQLite ledger. Reported: the time to check the rows, the time until every row was handed to
-Dollr, the time until every payment was final (the sandbox settles a payout 4 s after it is sent),
-rows per second, Dollr requests per row, and the ratio of each wall time to the sequential one.
-Every run also checks that the sandbox holds exactly one payout per row.
+The same batch is checked and paid by the bulk worker at the pace it finds by itself
+(`bulk/pace.py`, up to `Settings.bulk_max_concurrency`), at each fixed concurrency asked for
+(`Settings.bulk_concurrency`) and at concurrency 1 (one row at a time), each on a fresh sandbox
+(`python -m dollr_sandbox --latency-ms 50`, started here as a subprocess) and a fresh SQLite
+ledger. Reported: the time to check the rows, the time until every row was handed to Dollr, the
+time until every payment was final (the sandbox settles a payout 4 s after it is sent), rows per
+second, Dollr requests per row, the concurrency reached, the CPU this process and the sandbox
+used, and each wall time against the sequential one. Then a run at the pace it finds against a
+sandbox with its rate limit on (`--rate-limit N` requests a second for the merchant, across its
+tokens): the share of requests answered 429, and the requests Dollr accepted per second while
+there were rows to send, against the limit. Every run checks that the sandbox holds exactly one
+payout per row.
 
-    .venv/bin/python -m bench.bulk_bench [--rows 1000] [--latency-ms 50] [--concurrency 4 8]
-                                         [--sequential-rows N]
+    .venv/bin/python -m bench.bulk_bench [--rows 1000] [--latency-ms 50] [--concurrency 4 16]
+                                         [--sequential-rows N] [--rate-limit 20] [--limited-rows 300]
 
-`--sequential-rows N` pays only N rows one at a time and scales the time up to `--rows` (say so
-in the output); by default the sequential run pays every row too.
+`--sequential-rows N` pays only N rows one at a time and scales the sending up to `--rows` (the
+last payment's settling is counted once; the output says so); by default the sequential run pays
+every row too. The rate limit is counted over a sliding `--rate-limit-window` (1 s by default:
+no second holds more than the limit; the sandbox's own default is 60 s, which lets a minute's
+requests come in one burst). `--rate-limit 0` skips the rate-limited run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import Counter
@@ -29,7 +38,16 @@ if __package__ in (None, ""):
 
 from sqlmodel import Session, col, func, select
 
-from bench.common import StandaloneSandbox, calls, machine, services_on, table, throwaway_ledger
+from bench.common import (
+    TOKEN_PATH,
+    StandaloneSandbox,
+    calls,
+    cpu_seconds,
+    machine,
+    services_on,
+    table,
+    throwaway_ledger,
+)
 from dollr_core.basics.access import Actor, Role
 from dollr_core.bulk import drafts, progress, recipient_file, records, running, worker
 from dollr_core.ledger.tables import BatchRow, BatchRowState, BatchState
@@ -38,20 +56,33 @@ from dollr_core.team import approvals
 
 PASSCODE = "123456"
 MAKER = Actor("finance@example.com", Role.FINANCE)
-CHECKER = Actor("manager@example.com", Role.MANAGER)
+#: A batch above the two-manager threshold needs a second, different manager.
+CHECKERS = (Actor("manager@example.com", Role.MANAGER), Actor("manager2@example.com", Role.MANAGER))
 AMOUNTS = ("2.00", "3.50", "5.00", "6.25", "7.50", "10.00")  # a few amounts, as in a payroll
 
 
 @dataclass(frozen=True)
 class Run:
-    concurrency: int
+    concurrency: int | None  # None: the pace the worker found
     rows: int
     check: float  # create_batch: every row checked (operator and fees asked of Dollr)
     sent: float  # start → every row handed to Dollr
     settled: float  # start → every payment final
+    check_requests: int  # /v1 requests while checking
     requests: int  # /v1 requests while paying
+    by_path: Counter[str]  # those requests per path (ids folded)
     paid: int
     executions: int
+    peak: int  # the most rows the worker had at once allowed
+    cuts: int  # how often the pace was halved
+    our_cpu: float  # CPU seconds of this process while paying
+    sandbox_cpu: float  # CPU seconds of the sandbox while paying
+    rate_limited: int  # requests answered 429 (checking and paying)
+    limited_requests: int  # requests the rate limit counts (all /v1 but token requests), 429s too
+
+    @property
+    def label(self) -> str:
+        return "found" if self.concurrency is None else str(self.concurrency)
 
 
 def spreadsheet(rows: int) -> list[recipient_file.RowInput]:
@@ -69,33 +100,56 @@ def spreadsheet(rows: int) -> list[recipient_file.RowInput]:
     ]
 
 
-def pay(rows: int, concurrency: int, latency_ms: int) -> Run:
+def pay(
+    rows: int,
+    concurrency: int | None,
+    latency_ms: int,
+    *,
+    rate_limit_per_s: int = 0,
+    window: float = 60,
+    ceiling: int | None = None,
+) -> Run:
     with (
-        StandaloneSandbox(latency_ms=latency_ms, rate_limit=0) as sandbox,
+        StandaloneSandbox(
+            latency_ms=latency_ms,
+            rate_limit=rate_limit_per_s * 60,
+            extra=["--rate-limit-window", str(window)],
+        ) as sandbox,
         throwaway_ledger("sqlite") as ledger,
     ):
-        svc = services_on(sandbox.base_url, ledger, bulk_concurrency=concurrency)
+        ceilings = {} if ceiling is None else {"bulk_max_concurrency": ceiling}
+        svc = services_on(sandbox.base_url, ledger, bulk_concurrency=concurrency, **ceilings)
         try:
+            first, refused_first = sandbox.requests(), sandbox.rate_limited()
             started = time.perf_counter()
-            batch = drafts.create_batch(svc, MAKER, f"bench {concurrency}", spreadsheet(rows))
+            batch = drafts.create_batch(svc, MAKER, f"bench {concurrency or 'found'}", spreadsheet(rows))
             check = time.perf_counter() - started
             batch_id = batch.id or 0
             states = Counter(r.state for r in records.batch_rows(svc, MAKER, batch_id))
             if states != {BatchRowState.VALID: rows}:
                 raise RuntimeError(f"the bench rows did not all pass the checks: {states}")
             drafts.submit_for_approval(svc, MAKER, batch_id)
-            shown = approvals.batch_totals(svc, CHECKER, batch_id).fingerprint
-            approvals.decide_batch(svc, CHECKER, batch_id, approvals.Decision(True, "bench", shown))
+            for checker in CHECKERS:
+                shown = approvals.batch_totals(svc, checker, batch_id).fingerprint
+                decision = approvals.Decision(True, "bench", shown)
+                decided = approvals.decide_batch(svc, checker, batch_id, decision)
+                if decided.state != BatchState.AWAITING_APPROVAL:
+                    break
 
             before = sandbox.requests()
+            cpu_before = (cpu_seconds(os.getpid()) or 0.0, cpu_seconds(sandbox.process.pid) or 0.0)
             started = time.perf_counter()
             running.start_batch(svc, MAKER, batch_id, PASSCODE)
+            paying = svc.bulk_workers.get(batch_id)
             sent = 0.0
             while not worker.join(svc, batch_id, timeout=0.2):
                 if not sent and _all_handed_over(svc, batch_id):
                     sent = time.perf_counter() - started
             settled = time.perf_counter() - started
-            requests, _ = calls(before, sandbox.requests())
+            cpu_after = (cpu_seconds(os.getpid()) or 0.0, cpu_seconds(sandbox.process.pid) or 0.0)
+            after = sandbox.requests()
+            requests, _ = calls(before, after)
+            check_requests, _ = calls(first, before)
             outcome = progress.progress(svc, MAKER, batch_id)
             if outcome.batch.state != BatchState.FINISHED:
                 raise RuntimeError(f"batch ended {outcome.batch.state}: {worker.problem(svc, batch_id)}")
@@ -103,19 +157,38 @@ def pay(rows: int, concurrency: int, latency_ms: int) -> Run:
             references = Counter(e["reference_id"] for e in executions)
             if len(references) != len(executions) or len(executions) != rows:
                 raise RuntimeError(f"{len(executions)} payouts at Dollr for {rows} rows")
+            limited = after - first
+            del limited[TOKEN_PATH]
             return Run(
                 concurrency=concurrency,
                 rows=rows,
                 check=check,
                 sent=sent or settled,
                 settled=settled,
+                check_requests=check_requests,
                 requests=requests,
+                by_path=_folded(after - before),
                 paid=outcome.counts.get(BatchRowState.PAID, 0),
                 executions=len(executions),
+                peak=paying.pace.peak if paying is not None else 0,
+                cuts=paying.pace.cuts if paying is not None else 0,
+                our_cpu=cpu_after[0] - cpu_before[0],
+                sandbox_cpu=cpu_after[1] - cpu_before[1],
+                rate_limited=sandbox.rate_limited() - refused_first,
+                limited_requests=sum(limited.values()),
             )
         finally:
             worker.stop(svc)
             svc.close()
+
+
+def _folded(by_path: Counter[str]) -> Counter[str]:
+    """Requests per path with the ids in it folded (`/v1/x/12/y` → `/v1/x/{id}/y`)."""
+    folded: Counter[str] = Counter()
+    for path, n in by_path.items():
+        parts = ["{id}" if p.isdigit() or len(p) >= 20 else p for p in path.split("/")]
+        folded["/".join(parts)] += n
+    return folded
 
 
 def _all_handed_over(svc: Services, batch_id: int) -> bool:
@@ -139,31 +212,45 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[4])
+    parser.add_argument("--concurrency", type=int, nargs="*", default=[4, 16], help="fixed concurrencies")
+    parser.add_argument(
+        "--max-concurrency", type=int, default=None, help="the ceiling of the pace (Settings default)"
+    )
     parser.add_argument("--sequential-rows", type=int, default=None, help="pay fewer rows one at a time")
+    parser.add_argument("--rate-limit", type=int, default=20, help="requests/s for the rate-limited run")
+    parser.add_argument("--limited-rows", type=int, default=300, help="rows of the rate-limited run")
+    parser.add_argument(
+        "--rate-limit-window", type=float, default=1.0, help="seconds the sandbox counts the limit over"
+    )
     options = parser.parse_args(argv)
 
     print(f"# Bulk payouts: {options.rows:,} rows, {options.latency_ms} ms sandbox latency per request")
     print(machine(), flush=True)
     runs: list[Run] = []
-    for concurrency in options.concurrency:
-        print(f"… paying {options.rows:,} rows at concurrency {concurrency}", flush=True)
-        runs.append(pay(options.rows, concurrency, options.latency_ms))
+    for concurrency in [None, *options.concurrency]:
+        shown = "the pace it finds" if concurrency is None else f"concurrency {concurrency}"
+        print(f"… paying {options.rows:,} rows at {shown}", flush=True)
+        runs.append(pay(options.rows, concurrency, options.latency_ms, ceiling=options.max_concurrency))
     sequential_rows = options.sequential_rows or options.rows
     print(f"… paying {sequential_rows:,} rows one at a time", flush=True)
     sequential = pay(sequential_rows, 1, options.latency_ms)
     scale = options.rows / sequential_rows
+    # Scaled up: the sending, not the last payment's settling (4 s on the sandbox), which any run has once.
+    baseline = sequential.sent * scale + (sequential.settled - sequential.sent)
 
     def row(run: Run, factor: float = 1.0, label: str = "") -> list[object]:
+        settled = run.sent * factor + (run.settled - run.sent)
         return [
-            f"{run.concurrency}{label}",
+            f"{run.label}{label}",
+            f"{run.peak}" if run.concurrency is None else "—",
             f"{run.rows:,}",
             f"{run.check * factor:,.1f} s",
             f"{run.sent * factor:,.1f} s",
-            f"{run.settled * factor:,.1f} s",
+            f"{settled:,.1f} s",
             f"{run.rows / run.settled:,.1f}",
             f"{run.requests / run.rows:.1f}",
-            f"{run.settled / (sequential.settled * scale):.2f}",
+            f"{run.our_cpu / run.settled:.2f} / {run.sandbox_cpu / run.settled:.2f}",
+            f"**{baseline / settled:.1f}×**",
             f"{run.paid:,} / {run.executions:,}",
         ]
 
@@ -173,24 +260,87 @@ def main(argv: list[str] | None = None) -> int:
         table(
             [
                 "concurrency",
+                "reached",
                 "rows",
                 "check rows",
                 "all sent",
                 "all final",
                 "rows/s",
                 "requests/row",
-                "time vs sequential",
+                "CPU cores: ours / sandbox",
+                "faster than one at a time",
                 "paid / payouts at Dollr",
             ],
             [*(row(r) for r in runs), row(sequential, scale, extrapolated)],
         )
     )
-    baseline = sequential.settled * scale
-    for run in runs:
+    found = runs[0]
+    print(
+        f"\nAt the pace it finds: {found.settled:,.1f} s for {found.rows:,} rows, "
+        f"{baseline / found.settled:.1f}× faster than one at a time ({baseline:,.1f} s{extrapolated});"
+        f" concurrency reached {found.peak}, halved {found.cuts} time(s)."
+    )
+    print(
+        f"Check: {found.check_requests:,} requests for {found.rows:,} rows (one per distinct number"
+        " and one per distinct quote)."
+    )
+    per_row = ", ".join(
+        f"{path} {n / found.rows:.2f}" for path, n in found.by_path.most_common() if n / found.rows >= 0.01
+    )
+    print(f"Requests per row while paying: {per_row}.")
+
+    if options.rate_limit:
+        limit = options.rate_limit
         print(
-            f"\nConcurrency {run.concurrency}: {run.settled:,.1f} s for {run.rows:,} rows, "
-            f"{run.settled / baseline:.2f} × the sequential {baseline:,.1f} s{extrapolated}"
-            f" ({baseline / run.settled:.1f}× faster)."
+            f"\n… paying {options.limited_rows:,} rows at the pace it finds, sandbox limit {limit}/s",
+            flush=True,
+        )
+        window = options.rate_limit_window
+        limited = pay(
+            options.limited_rows,
+            None,
+            options.latency_ms,
+            rate_limit_per_s=limit,
+            window=window,
+            ceiling=options.max_concurrency,
+        )
+        busy = limited.check + limited.sent  # checking, then sending: the time there was work to send
+        accepted = limited.limited_requests - limited.rate_limited
+        refused = 100 * limited.rate_limited / limited.limited_requests
+        print(
+            table(
+                [
+                    "rate limit",
+                    "rows",
+                    "check + all sent",
+                    "all final",
+                    "requests (429 included)",
+                    "answered 429",
+                    "accepted per second",
+                    "of the limit",
+                    "reached / halved",
+                    "paid / payouts at Dollr",
+                ],
+                [
+                    [
+                        f"{limit}/s (window {window:g} s)",
+                        f"{limited.rows:,}",
+                        f"{busy:,.1f} s",
+                        f"{limited.check + limited.settled:,.1f} s",
+                        f"{limited.limited_requests:,}",
+                        f"{limited.rate_limited:,} (**{refused:.2f} %**)",
+                        f"{accepted / busy:,.1f}",
+                        f"**{100 * accepted / busy / limit:.0f} %**",
+                        f"{limited.peak} / {limited.cuts}",
+                        f"{limited.paid:,} / {limited.executions:,}",
+                    ]
+                ],
+            )
+        )
+        print(
+            f"(The sandbox counts the limit over a sliding {window:g} s window, so no {window:g} s"
+            " holds more; the rate is taken from the start of the checks until the last row was"
+            " sent, leaving out the following of payments to their outcome.)"
         )
     return 0
 

@@ -119,6 +119,10 @@ class StandaloneSandbox:
         body = self._http.get("/_sandbox/requests").json()
         return Counter({path: n for path, n in body["by_path"].items() if path.startswith(API_PREFIX)})
 
+    def rate_limited(self) -> int:
+        """Requests the sandbox's rate limit has answered 429 so far."""
+        return int(self._http.get("/_sandbox/requests").json()["rate_limited"])
+
     def executions(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self._http.get("/_sandbox/executions").json()
         return rows

@@ -68,7 +68,11 @@ class Settings(BaseModel):
     merchant_type: MerchantType = MerchantType.ORGANIZATION
     device_name: str = "Dollr Ops Console"
     device_ip: str = "127.0.0.1"
-    bulk_concurrency: int = Field(default=4, ge=1, le=32)
+    #: Rows of a bulk payout paid at once, at most: the worker finds its own pace below this
+    #: (`bulk/pace.py`). The client keeps 20 connections for the whole console.
+    bulk_max_concurrency: int = Field(default=16, ge=1, le=32)
+    #: A fixed number of rows at once instead of the pace the worker finds (None: it finds it).
+    bulk_concurrency: int | None = Field(default=None, ge=1, le=32)
     #: Payouts above this amount (per currency) wait for a manager's approval.
     approval_thresholds: dict[str, Decimal] = Field(
         default_factory=lambda: {"USD": Decimal("500"), "LRD": Decimal("100000"), "RWF": Decimal("500000")}

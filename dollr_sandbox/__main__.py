@@ -40,6 +40,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="requests per minute per merchant, across its tokens (0: no rate limits at all)",
     )
     parser.add_argument(
+        "--rate-limit-window",
+        type=float,
+        default=defaults.rate_limit_window_seconds,
+        help="seconds of the sliding window the rate limit is counted over (the limit scaled to it)",
+    )
+    parser.add_argument(
         "--token-rate-limit",
         type=int,
         default=defaults.token_rate_limit_per_minute,
@@ -76,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         check_account_party=not args.no_party_check,
         refuse_collection_while_processing=args.refuse_second_collection,
         rate_limit_per_minute=args.rate_limit,
+        rate_limit_window_seconds=args.rate_limit_window,
         token_rate_limit_per_minute=args.token_rate_limit,
         client_id=args.client_id,
         client_secret=args.client_secret,

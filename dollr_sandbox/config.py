@@ -38,7 +38,7 @@ def _initial_balances() -> dict[str, Decimal]:
 @dataclass
 class SandboxConfig:
     """Start-up settings. ``verified``, ``latency_ms``, ``rate_limit_per_minute``,
-    ``token_rate_limit_per_minute``, ``wrong_passcode``, ``lenient``,
+    ``rate_limit_window_seconds``, ``token_rate_limit_per_minute``, ``wrong_passcode``, ``lenient``,
     ``data_envelope``, ``check_operator``, ``check_account_party`` and
     ``refuse_collection_while_processing`` can also be changed at run time
     (``Sandbox.configure`` / ``POST /_sandbox/config``).
@@ -58,6 +58,9 @@ class SandboxConfig:
     #: /v1 requests per minute per merchant, across all its tokens (sliding window); requests
     #: without a valid token count per client address. 0 switches every rate limit off.
     rate_limit_per_minute: int = 1200
+    #: The sliding window that limit is counted over (the limit scaled to it): 60 s lets a
+    #: minute's requests come in one burst; 1 s allows no more than the rate in any second.
+    rate_limit_window_seconds: float = 60.0
     #: Token requests (A1) per minute per client id: refresh storms get 429s (§2). 0 disables it.
     token_rate_limit_per_minute: int = 60
     #: Delay added to every /v1 request, for benchmarks.

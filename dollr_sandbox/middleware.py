@@ -68,6 +68,7 @@ class SandboxMiddleware:
         if not path.startswith(_TOKEN_PATH):
             retry_after = self._over_limit(scope)
             if retry_after is not None:
+                self.state.stats.count_rate_limited()
                 await _respond(
                     send,
                     429,
@@ -100,7 +101,9 @@ class SandboxMiddleware:
         merchant = tokens.merchant_of(self.state, token) if token else None
         client = scope.get("client")
         key = f"merchant:{merchant}" if merchant is not None else f"client:{client[0] if client else '-'}"
-        return self.state.limiter.hit(key, self.state.config.rate_limit_per_minute)
+        config = self.state.config
+        window = config.rate_limit_window_seconds
+        return self.state.limiter.hit(key, config.rate_limit_per_minute, window=window)
 
     async def _drop(self, scope: Scope, receive: Receive, send: Send) -> None:
         start: list[Message] = []

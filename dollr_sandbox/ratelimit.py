@@ -1,4 +1,4 @@
-"""A sliding-window request limit per bearer token, on real (not sandbox) time."""
+"""A sliding-window request limit per key (merchant, client id), on real (not sandbox) time."""
 
 from __future__ import annotations
 
@@ -17,18 +17,22 @@ class RateLimiter:
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str, per_minute: int) -> int | None:
-        """Count one request; return the seconds to wait when it is over the limit, else None."""
+    def hit(self, key: str, per_minute: int, *, window: float = _WINDOW) -> int | None:
+        """Count one request; return the seconds to wait when it is over the limit, else None.
+
+        The limit is counted over the last `window` seconds, scaled to it (at least one request).
+        """
         if per_minute <= 0:
             return None
+        allowed = max(1, round(per_minute * window / 60))
         now = self._clock()
         with self._lock:
             hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - _WINDOW:
+            while hits and hits[0] <= now - window:
                 hits.popleft()
-            if len(hits) >= per_minute:
+            if len(hits) >= allowed:
                 # Refused requests are not counted, so a client that waits Retry-After gets in.
-                return max(1, math.ceil(hits[0] + _WINDOW - now))
+                return max(1, math.ceil(hits[0] + window - now))
             hits.append(now)
             return None
 

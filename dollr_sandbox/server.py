@@ -200,3 +200,8 @@ class Sandbox:
 
     def requests_by_path(self) -> dict[str, int]:
         return self.state.stats.by_path()
+
+    @property
+    def rate_limited_count(self) -> int:
+        """Requests the rate limit answered 429 so far."""
+        return self.state.stats.rate_limited

@@ -12,7 +12,6 @@ import dataclasses
 import secrets
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -49,6 +48,7 @@ from dollr_sandbox.records import (
     Token,
     Wallet,
 )
+from dollr_sandbox.request_stats import RequestStats
 from dollr_sandbox.store import MemoryStore, Row, SqliteStore
 
 K = TypeVar("K", int, str)
@@ -92,27 +92,6 @@ class Table(Generic[K, R]):
     def clear(self) -> None:
         self.rows.clear()
         self._dirty.clear()
-
-
-class RequestStats:
-    """Requests served, in total and per path (not part of the state: a reset keeps them)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_path: Counter[str] = Counter()
-
-    def count(self, path: str) -> None:
-        with self._lock:
-            self._by_path[path] += 1
-
-    @property
-    def total(self) -> int:
-        with self._lock:
-            return sum(self._by_path.values())
-
-    def by_path(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._by_path)
 
 
 # Test numbers (last four digits of the wallet number) and what they do.

@@ -3,8 +3,9 @@ the file and references other batches paid; Dollr is asked once per distinct num
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
@@ -18,6 +19,7 @@ from dollr_core.basics import validation
 from dollr_core.basics.enums import FeeBearer, OperationType, PaymentMethod, Provider
 from dollr_core.basics.money import SUPPORTED_CURRENCIES, check_currency, parse_amount
 from dollr_core.basics.phone import normalize_phone
+from dollr_core.bulk.pace import Pace, refusal
 from dollr_core.bulk.recipient_file import RowInput
 from dollr_core.explain import explain
 from dollr_core.ledger.columns import utcnow
@@ -99,19 +101,37 @@ _V = TypeVar("_V")
 
 
 def _ask_all(svc: Services, keys: Iterable[_K], ask: Callable[[_K], _V]) -> dict[_K, _V | DollrError]:
-    """Ask Dollr once per distinct key, a few at a time (`bulk_concurrency`); errors are answers too."""
+    """Ask Dollr once per distinct key, as many at a time as the pace allows (`bulk/pace.py`:
+    it grows while Dollr keeps up, halves when it refuses); errors are answers too."""
     distinct = list(dict.fromkeys(keys))
+    pace = Pace.for_settings(svc.settings, proven=True)  # a look-up spends no money: no trial row
 
     def one(key: _K) -> _V | DollrError:
+        started, retries = pace.now(), svc.client.stats.retries
         try:
-            return ask(key)
+            answer: _V | DollrError = ask(key)
         except DollrError as exc:
-            return exc
+            answer = exc
+        # The client retries a refused look-up by itself: its retry count tells (anyone's, but
+        # the limit is the merchant's, whoever was refused).
+        if svc.client.stats.retries > retries or (isinstance(answer, DollrError) and refusal(answer)):
+            pace.refused(started_at=started)
+        else:
+            pace.succeeded(pace.now() - started)
+        return answer
 
-    if not distinct:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(svc.settings.bulk_concurrency, len(distinct))) as pool:
-        return dict(zip(distinct, pool.map(one, distinct), strict=True))
+    answers: dict[_K, _V | DollrError] = {}
+    waiting = deque(distinct)
+    asking: dict[Future[_V | DollrError], _K] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(pace.ceiling, len(distinct)))) as pool:
+        while waiting or asking:
+            while waiting and len(asking) < pace.limit:
+                key = waiting.popleft()
+                asking[pool.submit(one, key)] = key
+            done, _ = wait(asking, return_when=FIRST_COMPLETED)
+            for future in done:
+                answers[asking.pop(future)] = future.result()
+    return {key: answers[key] for key in distinct}
 
 
 def _operator_problem(exc: DollrError) -> str:

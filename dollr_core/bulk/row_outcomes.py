@@ -55,6 +55,8 @@ def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> BatchRow | 
         row = db.get(BatchRow, row_id, with_for_update=True)
         if row is None or row.state != BatchRowState.SENT:
             return row
+        if not state.is_final and row.reference_id == attempt.reference_id:
+            return row  # still on its way, as the row already says: nothing to write
         row.reference_id = attempt.reference_id
         if state is AttemptState.COMPLETED:
             row.payer_amount, row.payee_amount = attempt.payer_amount, attempt.payee_amount
@@ -89,11 +91,28 @@ def fail_row(engine: Engine, row_id: int, reason: str) -> None:
         db.commit()
 
 
+#: How the client words a 429 (`api.errors.error_from_response`), kept as the attempt's last error.
+_RATE_LIMITED = "limiting the request rate"
+
+
+def turned_away(attempt: Attempt) -> bool:
+    """Dollr answered 429 to opening the payment's session, and the protocol recorded the attempt
+    as refused. Nothing was sent (no session, no execution), so nothing was paid, and a rate is
+    no verdict on the row: it may go again under a fresh intent (`requeue_row`)."""
+    return (
+        AttemptState(attempt.local_state) is AttemptState.REFUSED
+        and attempt.session_id is None
+        and attempt.sent_at is None
+        and _RATE_LIMITED in (attempt.last_error or "")
+    )
+
+
 def requeue_row(engine: Engine, row_id: int, reason: str) -> None:
     """Put a row whose payment provably moved no money back in the queue, under a fresh intent.
 
     Used when the whole batch had to stop (wrong passcode, wallet too short): the row is sent
-    again on resume. Its failed attempt stays in the ledger.
+    again on resume; and when Dollr turned its session away for the rate (`turned_away`). Its
+    failed attempt stays in the ledger.
     """
     with Session(engine) as db:
         transitions.move_where(

@@ -1,7 +1,9 @@
 """The bulk payout worker: pays a running batch's rows in the background, a few at a time.
 
 One coordinator thread per batch reads the ledger, decides what each row needs next and hands
-that to a pool of `Settings.bulk_concurrency` threads:
+that to a pool of threads, keeping as many rows on the wire at once as its pace allows
+(`bulk/pace.py`: it grows while Dollr keeps up and halves when Dollr refuses calls, up to
+`Settings.bulk_max_concurrency`; `Settings.bulk_concurrency` fixes it instead):
 
 - a waiting row is claimed (QUEUED → SENT, its intent key stored first), prepared and confirmed
   through the execution protocol (`payouts.prepare_payout(..., batch_id=…)` + `confirm_payout`);
@@ -12,7 +14,7 @@ that to a pool of `Settings.bulk_concurrency` threads:
 
 Everything the worker knows is in the ledger, so a new worker (after a crash or restart) resumes
 where the last one stopped. The merchant passcode lives only in this object's memory. Until one
-payment has gone through, rows are sent one at a time, so a mistyped passcode costs one row, not
+payment has gone through, rows are handled one at a time, so a mistyped passcode costs one row, not
 a whole batch; a refused passcode or a short wallet pauses the batch and puts the row back.
 
 Command line: `python -m dollr_core bulk resume --batch N --as EMAIL` (`cli/bulk.py`).
@@ -38,6 +40,7 @@ from dollr_core.api.errors import AuthenticationError, DollrError, NetworkError,
 from dollr_core.basics.access import AccessDenied, Actor
 from dollr_core.basics.background import Workers
 from dollr_core.bulk import row_outcomes
+from dollr_core.bulk.pace import Pace, attempt_refused, refusal
 from dollr_core.explain import explain
 from dollr_core.flows import payouts
 from dollr_core.ledger import leases
@@ -66,6 +69,11 @@ IDLE_LIMIT = timedelta(minutes=30)
 MAX_RENEWALS = 3
 #: Failed looks at the ledger in a row before the worker gives up (resuming starts a new one).
 MAX_LOOK_FAILURES = 30
+#: A row's first look at Dollr's status waits this long after its payment was sent (by Dollr's
+#: clock where it is ahead of ours). The contract says to poll every 2–5 s; in a batch nobody
+#: watches one row, and a look at the slow end of that range finds more payments final (one
+#: request per row fewer than a look at 2 s, on the sandbox).
+FIRST_LOOK = timedelta(seconds=5)
 
 
 class _Action(Enum):
@@ -90,6 +98,7 @@ class _Seen:
     reference_id: str
     local_state: str
     next_poll_at: datetime | None
+    sent_at: datetime | None
     retry_not_before: datetime | None
     lease_until: datetime | None
     final_at: datetime | None
@@ -118,7 +127,8 @@ class BatchWorker:
         self.actor = actor
         self.batch_id = batch_id
         self._passcode = passcode
-        self.concurrency = svc.settings.bulk_concurrency
+        #: How many rows are handled at once: one until a payment went through, then found.
+        self.pace = Pace.for_settings(svc.settings)
         #: Why the worker stopped the batch, in plain words (None while all is well).
         self.problem: str | None = None
         self._stop = threading.Event()
@@ -129,7 +139,8 @@ class BatchWorker:
         self._renewals: dict[int, int] = {}  # new sessions opened per row
         self._failures: dict[int, int] = {}  # transient failures per row before anything was sent
         self._hold_until: datetime | None = None  # Dollr said 429: send nothing new before then
-        self._proven = False  # one payment went through: the passcode works
+        self._retries_seen = svc.client.stats.retries  # the client's retries: Dollr refused calls
+        self._retries_looked_at = self.pace.now()
         #: This worker's name in the batch's lease: one worker per batch across every console.
         self._owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._renewed_at = utcnow()
@@ -204,7 +215,8 @@ class BatchWorker:
         in_flight: dict[int, tuple[_Task, Future[None]]] = {}
         idle_since: datetime | None = None
         failures = 0
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"bulk-{self.batch_id}") as pool:
+        # As many threads as the pace may ever allow; it decides how many are busy.
+        with ThreadPoolExecutor(self.pace.ceiling, thread_name_prefix=f"bulk-{self.batch_id}") as pool:
             while not self._stop.is_set():
                 self._wake.clear()
                 if not self._keep_claim():
@@ -224,20 +236,15 @@ class BatchWorker:
                     self._stop.wait(1.0)
                     continue
                 failures = 0
+                self._notice_retries()
                 if not view.open_rows and not in_flight:
                     row_outcomes.finish_if_done(self.svc.engine, self.batch_id)
                     return
                 if self._halted.is_set() and not in_flight and not view.followed:
                     return  # what was on its way is settled; the rest waits for a new passcode
                 for task in tasks:
-                    if len(in_flight) >= self.concurrency:
+                    if len(in_flight) >= self.pace.limit:  # one until a payment went through
                         break
-                    if (
-                        task.uses_passcode
-                        and not self._proven
-                        and any(t.uses_passcode for t, _ in in_flight.values())
-                    ):
-                        continue  # until one payment went through, one passcode use at a time
                     in_flight[task.row_id] = (task, pool.submit(self._perform, task))
                 if in_flight or tasks or state is BatchState.RUNNING:
                     idle_since = None
@@ -265,6 +272,7 @@ class BatchWorker:
                     col(Attempt.reference_id),
                     col(Attempt.local_state),
                     col(Attempt.next_poll_at),
+                    col(Attempt.sent_at),
                     col(Attempt.retry_not_before),
                     col(Attempt.lease_until),
                     col(Attempt.final_at),
@@ -279,7 +287,7 @@ class BatchWorker:
                 select(BatchRow.id)
                 .where(BatchRow.batch_id == self.batch_id, BatchRow.state == BatchRowState.QUEUED)
                 .order_by(col(BatchRow.row_number))
-                .limit(2 * self.concurrency + len(exclude) + len(self._not_before))
+                .limit(2 * self.pace.limit + len(exclude) + len(self._not_before))
             ).all()
         state = BatchState(batch.state) if batch is not None else None
         follow: list[_Task] = []
@@ -320,13 +328,19 @@ class BatchWorker:
         if seen.lease_until is not None and seen.lease_until > now:
             return None  # someone (a reconciler, an earlier worker) is on it right now
         if seen.state is AttemptState.ACCEPTED:
-            due = seen.next_poll_at is None or seen.next_poll_at <= now
+            due = (seen.next_poll_at is None or seen.next_poll_at <= now) and (
+                seen.sent_at is None or seen.sent_at + FIRST_LOOK <= max(now, self._dollr_now(now))
+            )
             return _Task(row_id, _Action.POLL, seen.reference_id) if due else None
         # UNKNOWN, PREPARING, or SENDING whose sender went silent: submit again once Dollr lets us.
         for not_before in (seen.retry_not_before, seen.next_poll_at):
             if not_before is not None and not_before > now:
                 return None
         return None if self._held(now) else _Task(row_id, _Action.PUSH, seen.reference_id)
+
+    def _dollr_now(self, now: datetime) -> datetime:
+        """Dollr's clock as far as its answers prove it (ours until one did)."""
+        return self.svc.client.server_clock.now_at_dollr() or now
 
     def _waiting(self, row_id: int, now: datetime) -> bool:
         with self._lock:
@@ -346,17 +360,24 @@ class BatchWorker:
     # ------------------------------------------------------------------ one row
 
     def _perform(self, task: _Task) -> None:
+        started = self.pace.now()
         try:
             if task.action is _Action.SEND:
                 if row_outcomes.claim_row(self.svc.engine, task.row_id) is None:
                     return  # canceled or paused meanwhile: not ours to send
-                self._push(task.row_id)
+                refused = self._push(task.row_id)
             elif task.action is _Action.PUSH:
-                self._push(task.row_id)
+                refused = self._push(task.row_id)
             else:
                 assert task.reference_id is not None
                 attempt = follow_up.refresh_payment(self.svc, task.reference_id, actor=self.actor.email)
+                refused = attempt_refused(attempt)
                 self._after(task.row_id, attempt)
+            if refused:
+                self.pace.refused(started_at=started)
+            elif task.action is _Action.SEND:
+                # Only sends tell the pace how Dollr keeps up: they are alike (a poll is one short call).
+                self.pace.succeeded(self.pace.now() - started)
         except Exception:  # one row's trouble must not stop the others
             log.exception(
                 "batch %s: row %s could not be handled; trying again later", self.batch_id, task.row_id
@@ -365,11 +386,12 @@ class BatchWorker:
         finally:
             self._wake.set()
 
-    def _push(self, row_id: int) -> None:
+    def _push(self, row_id: int) -> bool:
+        """Prepare and confirm the row's payment; True when Dollr refused a call (429, 5xx, unknown)."""
         with Session(self.svc.engine) as db:
             row = db.get(BatchRow, row_id)
         if row is None or row.state != BatchRowState.SENT or not row.intent_key:
-            return
+            return False
         key = row.intent_key
         try:
             intent = get_intent(self.svc.engine, key)
@@ -386,12 +408,12 @@ class BatchWorker:
                     batch_id=self.batch_id,
                 )
                 if not _still_sent(self.svc, row_id):
-                    return  # the batch was canceled while the row was being prepared
+                    return False  # the batch was canceled while the row was being prepared
             attempt = payouts.confirm_payout(self.svc, self.actor, key, self._passcode)
         except (AccessDenied, AuthenticationError) as exc:
             row_outcomes.requeue_row(self.svc.engine, row_id, explain(exc).headline)
             self._halt(explain(exc).headline)
-            return
+            return False
         except DollrError as exc:
             if (
                 exc.outcome_unknown
@@ -402,16 +424,17 @@ class BatchWorker:
                 self._later(row_id, delay)
                 if isinstance(exc, RateLimitError):
                     self._hold(utcnow() + timedelta(seconds=delay))
-                return
+                return refusal(exc)
             row_outcomes.fail_row(self.svc.engine, row_id, f"{explain(exc).headline} Nothing was paid.")
-            return
+            return refusal(exc)
         except (ValueError, protocol.IntentNotReady) as exc:
             if _sent_before(self, key):
                 self._later(row_id, 10.0)
-                return
+                return False
             row_outcomes.fail_row(self.svc.engine, row_id, f"{exc} Nothing was paid.")
-            return
+            return False
         self._after(row_id, attempt)
+        return attempt_refused(attempt)
 
     def _after(self, row_id: int, attempt: Attempt) -> None:
         """Record where the row's payment stands, and react to what it says about the batch."""
@@ -422,7 +445,7 @@ class BatchWorker:
             self._halt(stopper)
             return
         if state in (AttemptState.ACCEPTED, AttemptState.COMPLETED, AttemptState.FAILED):
-            self._proven = True
+            self.pace.prove()
         if state is AttemptState.ABANDONED:
             renewals = self._renewals.get(row_id, 0) + 1
             self._renewals[row_id] = renewals
@@ -437,6 +460,13 @@ class BatchWorker:
         stopper = _batch_stopper(attempt)
         if stopper is not None:  # settled while no worker was looking: send it again on resume
             row_outcomes.requeue_row(self.svc.engine, row_id, stopper)
+        elif row_outcomes.turned_away(attempt):  # no verdict on the row: it goes again, under a fresh intent
+            delay = min(2.0 ** self._tries(row_id), 60.0)
+            row_outcomes.requeue_row(
+                self.svc.engine, row_id, "Dollr asked us to slow down; it goes again shortly."
+            )
+            self._later(row_id, delay)
+            self._hold(utcnow() + timedelta(seconds=delay))
         else:
             row_outcomes.record_outcome(self.svc.engine, row_id, attempt)
 
@@ -452,6 +482,13 @@ class BatchWorker:
         """Dollr's rate limit is per merchant: after a 429, hold every new payment, not just one."""
         with self._lock:
             self._hold_until = max(self._hold_until or until, until)
+
+    def _notice_retries(self) -> None:
+        """The client retries a refused call (429, 5xx) by itself: the pace hears of it here."""
+        retries, looked_at = self.svc.client.stats.retries, self.pace.now()
+        if retries > self._retries_seen:
+            self.pace.refused(started_at=self._retries_looked_at)
+        self._retries_seen, self._retries_looked_at = retries, looked_at
 
     def _later(self, row_id: int, seconds: float) -> None:
         with self._lock:

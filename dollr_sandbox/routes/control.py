@@ -31,6 +31,7 @@ class ConfigPatch(BaseModel):
     verified: StrictBool | None = None
     latency_ms: int | None = Field(default=None, ge=0, le=60_000)
     rate_limit_per_minute: int | None = Field(default=None, ge=0)
+    rate_limit_window_seconds: float | None = Field(default=None, gt=0, le=3600)
     token_rate_limit_per_minute: int | None = Field(default=None, ge=0)
     lenient: StrictBool | None = None
     data_envelope: StrictBool | None = None
@@ -56,6 +57,7 @@ def runtime_config(state: SandboxState) -> dict[str, Any]:
         "verified": c.verified,
         "latency_ms": c.latency_ms,
         "rate_limit_per_minute": c.rate_limit_per_minute,
+        "rate_limit_window_seconds": c.rate_limit_window_seconds,
         "token_rate_limit_per_minute": c.token_rate_limit_per_minute,
         "lenient": c.lenient,
         "data_envelope": c.data_envelope,
@@ -140,7 +142,8 @@ def set_config(state: StateDep, body: Annotated[ConfigPatch, Depends(json_body(C
 
 @router.get("/requests")
 def request_stats(state: StateDep) -> Response:
-    return _json({"total": state.stats.total, "by_path": state.stats.by_path()})
+    stats = state.stats
+    return _json({"total": stats.total, "by_path": stats.by_path(), "rate_limited": stats.rate_limited})
 
 
 def set_account_active(state: SandboxState, account_id: int, active: bool) -> dict[str, Any]:

@@ -117,6 +117,17 @@ def test_rate_limiter_sliding_window() -> None:
     assert limiter.hit("t", 0) is None
 
 
+def test_rate_limit_counted_over_a_shorter_window_is_scaled_to_it() -> None:
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    # 120 a minute over a 1 s window: 2 in any second, and a wait of whole seconds (at least 1).
+    assert [limiter.hit("m", 120, window=1) for _ in range(3)] == [None, None, 1]
+    now[0] = 1.01
+    assert limiter.hit("m", 120, window=1) is None
+    assert limiter.hit("slow", 30, window=1) is None  # under one a second: still one per window
+    assert limiter.hit("slow", 30, window=1) == 1
+
+
 def test_conversion_that_ends_on_half_a_minor_unit_rounds_up() -> None:
     # 7 RWF is exactly 0.005 USD; dividing first would give 0.00499… and round down.
     assert Pricing().convert(Decimal("7"), "RWF", "USD") == Decimal("0.01")
