@@ -136,7 +136,7 @@ def _ask_all(svc: Services, keys: Iterable[_K], ask: Callable[[_K], _V]) -> dict
 
 def _operator_problem(exc: DollrError) -> str:
     if isinstance(exc, InvalidRequestError | NotFoundError):
-        return "No mobile-money operator serves this number; check it."
+        return "No mobile network serves this number; check it."
     return "Dollr could not check this number just now; press “Check again” in a moment."
 
 
@@ -172,7 +172,7 @@ def check_rows(
         if isinstance(answer, DollrError):
             check.problems.append(_operator_problem(answer))
         elif answer.payment_method is None:
-            check.problems.append("Dollr could not tell which operator serves this number.")
+            check.problems.append("Dollr could not tell which mobile network serves this number.")
         elif check.currency not in (answer.currencies or []):
             check.problems.append(
                 f"{answer.carrier} wallets in {answer.country} receive {', '.join(answer.currencies or [])},"
