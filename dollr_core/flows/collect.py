@@ -413,7 +413,7 @@ def _checkout_new_document(
             party_phone=order.customer.phone,
             party_email=order.customer.email,
             party_relationship=RelationshipType.CUSTOMER,
-            counterparty_id=known.dollr_counterparty_id if known is not None else None,
+            counterparty_id=known.relationship.dollr_counterparty_id if known is not None else None,
             currency=order.currency,
             items=[CheckoutItem(name=name, currency=order.currency, amount=amount) for name, amount in lines],
             reference_id=draft_key,
@@ -424,7 +424,12 @@ def _checkout_new_document(
     if created.party_id is None or created.counterparty_id is None or created.source_number is None:
         raise CollectionRefused("Dollr's checkout answer left out the customer or the number; try again.")
     payer = remember_customer(
-        svc.engine, order.customer, created.party_id, created.counterparty_id, RelationshipType.CUSTOMER
+        svc.engine,
+        order.customer,
+        created.party_id,
+        created.counterparty_id,
+        RelationshipType.CUSTOMER,
+        known=known,
     )
     protocol.checkpoint("after_items")  # the shortcut's document has its items and is published
     record = documents.mirror_checkout(svc.engine, created, order.note or "Payment", payer, actor.email)

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from dollr_core.errors import ChangedMeanwhile
 from dollr_core.ledger import leases, transitions
-from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.columns import as_stored, utcnow
 from dollr_core.ledger.leases import Heartbeat
 from dollr_core.ledger.tables import Attempt, Intent, IntentState
 
@@ -56,7 +56,7 @@ def open_intent(
 ) -> Intent:
     """Create the intent, or bring an editable one in line with the form; never touch one in flight."""
     stamp = fingerprint(terms)
-    with Session(engine) as db:
+    with Session(engine, expire_on_commit=False) as db:  # the intent as written: never read back
         intent = db.exec(
             select(Intent).where(Intent.intent_key == intent_key).with_for_update()
         ).one_or_none()
@@ -85,8 +85,7 @@ def open_intent(
                     terms=terms,
                     **fields,
                 )
-            db.refresh(intent)
-            return intent
+            return as_stored(intent)
         if IntentState(intent.state) not in EDITABLE:
             return intent
         if intent.params_fingerprint != stamp or (intent.state == IntentState.OPEN and state != intent.state):
@@ -97,7 +96,7 @@ def open_intent(
                 intent.decided_by = intent.decided_at = intent.decision_reason = None
             transitions.move(db, intent, state, actor=operator, action="intent_changed")
             db.commit()
-            db.refresh(intent)
+            as_stored(intent)
         return intent
 
 
