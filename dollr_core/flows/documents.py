@@ -307,14 +307,20 @@ def remove_item(svc: Services, actor: Actor, record: DocumentRecord, item_id: in
     return detail(svc, actor, record.source_type, record.dollr_id)
 
 
-def publish(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentRecord:
-    """IDLE → ACTIVE: the items lock and the document can be paid. Publishing twice is harmless."""
+def publish(
+    svc: Services, actor: Actor, record: DocumentRecord, *, itemised_now: bool = False
+) -> DocumentRecord:
+    """IDLE → ACTIVE: the items lock and the document can be paid. Publishing twice is harmless.
+
+    `itemised_now`: the caller created this draft and added its items a moment ago, so Dollr's
+    answers to those calls already said it is IDLE with items, and it is not read back first."""
     require(actor, Permission.MANAGE_INVOICES)
-    current = detail(svc, actor, record.source_type, record.dollr_id)
-    if current.status != SourceStatus.IDLE:
-        return mirror(svc.engine, current)
-    if not current.items:
-        raise InputRefused("Add at least one item before publishing.")
+    if not itemised_now:
+        current = detail(svc, actor, record.source_type, record.dollr_id)
+        if current.status != SourceStatus.IDLE:
+            return mirror(svc.engine, current)
+        if not current.items:
+            raise InputRefused("Add at least one item before publishing.")
     published = mirror(svc.engine, documents_api(svc, record.source_type).publish(record.dollr_id))
     _audit(svc, actor, "published", published)
     return published

@@ -19,6 +19,7 @@ from typing import Any, overload
 
 from sqlalchemy import ColumnElement, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel
 
 from dollr_core.ledger.columns import as_loaded, utcnow
@@ -382,13 +383,22 @@ def _compare_and_set(
     column = _COLUMN[model]
     table = model.__table__  # type: ignore[union-attr]
     named = _EVENT_NAMES[model]
+    changes = {column: to, **extra}
     statement = (
-        update(model)
+        update(table)
         .where(table.c[column] == frm, *where)
-        .values({column: to, **extra})
+        .values(changes)
         .returning(*(table.c[name] for name in named.values()))
     )
-    moved = [dict(zip(named, found, strict=True)) for found in db.exec(statement).all()]
+    # A table statement, not the ORM's bulk UPDATE (several times the CPU): so the session's own
+    # pending changes go first, and rows it holds are kept in step by hand below.
+    db.flush()
+    moved = [dict(zip(named, found, strict=True)) for found in db.connection().execute(statement).all()]
+    for ids in moved:
+        held = db.identity_map.get(identity_key(model, ids[_ROW_ID[model]]))
+        if held is not None:
+            for name, value in changes.items():
+                set_committed_value(held, name, as_loaded(table.c[name].type, value))
     if moved:
         _record(
             db, moved, str(frm), str(to), actor=actor, action=action or _DEFAULT_ACTION[model], detail=detail

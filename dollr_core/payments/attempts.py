@@ -301,9 +301,10 @@ def release(engine: Engine, attempt: Attempt, *, retry_in: timedelta | None = No
 
 def _release_intent(db: Session, attempt: Attempt) -> None:
     """The intent's lease goes with its current attempt's."""
-    db.exec(
-        sql_update(Intent)
-        .where(col(Intent.id) == attempt.intent_id, col(Intent.current_attempt_id) == attempt.id)
+    table = Intent.__table__  # type: ignore[attr-defined]
+    db.connection().execute(
+        sql_update(table)
+        .where(table.c.id == attempt.intent_id, table.c.current_attempt_id == attempt.id)
         .values(lease_owner=None, lease_until=None)
     )
 
@@ -368,16 +369,14 @@ def _write(
         return transitions.move_unread(
             db, attempt, to, where=where, values=values, actor=actor, detail=why[:500]
         )
-    result = db.exec(
-        sql_update(Attempt)
-        .where(col(Attempt.id) == attempt.id, col(Attempt.local_state) == frm, *where)
-        .values(values)
+    table = Attempt.__table__  # type: ignore[attr-defined]
+    result = db.connection().execute(
+        sql_update(table).where(table.c.id == attempt.id, table.c.local_state == frm, *where).values(values)
     )
     if result.rowcount != 1:
         return False
-    columns = Attempt.__table__.c  # type: ignore[attr-defined]
     for name, value in values.items():
-        set_committed_value(attempt, name, as_loaded(columns[name].type, value))
+        set_committed_value(attempt, name, as_loaded(table.c[name].type, value))
     return True
 
 
