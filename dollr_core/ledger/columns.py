@@ -81,9 +81,12 @@ _Row = TypeVar("_Row")
 def as_stored(row: _Row) -> _Row:
     """A row just committed, its values made what reading it back would give (`as_loaded`), in
     place: what a writer returns instead of a second query for the row it wrote."""
+    values = row.__dict__
     for column in row.__table__.columns:  # type: ignore[attr-defined]
-        if column.key in row.__dict__:
-            set_committed_value(row, column.key, as_loaded(column.type, row.__dict__[column.key]))
+        value = values.get(column.key)
+        if value is None or not isinstance(value, Decimal | datetime | Enum):
+            continue  # as a read would give it already
+        set_committed_value(row, column.key, as_loaded(column.type, value))
     return row
 
 

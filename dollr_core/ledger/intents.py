@@ -124,7 +124,7 @@ def holding(engine: Engine, intent_key: str, owner: str) -> Iterator[None]:
     within seconds (`ledger.leases`)."""
     now = utcnow()
     with Session(engine) as db:
-        taken = db.exec(
+        intent_id = db.exec(
             update(Intent)
             .where(
                 col(Intent.intent_key) == intent_key,
@@ -132,10 +132,10 @@ def holding(engine: Engine, intent_key: str, owner: str) -> Iterator[None]:
                 or_(col(Intent.lease_until).is_(None), col(Intent.lease_until) < now),
             )
             .values(lease_owner=owner, lease_until=now + leases.LEASE)
-        )
-        intent_id = db.exec(select(Intent.id).where(Intent.intent_key == intent_key)).one_or_none()
+            .returning(col(Intent.id))
+        ).scalar_one_or_none()
         db.commit()
-    if taken.rowcount != 1 or intent_id is None:
+    if intent_id is None:
         raise IntentBusy("This payment is being prepared in another window; wait a moment.")
     try:
         with Heartbeat(engine, owner, [intent_id]):
