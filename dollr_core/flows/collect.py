@@ -557,8 +557,16 @@ def create_checkout(
             note=note or None,
         )
     )
-    document = documents.documents_api(svc, created.source_type).retrieve(created.source_id)
-    record = documents.mirror(svc.engine, document, created_by=actor.email)
+    if created.party_id is None or created.counterparty_id is None or created.source_number is None:
+        # The answer left out whom it is for or its number: only then is the document read.
+        document = documents.documents_api(svc, created.source_type).retrieve(created.source_id)
+        return CheckoutLink(documents.mirror(svc.engine, document, created_by=actor.email), created.url)
+    # K1's answer says it all (never read back): its party and counterparty are kept for the
+    # next sale to this customer, the document is mirrored from it.
+    payer = remember_customer(
+        svc.engine, customer, created.party_id, created.counterparty_id, RelationshipType.CUSTOMER
+    )
+    record = documents.mirror_checkout(svc.engine, created, note, payer, actor.email)
     return CheckoutLink(record, created.url)
 
 

@@ -15,6 +15,7 @@ from dollr_core.flows.collect import (
     NewCollection,
     collect_new_document,
     confirm_collection,
+    create_checkout,
     prepare_collection,
     publish_new_document,
 )
@@ -127,6 +128,29 @@ def test_an_accepted_collection_marks_its_document_processing_from_dollrs_answer
     with Session(services.engine) as db:
         record = db.exec(select(DocumentRecord).where(DocumentRecord.dollr_id == attempt.source_id)).one()
     assert record.status == SourceStatus.PROCESSING
+
+
+def test_a_payment_link_is_one_call_and_its_document_is_not_read_back(
+    services: Services, fresh_sandbox: Sandbox, finance: Actor
+) -> None:
+    before = Counter(fresh_sandbox.state.stats.by_path())
+    made = create_checkout(
+        services,
+        finance,
+        new_intent_key(),
+        source_type=SourceType.INVOICE,
+        customer=CUSTOMER,
+        currency="USD",
+        items=[("Strategy session", Decimal("250.00"))],
+    )
+    seen = Counter(fresh_sandbox.state.stats.by_path()) - before
+    del seen[TOKEN]
+    calls = Counter({_short(path): n for path, n in seen.items()})
+    # K1's answer is mirrored as it is: no invoices/retrieve (the invoices/list before it is
+    # the look-up for a document an interrupted earlier click may have made)
+    assert calls == Counter({"invoices/list": 1, "checkouts/create": 1}), calls
+    assert made.url and made.record.status == SourceStatus.ACTIVE
+    assert made.record.customer_name == CUSTOMER.fullname and made.record.total_amount == Decimal("250.00")
 
 
 def test_collecting_a_published_document_reads_its_state_from_dollr_once(
