@@ -56,6 +56,8 @@ FINANCE = Actor("fred.finance@example.com", Role.FINANCE)
 OPERATOR = Actor("olivia.operator@example.com", Role.OPERATOR)
 PASSCODE = "123456"
 ITEMS = (LineItem("Strategy session", 1, Decimal("250.00")), LineItem("Report", 1, Decimal("25.00")))
+#: The same total with a line of quantity 2: checkout items have no quantity, so draft → items → publish.
+ITEMS_OF_TWO = (LineItem("Strategy session", 1, Decimal("250.00")), LineItem("Report", 2, Decimal("12.50")))
 
 #: The documented embedded flows, each step once and one status read at the end (contract §3):
 #: what an integration written from Dollr's examples sends for every payment.
@@ -131,8 +133,10 @@ def measure(
     )
 
 
-def collection(svc: Services, customer: Person, wallet: str) -> Callable[[], Attempt]:
-    order = NewCollection(customer=customer, currency="USD", items=ITEMS, wallet_phone=wallet)
+def collection(
+    svc: Services, customer: Person, wallet: str, items: tuple[LineItem, ...] = ITEMS
+) -> Callable[[], Attempt]:
+    order = NewCollection(customer=customer, currency="USD", items=items, wallet_phone=wallet)
     return lambda: collect_new_document(svc, FINANCE, new_intent_key(), order)
 
 
@@ -179,6 +183,10 @@ def flows(svc: Services, sandbox: StandaloneSandbox, rounds: int) -> dict[str, l
         for name, flow in (
             ("collection, first-time customer", collection(svc, customer, wallet)),
             ("collection, returning customer", collection(svc, customer, wallet)),
+            (
+                "collection, returning customer, a line of quantity 2",
+                collection(svc, customer, wallet, ITEMS_OF_TWO),
+            ),
             ("collection of an already published document", published(svc, customer, wallet)),
             ("payout, first to a recipient", payout(svc, recipient, recipient_phone)),
             ("payout, repeat to the same recipient", payout(svc, recipient, recipient_phone)),
@@ -233,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     documented = {
         "collection, first-time customer": len(DOCUMENTED_COLLECTION),
         "collection, returning customer": len(DOCUMENTED_COLLECTION),
+        "collection, returning customer, a line of quantity 2": len(DOCUMENTED_COLLECTION),
         "collection of an already published document": len(DOCUMENTED_COLLECTION) - 7,
         "payout, first to a recipient": len(DOCUMENTED_PAYOUT),
         "payout, repeat to the same recipient": len(DOCUMENTED_PAYOUT),

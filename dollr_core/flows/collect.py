@@ -87,8 +87,8 @@ def prepare_collection(
 ) -> CollectionQuote:
     """Detect the operator, register the wallet, and quote what the customer pays.
 
-    `just_made` is the customer of a document this same flow has just created payable (the
-    checkout shortcut): then the document's state is the create's answer, not read again.
+    `just_made` is the customer of a document this same flow has just made payable (the checkout
+    shortcut, or draft → items → publish): then the document's state is that answer, not read again.
     """
     require(actor, Permission.COLLECT)
     number = normalize_phone(phone)
@@ -104,7 +104,9 @@ def prepare_collection(
         document_currency = current.currency
         document_number: str | None = current.number
     else:
-        # Dollr's answer to the create in this same flow already said all of it (ACTIVE, total).
+        # Dollr's answer to the create (or publish) in this same flow already said all of it.
+        if record.status != SourceStatus.ACTIVE:
+            raise CollectionRefused(_not_payable(str(record.status)))
         payer = just_made
         counterparty_id, total = record.dollr_counterparty_id, record.total_amount
         document_currency, document_number = record.currency, record.number
@@ -372,8 +374,20 @@ def _prepare_new_document(
         note=order.note,
         recovering=recovering,
     )
+    # Made and published by this very run: the publish answer said it is payable, for whom, and
+    # for the sum of the lines we added (anything else, and it is read from Dollr after all).
+    payer = None
+    answered = record.total_amount == documents.lines_total(order.items)
+    if not recovering and answered and record.dollr_counterparty_id is not None:
+        payer = customer_for_counterparty(svc.engine, record.dollr_counterparty_id)
     prepare_collection(
-        svc, actor, intent_key, record=record, phone=order.wallet_phone, payer_currency=order.payer_currency
+        svc,
+        actor,
+        intent_key,
+        record=record,
+        phone=order.wallet_phone,
+        payer_currency=order.payer_currency,
+        just_made=payer,
     )
     protocol.checkpoint("after_quote")
 
@@ -413,7 +427,7 @@ def _checkout_new_document(
             party_phone=order.customer.phone,
             party_email=order.customer.email,
             party_relationship=RelationshipType.CUSTOMER,
-            counterparty_id=known.dollr_counterparty_id if known is not None else None,
+            counterparty_id=known.relationship.dollr_counterparty_id if known is not None else None,
             currency=order.currency,
             items=[CheckoutItem(name=name, currency=order.currency, amount=amount) for name, amount in lines],
             reference_id=draft_key,
@@ -424,13 +438,16 @@ def _checkout_new_document(
     if created.party_id is None or created.counterparty_id is None or created.source_number is None:
         raise CollectionRefused("Dollr's checkout answer left out the customer or the number; try again.")
     payer = remember_customer(
-        svc.engine, order.customer, created.party_id, created.counterparty_id, RelationshipType.CUSTOMER
+        svc.engine,
+        order.customer,
+        created.party_id,
+        created.counterparty_id,
+        RelationshipType.CUSTOMER,
+        known=known,
     )
     protocol.checkpoint("after_items")  # the shortcut's document has its items and is published
     record = documents.mirror_checkout(svc.engine, created, order.note or "Payment", payer, actor.email)
     protocol.checkpoint("after_publish")
-    if record.status != SourceStatus.ACTIVE:
-        raise CollectionRefused(_not_payable(str(record.status)))
     return record, payer
 
 
@@ -471,7 +488,7 @@ def publish_new_document(
     if record.status == SourceStatus.IDLE:
         _ensure_items(svc, actor, record, checked, recovering=recovering)
         protocol.checkpoint("after_items")
-        record = documents.publish(svc, actor, record)
+        record = documents.publish(svc, actor, record, itemised_now=not recovering)
         protocol.checkpoint("after_publish")
     return record
 
@@ -540,8 +557,16 @@ def create_checkout(
             note=note or None,
         )
     )
-    document = documents.documents_api(svc, created.source_type).retrieve(created.source_id)
-    record = documents.mirror(svc.engine, document, created_by=actor.email)
+    if created.party_id is None or created.counterparty_id is None or created.source_number is None:
+        # The answer left out whom it is for or its number: only then is the document read.
+        document = documents.documents_api(svc, created.source_type).retrieve(created.source_id)
+        return CheckoutLink(documents.mirror(svc.engine, document, created_by=actor.email), created.url)
+    # K1's answer says it all (never read back): its party and counterparty are kept for the
+    # next sale to this customer, the document is mirrored from it.
+    payer = remember_customer(
+        svc.engine, customer, created.party_id, created.counterparty_id, RelationshipType.CUSTOMER
+    )
+    record = documents.mirror_checkout(svc.engine, created, note, payer, actor.email)
     return CheckoutLink(record, created.url)
 
 

@@ -30,6 +30,7 @@ from dollr_core.basics.enums import OperationType, PaymentMethod, Provider, Rela
 from dollr_core.basics.phone import normalize_phone
 from dollr_core.basics.validation import check_text, printable
 from dollr_core.errors import InputRefused
+from dollr_core.ledger.columns import as_stored
 from dollr_core.ledger.tables import AccountRecord, ConsoleSetting, Customer, Relationship
 
 
@@ -148,7 +149,15 @@ def _unmark(bind: _Bind, marker: str) -> None:
             db.commit()
 
 
-def known_customer(engine: Engine, person: Person, relationship: RelationshipType) -> Relationship | None:
+@dataclass(frozen=True)
+class KnownCustomer:
+    """A customer the ledger holds, with their counterparty of one relationship type."""
+
+    customer: Customer
+    relationship: Relationship
+
+
+def known_customer(engine: Engine, person: Person, relationship: RelationshipType) -> KnownCustomer | None:
     """The counterparty the ledger already holds for this name and phone, if any (no Dollr call)."""
     with Session(engine) as db:
         customer = db.exec(
@@ -156,12 +165,13 @@ def known_customer(engine: Engine, person: Person, relationship: RelationshipTyp
         ).first()
         if customer is None:
             return None
-        return db.exec(
+        held = db.exec(
             select(Relationship).where(
                 Relationship.dollr_party_id == customer.dollr_party_id,
                 Relationship.relationship_type == relationship,
             )
         ).first()
+        return None if held is None else KnownCustomer(customer, held)
 
 
 def remember_customer(
@@ -170,10 +180,23 @@ def remember_customer(
     dollr_party_id: int,
     dollr_counterparty_id: int,
     relationship: RelationshipType,
+    *,
+    known: KnownCustomer | None = None,
 ) -> Customer:
     """Store the party and counterparty Dollr created or matched for us (the checkout shortcut), so
-    the next payment reuses them; a record already held is kept as it is."""
-    customer = _first(engine, select(Customer).where(Customer.dollr_party_id == dollr_party_id))
+    the next payment reuses them; a record already held is kept as it is. `known`: what
+    `known_customer` found before the call; when Dollr named those same records, nothing is read."""
+    if (
+        known is not None
+        and known.customer.dollr_party_id == dollr_party_id
+        and known.relationship.dollr_counterparty_id == dollr_counterparty_id
+    ):
+        return known.customer
+    with Session(engine) as db:
+        customer = db.exec(select(Customer).where(Customer.dollr_party_id == dollr_party_id)).first()
+        held = db.exec(
+            select(Relationship).where(Relationship.dollr_counterparty_id == dollr_counterparty_id)
+        ).first()
     if customer is None:
         customer = _store(
             engine,
@@ -186,8 +209,7 @@ def remember_customer(
             ),
             lookup=select(Customer).where(Customer.dollr_party_id == dollr_party_id),
         )
-    held = select(Relationship).where(Relationship.dollr_counterparty_id == dollr_counterparty_id)
-    if _first(engine, held) is None:
+    if held is None:
         _store(
             engine,
             Relationship(
@@ -403,7 +425,7 @@ def _one_creator(engine: Engine, key: str) -> Iterator[_Bind]:
 
 def _store(bind: _Bind, row: _Row, *, lookup: Any) -> _Row:
     """Insert, or return the row a concurrent worker stored first (the unique key decides)."""
-    with Session(bind) as db:
+    with Session(bind, expire_on_commit=False) as db:  # the row as written: never read back
         try:
             with db.begin_nested():  # a taken key undoes this insert only
                 db.add(row)
@@ -413,5 +435,4 @@ def _store(bind: _Bind, row: _Row, *, lookup: Any) -> _Row:
                 raise
             return winner
         db.commit()
-        db.refresh(row)
-        return row
+        return as_stored(row)

@@ -33,7 +33,7 @@ from dollr_core.basics.validation import NOTE_LENGTH, check_text, printable
 from dollr_core.errors import ChangedMeanwhile, InputRefused
 from dollr_core.flows.directory import Person, ensure_counterparty, ensure_party
 from dollr_core.ledger import audit
-from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.columns import as_stored, utcnow
 from dollr_core.ledger.tables import Customer, DocumentRecord
 from dollr_core.services import Services
 
@@ -170,7 +170,7 @@ def mirror(
 ) -> DocumentRecord:
     """Store what Dollr says about the document (insert or update)."""
     source_type = str(document.source_type)
-    with Session(engine) as db:
+    with Session(engine, expire_on_commit=False) as db:  # the row as written: never read back
         row = db.exec(
             select(DocumentRecord).where(
                 DocumentRecord.source_type == source_type, DocumentRecord.dollr_id == document.id
@@ -202,8 +202,7 @@ def mirror(
         row.updated_at = utcnow()
         db.add(row)
         db.commit()
-        db.refresh(row)
-        return row
+        return as_stored(row)
 
 
 def detail(svc: Services, actor: Actor, source_type: SourceType | str, dollr_id: int) -> DocumentDetail:
@@ -308,14 +307,20 @@ def remove_item(svc: Services, actor: Actor, record: DocumentRecord, item_id: in
     return detail(svc, actor, record.source_type, record.dollr_id)
 
 
-def publish(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentRecord:
-    """IDLE → ACTIVE: the items lock and the document can be paid. Publishing twice is harmless."""
+def publish(
+    svc: Services, actor: Actor, record: DocumentRecord, *, itemised_now: bool = False
+) -> DocumentRecord:
+    """IDLE → ACTIVE: the items lock and the document can be paid. Publishing twice is harmless.
+
+    `itemised_now`: the caller created this draft and added its items a moment ago, so Dollr's
+    answers to those calls already said it is IDLE with items, and it is not read back first."""
     require(actor, Permission.MANAGE_INVOICES)
-    current = detail(svc, actor, record.source_type, record.dollr_id)
-    if current.status != SourceStatus.IDLE:
-        return mirror(svc.engine, current)
-    if not current.items:
-        raise InputRefused("Add at least one item before publishing.")
+    if not itemised_now:
+        current = detail(svc, actor, record.source_type, record.dollr_id)
+        if current.status != SourceStatus.IDLE:
+            return mirror(svc.engine, current)
+        if not current.items:
+            raise InputRefused("Add at least one item before publishing.")
     published = mirror(svc.engine, documents_api(svc, record.source_type).publish(record.dollr_id))
     _audit(svc, actor, "published", published)
     return published

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 #: Amounts are stored as integers of 1/10,000 of a unit: exact, and SUM() in SQL stays exact too.
@@ -56,3 +58,37 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_loaded(column_type: Any, value: Any) -> Any:
+    """`value` as reading it back from a column of `column_type` would give it, so a writer can
+    keep the row it wrote instead of reading it again (amounts to 4 places, times in UTC, enums
+    as their text)."""
+    if value is None:
+        return None
+    if isinstance(column_type, Money):
+        return Money().process_result_value(Money().process_bind_param(value, _NO_DIALECT), _NO_DIALECT)
+    if isinstance(column_type, UTCDateTime):
+        return value.astimezone(UTC)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+_Row = TypeVar("_Row")
+
+
+def as_stored(row: _Row) -> _Row:
+    """A row just committed, its values made what reading it back would give (`as_loaded`), in
+    place: what a writer returns instead of a second query for the row it wrote."""
+    values = row.__dict__
+    for column in row.__table__.columns:  # type: ignore[attr-defined]
+        value = values.get(column.key)
+        if value is None or not isinstance(value, Decimal | datetime | Enum):
+            continue  # as a read would give it already
+        set_committed_value(row, column.key, as_loaded(column.type, value))
+    return row
+
+
+#: The Money type's conversions do not depend on the database.
+_NO_DIALECT: Any = None

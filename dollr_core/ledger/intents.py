@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from dollr_core.errors import ChangedMeanwhile
 from dollr_core.ledger import leases, transitions
-from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.columns import as_stored, utcnow
 from dollr_core.ledger.leases import Heartbeat
 from dollr_core.ledger.tables import Attempt, Intent, IntentState
 
@@ -56,7 +56,7 @@ def open_intent(
 ) -> Intent:
     """Create the intent, or bring an editable one in line with the form; never touch one in flight."""
     stamp = fingerprint(terms)
-    with Session(engine) as db:
+    with Session(engine, expire_on_commit=False) as db:  # the intent as written: never read back
         intent = db.exec(
             select(Intent).where(Intent.intent_key == intent_key).with_for_update()
         ).one_or_none()
@@ -85,8 +85,7 @@ def open_intent(
                     terms=terms,
                     **fields,
                 )
-            db.refresh(intent)
-            return intent
+            return as_stored(intent)
         if IntentState(intent.state) not in EDITABLE:
             return intent
         if intent.params_fingerprint != stamp or (intent.state == IntentState.OPEN and state != intent.state):
@@ -97,7 +96,7 @@ def open_intent(
                 intent.decided_by = intent.decided_at = intent.decision_reason = None
             transitions.move(db, intent, state, actor=operator, action="intent_changed")
             db.commit()
-            db.refresh(intent)
+            as_stored(intent)
         return intent
 
 
@@ -125,7 +124,7 @@ def holding(engine: Engine, intent_key: str, owner: str) -> Iterator[None]:
     within seconds (`ledger.leases`)."""
     now = utcnow()
     with Session(engine) as db:
-        taken = db.exec(
+        intent_id = db.exec(
             update(Intent)
             .where(
                 col(Intent.intent_key) == intent_key,
@@ -133,10 +132,10 @@ def holding(engine: Engine, intent_key: str, owner: str) -> Iterator[None]:
                 or_(col(Intent.lease_until).is_(None), col(Intent.lease_until) < now),
             )
             .values(lease_owner=owner, lease_until=now + leases.LEASE)
-        )
-        intent_id = db.exec(select(Intent.id).where(Intent.intent_key == intent_key)).one_or_none()
+            .returning(col(Intent.id))
+        ).scalar_one_or_none()
         db.commit()
-    if taken.rowcount != 1 or intent_id is None:
+    if intent_id is None:
         raise IntentBusy("This payment is being prepared in another window; wait a moment.")
     try:
         with Heartbeat(engine, owner, [intent_id]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from types import TracebackType
@@ -32,7 +33,11 @@ BEAT = timedelta(seconds=4)
 
 
 class Heartbeat:
-    """While open, renews every lease `owner` holds on these intents and their attempts."""
+    """While open, renews every lease `owner` holds on these intents and their attempts.
+
+    Entering one starts no thread: one thread of the process (`_Beats`) renews every open
+    heartbeat when it is due, so a payment's steps pay a dictionary entry, not a thread start and
+    join each (under load a join alone waits for the scheduler)."""
 
     def __init__(
         self, engine: Engine, owner: str, intent_ids: Iterable[int], *, every: timedelta | None = None
@@ -40,26 +45,72 @@ class Heartbeat:
         self._engine = engine
         self._owner = owner
         self._intent_ids = sorted(set(intent_ids))
-        self._every = (every or BEAT).total_seconds()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{owner}", daemon=True)
+        self.every = (every or BEAT).total_seconds()
+        self.due_at = 0.0
+        #: Held while this heartbeat's renewal runs, so leaving waits for one under way.
+        self.renewing = threading.Lock()
 
     def __enter__(self) -> Heartbeat:
-        self._thread.start()
+        self.due_at = time.monotonic() + self.every
+        _beats.add(self)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._stop.set()
-        self._thread.join()
+        _beats.remove(self)
+
+    def beat(self) -> None:
+        try:
+            renew(self._engine, self._owner, self._intent_ids)
+        except SQLAlchemyError:  # the next beat tries again; a lapse only lets another take over
+            log.warning("could not renew the lease of %s", self._owner, exc_info=True)
+
+
+class _Beats:
+    """The open heartbeats of this process and the one thread that renews them when due."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._open: dict[int, Heartbeat] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, beat: Heartbeat) -> None:
+        with self._changed:
+            self._open[id(beat)] = beat
+            if self._thread is None or not self._thread.is_alive():  # first use, or after a fork
+                self._thread = threading.Thread(target=self._run, name="lease-heartbeats", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def remove(self, beat: Heartbeat) -> None:
+        with self._changed:
+            self._open.pop(id(beat), None)
+        with beat.renewing:  # a renewal already under way ends before its holder moves on
+            pass
 
     def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            try:
-                renew(self._engine, self._owner, self._intent_ids)
-            except SQLAlchemyError:  # the next beat tries again; a lapse only lets another take over
-                log.warning("could not renew the lease of %s", self._owner, exc_info=True)
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                due = [b for b in self._open.values() if b.due_at <= now]
+                if not due:
+                    soonest = min((b.due_at for b in self._open.values()), default=None)
+                    self._changed.wait(None if soonest is None else soonest - now)
+                    continue
+            for beat in due:
+                with beat.renewing:
+                    with self._changed:
+                        if id(beat) not in self._open:
+                            continue  # left meanwhile: its lease is released, never renewed
+                    try:
+                        beat.beat()
+                    except Exception:  # this thread renews every worker's leases: it must live on
+                        log.exception("lease heartbeat failed")
+                    beat.due_at = time.monotonic() + beat.every
+
+
+_beats = _Beats()
 
 
 def renew(engine: Engine, owner: str, intent_ids: Sequence[int]) -> None:

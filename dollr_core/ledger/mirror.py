@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
 
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import DocumentRecord
@@ -30,3 +30,25 @@ def set_status(
             row.updated_at = utcnow()
             db.add(row)
             db.commit()
+
+
+def move_status(
+    engine: Engine,
+    source_type: str,
+    dollr_id: int,
+    frm: str | None,
+    to: str,
+    *,
+    paid_at: datetime | None = None,
+) -> bool:
+    """One statement: the mirrored document goes to `to` if it is in `frm` (in any other state
+    when `frm` is None). False when no row was in that state (none mirrored, or moved on)."""
+    named = [col(DocumentRecord.source_type) == source_type, col(DocumentRecord.dollr_id) == dollr_id]
+    state = col(DocumentRecord.status) == frm if frm is not None else col(DocumentRecord.status) != to
+    values: dict[str, object] = {"status": to, "updated_at": utcnow()}
+    if paid_at is not None:
+        values["paid_at"] = paid_at
+    with Session(engine) as db:
+        moved = db.exec(update(DocumentRecord).where(*named, state).values(values))
+        db.commit()
+        return bool(moved.rowcount)

@@ -17,10 +17,12 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, overload
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel
 
-from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.columns import as_loaded, utcnow
 from dollr_core.ledger.tables import (
     Attempt,
     AttemptState,
@@ -40,6 +42,7 @@ __all__ = [
     "allowed",
     "created",
     "move",
+    "move_unread",
     "move_where",
 ]
 
@@ -240,10 +243,8 @@ def move(
     if isinstance(row, Attempt) and AttemptState(to).is_final:
         row.final_at, row.next_poll_at = now, None
     db.add(row)
-    db.add(
-        _event(
-            _ids_of(row), frm, str(to), actor=actor, action=action or _DEFAULT_ACTION[model], detail=detail
-        )
+    _record(
+        db, [_ids_of(row)], frm, str(to), actor=actor, action=action or _DEFAULT_ACTION[model], detail=detail
     )
 
 
@@ -318,29 +319,89 @@ def move_where(
     same statement sets. Adds one event per row moved to `db`; returns the ids moved.
     """
     _check(model, None, frm, to)
-    column = _COLUMN[model]
+    return _compare_and_set(
+        db, model, frm, to, where, _with_times(model, to, values), actor=actor, action=action, detail=detail
+    )
+
+
+def move_unread(
+    db: Session,
+    row: Attempt,
+    to: AttemptState,
+    *,
+    where: Iterable[ColumnElement[bool]] = (),
+    values: Mapping[str, Any] | None = None,
+    actor: str,
+    action: str | None = None,
+    detail: str | None = None,
+) -> bool:
+    """Move `row` as this worker last wrote it (not read again) to `to`: one compare-and-set
+    UPDATE on its id, its state and `where`, setting `values` too, and the event, in `db`.
+
+    True: moved, and `row` now holds the state and values as stored. False: the ledger's row is
+    no longer in `row`'s state (or fails `where`): nothing is written, and the caller reads it.
+    """
+    model = type(row)
+    frm = AttemptState(getattr(row, _COLUMN[model]))
+    _check(model, row.id, frm, to)
+    extra = _with_times(model, to, values)
+    table = model.__table__  # type: ignore[attr-defined]
+    if not _compare_and_set(
+        db, model, frm, to, [table.c.id == row.id, *where], extra, actor=actor, action=action, detail=detail
+    ):
+        return False
+    for name, value in {**extra, _COLUMN[model]: to}.items():
+        set_committed_value(row, name, as_loaded(table.c[name].type, value))
+    return True
+
+
+def _with_times(model: type[Stateful], to: StrEnum, values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The other columns a move sets: the caller's `values`, `updated_at`, and for an attempt
+    that ends its `final_at` (and no more polling)."""
     extra = dict(values or {})
-    if column in extra:
-        raise IllegalTransition(model, None, str(frm), f"{extra[column]} (set through `values`)")
-    now = utcnow()
-    extra.setdefault("updated_at", now)
+    if _COLUMN[model] in extra:
+        raise IllegalTransition(model, None, "?", f"{extra[_COLUMN[model]]} (set through `values`)")
+    now = extra.setdefault("updated_at", utcnow())
     if model is Attempt and AttemptState(to).is_final:
         extra.setdefault("final_at", now)
         extra.setdefault("next_poll_at", None)
+    return extra
+
+
+def _compare_and_set(
+    db: Session,
+    model: type[Stateful],
+    frm: StrEnum,
+    to: StrEnum,
+    where: Iterable[ColumnElement[bool]],
+    extra: Mapping[str, Any],
+    *,
+    actor: str,
+    action: str | None,
+    detail: str | None,
+) -> list[int]:
+    column = _COLUMN[model]
     table = model.__table__  # type: ignore[union-attr]
     named = _EVENT_NAMES[model]
+    changes = {column: to, **extra}
     statement = (
-        update(model)
+        update(table)
         .where(table.c[column] == frm, *where)
-        .values({column: to, **extra})
+        .values(changes)
         .returning(*(table.c[name] for name in named.values()))
     )
-    moved = [dict(zip(named, found, strict=True)) for found in db.exec(statement).all()]
+    # A table statement, not the ORM's bulk UPDATE (several times the CPU): so the session's own
+    # pending changes go first, and rows it holds are kept in step by hand below.
+    db.flush()
+    moved = [dict(zip(named, found, strict=True)) for found in db.connection().execute(statement).all()]
     for ids in moved:
-        db.add(
-            _event(
-                ids, str(frm), str(to), actor=actor, action=action or _DEFAULT_ACTION[model], detail=detail
-            )
+        held = db.identity_map.get(identity_key(model, ids[_ROW_ID[model]]))
+        if held is not None:
+            for name, value in changes.items():
+                set_committed_value(held, name, as_loaded(table.c[name].type, value))
+    if moved:
+        _record(
+            db, moved, str(frm), str(to), actor=actor, action=action or _DEFAULT_ACTION[model], detail=detail
         )
     return [ids[_ROW_ID[model]] for ids in moved]
 
@@ -354,15 +415,30 @@ def created(db: Session, row: Stateful, *, actor: str, action: str, detail: str 
     db.add(row)
     if row.id is None:
         db.flush()
-    db.add(_event(_ids_of(row), None, state, actor=actor, action=action, detail=detail))
+    _record(db, [_ids_of(row)], None, state, actor=actor, action=action, detail=detail)
 
 
 def _ids_of(row: Stateful) -> dict[str, Any]:
     return {event: getattr(row, column) for event, column in _EVENT_NAMES[type(row)].items()}
 
 
-def _event(
-    ids: Mapping[str, Any], frm: str | None, to: str, *, actor: str, action: str, detail: str | None
-) -> LedgerEvent:
-    """The one way a ledger event is written: it names the row and what the row belongs to."""
-    return LedgerEvent(**ids, actor=actor, action=action[:64], from_state=frm, to_state=to, detail=detail)
+#: Every event names these (None where it does not belong to one), so one statement takes many.
+_EVENT_IDS = ("intent_id", "attempt_id", "batch_id", "batch_row_id")
+
+
+def _record(
+    db: Session,
+    rows: Iterable[Mapping[str, Any]],
+    frm: str | None,
+    to: str,
+    *,
+    actor: str,
+    action: str,
+    detail: str | None,
+) -> None:
+    """The one way ledger events are written: one per row (its `_EVENT_NAMES` ids), inserted at
+    once in `db`'s transaction, as one statement however many rows moved."""
+    common = {"actor": actor, "action": action[:64], "from_state": frm, "to_state": to, "detail": detail}
+    now = utcnow()
+    events = [{**dict.fromkeys(_EVENT_IDS), **ids, **common, "at": now} for ids in rows]
+    db.connection().execute(insert(LedgerEvent.__table__), events)  # type: ignore[attr-defined]

@@ -4,6 +4,11 @@ to the intent it holds, each in one short transaction, each state change through
 
 Writes made after a send check that this worker still holds the attempt's lease (`expect_owner`),
 so a sender taken over while its call was out never finishes an attempt another worker settles.
+
+A write is one compare-and-set statement on the row as this worker last wrote it (its state, and
+its lease where given), with its event in the same transaction; the attempt returned is the one
+written, never read back. Only when the row is no longer as we left it (another worker moved it)
+is it read, locked, and judged on what it holds.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Engine, and_, case
+from sqlalchemy import update as sql_update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select
 
 from dollr_core.api.errors import DollrError
 from dollr_core.api.models import Execution
@@ -21,7 +28,7 @@ from dollr_core.basics.enums import ExecutionStatus, OperationType
 from dollr_core.basics.phone import mask_phone
 from dollr_core.errors import ChangedMeanwhile
 from dollr_core.ledger import audit, transitions
-from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.columns import as_loaded, as_stored, utcnow
 from dollr_core.ledger.leases import LEASE
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentState
 
@@ -113,36 +120,64 @@ def reopen_intent(engine: Engine, attempt: Attempt, actor: str) -> None:
             db.commit()
 
 
-def adopt(engine: Engine, attempt: Attempt, execution: Execution, actor: str) -> Attempt:
-    """Record what Dollr holds for the reference_id; finish the intent when it is final."""
+def adopt(
+    engine: Engine, attempt: Attempt, execution: Execution, actor: str, *, release_lease: bool = False
+) -> Attempt:
+    """Record what Dollr holds for the reference_id; finish the intent when it is final.
+
+    `release_lease`: this worker is done with the attempt, so the same write gives up its lease
+    (what `release` would do in a transaction of its own)."""
     status = _status_of(execution)
     new_state = {
         ExecutionStatus.COMPLETED: AttemptState.COMPLETED,
         ExecutionStatus.FAILED: AttemptState.FAILED,
     }.get(status, AttemptState.ACCEPTED)
-    with Session(engine) as db:
+    frm = AttemptState(attempt.local_state)
+    changes: dict[str, Any] = {
+        "remote_status": status.value if status else None,
+        "payer_amount": execution.payer_amount,
+        "payee_amount": execution.payee_amount,
+        "settled_payer_currency": execution.payer_currency,
+        "payee_currency": execution.payee_currency,
+        "provider_transaction_id": execution.provider_transaction_id,
+        "gateway_message": execution.gateway_message,
+        "wallet_message": execution.wallet_message,
+        "requires_action": bool(execution.requires_action),
+    }
+    if isinstance(execution.payment_intent_id, int):
+        changes["payment_intent_id"] = execution.payment_intent_id
+    values = {name: value for name, value in changes.items() if value is not None or name == "remote_status"}
+    now = utcnow()
+    if new_state is AttemptState.ACCEPTED:
+        values["next_poll_at"] = now + next_poll_delay(attempt.poll_count)
+        values["poll_count"] = attempt.poll_count + 1
+    else:
+        values["final_at"], values["next_poll_at"] = now, None
+    values["last_error"] = None if new_state is not AttemptState.FAILED else _failure_text(execution)
+    why = f"Dollr says {status.value if status else '?'}"
+    if release_lease:
+        values["lease_owner"] = values["lease_until"] = None
+    with _session(engine) as db:
+        if not frm.is_final and (frm is new_state or transitions.allowed(Attempt, frm, new_state)):
+            # As this worker left it (same state, same poll): one statement, no read.
+            where = [col(Attempt.poll_count) == attempt.poll_count]
+            if _write(db, attempt, frm, new_state, where, values, actor, why):
+                if new_state.is_final:
+                    _finish_intent(db, attempt, actor)
+                elif release_lease:
+                    _release_intent(db, attempt)
+                db.commit()
+                return attempt
+            db.rollback()
         row = db.get(Attempt, attempt.id, with_for_update=True)
         assert row is not None
         if AttemptState(row.local_state).is_final:
-            return row
-        changes: dict[str, Any] = {
-            "remote_status": status.value if status else None,
-            "payer_amount": execution.payer_amount,
-            "payee_amount": execution.payee_amount,
-            "settled_payer_currency": execution.payer_currency,
-            "payee_currency": execution.payee_currency,
-            "provider_transaction_id": execution.provider_transaction_id,
-            "gateway_message": execution.gateway_message,
-            "wallet_message": execution.wallet_message,
-            "requires_action": bool(execution.requires_action),
-        }
-        if isinstance(execution.payment_intent_id, int):
-            changes["payment_intent_id"] = execution.payment_intent_id
-        for name, value in changes.items():
-            if value is not None or name == "remote_status":
+            return release(engine, row) if release_lease else row
+        for name, value in values.items():
+            if name != "poll_count" and name != "next_poll_at":
                 setattr(row, name, value)
         if row.local_state != new_state:
-            _move(db, row, new_state, actor, f"Dollr says {status.value if status else '?'}")
+            _move(db, row, new_state, actor, why)
         if new_state is AttemptState.ACCEPTED:
             row.next_poll_at = utcnow() + next_poll_delay(row.poll_count)
             row.poll_count += 1
@@ -150,11 +185,11 @@ def adopt(engine: Engine, attempt: Attempt, execution: Execution, actor: str) ->
             row.final_at = utcnow()
             row.next_poll_at = None
             _finish_intent(db, row, actor)
-        row.last_error = None if new_state is not AttemptState.FAILED else _failure_text(execution)
+        if release_lease:
+            _release_intent(db, row)
         db.add(row)
         db.commit()
-        db.refresh(row)
-        return row
+        return as_stored(row)
 
 
 def _status_of(execution: Execution) -> ExecutionStatus:
@@ -174,12 +209,22 @@ def next_poll_delay(poll_count: int) -> timedelta:
 
 
 def _finish_intent(db: Session, attempt: Attempt, actor: str) -> None:
+    """The attempt ended: its intent ends with it (if it is still the intent's attempt)."""
+    final = IntentState.COMPLETED if attempt.local_state == AttemptState.COMPLETED else IntentState.FAILED
+    why = (attempt.last_error or attempt.local_state)[:500]
+    cleared = {"lease_owner": None, "lease_until": None, "last_error": attempt.last_error}
+    current = col(Intent.current_attempt_id) == attempt.id
+    where = [col(Intent.id) == attempt.intent_id, current]
+    if transitions.move_where(
+        db, Intent, IntentState.EXECUTING, final, where=where, values=cleared, actor=actor, detail=why
+    ):
+        return
+    # Not executing any more (finished by another worker, or never claimed): read it and see.
     intent = db.get(Intent, attempt.intent_id, with_for_update=True)
     if intent is None or intent.current_attempt_id != attempt.id:
         return
-    final = IntentState.COMPLETED if attempt.local_state == AttemptState.COMPLETED else IntentState.FAILED
     if intent.state != final:
-        _intent_to(db, intent, final, actor, attempt.last_error or attempt.local_state)
+        _intent_to(db, intent, final, actor, why)
     intent.lease_owner = intent.lease_until = None
     intent.last_error = attempt.last_error
     db.add(intent)
@@ -189,7 +234,7 @@ def finish_refused(
     engine: Engine, attempt: Attempt, exc: DollrError, actor: str, *, expect_owner: str | None = None
 ) -> Attempt:
     """Dollr refused the request on its content: nothing exists, the intent has failed."""
-    with Session(engine) as db:
+    with _session(engine) as db:
         row = db.get(Attempt, attempt.id, with_for_update=True)
         assert row is not None
         if expect_owner is not None and row.lease_owner != expect_owner:
@@ -199,8 +244,7 @@ def finish_refused(
         db.add(row)
         _finish_intent(db, row, actor)
         db.commit()
-        db.refresh(row)
-        return row
+        return as_stored(row)
 
 
 def record_error(engine: Engine, attempt: Attempt, exc: DollrError, actor: str) -> Attempt:
@@ -209,15 +253,18 @@ def record_error(engine: Engine, attempt: Attempt, exc: DollrError, actor: str) 
 
 def schedule(engine: Engine, attempt: Attempt, *, seconds: float, hold_sends: bool = False) -> Attempt:
     """When to look again; `hold_sends` also keeps every sender away until then (429)."""
-    with Session(engine) as db:
-        row = db.get(Attempt, attempt.id)
-        assert row is not None
-        row.next_poll_at = utcnow() + timedelta(seconds=seconds)
-        if hold_sends:
-            row.retry_not_before = row.next_poll_at
-        db.add(row)
+    values: dict[str, Any] = {"next_poll_at": utcnow() + timedelta(seconds=seconds)}
+    if hold_sends:
+        values["retry_not_before"] = values["next_poll_at"]
+    with _session(engine) as db:
+        row = db.scalars(
+            sql_update(Attempt)
+            .where(col(Attempt.id) == attempt.id)
+            .values(values)
+            .returning(Attempt)
+            .execution_options(synchronize_session=False)
+        ).one()
         db.commit()
-        db.refresh(row)
         return row
 
 
@@ -230,20 +277,36 @@ def release(engine: Engine, attempt: Attempt, *, retry_in: timedelta | None = No
     """Give up the lease; a worker that failed asks for the next look a little later."""
     if retry_in is not None:
         attempt = schedule(engine, attempt, seconds=retry_in.total_seconds())
-    with Session(engine) as db:
-        row = db.get(Attempt, attempt.id)
-        assert row is not None
-        row.lease_owner = row.lease_until = None
-        if row.local_state in (AttemptState.UNKNOWN, AttemptState.PREPARING) and row.next_poll_at is None:
-            row.next_poll_at = utcnow() + timedelta(seconds=3)
-        db.add(row)
-        intent = db.get(Intent, row.intent_id)
-        if intent is not None and intent.current_attempt_id == row.id:
-            intent.lease_owner = intent.lease_until = None
-            db.add(intent)
+    waiting = and_(
+        col(Attempt.local_state).in_([AttemptState.UNKNOWN, AttemptState.PREPARING]),
+        col(Attempt.next_poll_at).is_(None),
+    )
+    soon = utcnow() + timedelta(seconds=3)
+    with _session(engine) as db:
+        row = db.scalars(
+            sql_update(Attempt)
+            .where(col(Attempt.id) == attempt.id)
+            .values(
+                lease_owner=None,
+                lease_until=None,
+                next_poll_at=case((waiting, soon), else_=col(Attempt.next_poll_at)),
+            )
+            .returning(Attempt)
+            .execution_options(synchronize_session=False)
+        ).one()
+        _release_intent(db, row)
         db.commit()
-        db.refresh(row)
         return row
+
+
+def _release_intent(db: Session, attempt: Attempt) -> None:
+    """The intent's lease goes with its current attempt's."""
+    table = Intent.__table__  # type: ignore[attr-defined]
+    db.connection().execute(
+        sql_update(table)
+        .where(table.c.id == attempt.intent_id, table.c.current_attempt_id == attempt.id)
+        .values(lease_owner=None, lease_until=None)
+    )
 
 
 def update(
@@ -257,7 +320,17 @@ def update(
     **changes: Any,
 ) -> Attempt:
     """Write `changes` (and move to `state`, if given and new) in one transaction."""
-    with Session(engine) as db:
+    frm = AttemptState(attempt.local_state)
+    to = frm if state is None else state
+    values = {**changes, "updated_at": utcnow()}
+    with _session(engine) as db:
+        if to is frm or transitions.allowed(Attempt, frm, to):
+            where = [] if expect_owner is None else [col(Attempt.lease_owner) == expect_owner]
+            if _write(db, attempt, frm, to, where, values, actor, action):
+                db.commit()
+                return attempt
+            db.rollback()
+        # Not as this worker left it: read it, and go on only if the lease is still ours.
         row = db.get(Attempt, attempt.id, with_for_update=True)
         assert row is not None
         if expect_owner is not None and (
@@ -271,8 +344,40 @@ def update(
         row.updated_at = utcnow()
         db.add(row)
         db.commit()
-        db.refresh(row)
-        return row
+        return as_stored(row)
+
+
+def _session(engine: Engine) -> Session:
+    """A session whose rows keep what was written to them at commit: nothing is read back."""
+    return Session(engine, expire_on_commit=False)
+
+
+def _write(
+    db: Session,
+    attempt: Attempt,
+    frm: AttemptState,
+    to: AttemptState,
+    where: list[Any],
+    values: dict[str, Any],
+    actor: str,
+    why: str,
+) -> bool:
+    """Compare-and-set on the attempt as this worker left it (in `frm`, and `where`): the change,
+    with its event when the state moves, in the caller's transaction; `attempt` then holds what
+    was written. False: the ledger's row is no longer like that, and nothing was written."""
+    if to is not frm:
+        return transitions.move_unread(
+            db, attempt, to, where=where, values=values, actor=actor, detail=why[:500]
+        )
+    table = Attempt.__table__  # type: ignore[attr-defined]
+    result = db.connection().execute(
+        sql_update(table).where(table.c.id == attempt.id, table.c.local_state == frm, *where).values(values)
+    )
+    if result.rowcount != 1:
+        return False
+    for name, value in values.items():
+        set_committed_value(attempt, name, as_loaded(table.c[name].type, value))
+    return True
 
 
 def move_and_save(

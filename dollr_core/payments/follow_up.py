@@ -26,30 +26,32 @@ def follow_document(svc: Services, attempt: Attempt) -> None:
     """Keep the invoice/order mirror in step with its collection (Dollr's word, not a guess)."""
     if attempt.op is not OperationType.COLLECTION or attempt.source_id is None or not attempt.source_type:
         return
-    with Session(svc.engine) as db:
-        record = db.exec(
-            select(DocumentRecord).where(
-                DocumentRecord.source_type == attempt.source_type,
-                DocumentRecord.dollr_id == attempt.source_id,
-            )
-        ).first()
     state = AttemptState(attempt.local_state)
-    expected = {
-        AttemptState.COMPLETED: SourceStatus.PAID,
-        AttemptState.ACCEPTED: SourceStatus.PROCESSING,
-        AttemptState.FAILED: SourceStatus.ACTIVE,
-    }.get(state)
-    if expected is None or (record is not None and record.status == expected):
-        return
+    kind, dollr_id = attempt.source_type, attempt.source_id
     if state is AttemptState.COMPLETED:
         # Dollr's own status read just said the collection completed, which settles its document
         # PAID (contract §3.3): written from that answer, not read back with a second call.
-        mirror.set_status(
-            svc.engine, attempt.source_type, attempt.source_id, SourceStatus.PAID, attempt.final_at
-        )
+        mirror.move_status(svc.engine, kind, dollr_id, None, SourceStatus.PAID, paid_at=attempt.final_at)
         return
+    # Dollr accepted the collection, and a submitted collection makes its document PROCESSING
+    # (contract §3.3): written from that answer too, only over the ACTIVE it was before.
+    if state is AttemptState.ACCEPTED and mirror.move_status(
+        svc.engine, kind, dollr_id, SourceStatus.ACTIVE, SourceStatus.PROCESSING
+    ):
+        return
+    expected = {AttemptState.ACCEPTED: SourceStatus.PROCESSING, AttemptState.FAILED: SourceStatus.ACTIVE}
+    if state not in expected:
+        return
+    with Session(svc.engine) as db:
+        record = db.exec(
+            select(DocumentRecord).where(
+                DocumentRecord.source_type == kind, DocumentRecord.dollr_id == dollr_id
+            )
+        ).first()
+    if record is None or record.status == expected[state]:
+        return  # not mirrored here (nothing to keep in step), or already in step
     try:
-        status = svc.client.status.source(SourceType(attempt.source_type), attempt.source_id)
+        status = svc.client.status.source(SourceType(kind), dollr_id)
     except DollrError:
         return  # the next refresh tries again
-    mirror.set_status(svc.engine, attempt.source_type, attempt.source_id, str(status.status), status.paid_at)
+    mirror.set_status(svc.engine, kind, dollr_id, str(status.status), status.paid_at)

@@ -36,7 +36,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_
+from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
 from dollr_core.api.client import DollrClient
@@ -44,9 +45,9 @@ from dollr_core.api.errors import DollrError, NotFoundError, RateLimitError
 from dollr_core.api.models import CollectionExecute, Execution, RefundExecute, TransferExecute
 from dollr_core.basics.enums import OperationType
 from dollr_core.ledger import audit, transitions
-from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.columns import as_stored, utcnow
 from dollr_core.ledger.leases import LEASE, Heartbeat
-from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentState
+from dollr_core.ledger.tables import OPEN_ATTEMPT_STATES, Attempt, AttemptState, Intent, IntentState
 from dollr_core.payments.attempts import (
     IntentNotReady,
     LeaseLost,
@@ -167,7 +168,7 @@ def _claim(
 ) -> Attempt | None:
     """Atomically take the intent for this worker. None: someone else holds it, or it is final."""
     now = utcnow()
-    with Session(engine) as db:
+    with Session(engine, expire_on_commit=False) as db:  # the rows as written: nothing read back
         intent = db.exec(
             select(Intent).where(Intent.intent_key == intent_key).with_for_update()
         ).one_or_none()
@@ -191,8 +192,7 @@ def _claim(
                 return None
             attempt = new_attempt(db, intent, operation, actor=actor, owner=owner)
             db.commit()
-            db.refresh(attempt)
-            return attempt
+            return as_stored(attempt)
         if state is not IntentState.EXECUTING or intent.current_attempt_id is None:
             return None
         held = db.get(Attempt, intent.current_attempt_id)
@@ -205,8 +205,7 @@ def _claim(
             )
         db.add(held)
         db.commit()
-        db.refresh(held)
-        return held
+        return as_stored(held)
 
 
 def _takeover_allowed(attempt: Attempt, now: datetime) -> bool:
@@ -261,12 +260,19 @@ def _drive(
             or (after.is_final and after is not AttemptState.ABANDONED)
         ):
             break
+    if attempt.lease_owner is None and AttemptState(attempt.local_state) in _ADOPTED:
+        return attempt  # Dollr's answer was written with the lease given up (`adopt`)
     return release(engine, attempt)
+
+
+#: The states `adopt` leaves an attempt in: every adopt in `_drive` also gives up the lease.
+_ADOPTED = frozenset({AttemptState.ACCEPTED, AttemptState.COMPLETED, AttemptState.FAILED})
 
 
 def _open_session_and_send(
     engine: Engine, client: DollrClient, attempt: Attempt, plan: ExecutionPlan, *, actor: str, owner: str
 ) -> Attempt:
+    opened: OpenedSession | None = None
     if attempt.session_id is None:
         checkpoint("before_session")
         try:
@@ -276,25 +282,28 @@ def _open_session_and_send(
                 # An orphan session moves no money; the next try opens another.
                 return record_error(engine, attempt, exc, actor)
             return finish_refused(engine, attempt, exc, actor)
-        attempt = update(
-            engine,
-            attempt,
-            actor,
-            "session_opened",
-            expect_owner=owner,
-            session_id=opened.session_id,
-            session_expires_at=opened.expires_at,
-        )
-        checkpoint("after_session")
-    return _send(engine, client, attempt, plan, actor=actor, owner=owner)
+        checkpoint("after_session")  # a crash here leaves an orphan session: it moves no money
+    return _send(engine, client, attempt, plan, actor=actor, owner=owner, opened=opened)
 
 
 def _send(
-    engine: Engine, client: DollrClient, attempt: Attempt, plan: ExecutionPlan, *, actor: str, owner: str
+    engine: Engine,
+    client: DollrClient,
+    attempt: Attempt,
+    plan: ExecutionPlan,
+    *,
+    actor: str,
+    owner: str,
+    opened: OpenedSession | None = None,
 ) -> Attempt:
-    assert attempt.session_id is not None
-    body = plan.build(attempt.session_id, attempt.reference_id)
+    """Store the body (and the session just opened) as SENDING in one write, then send it."""
+    session = opened.session_id if opened is not None else attempt.session_id
+    assert session is not None
+    body = plan.build(session, attempt.reference_id)
     first_copy = attempt.sent_at is None
+    opened_now = (
+        {} if opened is None else {"session_id": opened.session_id, "session_expires_at": opened.expires_at}
+    )
     attempt = update(
         engine,
         attempt,
@@ -304,6 +313,7 @@ def _send(
         state=AttemptState.SENDING,
         request_json=_public_json(body),
         sent_at=attempt.sent_at or utcnow(),
+        **opened_now,
     )
     checkpoint("before_execute")
     try:
@@ -314,7 +324,7 @@ def _send(
         except LeaseLost:  # taken over while our call was out: the new holder settles it
             return reload(engine, attempt)
     checkpoint("after_execute")
-    return adopt(engine, attempt, execution, actor)
+    return adopt(engine, attempt, execution, actor, release_lease=True)
 
 
 def _after_send_error(
@@ -366,7 +376,7 @@ def _settle_unknown(
     except DollrError as exc:
         return schedule(engine, record_error(engine, attempt, exc, actor), seconds=5)
     if execution is not None:
-        return adopt(engine, attempt, execution, actor)
+        return adopt(engine, attempt, execution, actor, release_lease=True)
     # Dollr never saw it. Resending the same id is safe: Dollr answers a replay with the original.
     if attempt.session_id is None:  # no session was ever opened, so nothing was sent
         return update(engine, attempt, actor, "back_to_prepare", state=AttemptState.PREPARING)
@@ -395,7 +405,7 @@ def _settle_unknown(
         if isinstance(exc, RateLimitError) and exc.retry_after:
             wait = exc.retry_after
         return schedule(engine, attempt, seconds=wait_for_proof(client, attempt, wait), hold_sends=limited)
-    return adopt(engine, attempt, execution, actor)
+    return adopt(engine, attempt, execution, actor, release_lease=True)
 
 
 def _resend_body(attempt: Attempt, plan: ExecutionPlan | None) -> BaseModel | None:
@@ -422,14 +432,13 @@ def _renew(
     engine: Engine, abandoned: Attempt, operation: OperationType, *, actor: str, owner: str
 ) -> Attempt | None:
     """A new session and a new reference_id, now that the old one provably cannot land."""
-    with Session(engine) as db:
+    with Session(engine, expire_on_commit=False) as db:
         intent = db.get(Intent, abandoned.intent_id, with_for_update=True)
         if intent is None or intent.current_attempt_id != abandoned.id:
             return None
         attempt = new_attempt(db, intent, operation, actor=actor, owner=owner)
         db.commit()
-        db.refresh(attempt)
-        return attempt
+        return as_stored(attempt)
 
 
 # --------------------------------------------------------------------------- refresh
@@ -451,22 +460,29 @@ def refresh(
     """
     me = owner_id()
     now = utcnow()
-    with Session(engine) as db:
-        attempt = db.exec(
-            select(Attempt).where(Attempt.reference_id == reference_id).with_for_update()
+    claimable = [
+        col(Attempt.reference_id) == reference_id,
+        col(Attempt.local_state).in_(OPEN_ATTEMPT_STATES),
+        or_(col(Attempt.lease_until).is_(None), col(Attempt.lease_until) <= now),
+    ]
+    if not force:
+        claimable.append(or_(col(Attempt.next_poll_at).is_(None), col(Attempt.next_poll_at) <= now))
+    with Session(engine, expire_on_commit=False) as db:
+        # One compare-and-set takes the lease on an open, due attempt nobody holds.
+        claimed = db.scalars(
+            sql_update(Attempt)
+            .where(*claimable)
+            .values(lease_owner=me, lease_until=now + LEASE)
+            .returning(Attempt)
+            .execution_options(synchronize_session=False)
         ).one_or_none()
-        if attempt is None:
-            raise LookupError(f"No payment with reference {reference_id} in the ledger.")
-        if AttemptState(attempt.local_state).is_final:
-            return attempt
-        held = attempt.lease_until is not None and attempt.lease_until > now
-        due = force or attempt.next_poll_at is None or attempt.next_poll_at <= now
-        if held or not due:
-            return attempt
-        attempt.lease_owner, attempt.lease_until = me, now + LEASE
-        db.add(attempt)
         db.commit()
-        db.refresh(attempt)
+        if claimed is None:  # final, held by another worker, not due yet, or not ours at all
+            seen = db.exec(select(Attempt).where(Attempt.reference_id == reference_id)).one_or_none()
+            if seen is None:
+                raise LookupError(f"No payment with reference {reference_id} in the ledger.")
+            return seen
+        attempt = claimed
     with Heartbeat(engine, me, [attempt.intent_id]):
         if attempt.local_state in (AttemptState.SENDING, AttemptState.PREPARING) and attempt.sent_at:
             attempt = mark_unknown(engine, attempt, actor)
@@ -489,7 +505,7 @@ def poll_held(
             execution = client.status.execution(attempt.op, attempt.reference_id)
         except DollrError as exc:
             return release(engine, schedule(engine, record_error(engine, attempt, exc, actor), seconds=5))
-        return release(engine, adopt(engine, attempt, execution, actor))
+        return adopt(engine, attempt, execution, actor, release_lease=True)
     return _drive(engine, client, attempt, plan, actor=actor, owner=owner)
 
 

@@ -7,12 +7,15 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 
+from sqlmodel import Session, select
+
 from dollr_core.basics.access import Actor
-from dollr_core.basics.enums import SourceType
+from dollr_core.basics.enums import SourceStatus, SourceType
 from dollr_core.flows.collect import (
     NewCollection,
     collect_new_document,
     confirm_collection,
+    create_checkout,
     prepare_collection,
     publish_new_document,
 )
@@ -20,7 +23,7 @@ from dollr_core.flows.directory import Person
 from dollr_core.flows.documents import LineItem
 from dollr_core.flows.payouts import confirm_payout, prepare_payout
 from dollr_core.ledger.intents import new_intent_key
-from dollr_core.ledger.tables import Attempt, AttemptState
+from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
 from dollr_core.payments.follow_up import refresh_payment
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
@@ -80,6 +83,74 @@ def test_a_new_sale_uses_the_checkout_shortcut_and_reads_nothing_back(
         }
     ), returning
     assert sum(first.values()) == 7 and sum(returning.values()) == 5
+
+
+def test_a_sale_with_a_line_of_several_is_billed_item_by_item_and_read_back_never(
+    services: Services, fresh_sandbox: Sandbox, finance: Actor
+) -> None:
+    """Checkout items have no quantity, so draft → items → publish; the answers to those calls say
+    the draft is IDLE with items, then ACTIVE for their total: no invoices/retrieve before the
+    publish or the quote, and no status/source after the execution."""
+    _calls(fresh_sandbox, services, finance, _sale(services, finance))  # the customer and wallet are known
+    items = (ITEMS[0], LineItem("Report", 2, Decimal("12.50")))
+    order = NewCollection(customer=CUSTOMER, currency="USD", items=items, wallet_phone=WALLET)
+    seen = _calls(
+        fresh_sandbox,
+        services,
+        finance,
+        lambda: collect_new_document(services, finance, new_intent_key(), order),
+    )
+    assert seen == Counter(
+        {
+            "invoices/create": 1,
+            "invoices/items/add": 2,
+            "invoices/publish": 1,
+            "predictions/payment-source/amount-and-fees": 1,
+            "sessions/checkout": 1,
+            "executions/collection": 1,
+            "status/collection": 1,
+        }
+    ), seen
+
+
+def test_an_accepted_collection_marks_its_document_processing_from_dollrs_answer(
+    services: Services, fresh_sandbox: Sandbox, finance: Actor
+) -> None:
+    """Dollr said it holds the collection, and a submitted collection makes its document
+    PROCESSING (contract §3.3): the mirror follows that answer, with no status/source read."""
+    attempt = _sale(services, finance)()
+    before = Counter(fresh_sandbox.state.stats.by_path())
+    attempt = refresh_payment(services, attempt.reference_id, actor=finance.email, force=True)
+    seen = Counter(fresh_sandbox.state.stats.by_path()) - before
+    assert attempt.local_state == AttemptState.ACCEPTED, attempt.last_error
+    assert {_short(path) for path in seen} == {"status/collection"}, seen
+    assert attempt.source_id is not None
+    with Session(services.engine) as db:
+        record = db.exec(select(DocumentRecord).where(DocumentRecord.dollr_id == attempt.source_id)).one()
+    assert record.status == SourceStatus.PROCESSING
+
+
+def test_a_payment_link_is_one_call_and_its_document_is_not_read_back(
+    services: Services, fresh_sandbox: Sandbox, finance: Actor
+) -> None:
+    before = Counter(fresh_sandbox.state.stats.by_path())
+    made = create_checkout(
+        services,
+        finance,
+        new_intent_key(),
+        source_type=SourceType.INVOICE,
+        customer=CUSTOMER,
+        currency="USD",
+        items=[("Strategy session", Decimal("250.00"))],
+    )
+    seen = Counter(fresh_sandbox.state.stats.by_path()) - before
+    del seen[TOKEN]
+    calls = Counter({_short(path): n for path, n in seen.items()})
+    # K1's answer is mirrored as it is: no invoices/retrieve (the invoices/list before it is
+    # the look-up for a document an interrupted earlier click may have made)
+    assert calls == Counter({"invoices/list": 1, "checkouts/create": 1}), calls
+    assert made.url and made.record.status == SourceStatus.ACTIVE
+    assert made.record.customer_name == CUSTOMER.fullname and made.record.total_amount == Decimal("250.00")
 
 
 def test_collecting_a_published_document_reads_its_state_from_dollr_once(
