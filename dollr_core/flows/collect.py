@@ -116,7 +116,7 @@ def prepare_collection(
     if currency not in currencies:
         raise CollectionRefused(f"{info.carrier} wallets pay in {', '.join(currencies)}, not {currency}.")
     if info.payment_method is None:
-        raise CollectionRefused("Dollr could not tell which operator serves this number.")
+        raise CollectionRefused("Dollr could not tell which mobile network serves this number.")
     method = PaymentMethod(info.payment_method)
     provider = Provider(info.gateway_provider or method.provider)
     account = ensure_account(
