@@ -52,7 +52,7 @@ def test_each_row_is_checked_and_problems_are_reported_per_row(
     problems = {n: r.problems for n, r in rows.items()}
     assert "name" in problems[4]
     assert "8 to 15 digits" in problems[5]
-    assert "No mobile-money operator" in problems[6]
+    assert "No mobile network serves" in problems[6]
     assert "receive RWF, not USD" in problems[7]
     assert "whole numbers" in problems[8]
     assert "greater than zero" in problems[9]
