@@ -38,7 +38,7 @@ from dollr_core.basics.enums import (
 from dollr_core.basics.phone import normalize_phone
 from dollr_core.basics.validation import NOTE_LENGTH, check_text
 from dollr_core.errors import InputRefused
-from dollr_core.flows import documents
+from dollr_core.flows import directory, documents
 from dollr_core.flows.directory import (
     Person,
     customer_for_counterparty,
@@ -542,9 +542,36 @@ def create_checkout(
     check_text(note, "note", max_length=NOTE_LENGTH, multiline=True)
     for name, _amount in items:
         check_text(name, "item name", max_length=200)
-    found = documents.find_by_reference(svc, source_type, draft_key)
+    found = documents.find_by_reference(svc, source_type, draft_key, ask_dollr=False)
     if found is not None:
         return CheckoutLink(found, _pay_url(svc, found))
+    # K1 has no idempotency key: Dollr is searched only when an earlier click's create may have
+    # landed unstored (its marker is still in the ledger). K1 makes the document payable at once.
+    marker = directory.creating_marker("checkout", source_type, draft_key)
+    if directory.is_marked(svc.engine, marker):
+        found = documents.find_by_reference(
+            svc, source_type, draft_key, statuses=(SourceStatus.ACTIVE, SourceStatus.IDLE)
+        )
+        if found is not None:
+            directory.unmark(svc.engine, marker)
+            return CheckoutLink(found, _pay_url(svc, found))
+    else:
+        directory.mark(svc.engine, marker)
+    link = _create_checkout(svc, actor, draft_key, source_type, customer, currency, items, note)
+    directory.unmark(svc.engine, marker)
+    return link
+
+
+def _create_checkout(
+    svc: Services,
+    actor: Actor,
+    draft_key: str,
+    source_type: SourceType,
+    customer: Person,
+    currency: str,
+    items: Sequence[tuple[str, Decimal]],
+    note: str,
+) -> CheckoutLink:
     created = svc.client.checkouts.create(
         CheckoutCreate(
             source_kind=source_type,

@@ -92,14 +92,14 @@ def ensure_party(engine: Engine, client: DollrClient, person: Person) -> Custome
 def _create_party(engine: Engine, bind: _Bind, client: DollrClient, person: Person) -> Customer:
     # Dollr's create has no idempotency key: look there only if an earlier create may have landed
     # without being stored (its marker is still in the ledger), never before a first create.
-    marker = _creating_marker("party", person.phone, person.fullname)
+    marker = creating_marker("party", person.phone, person.fullname)
     existing = None
-    if _marked(engine, marker):
+    if is_marked(engine, marker):
         existing = next(
             (p for p in client.parties.list(fullname=person.fullname) if p.phone == person.phone), None
         )
     else:
-        _mark(engine, marker)
+        mark(engine, marker)
     party = existing or client.parties.create(
         PartyCreate(
             fullname=person.fullname,
@@ -119,28 +119,28 @@ def _create_party(engine: Engine, bind: _Bind, client: DollrClient, person: Pers
         ),
         lookup=select(Customer).where(Customer.dollr_party_id == party.id),
     )
-    _unmark(bind, marker)
+    unmark(bind, marker)
     return stored
 
 
-def _creating_marker(*what: str) -> str:
+def creating_marker(*what: str) -> str:
     """The ledger key saying "a create of this record was sent and may not be stored yet"."""
     return "creating:" + hashlib.sha256("\x1f".join(what).encode()).hexdigest()[:48]
 
 
-def _marked(engine: Engine, marker: str) -> bool:
+def is_marked(engine: Engine, marker: str) -> bool:
     with Session(engine) as db:
         return db.get(ConsoleSetting, marker) is not None
 
 
-def _mark(engine: Engine, marker: str) -> None:
+def mark(engine: Engine, marker: str) -> None:
     """Committed on its own before the create goes out, so a crash after it still leaves the mark."""
     with Session(engine) as db:
         db.merge(ConsoleSetting(key=marker, value="{}", updated_by="directory"))
         db.commit()
 
 
-def _unmark(bind: _Bind, marker: str) -> None:
+def unmark(bind: _Bind, marker: str) -> None:
     """Removed with the stored record (on PostgreSQL in the creator's transaction)."""
     with Session(bind) as db:
         row = db.get(ConsoleSetting, marker)

@@ -15,11 +15,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from dollr_core.api.errors import NetworkError
 from dollr_core.api.models import RefundExecute, RefundSessionCreate, TransferExecute, TransferSessionCreate
 from dollr_core.basics.access import Actor
-from dollr_core.basics.enums import OperationType
+from dollr_core.basics.enums import OperationType, SourceType
 from dollr_core.bulk import drafts, running, states
 from dollr_core.explain import attempt_outcome
+from dollr_core.flows.collect import create_checkout
+from dollr_core.flows.directory import Person
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.intents import get_intent, open_intent
 from dollr_core.ledger.tables import Attempt, AttemptState, BatchRowState, IntentKind, IntentState
@@ -120,6 +123,27 @@ def test_cut_and_dropped_answers_settle_on_one_payment(
     remote = executions_by_reference(fresh_sandbox)
     assert set(remote) == {first.reference_id, second.reference_id, third.reference_id}
     assert all(a.local_state == AttemptState.COMPLETED for a in all_attempts(late))
+
+
+def test_a_payment_link_whose_answer_was_lost_is_made_once(
+    late: Services, fresh_relay: RelayControl, fresh_sandbox: Sandbox, finance: Actor
+) -> None:
+    """K1 has no idempotency key: when its answer is lost, the second click finds the document the
+    first one made (by its reference, through the marker left in the ledger) instead of a second."""
+    fresh_relay.add("drop_answer", "^/v1/checkouts/create$")
+    key = uuid.uuid4().hex
+    link = {
+        "source_type": SourceType.INVOICE,
+        "customer": Person.checked(fullname="Amara Kamara", phone="231771234567", country_code="LR"),
+        "currency": "USD",
+        "items": [("Strategy session", Decimal("250.00"))],
+    }
+    with pytest.raises(NetworkError):
+        create_checkout(late, finance, key, **link)
+    again = create_checkout(late, finance, key, **link)
+    made = [s for s in fresh_sandbox.state.sources.rows.values() if s.reference_id == key]
+    assert len(made) == 1 and again.record.dollr_id == made[0].id
+    assert again.url and create_checkout(late, finance, key, **link).record.id == again.record.id
 
 
 @dataclass
