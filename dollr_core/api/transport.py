@@ -14,6 +14,11 @@ NEVER (E1–E4,R1)  raise            raise         raise  raise  refresh+replay 
 A 401 means Dollr refused the request before acting on it, so the single replay with a fresh
 token is safe for every call. Backoff: `min(1 s · 2^(n-1), 8 s) × U[0.5, 1]`; a `Retry-After`
 (seconds or HTTP date) up to 60 s is waited exactly, a longer one is not waited at all.
+
+A 429 quiets the whole client, not just the call that got it: every sender of this client waits
+until Dollr's `Retry-After` (or the backoff) has passed before its next request, so one answer
+slows the many threads a bulk batch or a team of operators share (`Sender.hold_all`; waits of
+up to `HOLD_ALL_AT_MOST`, longer ones are raised to the caller as before).
 """
 
 from __future__ import annotations
@@ -67,6 +72,10 @@ for _name in ("dollr_core.api.client", "httpx", "httpcore"):
 
 INITIAL_DELAY = 1.0
 MAX_DELAY = 8.0
+#: The longest 429 wait that quiets every sender of the client (`Sender.hold_all`). A longer one
+#: is the caller's to keep (the protocol's `retry_not_before`): a page must not hang for it.
+HOLD_ALL_AT_MOST = 5.0
+
 #: The longest `Retry-After` the client waits; beyond it the error is raised at once.
 MAX_RETRY_AFTER = 60.0
 
@@ -253,6 +262,8 @@ class Sender:
             _log_filter.add_secret(secret)
         self.tokens: TokenCache | None = None
         self.server_clock = ServerClock()
+        self._quiet_lock = threading.Lock()
+        self._quiet_until = 0.0  # on `clock`: no request of this client leaves before then
 
     def __repr__(self) -> str:
         return f"Sender(max_retries={self._max_retries})"
@@ -266,6 +277,17 @@ class Sender:
         if old:
             _log_filter.discard_secret(old)
         _log_filter.add_secret(new)
+
+    def hold_all(self, seconds: float) -> None:
+        """Dollr said 429: no sender of this client sends anything for `seconds`."""
+        with self._quiet_lock:
+            self._quiet_until = max(self._quiet_until, self._clock() + seconds)
+
+    def _wait_while_quiet(self) -> None:
+        with self._quiet_lock:
+            wait = self._quiet_until - self._clock()
+        if wait > 0:
+            self._sleep(wait)
 
     def _known_secrets(self) -> set[str]:
         with self._secrets_lock:
@@ -306,6 +328,7 @@ class Sender:
                 secrets.add(token)
                 headers["Authorization"] = f"Bearer {token}"
             request = self._http.build_request(method, path, params=params, content=content, headers=headers)
+            self._wait_while_quiet()
             self._stats.record_request(token=token_request, retry=is_retry)
             is_retry = False
             started = self._clock()
@@ -336,6 +359,12 @@ class Sender:
             failure_kind = (
                 Failure.RATE_LIMITED if status == 429 else Failure.SERVER if status >= 500 else None
             )
+            held = False  # a short 429 wait is the whole client's, waited before its next send
+            if status == 429:
+                waited = retry_after if retry_after is not None else backoff_delay(retries + 1, self._rng)
+                held = waited <= HOLD_ALL_AT_MOST
+                if held:
+                    self.hold_all(waited)
             if (
                 failure_kind is not None
                 and retries < self._max_retries
@@ -344,7 +373,8 @@ class Sender:
             ):
                 retries += 1
                 is_retry = True
-                self._sleep(retry_after if retry_after is not None else backoff_delay(retries, self._rng))
+                if not held:
+                    self._sleep(retry_after if retry_after is not None else backoff_delay(retries, self._rng))
                 continue
             raise error_from_response(
                 status,

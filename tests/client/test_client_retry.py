@@ -135,7 +135,36 @@ def test_retry_after_in_the_past_means_no_wait(
     when = email.utils.formatdate(time.time() - 300, usegmt=True)
     fake.on("GET", "/v1/fees/tiers", respond(429, headers={"Retry-After": when}), respond(200, []))
     client.fees.tiers()
-    assert sleeps == [0.0]
+    assert sleeps == []  # nothing to wait for
+
+
+def test_a_429_quiets_every_sender_of_the_client(
+    client: DollrClient, fake: FakeDollr, sleeps: list[float]
+) -> None:
+    """A payout refused with 429 is never resent by the client, yet the next request of any other
+    thread waits Dollr's Retry-After before it leaves."""
+    fake.on(
+        "POST", "/v1/executions/payout", respond(429, {"detail": "slow down"}, headers={"Retry-After": "3"})
+    )
+    fake.on("GET", "/v1/fees/tiers", respond(200, []))
+    with pytest.raises(RateLimitError):
+        EXECUTIONS[1][2](client)
+    assert sleeps == []
+    client.fees.tiers()
+    assert sleeps == [3.0]
+
+
+def test_a_long_retry_after_is_left_to_the_caller(
+    client: DollrClient, fake: FakeDollr, sleeps: list[float]
+) -> None:
+    fake.on(
+        "POST", "/v1/executions/payout", respond(429, {"detail": "slow down"}, headers={"Retry-After": "30"})
+    )
+    fake.on("GET", "/v1/fees/tiers", respond(200, []))
+    with pytest.raises(RateLimitError):
+        EXECUTIONS[1][2](client)
+    client.fees.tiers()  # a page's look-up is not held for half a minute
+    assert sleeps == []
 
 
 def test_too_long_retry_after_is_not_waited(
