@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -20,7 +21,7 @@ from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType, PaymentMethod
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.basics.phone import mask_phone
-from dollr_core.reports import history, history_cache, history_export, history_totals
+from dollr_core.reports import figures_cache, history, history_export, history_totals
 from dollr_core.reports.history import HistoryFilter, HistoryRow, Outcome, operation_name
 from dollr_core.reports.predictor import method_name
 
@@ -42,10 +43,64 @@ OUTCOME_COLOURS = {
     Outcome.SENDING: "#90a4ae",
     Outcome.NOT_SENT: "#cfd8dc",
 }
-OUTCOME_COLOUR = alt.Color(
-    "Outcome:N",
-    scale=alt.Scale(domain=[o.value for o in OUTCOME_COLOURS], range=list(OUTCOME_COLOURS.values())),
-)
+
+
+# The charts' Vega-Lite specs hold no data, so each is built once per process: building and
+# validating an Altair chart costs 15-25 ms, and this page draws four on every rerun.
+def _outcome_colour() -> alt.Color:
+    domain, colours = [o.value for o in OUTCOME_COLOURS], list(OUTCOME_COLOURS.values())
+    return alt.Color("Outcome:N", scale=alt.Scale(domain=domain, range=colours))
+
+
+@st.cache_data(show_spinner=False)
+def per_day_spec() -> dict[str, Any]:
+    spec: dict[str, Any] = (
+        alt.Chart(title="Payments per day")
+        .mark_bar()
+        .encode(
+            x=alt.X("Day:O", title=None),
+            y=alt.Y("sum(Payments):Q", title="Payments", axis=alt.Axis(format="d", tickMinStep=1)),
+            color=_outcome_colour(),
+            tooltip=["Day:O", "Outcome:N", "sum(Payments):Q"],
+        )
+        .to_dict()
+    )
+    return spec
+
+
+@st.cache_data(show_spinner=False)
+def volume_spec() -> dict[str, Any]:
+    spec: dict[str, Any] = (
+        alt.Chart(title="Completed amount per day, per currency")
+        .mark_bar()
+        .encode(
+            x=alt.X("Day:O", title=None),
+            y=alt.Y("sum(Amount):Q", title="Amount"),
+            color=alt.Color("Currency:N"),
+            row=alt.Row("Currency:N", title=None),
+            tooltip=["Day:O", "Currency:N", "sum(Amount):Q"],
+        )
+        .resolve_scale(y="independent")
+        .properties(height=120)
+        .to_dict()
+    )
+    return spec
+
+
+@st.cache_data(show_spinner=False)
+def split_spec(title: str) -> dict[str, Any]:
+    spec: dict[str, Any] = (
+        alt.Chart()
+        .mark_bar()
+        .encode(
+            x=alt.X("Payments:Q"),
+            y=alt.Y(f"{title}:N", title=None, sort="-x"),
+            color=_outcome_colour(),
+            tooltip=[f"{title}:N", "Outcome:N", "Payments:Q"],
+        )
+        .to_dict()
+    )
+    return spec
 
 
 def date_range(today: date) -> tuple[date | None, date | None]:
@@ -85,7 +140,7 @@ def filters() -> HistoryFilter:
         currencies = fifth.multiselect("Currency", SUPPORTED_CURRENCIES, key="history_currencies")
         people = sixth.multiselect(
             "Started by",
-            history_cache.remembered(svc.engine, "operators", None, lambda: history.operators(svc, who)),
+            figures_cache.remembered(svc.engine, "operators", None, lambda: history.operators(svc, who)),
             key="history_operators",
         )
         text = st.text_input(
@@ -146,7 +201,7 @@ def show_totals(totals: Sequence[history_totals.CurrencyTotal]) -> None:
 def show_charts(flt: HistoryFilter) -> None:
     # Floats only inside the charts' data; every figure shown as text is the exact Decimal.
     per_day, per_method, per_outcome = st.tabs(["Per day", "By method", "By outcome"])
-    days = history_cache.remembered(svc.engine, "daily", flt, lambda: history_totals.daily(svc, who, flt))
+    days = figures_cache.remembered(svc.engine, "daily", flt, lambda: history_totals.daily(svc, who, flt))
     with per_day:
         if not days:
             st.caption("Nothing to chart.")
@@ -154,17 +209,7 @@ def show_charts(flt: HistoryFilter) -> None:
             frame = pd.DataFrame(
                 [{"Day": d.day.isoformat(), "Outcome": d.outcome.value, "Payments": d.count} for d in days]
             )
-            st.altair_chart(
-                alt.Chart(frame, title="Payments per day")
-                .mark_bar()
-                .encode(
-                    x=alt.X("Day:O", title=None),
-                    y=alt.Y("sum(Payments):Q", title="Payments", axis=alt.Axis(format="d", tickMinStep=1)),
-                    color=OUTCOME_COLOUR,
-                    tooltip=["Day:O", "Outcome", "sum(Payments):Q"],
-                ),
-                width="stretch",
-            )
+            st.vega_lite_chart(frame, per_day_spec(), width="stretch")
             volume = pd.DataFrame(
                 [
                     {"Day": d.day.isoformat(), "Currency": d.currency, "Amount": float(d.amount)}
@@ -173,20 +218,7 @@ def show_charts(flt: HistoryFilter) -> None:
                 ]
             )
             if not volume.empty:
-                st.altair_chart(
-                    alt.Chart(volume, title="Completed amount per day, per currency")
-                    .mark_bar()
-                    .encode(
-                        x=alt.X("Day:O", title=None),
-                        y=alt.Y("sum(Amount):Q", title="Amount"),
-                        color=alt.Color("Currency:N"),
-                        row=alt.Row("Currency:N", title=None),
-                        tooltip=["Day:O", "Currency", "sum(Amount):Q"],
-                    )
-                    .resolve_scale(y="independent")
-                    .properties(height=120),
-                    width="stretch",
-                )
+                st.vega_lite_chart(volume, volume_spec(), width="stretch")
     with per_method:
         split(_breakdown(flt, "method"), "Method", method_name)
     with per_outcome:
@@ -194,7 +226,7 @@ def show_charts(flt: HistoryFilter) -> None:
 
 
 def _breakdown(flt: HistoryFilter, by: history_totals.BreakdownKey) -> list[history_totals.BreakdownRow]:
-    return history_cache.remembered(svc.engine, by, flt, lambda: history_totals.breakdown(svc, who, flt, by))
+    return figures_cache.remembered(svc.engine, by, flt, lambda: history_totals.breakdown(svc, who, flt, by))
 
 
 def split(rows: Sequence[history_totals.BreakdownRow], title: str, name: Callable[[str], str]) -> None:
@@ -208,17 +240,7 @@ def split(rows: Sequence[history_totals.BreakdownRow], title: str, name: Callabl
             for outcome, n in r.per_outcome.items()
         ]
     )
-    st.altair_chart(
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("Payments:Q"),
-            y=alt.Y(f"{title}:N", title=None, sort="-x"),
-            color=OUTCOME_COLOUR,
-            tooltip=[title, "Outcome", "Payments"],
-        ),
-        width="stretch",
-    )
+    st.vega_lite_chart(frame, split_spec(title), width="stretch")
     st.dataframe(
         [
             {
@@ -323,7 +345,7 @@ st.caption(
 
 flt = filters()
 # Not recomputed on a rerun that changed no filter while the ledger stood still.
-totals = history_cache.remembered(svc.engine, "totals", flt, lambda: history_totals.totals(svc, who, flt))
+totals = figures_cache.remembered(svc.engine, "totals", flt, lambda: history_totals.totals(svc, who, flt))
 if not any(t.count for t in totals):
     st.info("No payment matches these filters.")
     st.stop()
