@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from console.context import require_page, services
-from console.widgets import money, page_link
+from console.widgets import page_link
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType, PaymentMethod
@@ -33,6 +33,24 @@ FILTER_SEEN = "history:filter"  # the filter the page number belongs to
 TABLE = "history_table"  # the table of payments (its selected row)
 TABLE_PAGE = "history:table_page"  # the page the selected row was picked on
 SIZES = (25, 50, 100, 200)
+#: The filters' values (and the rows per page and page), kept under a key no widget owns: Streamlit
+#: forgets a widget's state once a run leaves its page, so opening a payment's status and coming
+#: back reset every filter. Each widget's state starts from here when Streamlit has dropped it.
+KEPT = "history:kept"
+KEPT_WIDGETS = (
+    "history_dates",
+    "history_ops",
+    "history_outcomes",
+    "history_methods",
+    "history_currencies",
+    "history_operators",
+    "history_text",
+    "history_size",
+    PAGE,
+)
+#: Exact amounts as numbers (sorted by value, not as text), the currency in a column beside them.
+AMOUNT = st.column_config.NumberColumn(format="accounting")
+TOTAL_AMOUNTS = ("Amount (all)", "Amount completed", "Payers paid (completed)", "Payees received (completed)")
 #: Outcomes keep the same colour in every chart: green went through, red did not, amber is open.
 OUTCOME_COLOURS = {
     Outcome.COMPLETED: "#2e7d32",
@@ -103,10 +121,23 @@ def split_spec(title: str) -> dict[str, Any]:
     return spec
 
 
+def restore_filters(today: date) -> None:
+    """Give each filter widget its kept value (or its first value), before it is drawn: through
+    the session state only, as a widget given both a value and a state warns."""
+    kept = st.session_state.get(KEPT, {})
+    first = {"history_dates": (today - timedelta(days=6), today), "history_size": 50}
+    for key in KEPT_WIDGETS:
+        if key not in st.session_state and (key in kept or key in first):
+            st.session_state[key] = kept.get(key, first.get(key))
+
+
+def keep_filters() -> None:
+    st.session_state[KEPT] = {key: st.session_state[key] for key in KEPT_WIDGETS if key in st.session_state}
+
+
 def date_range(today: date) -> tuple[date | None, date | None]:
     picked = st.date_input(
         "Started between (UTC)",
-        value=(today - timedelta(days=6), today),
         max_value=today,
         key="history_dates",
         help="Pick the first and the last day. Clear it to see every day.",
@@ -123,6 +154,7 @@ def date_range(today: date) -> tuple[date | None, date | None]:
 
 def filters() -> HistoryFilter:
     today = datetime.now(UTC).date()
+    restore_filters(today)
     with st.container(border=True):
         first, second, third = st.columns(3)
         with first:
@@ -148,6 +180,7 @@ def filters() -> HistoryFilter:
             key="history_text",
             placeholder="Name, phone number, payment reference or invoice/order number",
         )
+    keep_filters()
     return HistoryFilter(
         since=since,
         until=until,
@@ -182,15 +215,16 @@ def show_totals(totals: Sequence[history_totals.CurrencyTotal]) -> None:
                 "Completed": t.completed,
                 "Failed": t.failed,
                 "Still open": t.open,
-                "Amount (all)": money(t.amount, t.currency) if t.count else "",
-                "Amount completed": money(t.completed_amount, t.currency) if t.count else "",
-                "Payers paid (completed)": money(t.payer_amount, t.currency) if t.payer_amount else "",
-                "Payees received (completed)": money(t.payee_amount, t.currency) if t.payee_amount else "",
+                "Amount (all)": t.amount if t.count else None,
+                "Amount completed": t.completed_amount if t.count else None,
+                "Payers paid (completed)": t.payer_amount or None,
+                "Payees received (completed)": t.payee_amount or None,
             }
             for t in totals
         ],
         hide_index=True,
         width="stretch",
+        column_config=dict.fromkeys(TOTAL_AMOUNTS, AMOUNT),
     )
     st.caption(
         "Payers paid and payees received are counted in the currency the money moved in: a USD invoice"
@@ -266,9 +300,12 @@ def table_row(row: HistoryRow) -> dict[str, object]:
         "Name": row.party_name,
         "Phone": mask_phone(row.phone) if row.phone else "",
         "Method": method_name(row.method),
-        "Amount": money(row.amount, row.currency),
-        "Payer paid": money(row.payer_amount, row.payer_currency) if row.payer_amount is not None else "",
-        "Payee received": money(row.payee_amount, row.payee_currency) if row.payee_amount is not None else "",
+        "Amount": row.amount,
+        "Currency": row.currency,
+        "Payer paid": row.payer_amount,
+        "Paid in": row.payer_currency or "",
+        "Payee received": row.payee_amount,
+        "Received in": row.payee_currency or "",
         "Document": row.document_number or "",
         "Started by": row.operator,
         "Why it failed": row.reason,
@@ -305,7 +342,7 @@ def open_links(rows: Sequence[HistoryRow], picked: Sequence[int]) -> None:
 
 def show_rows(flt: HistoryFilter, total: int) -> None:
     left, right = st.columns([1, 3], vertical_alignment="bottom")
-    size = left.selectbox("Rows per page", SIZES, index=1, key="history_size")
+    size = left.selectbox("Rows per page", SIZES, key="history_size")
     if st.session_state.get(FILTER_SEEN) != (flt, size):  # a new question starts on its first page
         st.session_state[FILTER_SEEN] = (flt, size)
         st.session_state[PAGE] = 1
@@ -313,6 +350,7 @@ def show_rows(flt: HistoryFilter, total: int) -> None:
     pages = max(1, -(-total // size))
     st.session_state[PAGE] = min(int(st.session_state.get(PAGE, 1)), pages)
     number = right.number_input("Page", min_value=1, max_value=pages, step=1, key=PAGE)
+    keep_filters()
     shown = history.page(svc, who, flt, int(number), size, total=total)
     if not shown.rows:
         st.info("No payment matches these filters.")
@@ -328,7 +366,10 @@ def show_rows(flt: HistoryFilter, total: int) -> None:
         # Who and how much stay in view when the table scrolls sideways (on a phone it must).
         column_config={
             "Name": st.column_config.TextColumn(pinned=True),
-            "Amount": st.column_config.TextColumn(pinned=True),
+            "Amount": st.column_config.NumberColumn(format="accounting", pinned=True),
+            "Currency": st.column_config.TextColumn(pinned=True),
+            "Payer paid": AMOUNT,
+            "Payee received": AMOUNT,
         },
         on_select="rerun",
         selection_mode="single-row",
