@@ -133,31 +133,41 @@ def home_figures(
 ) -> HomeFigures:
     """What moved today and this week, what is open, what failed: every role sees the home page.
 
-    Remembered until the ledger changes (`figures_cache`): an idle rerun asks only for the marker."""
+    The counts and sums are remembered until the ledger changes (`figures_cache`); the few rows
+    shown are read each time from the indexes (a row's details, such as Dollr's last word on an
+    open payment, change with no state change)."""
     require(actor, Permission.VIEW_HOME)
+    engine = svc.engine
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    return figures_cache.remembered(
-        svc.engine,
-        "home",
-        (moment.date(), open_limit, failure_limit),
-        lambda: _home_figures(svc.engine, moment, open_limit, failure_limit),
-    )
-
-
-def _home_figures(engine: Engine, moment: datetime, open_limit: int, failure_limit: int) -> HomeFigures:
     today = moment.date()
     week_start = today - timedelta(days=today.weekday())
-    waiting = history.query_page(engine, HistoryFilter(outcomes=OPEN_OUTCOMES), 1, open_limit)
-    failed = history.query_newest(engine, HistoryFilter(outcomes=FAILED_OUTCOMES), failure_limit)
+    sums = figures_cache.remembered(engine, "home", today, lambda: _home_sums(engine, today, week_start))
     return HomeFigures(
         as_of=moment,
         today=today,
         week_start=week_start,
+        today_totals=sums.today_totals,
+        week_totals=sums.week_totals,
+        open_count=sums.open_count,
+        open_rows=history.query_newest(engine, HistoryFilter(outcomes=OPEN_OUTCOMES), open_limit),
+        failures=history.query_newest(engine, HistoryFilter(outcomes=FAILED_OUTCOMES), failure_limit),
+        balances=sums.balances,
+    )
+
+
+@dataclass(frozen=True)
+class _HomeSums:
+    today_totals: list[CurrencyTotal]
+    week_totals: list[CurrencyTotal]
+    open_count: int
+    balances: list[BalanceEstimate]
+
+
+def _home_sums(engine: Engine, today: date, week_start: date) -> _HomeSums:
+    return _HomeSums(
         today_totals=_moved(query_totals(engine, _completed_moves(today, today))),
         week_totals=_moved(query_totals(engine, _completed_moves(week_start, today))),
-        open_count=waiting.total,
-        open_rows=waiting.rows,
-        failures=failed,
+        open_count=history.query_count(engine, HistoryFilter(outcomes=OPEN_OUTCOMES)),
         balances=balance_estimates(engine),
     )
 

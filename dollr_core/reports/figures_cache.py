@@ -25,7 +25,7 @@ from sqlmodel import col
 
 from dollr_core.ledger.tables import Attempt, LedgerEvent
 
-__all__ = ["Marker", "change_marker", "remembered"]
+__all__ = ["Marker", "change_marker", "forget", "remembered"]
 
 T = TypeVar("T")
 Marker = tuple[int, int, int, int]
@@ -74,3 +74,9 @@ def remembered(engine: Engine, what: str, key: Hashable, compute: Callable[[], T
         while len(_remembered) > _KEEP:
             _remembered.popitem(last=False)
     return value
+
+
+def forget() -> None:
+    """Drop every remembered figure: what a fresh process would compute (tests compare the two)."""
+    with _lock:
+        _remembered.clear()
