@@ -1,25 +1,33 @@
-"""50 operators at once, for a minute, through one shared client and one ledger.
+"""50 operators at once, for a minute, on one ledger and one sandbox: in one console process, or
+spread over several (`--consoles 1 2`, the default, runs both one after the other and prints them
+side by side).
 
-Each operator thread runs invoice collections and payouts back to back (one in five payouts is
-confirmed twice at the same instant, as a double click would), against the standalone sandbox
-with 20 ms latency, while a reconciler follows every payment. Reported: throughput, the latency
-`dollr_core` adds on top of the sandbox's own (p50/p95, per flow and per call), errors, and
-duplicates — payments Dollr holds more than once for one intent (targets: none and none).
+Every console is a Python process of its own (`python -m bench.load --console ...`) with its own
+client, services and reconciler, as a second replica of the console would be. Each operator thread
+runs invoice collections and payouts back to back (one in five payouts is confirmed twice at the
+same instant, as a double click would), against the standalone sandbox with 20 ms latency.
+Reported: throughput, the latency `dollr_core` adds on top of the sandbox's own (p50/p95, per flow
+and per call), per process and combined, errors, and duplicates — payments Dollr holds more than
+once for one intent, checked at the sandbox (targets: none and none).
 
-    .venv/bin/python -m bench.load [--seconds 60] [--operators 50] [--db postgres|sqlite] [--pool N]
+    .venv/bin/python -m bench.load [--seconds 60] [--operators 50] [--consoles 1 2] [--db postgres|sqlite]
+        [--pool N]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -69,10 +77,12 @@ class Flow:
 
 
 class Operators:
-    def __init__(self, svc: Services, timer: WireTimer, *, seconds: float, count: int) -> None:
+    def __init__(
+        self, svc: Services, timer: WireTimer, *, seconds: float, count: int, first: int = 0
+    ) -> None:
         self.svc, self.timer = svc, timer
         self.deadline = 0.0
-        self.seconds, self.count = seconds, count
+        self.seconds, self.count, self.first = seconds, count, first
         self.flows: list[Flow] = []
         self.double_clicks: list[tuple[str, str]] = []  # the two references a double click got back
         self._lock = threading.Lock()
@@ -81,7 +91,7 @@ class Operators:
     def run(self) -> float:
         threads = [
             threading.Thread(target=self._operator, args=(i,), name=f"operator-{i}")
-            for i in range(self.count)
+            for i in range(self.first, self.first + self.count)
         ]
         for t in threads:
             t.start()
@@ -202,52 +212,163 @@ def outcomes(svc: Services) -> Counter[str]:
         return Counter(str(a.local_state) for a in db.exec(select(Attempt)).all())
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--operators", type=int, default=50)
-    parser.add_argument("--latency-ms", type=int, default=20)
-    parser.add_argument(
-        "--db", choices=["postgres", "sqlite"], default=None, help="default: postgres if reachable"
-    )
-    parser.add_argument(
-        "--pool", type=int, default=None, help="HTTP connections, all kept alive (default: the client's)"
-    )
-    args = parser.parse_args(argv)
-    db = args.db or ("postgres" if postgres_reachable() else "sqlite")
+@dataclass
+class ConsoleRun:
+    """What one console process measured (written as JSON by `--console`)."""
 
+    flows: list[Flow]
+    double_clicks: list[tuple[str, str]]
+    elapsed: float
+    cpu: float  # CPU seconds the process used during the run
+    retries: int
+    late_start: float = 0.0  # how long after the agreed start it began (it was still importing)
+
+
+def run_console(
+    sandbox_url: str,
+    ledger_url: str,
+    *,
+    first: int,
+    count: int,
+    seconds: float,
+    start_at: float,
+    pool: int | None,
+) -> ConsoleRun:
+    """One console: its own client, services and reconciler, operators `first`.. `first + count`."""
+    svc = services_on(sandbox_url, ledger_url)
+    timer = time_the_wire(svc.client, pool=pool)
+    stop = threading.Event()
+    reconciler = threading.Thread(target=run_reconciler, args=(svc,), kwargs={"interval": 1.0, "stop": stop})
+    reconciler.start()
+    operators = Operators(svc, timer, seconds=seconds, count=count, first=first)
+    late = max(0.0, time.time() - start_at)
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu_before = time.process_time()
+    elapsed = operators.run()
+    cpu = time.process_time() - cpu_before
+    stop.set()
+    reconciler.join()
+    retries = svc.client.stats.retries
+    svc.close()
+    return ConsoleRun(operators.flows, operators.double_clicks, elapsed, cpu, retries, late)
+
+
+@dataclass
+class LoadResult:
+    consoles: int
+    runs: list[ConsoleRun]
+    sandbox_cpu: float | None
+    dupes: int
+    orphans: int
+    held: int
+    twice: dict[str, tuple[int, int]]
+    states: Counter[str]
+    sandbox_log: list[str] = field(default_factory=list)
+
+    @property
+    def elapsed(self) -> float:
+        return max(r.elapsed for r in self.runs)
+
+    @property
+    def flows(self) -> list[Flow]:
+        return [f for r in self.runs for f in r.flows]
+
+
+def run_load(args: argparse.Namespace, db: str, consoles: int) -> LoadResult:
+    """`args.operators` operators over `consoles` console processes, on a fresh ledger and sandbox."""
     with StandaloneSandbox(latency_ms=args.latency_ms) as sandbox, throwaway_ledger(db) as ledger_url:
-        svc = services_on(sandbox.base_url, ledger_url)
-        timer = time_the_wire(svc.client, pool=args.pool)
-        stop = threading.Event()
-        reconciler = threading.Thread(
-            target=run_reconciler, args=(svc,), kwargs={"interval": 1.0, "stop": stop}
-        )
-        reconciler.start()
-        operators = Operators(svc, timer, seconds=args.seconds, count=args.operators)
-        cpu_before = (time.process_time(), cpu_seconds(sandbox.process.pid))
-        elapsed = operators.run()
-        cpu_after = (time.process_time(), cpu_seconds(sandbox.process.pid))
-        stop.set()
-        reconciler.join()
+        svc = services_on(sandbox.base_url, ledger_url)  # migrates the ledger before any console starts
+        shares = [args.operators // consoles + (i < args.operators % consoles) for i in range(consoles)]
+        start_at = time.time() + 10  # every console has imported and connected by then
+        with tempfile.TemporaryDirectory(prefix="dollr-load-") as tmp:
+            outputs = [Path(tmp) / f"console-{i}.json" for i in range(consoles)]
+            processes = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.load",
+                        "--console",
+                        json.dumps(
+                            {
+                                "sandbox_url": sandbox.base_url,
+                                "ledger_url": ledger_url,
+                                "first": sum(shares[:i]),
+                                "count": shares[i],
+                                "seconds": args.seconds,
+                                "start_at": start_at,
+                                "pool": args.pool,
+                                "output": str(outputs[i]),
+                            }
+                        ),
+                    ],
+                    cwd=Path(__file__).resolve().parents[1],
+                )
+                for i in range(consoles)
+            ]
+            time.sleep(max(0.0, start_at - time.time()))
+            sandbox_before = cpu_seconds(sandbox.process.pid)
+            for process in processes:
+                if process.wait() != 0:
+                    raise RuntimeError(f"a console process ended with {process.returncode}")
+            sandbox_after = cpu_seconds(sandbox.process.pid)
+            runs = [_read_run(path) for path in outputs]
         settle_all(svc, sandbox)
         dupes, orphans, held = duplicates(svc, sandbox)
         twice = records_made_twice(svc, sandbox.requests())
         states = outcomes(svc)
-        retries = svc.client.stats.retries
         svc.close()
         sandbox_log = sandbox.log().strip().splitlines()
+    window = max(r.elapsed for r in runs)
+    sandbox_cpu = (
+        (sandbox_after - sandbox_before) / window
+        if sandbox_after is not None and sandbox_before is not None
+        else None
+    )
+    return LoadResult(consoles, runs, sandbox_cpu, dupes, orphans, held, twice, states, sandbox_log)
 
-    flows = operators.flows
+
+def _read_run(path: Path) -> ConsoleRun:
+    raw = json.loads(path.read_text())
+    return ConsoleRun(
+        flows=[Flow(**f) for f in raw["flows"]],
+        double_clicks=[tuple(pair) for pair in raw["double_clicks"]],  # type: ignore[misc]
+        elapsed=raw["elapsed"],
+        cpu=raw["cpu"],
+        retries=raw["retries"],
+        late_start=raw["late_start"],
+    )
+
+
+def _console_main(spec: str) -> None:
+    job = json.loads(spec)
+    run = run_console(
+        job["sandbox_url"],
+        job["ledger_url"],
+        first=job["first"],
+        count=job["count"],
+        seconds=job["seconds"],
+        start_at=job["start_at"],
+        pool=job["pool"],
+    )
+    Path(job["output"]).write_text(json.dumps(asdict(run)))
+
+
+def _added(flows: list[Flow]) -> list[float]:
+    return [f.wall - f.wire for f in flows if f.error is None]
+
+
+def report(result: LoadResult, args: argparse.Namespace, db: str) -> None:
+    flows, elapsed = result.flows, result.elapsed
     done = [f for f in flows if f.error is None]
     errors = Counter(f.error for f in flows if f.error)
-    added = [f.wall - f.wire for f in done]
+    added = _added(flows)
     added_per_call = [(f.wall - f.wire) / f.calls for f in done if f.calls]
-    clicks_split = sum(1 for a, b in operators.double_clicks if a != b)
+    clicks = [pair for r in result.runs for pair in r.double_clicks]
+    clicks_split = sum(1 for a, b in clicks if a != b)
+    where = "one console process" if result.consoles == 1 else f"{result.consoles} console processes"
     print(
-        f"# Load: {args.operators} operators for {args.seconds:g} s ({machine()}; ledger {db};"
+        f"## {args.operators} operators on {where} for {args.seconds:g} s ({machine()}; ledger {db};"
         f" sandbox latency {args.latency_ms} ms; HTTP pool {args.pool or 'client default'})\n"
     )
     rows = []
@@ -266,51 +387,123 @@ def main(argv: list[str] | None = None) -> None:
                 f"{median([f.calls for f in mine]):g}",
             ]
         )
-    print(
-        table(
-            [
-                "flows",
-                "done",
-                "throughput",
-                "p50 wall",
-                "p50 sandbox's own",
-                "p50 added",
-                "p95 added",
-                "calls per flow",
-            ],
-            rows,
+    header = ["flows", "done", "throughput", "p50 wall", "p50 sandbox's own", "p50 added", "p95 added"]
+    print(table([*header, "calls per flow"], rows))
+    if result.consoles > 1:
+        print()
+        per_console = []
+        for i, run in enumerate(result.runs):
+            mine = [f for f in run.flows if f.error is None]
+            extra = _added(run.flows)
+            per_console.append(
+                [
+                    f"console {i + 1}",
+                    len(mine),
+                    f"{len(mine) / run.elapsed:.1f}/s",
+                    ms(percentile(extra, 50)),
+                    ms(percentile(extra, 95)),
+                    sum(1 for f in run.flows if f.error),
+                    f"{run.cpu / run.elapsed:.2f} cores",
+                    f"{run.late_start:.1f} s",
+                ]
+            )
+        print(
+            table(
+                [
+                    "process",
+                    "flows done",
+                    "throughput",
+                    "p50 added",
+                    "p95 added",
+                    "errors",
+                    "CPU",
+                    "started late",
+                ],
+                per_console,
+            )
         )
-    )
     print(
         f"\nAdded latency per Dollr call: p50 {ms(percentile(added_per_call, 50))},"
         f" p95 {ms(percentile(added_per_call, 95))} (all flows: p50 {ms(percentile(added, 50))})"
     )
-    ours = (cpu_after[0] - cpu_before[0]) / elapsed
-    theirs = (
-        (cpu_after[1] - cpu_before[1]) / elapsed
-        if cpu_after[1] is not None and cpu_before[1] is not None
-        else None
-    )
+    ours = sum(r.cpu for r in result.runs) / elapsed
     print(
-        f"CPU busy during the run: this process (operators + reconciler) {ours:.2f} cores"
-        + (f", the sandbox {theirs:.2f} cores" if theirs is not None else "")
+        f"CPU busy during the run: the console process(es) (operators + reconciler) {ours:.2f} cores"
+        + (f", the sandbox {result.sandbox_cpu:.2f} cores" if result.sandbox_cpu is not None else "")
         + f", of {os.cpu_count()}"
     )
+    retries = sum(r.retries for r in result.runs)
     print(f"Errors: {sum(errors.values())} (target: none); safe calls retried by the client: {retries}")
     for message, n in errors.most_common(5):
         print(f"  {n}× {message}")
     print(
-        f"Duplicates: {dupes} intents paid more than once, {orphans} payments unknown to the ledger,"
-        f" {clicks_split} of {len(operators.double_clicks)} double clicks got two different payments"
-        f" (target: none) — Dollr holds {held} payments"
+        f"Duplicates (checked at the sandbox): {result.dupes} intents paid more than once, {result.orphans}"
+        f" payments unknown to the ledger, {clicks_split} of {len(clicks)} double clicks got two different"
+        f" payments (target: none) — Dollr holds {result.held} payments"
     )
     print(
         "Records created on Dollr / kept in the ledger: "
-        + ", ".join(f"{kind} {sent}/{kept}" for kind, (sent, kept) in twice.items())
+        + ", ".join(f"{kind} {sent}/{kept}" for kind, (sent, kept) in result.twice.items())
     )
-    if sandbox_log:
-        print(f"The sandbox logged {len(sandbox_log)} line(s), the last: {sandbox_log[-1][:200]}")
-    print("Final states after settling: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    if result.sandbox_log:
+        print(
+            f"The sandbox logged {len(result.sandbox_log)} line(s), the last: {result.sandbox_log[-1][:200]}"
+        )
+    print("Final states after settling: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())))
+    print()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--operators", type=int, default=50)
+    parser.add_argument(
+        "--consoles",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="console processes sharing the operators; several counts run one after the other (default: 1 2)",
+    )
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument(
+        "--db", choices=["postgres", "sqlite"], default=None, help="default: postgres if reachable"
+    )
+    parser.add_argument(
+        "--pool", type=int, default=None, help="HTTP connections, all kept alive (default: the client's)"
+    )
+    parser.add_argument("--console", help=argparse.SUPPRESS)  # one console process's job (JSON)
+    args = parser.parse_args(argv)
+    if args.console:
+        _console_main(args.console)
+        return
+    db = args.db or ("postgres" if postgres_reachable() else "sqlite")
+    results = [run_load(args, db, consoles) for consoles in args.consoles]
+    print(f"# Load: {args.operators} operators for {args.seconds:g} s, ledger {db}\n")
+    for result in results:
+        report(result, args, db)
+    if len(results) > 1:
+        rows = []
+        for r in results:
+            added = _added(r.flows)
+            rows.append(
+                [
+                    r.consoles,
+                    f"{len(added) / r.elapsed:.1f}/s",
+                    ms(percentile(added, 50)),
+                    ms(percentile(added, 95)),
+                    sum(1 for f in r.flows if f.error),
+                    r.dupes + r.orphans,
+                ]
+            )
+        print("## Side by side\n")
+        print(
+            table(
+                ["console processes", "flows per second", "p50 added", "p95 added", "errors", "duplicates"],
+                rows,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType, SourceStatus, SourceType
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.explain import FX_FEE, GATEWAY_FEE, PLATFORM_FEE
-from dollr_core.flows import collect, documents
+from dollr_core.flows import collect, documents, payment_links
 from dollr_core.ledger.intents import find_attempt
 from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
 from dollr_core.payments import follow_up
@@ -245,14 +245,14 @@ def sale_link(
 ) -> None:
     if ui.action("Create the payment link", key="collect:sale_checkout", icon=":material/link:"):
         try:
-            made = collect.create_checkout(
+            made = payment_links.create_checkout(
                 svc,
                 who,
                 intent_key("sale"),
                 source_type=kind,
                 customer=customer.person(),
                 currency=currency,
-                items=collect.checkout_lines(lines, currency),
+                items=payment_links.checkout_lines(lines, currency),
             )
         except Exception as exc:
             ui.fail("collect:sale_checkout", exc)

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from console.context import require_page, services
-from console.widgets import money, page_link, time_heading, when
+from console.widgets import page_link, time_heading, when
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType, PaymentMethod
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.basics.phone import mask_phone
-from dollr_core.reports import history, history_cache, history_export, history_totals
+from dollr_core.basics.words import short_reference
+from dollr_core.reports import figures_cache, history, history_export, history_totals
 from dollr_core.reports.history import HistoryFilter, HistoryRow, Outcome, operation_name
 from dollr_core.reports.predictor import method_name
 
@@ -32,6 +34,24 @@ FILTER_SEEN = "history:filter"  # the filter the page number belongs to
 TABLE = "history_table"  # the table of payments (its selected row)
 TABLE_PAGE = "history:table_page"  # the page the selected row was picked on
 SIZES = (25, 50, 100, 200)
+#: The filters' values (and the rows per page and page), kept under a key no widget owns: Streamlit
+#: forgets a widget's state once a run leaves its page, so opening a payment's status and coming
+#: back reset every filter. Each widget's state starts from here when Streamlit has dropped it.
+KEPT = "history:kept"
+KEPT_WIDGETS = (
+    "history_dates",
+    "history_ops",
+    "history_outcomes",
+    "history_methods",
+    "history_currencies",
+    "history_operators",
+    "history_text",
+    "history_size",
+    PAGE,
+)
+#: Exact amounts as numbers (sorted by value, not as text), the currency in a column beside them.
+AMOUNT = st.column_config.NumberColumn(format="accounting")
+TOTAL_AMOUNTS = ("Amount (all)", "Amount completed", "Payers paid (completed)", "Payees received (completed)")
 #: Outcomes keep the same colour in every chart: green went through, red did not, amber is open.
 OUTCOME_COLOURS = {
     Outcome.COMPLETED: "#2e7d32",
@@ -42,16 +62,83 @@ OUTCOME_COLOURS = {
     Outcome.SENDING: "#90a4ae",
     Outcome.NOT_SENT: "#cfd8dc",
 }
-OUTCOME_COLOUR = alt.Color(
-    "Outcome:N",
-    scale=alt.Scale(domain=[o.value for o in OUTCOME_COLOURS], range=list(OUTCOME_COLOURS.values())),
-)
+
+
+# The charts' Vega-Lite specs hold no data, so each is built once per process: building and
+# validating an Altair chart costs 15-25 ms, and this page draws four on every rerun.
+def _outcome_colour() -> alt.Color:
+    domain, colours = [o.value for o in OUTCOME_COLOURS], list(OUTCOME_COLOURS.values())
+    return alt.Color("Outcome:N", scale=alt.Scale(domain=domain, range=colours))
+
+
+@st.cache_data(show_spinner=False)
+def per_day_spec() -> dict[str, Any]:
+    spec: dict[str, Any] = (
+        alt.Chart(title="Payments per day")
+        .mark_bar()
+        .encode(
+            x=alt.X("Day:O", title=None),
+            y=alt.Y("sum(Payments):Q", title="Payments", axis=alt.Axis(format="d", tickMinStep=1)),
+            color=_outcome_colour(),
+            tooltip=["Day:O", "Outcome:N", "sum(Payments):Q"],
+        )
+        .to_dict()
+    )
+    return spec
+
+
+@st.cache_data(show_spinner=False)
+def volume_spec() -> dict[str, Any]:
+    spec: dict[str, Any] = (
+        alt.Chart(title="Completed amount per day, per currency")
+        .mark_bar()
+        .encode(
+            x=alt.X("Day:O", title=None),
+            y=alt.Y("sum(Amount):Q", title="Amount"),
+            color=alt.Color("Currency:N"),
+            row=alt.Row("Currency:N", title=None),
+            tooltip=["Day:O", "Currency:N", "sum(Amount):Q"],
+        )
+        .resolve_scale(y="independent")
+        .properties(height=120)
+        .to_dict()
+    )
+    return spec
+
+
+@st.cache_data(show_spinner=False)
+def split_spec(title: str) -> dict[str, Any]:
+    spec: dict[str, Any] = (
+        alt.Chart()
+        .mark_bar()
+        .encode(
+            x=alt.X("Payments:Q"),
+            y=alt.Y(f"{title}:N", title=None, sort="-x"),
+            color=_outcome_colour(),
+            tooltip=[f"{title}:N", "Outcome:N", "Payments:Q"],
+        )
+        .to_dict()
+    )
+    return spec
+
+
+def restore_filters(today: date) -> None:
+    """Give each filter widget its kept value (or its first value), before it is drawn: through
+    the session state only, as a widget given both a value and a state warns."""
+    kept = st.session_state.get(KEPT, {})
+    first = {"history_dates": (today - timedelta(days=6), today), "history_size": 50}
+    for key in KEPT_WIDGETS:
+        if key not in st.session_state and (key in kept or key in first):
+            st.session_state[key] = kept.get(key, first.get(key))
+
+
+def keep_filters() -> None:
+    st.session_state[KEPT] = {key: st.session_state[key] for key in KEPT_WIDGETS if key in st.session_state}
 
 
 def date_range(today: date) -> tuple[date | None, date | None]:
     picked = st.date_input(
         "Started between (UTC)",
-        value=(today - timedelta(days=6), today),
         max_value=today,
         key="history_dates",
         help="Pick the first and the last day. Clear it to see every day.",
@@ -68,6 +155,7 @@ def date_range(today: date) -> tuple[date | None, date | None]:
 
 def filters() -> HistoryFilter:
     today = datetime.now(UTC).date()
+    restore_filters(today)
     with st.container(border=True):
         first, second, third = st.columns(3)
         with first:
@@ -85,7 +173,7 @@ def filters() -> HistoryFilter:
         currencies = fifth.multiselect("Currency", SUPPORTED_CURRENCIES, key="history_currencies")
         people = sixth.multiselect(
             "Started by",
-            history_cache.remembered(svc.engine, "operators", None, lambda: history.operators(svc, who)),
+            figures_cache.remembered(svc.engine, "operators", None, lambda: history.operators(svc, who)),
             key="history_operators",
         )
         text = st.text_input(
@@ -93,6 +181,7 @@ def filters() -> HistoryFilter:
             key="history_text",
             placeholder="Name, phone number, payment reference or invoice/order number",
         )
+    keep_filters()
     return HistoryFilter(
         since=since,
         until=until,
@@ -127,15 +216,16 @@ def show_totals(totals: Sequence[history_totals.CurrencyTotal]) -> None:
                 "Completed": t.completed,
                 "Failed": t.failed,
                 "Still open": t.open,
-                "Amount (all)": money(t.amount, t.currency) if t.count else "",
-                "Amount completed": money(t.completed_amount, t.currency) if t.count else "",
-                "Payers paid (completed)": money(t.payer_amount, t.currency) if t.payer_amount else "",
-                "Payees received (completed)": money(t.payee_amount, t.currency) if t.payee_amount else "",
+                "Amount (all)": t.amount if t.count else None,
+                "Amount completed": t.completed_amount if t.count else None,
+                "Payers paid (completed)": t.payer_amount or None,
+                "Payees received (completed)": t.payee_amount or None,
             }
             for t in totals
         ],
         hide_index=True,
         width="stretch",
+        column_config=dict.fromkeys(TOTAL_AMOUNTS, AMOUNT),
     )
     st.caption(
         "Payers paid and payees received are counted in the currency the money moved in: a USD invoice"
@@ -146,7 +236,7 @@ def show_totals(totals: Sequence[history_totals.CurrencyTotal]) -> None:
 def show_charts(flt: HistoryFilter) -> None:
     # Floats only inside the charts' data; every figure shown as text is the exact Decimal.
     per_day, per_method, per_outcome = st.tabs(["Per day", "By method", "By outcome"])
-    days = history_cache.remembered(svc.engine, "daily", flt, lambda: history_totals.daily(svc, who, flt))
+    days = figures_cache.remembered(svc.engine, "daily", flt, lambda: history_totals.daily(svc, who, flt))
     with per_day:
         if not days:
             st.caption("Nothing to chart.")
@@ -154,17 +244,7 @@ def show_charts(flt: HistoryFilter) -> None:
             frame = pd.DataFrame(
                 [{"Day": d.day.isoformat(), "Outcome": d.outcome.value, "Payments": d.count} for d in days]
             )
-            st.altair_chart(
-                alt.Chart(frame, title="Payments per day")
-                .mark_bar()
-                .encode(
-                    x=alt.X("Day:O", title=None),
-                    y=alt.Y("sum(Payments):Q", title="Payments", axis=alt.Axis(format="d", tickMinStep=1)),
-                    color=OUTCOME_COLOUR,
-                    tooltip=["Day:O", "Outcome", "sum(Payments):Q"],
-                ),
-                width="stretch",
-            )
+            st.vega_lite_chart(frame, per_day_spec(), width="stretch")
             volume = pd.DataFrame(
                 [
                     {"Day": d.day.isoformat(), "Currency": d.currency, "Amount": float(d.amount)}
@@ -173,20 +253,7 @@ def show_charts(flt: HistoryFilter) -> None:
                 ]
             )
             if not volume.empty:
-                st.altair_chart(
-                    alt.Chart(volume, title="Completed amount per day, per currency")
-                    .mark_bar()
-                    .encode(
-                        x=alt.X("Day:O", title=None),
-                        y=alt.Y("sum(Amount):Q", title="Amount"),
-                        color=alt.Color("Currency:N"),
-                        row=alt.Row("Currency:N", title=None),
-                        tooltip=["Day:O", "Currency", "sum(Amount):Q"],
-                    )
-                    .resolve_scale(y="independent")
-                    .properties(height=120),
-                    width="stretch",
-                )
+                st.vega_lite_chart(volume, volume_spec(), width="stretch")
     with per_method:
         split(_breakdown(flt, "method"), "Method", method_name)
     with per_outcome:
@@ -194,7 +261,7 @@ def show_charts(flt: HistoryFilter) -> None:
 
 
 def _breakdown(flt: HistoryFilter, by: history_totals.BreakdownKey) -> list[history_totals.BreakdownRow]:
-    return history_cache.remembered(svc.engine, by, flt, lambda: history_totals.breakdown(svc, who, flt, by))
+    return figures_cache.remembered(svc.engine, by, flt, lambda: history_totals.breakdown(svc, who, flt, by))
 
 
 def split(rows: Sequence[history_totals.BreakdownRow], title: str, name: Callable[[str], str]) -> None:
@@ -208,17 +275,7 @@ def split(rows: Sequence[history_totals.BreakdownRow], title: str, name: Callabl
             for outcome, n in r.per_outcome.items()
         ]
     )
-    st.altair_chart(
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("Payments:Q"),
-            y=alt.Y(f"{title}:N", title=None, sort="-x"),
-            color=OUTCOME_COLOUR,
-            tooltip=[title, "Outcome", "Payments"],
-        ),
-        width="stretch",
-    )
+    st.vega_lite_chart(frame, split_spec(title), width="stretch")
     st.dataframe(
         [
             {
@@ -244,13 +301,16 @@ def table_row(row: HistoryRow) -> dict[str, object]:
         "Name": row.party_name,
         "Phone": mask_phone(row.phone) if row.phone else "",
         "Method": method_name(row.method),
-        "Amount": money(row.amount, row.currency),
-        "Payer paid": money(row.payer_amount, row.payer_currency) if row.payer_amount is not None else "",
-        "Payee received": money(row.payee_amount, row.payee_currency) if row.payee_amount is not None else "",
+        "Amount": row.amount,
+        "Currency": row.currency,
+        "Payer paid": row.payer_amount,
+        "Paid in": row.payer_currency or "",
+        "Payee received": row.payee_amount,
+        "Received in": row.payee_currency or "",
         "Document": row.document_number or "",
         "Started by": row.operator,
         "Why it failed": row.reason,
-        "Reference": row.reference_id,
+        "Reference": short_reference(row.reference_id),  # whole in the export
     }
 
 
@@ -283,7 +343,7 @@ def open_links(rows: Sequence[HistoryRow], picked: Sequence[int]) -> None:
 
 def show_rows(flt: HistoryFilter, total: int) -> None:
     left, right = st.columns([1, 3], vertical_alignment="bottom")
-    size = left.selectbox("Rows per page", SIZES, index=1, key="history_size")
+    size = left.selectbox("Rows per page", SIZES, key="history_size")
     if st.session_state.get(FILTER_SEEN) != (flt, size):  # a new question starts on its first page
         st.session_state[FILTER_SEEN] = (flt, size)
         st.session_state[PAGE] = 1
@@ -291,6 +351,7 @@ def show_rows(flt: HistoryFilter, total: int) -> None:
     pages = max(1, -(-total // size))
     st.session_state[PAGE] = min(int(st.session_state.get(PAGE, 1)), pages)
     number = right.number_input("Page", min_value=1, max_value=pages, step=1, key=PAGE)
+    keep_filters()
     shown = history.page(svc, who, flt, int(number), size, total=total)
     if not shown.rows:
         st.info("No payment matches these filters.")
@@ -306,7 +367,10 @@ def show_rows(flt: HistoryFilter, total: int) -> None:
         # Who and how much stay in view when the table scrolls sideways (on a phone it must).
         column_config={
             "Name": st.column_config.TextColumn(pinned=True),
-            "Amount": st.column_config.TextColumn(pinned=True),
+            "Amount": st.column_config.NumberColumn(format="accounting", pinned=True),
+            "Currency": st.column_config.TextColumn(pinned=True),
+            "Payer paid": AMOUNT,
+            "Payee received": AMOUNT,
         },
         on_select="rerun",
         selection_mode="single-row",
@@ -323,7 +387,7 @@ st.caption(
 
 flt = filters()
 # Not recomputed on a rerun that changed no filter while the ledger stood still.
-totals = history_cache.remembered(svc.engine, "totals", flt, lambda: history_totals.totals(svc, who, flt))
+totals = figures_cache.remembered(svc.engine, "totals", flt, lambda: history_totals.totals(svc, who, flt))
 if not any(t.count for t in totals):
     st.info("No payment matches these filters.")
     st.stop()

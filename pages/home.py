@@ -1,4 +1,4 @@
-"""Home: what moved today and this week, what is still open, what failed, and the balances.
+"""Dashboard: what moved today and this week, what is still open, what failed, and the balances.
 
 Everything comes from this console's ledger (and, in the sandbox, the sandbox's own wallets):
 opening or rerunning this page makes no call to Dollr.
@@ -27,6 +27,8 @@ from dollr_core.team import approvals
 #: The headline figures: money in, then money out.
 _SHOWN = {OperationType.COLLECTION: ("Collected", "collection"), OperationType.PAYOUT: ("Paid out", "payout")}
 ZERO = Decimal(0)
+#: Exact amounts as numbers (sorted by value, not as text), the currency in a column beside them.
+AMOUNT = st.column_config.NumberColumn(format="accounting")
 
 who = actor()  # every role sees the home page
 svc = services()
@@ -59,7 +61,8 @@ def payment_rows(rows: Sequence[HistoryRow], *, key: str, reasons: bool) -> None
                 "Name": r.party_name,
                 "Phone": mask_phone(r.phone) if r.phone else "",
                 "Method": method_name(r.method),
-                "Amount": money(r.amount, r.currency),
+                "Amount": r.amount,
+                "Currency": r.currency,
                 ("Why it failed" if reasons else "Where it stands"): r.reason if reasons else r.outcome.value,
                 "Reference": r.reference_id,
             }
@@ -67,6 +70,7 @@ def payment_rows(rows: Sequence[HistoryRow], *, key: str, reasons: bool) -> None
         ],
         hide_index=True,
         width="stretch",
+        column_config={"Amount": AMOUNT},
         on_select="rerun",
         selection_mode="single-row",
         key=key,
@@ -84,7 +88,7 @@ def payment_rows(rows: Sequence[HistoryRow], *, key: str, reasons: bool) -> None
 
 figures = dashboard.home_figures(svc, who)
 
-st.title("Home")
+st.title("Dashboard")  # as the menu names it
 st.caption(f"Welcome, {who.email}. Figures from this console's records; days are UTC days.")
 
 with st.container(border=True):
@@ -123,9 +127,10 @@ true_balances = dashboard.sandbox_balances(svc)
 if true_balances is not None:
     st.markdown("**Sandbox wallets**: known, the sandbox's own balances (pretend money)")
     st.dataframe(
-        [{"Currency": c, "Available": money(amount, c)} for c, amount in true_balances.items()],
+        [{"Currency": c, "Available": amount} for c, amount in true_balances.items()],
         hide_index=True,
         width="stretch",
+        column_config={"Available": AMOUNT},
     )
 books = [
     (row, statements.balance_now(svc.engine, row.currency)) for row in statements.opening_balances(svc.engine)
@@ -136,14 +141,16 @@ if books:
         [
             {
                 "Currency": row.currency,
-                "Balance": money(balance, row.currency),
-                "Starting balance": f"{money(row.amount, row.currency)} on {row.as_of:%d %b %Y}",
+                "Balance": balance,
+                "Starting balance": row.amount,
+                "Starting on": f"{row.as_of:%d %b %Y}",
                 "Entered by": row.entered_by,
             }
             for row, balance in books
         ],
         hide_index=True,
         width="stretch",
+        column_config={"Balance": AMOUNT, "Starting balance": AMOUNT},
     )
 elif true_balances is None:
     st.caption(
@@ -156,14 +163,15 @@ if figures.balances:
         [
             {
                 "Currency": b.currency,
-                "Money in (received)": money(b.collected, b.currency),
-                "Money out (with fees)": money(b.sent, b.currency),
-                "Difference": money(b.estimate, b.currency),
+                "Money in (received)": b.collected,
+                "Money out (with fees)": b.sent,
+                "Difference": b.estimate,
             }
             for b in figures.balances
         ],
         hide_index=True,
         width="stretch",
+        column_config=dict.fromkeys(("Money in (received)", "Money out (with fees)", "Difference"), AMOUNT),
     )
     st.caption(
         "Completed collections minus completed payments out, as recorded here. It leaves out the wallet's"

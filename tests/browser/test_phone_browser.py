@@ -87,7 +87,9 @@ def test_a_day_on_a_phone(page: Any, console_server: Console, shots: Shots, brow
     menu(p, "History")
     p.get_by_role("heading", name="Payment history").wait_for()
     table = p.locator("[data-testid=stDataFrame]").last
-    cells = grid(table, showing=money("250.00", "USD"))
+    cells = grid(table, showing="Hawa")
     shots("phone history")
     heads = [h for h in cells[0] if h.strip()]
-    assert heads[:2] == ["Name", "Amount"], heads  # in view before the table scrolls sideways
+    assert heads[:3] == ["Name", "Amount", "Currency"], heads  # in view before the table scrolls sideways
+    row = next(r for r in cells[1:] if any("Hawa" in c for c in r))
+    assert row[1:3] == ["250", "USD"], row  # a number, sorted by value, its currency beside it

@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.words import short_reference
 from dollr_core.reports import history, history_export
 from dollr_core.reports.history import HistoryFilter, Outcome
 from dollr_core.services import Services
@@ -63,11 +66,11 @@ def test_history_shows_totals_rows_links_and_export(
     totals = _totals(at)
     payouts = totals[("Payout (money out)", "USD")]
     assert (payouts["Payments"], payouts["Completed"], payouts["Failed"]) == (2, 1, 1)
-    assert payouts["Amount (all)"] == "USD 35.00"
-    assert payouts["Amount completed"] == "USD 25.00"
-    assert payouts["Payees received (completed)"] == "USD 25.00"
+    assert payouts["Amount (all)"] == Decimal("35.00")
+    assert payouts["Amount completed"] == Decimal("25.00")
+    assert payouts["Payees received (completed)"] == Decimal("25.00")
     collections = totals[("Collection (money in)", "USD")]
-    assert collections["Amount completed"] == "USD 275.00"
+    assert collections["Amount completed"] == Decimal("275.00")
 
     rows = _rows(at)
     assert len(rows) == 3
@@ -76,7 +79,7 @@ def test_history_shows_totals_rows_links_and_export(
         str(declined["Why it failed"])
         == "Recipient's operator rejected the payout (sandbox test number ending 0001)"
     )
-    assert declined["Reference"] == payments["declined"]
+    assert declined["Reference"] == short_reference(payments["declined"])
     paid_index, paid = next((i, r) for i, r in enumerate(rows) if r["Type"] == "Collection (money in)")
     assert paid["Phone"] == "••••5678"  # masked on screen
     assert str(paid["Document"]).startswith("INV-")
@@ -165,3 +168,67 @@ def test_export_is_exactly_the_filtered_rows(console: Services, payments: dict[s
 def test_operators_cannot_open_history(page: Callable[..., AppTest], console: Services) -> None:
     at = page("pages/history.py", role=Role.OPERATOR).run()
     assert at.error and "does not give access" in at.error[0].value
+
+
+def _one_page_at_a_time() -> None:
+    """A main script that runs the page `st.session_state["test:page"]` names, as navigation does."""
+    import runpy
+
+    import streamlit as st
+
+    runpy.run_path(st.session_state.get("test:page", "pages/history.py"))
+
+
+def test_filters_survive_opening_a_payment_and_coming_back(
+    console: Services, payments: dict[str, str]
+) -> None:
+    """Issue 14: Streamlit drops a page's widget state at the end of a run that did not draw it."""
+    at = AppTest.from_function(_one_page_at_a_time, default_timeout=30)
+    at.session_state["actor"] = Actor("manager@example.com", Role.MANAGER)
+    at.session_state["signed_in_email"] = "manager@example.com"
+    at.session_state["last_active"] = time.time()
+    at.run()
+    week = (datetime.now(UTC).date() - timedelta(days=2), datetime.now(UTC).date())
+    at.date_input(key="history_dates").set_value(week)
+    at.multiselect(key="history_outcomes").set_value([Outcome.FAILED])
+    at.text_input(key="history_text").input("musa")
+    at.selectbox(key="history_size").set_value(25)
+    at.run()
+    assert [r["Reference"] for r in _rows(at)] == [short_reference(payments["declined"])]
+
+    at.session_state["test:page"] = "pages/status.py"  # the link "Open its payment status"
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.get("multiselect")  # History's widgets are gone, and with them their state
+    at.session_state["test:page"] = "pages/history.py"  # back
+    at.run()
+
+    assert not at.exception, at.exception
+    assert at.date_input(key="history_dates").value == week
+    assert at.multiselect(key="history_outcomes").value == [Outcome.FAILED]
+    assert at.text_input(key="history_text").value == "musa"
+    assert at.selectbox(key="history_size").value == 25
+    assert [r["Reference"] for r in _rows(at)] == [short_reference(payments["declined"])]
+    assert not at.warning  # no widget was given both a default and a state
+
+
+def test_amounts_sort_by_value_with_their_currency_beside(
+    page: Callable[..., AppTest], console: Services
+) -> None:
+    """Issue 14: "USD 1,000.00" sorted before "USD 250.00" as text."""
+    add(
+        console.engine,
+        *(
+            attempt(amount=amount, party_name=name, created_at=datetime.now(UTC) - timedelta(minutes=i))
+            for i, (name, amount) in enumerate([("Small", "250.00"), ("Big", "1000.00"), ("Tiny", "9.50")])
+        ),
+    )
+    at = page("pages/history.py", role=Role.MANAGER).run()
+    assert not at.exception, at.exception
+    rows = at.dataframe[-1].value
+    by_amount = rows.sort_values("Amount")
+    assert list(by_amount["Name"]) == ["Tiny", "Small", "Big"]
+    assert list(by_amount["Currency"]) == ["USD"] * 3
+    assert list(by_amount["Payee received"]) == [Decimal("9.50"), Decimal("250.00"), Decimal("1000.00")]
+    totals = _totals(at)[("Payout (money out)", "USD")]
+    assert totals["Amount (all)"] == Decimal("1259.50")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from streamlit.testing.v1 import AppTest
 
 from dollr_core.basics.access import Actor, Role
-from dollr_core.basics.money import format_money
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
 from tests.flows.helpers import collect, executions_by_reference, pay_out, settle
+from tests.reports.fakes import add, attempt
 
 OPERATOR = Actor("olivia@example.com", Role.OPERATOR)
 FINANCE = Actor("fred@example.com", Role.FINANCE)
@@ -26,6 +28,7 @@ def test_home_shows_what_moved_what_is_open_and_what_failed(
 ) -> None:
     at = page("pages/home.py", role=Role.OPERATOR).run()
     assert not at.exception
+    assert at.title[0].value == "Dashboard"  # as the menu names it
     assert "Nothing completed yet." in [c.value for c in at.caption]
 
     payout = pay_out(console, OPERATOR, uuid.uuid4().hex, amount="25")
@@ -57,9 +60,9 @@ def test_home_shows_what_moved_what_is_open_and_what_failed(
     assert balances == [
         {
             "Currency": "USD",
-            "Money in (received)": format_money(received, "USD"),  # type: ignore[arg-type]
-            "Money out (with fees)": format_money(debited, "USD"),  # type: ignore[arg-type]
-            "Difference": format_money(received - debited, "USD"),  # type: ignore[operator]
+            "Money in (received)": Decimal(str(received)),
+            "Money out (with fees)": Decimal(str(debited)),
+            "Difference": Decimal(str(received)) - Decimal(str(debited)),
         }
     ]
     assert any("Moved through this console**: not a balance" in m.value for m in at.markdown)
@@ -82,8 +85,25 @@ def test_home_shows_the_sandbox_wallets_when_running_on_the_embedded_sandbox(
         assert not at.exception
         assert any("Sandbox wallets" in m.value for m in at.markdown)
         sandbox_rows = at.dataframe[-1].value.to_dict("records")
-        assert {r["Currency"]: r["Available"] for r in sandbox_rows} == {
-            c: format_money(v, c) for c, v in fresh_sandbox.wallets().items()
-        }
+        assert {r["Currency"]: r["Available"] for r in sandbox_rows} == fresh_sandbox.wallets()
     finally:
         console.sandbox_url = None  # the session's sandbox outlives this test's services
+
+
+def test_dashboard_amounts_sort_by_value_with_their_currency_beside(
+    page: Callable[..., AppTest], console: Services
+) -> None:
+    """Issue 14: a table of amounts as text sorts "USD 1,000.00" before "USD 250.00"."""
+    now = datetime.now(UTC)
+    add(
+        console.engine,
+        *(
+            attempt(amount=amount, party_name=name, state="ACCEPTED", created_at=now - timedelta(minutes=i))
+            for i, (name, amount) in enumerate([("Small", "250.00"), ("Big", "1000.00"), ("Tiny", "9.50")])
+        ),
+    )
+    at = page("pages/home.py", role=Role.OPERATOR).run()
+    assert not at.exception, at.exception
+    waiting = at.dataframe[0].value.sort_values("Amount")
+    assert list(waiting["Name"]) == ["Tiny", "Small", "Big"]
+    assert list(waiting["Currency"]) == ["USD"] * 3

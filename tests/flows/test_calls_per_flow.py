@@ -15,12 +15,12 @@ from dollr_core.flows.collect import (
     NewCollection,
     collect_new_document,
     confirm_collection,
-    create_checkout,
     prepare_collection,
     publish_new_document,
 )
 from dollr_core.flows.directory import Person
 from dollr_core.flows.documents import LineItem
+from dollr_core.flows.payment_links import create_checkout
 from dollr_core.flows.payouts import confirm_payout, prepare_payout
 from dollr_core.ledger.intents import new_intent_key
 from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord

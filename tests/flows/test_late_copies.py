@@ -21,8 +21,8 @@ from dollr_core.basics.access import Actor
 from dollr_core.basics.enums import OperationType, SourceType
 from dollr_core.bulk import drafts, running, states
 from dollr_core.explain import attempt_outcome
-from dollr_core.flows.collect import create_checkout
 from dollr_core.flows.directory import Person
+from dollr_core.flows.payment_links import create_checkout
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.intents import get_intent, open_intent
 from dollr_core.ledger.tables import Attempt, AttemptState, BatchRowState, IntentKind, IntentState

@@ -248,7 +248,7 @@ def test_operators_lists_who_started_payments(engine: Engine, services: Services
 
 def test_figures_are_remembered_per_filter_until_the_ledger_changes(engine: Engine) -> None:
     """An idle History rerun reuses counts and totals; a new payment or state change recomputes."""
-    from dollr_core.reports import history_cache, history_totals
+    from dollr_core.reports import figures_cache, history_totals
 
     add(engine, attempt(amount="5.00"), attempt(amount="7.00", state="FAILED"))
     computed: list[HistoryFilter] = []
@@ -258,7 +258,7 @@ def test_figures_are_remembered_per_filter_until_the_ledger_changes(engine: Engi
             computed.append(flt)
             return history_totals.query_totals(engine, flt)
 
-        return history_cache.remembered(engine, "totals", flt, compute)
+        return figures_cache.remembered(engine, "totals", flt, compute)
 
     everything, failed = HistoryFilter(), HistoryFilter(outcomes=(Outcome.FAILED,))
     first = totals(everything)
