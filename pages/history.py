@@ -7,8 +7,9 @@ only shows what comes back. No call to Dollr is made here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import altair as alt
 import pandas as pd
@@ -21,7 +22,7 @@ from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType, PaymentMethod
 from dollr_core.basics.money import SUPPORTED_CURRENCIES
 from dollr_core.basics.phone import mask_phone
-from dollr_core.basics.words import short_reference
+from dollr_core.basics.words import short_reference, zone_label
 from dollr_core.reports import figures_cache, history, history_export, history_totals
 from dollr_core.reports.history import HistoryFilter, HistoryRow, Outcome, operation_name
 from dollr_core.reports.predictor import method_name
@@ -138,7 +139,7 @@ def keep_filters() -> None:
 
 def date_range(today: date) -> tuple[date | None, date | None]:
     picked = st.date_input(
-        "Started between (UTC)",
+        f"Started between ({zone_label(svc.settings.time_zone)} days)",
         max_value=today,
         key="history_dates",
         help="Pick the first and the last day. Clear it to see every day.",
@@ -154,7 +155,7 @@ def date_range(today: date) -> tuple[date | None, date | None]:
 
 
 def filters() -> HistoryFilter:
-    today = datetime.now(UTC).date()
+    today = datetime.now(ZoneInfo(svc.settings.time_zone)).date()  # the company's today
     restore_filters(today)
     with st.container(border=True):
         first, second, third = st.columns(3)
@@ -191,6 +192,7 @@ def filters() -> HistoryFilter:
         currencies=tuple(currencies),
         operators=tuple(people),
         text=text.strip(),
+        time_zone=svc.settings.time_zone,
     )
 
 
@@ -381,8 +383,8 @@ def show_rows(flt: HistoryFilter, total: int) -> None:
 
 st.title("Payment history")
 st.caption(
-    "Every payment started from this console, newest first. Days are UTC days; a payment belongs to"
-    " the day it was started."
+    "Every payment started from this console, newest first. Days are the company's"
+    f" ({zone_label(svc.settings.time_zone)}); a payment belongs to the day it was started."
 )
 
 flt = filters()

@@ -13,11 +13,11 @@ from decimal import Decimal
 import streamlit as st
 
 from console.context import actor, services
-from console.widgets import money, page_link, time_heading, when
+from console.widgets import money, page_link, plain, time_heading, when
 from dollr_core.basics.access import Permission
 from dollr_core.basics.enums import OperationType
 from dollr_core.basics.phone import mask_phone
-from dollr_core.basics.words import count
+from dollr_core.basics.words import count, short_reference, zone_label
 from dollr_core.reports import dashboard, statements
 from dollr_core.reports.history import HistoryRow, operation_name
 from dollr_core.reports.history_totals import CurrencyTotal
@@ -37,7 +37,7 @@ svc = services()
 def moved(title: str, since: date, rows: Sequence[CurrencyTotal]) -> None:
     """One row per currency, money in beside money out: wide enough for any amount, and on a phone
     each figure gets the whole width (six figures side by side were cut off at any width)."""
-    st.markdown(f"**{title}** · since {since:%a %d %b} (UTC)")
+    st.markdown(f"**{title}** · since {since:%a %d %b} ({zone_label(svc.settings.time_zone)})")
     done = {(r.operation, r.currency): r for r in rows if r.completed}
     currencies = sorted({currency for operation, currency in done if operation in _SHOWN})
     if not currencies:
@@ -64,7 +64,7 @@ def payment_rows(rows: Sequence[HistoryRow], *, key: str, reasons: bool) -> None
                 "Amount": r.amount,
                 "Currency": r.currency,
                 ("Why it failed" if reasons else "Where it stands"): r.reason if reasons else r.outcome.value,
-                "Reference": r.reference_id,
+                "Reference": short_reference(r.reference_id),
             }
             for r in rows
         ],
@@ -89,7 +89,10 @@ def payment_rows(rows: Sequence[HistoryRow], *, key: str, reasons: bool) -> None
 figures = dashboard.home_figures(svc, who)
 
 st.title("Dashboard")  # as the menu names it
-st.caption(f"Welcome, {who.email}. Figures from this console's records; days are UTC days.")
+st.caption(
+    f"Welcome, {plain(who.email)}. Figures from this console's records; days are the company's"
+    f" ({zone_label(svc.settings.time_zone)})."
+)
 
 with st.container(border=True):
     moved("Today", figures.today, figures.today_totals)
@@ -109,7 +112,11 @@ st.subheader("Waiting for an outcome")
 if not figures.open_count:
     st.caption("No payment is waiting: every payment has an outcome.")
 else:
-    st.metric("Payments still open", figures.open_count, help="Processing at the operator, or being checked.")
+    st.metric(
+        "Payments still open",
+        figures.open_count,
+        help="Processing at the mobile network or card company, or being checked with Dollr.",
+    )
     payment_rows(figures.open_rows, key="home_open", reasons=False)
     if figures.open_count > len(figures.open_rows):
         st.caption(f"The newest {len(figures.open_rows)} are shown; the history lists them all.")

@@ -1,7 +1,8 @@
 """The figures on the console's home page, all read from the ledger (no call to Dollr).
 
-Days and weeks are UTC and start at midnight (weeks on Monday). A payment counts on the day it was
-started, as in the history, so a figure here equals the history's totals for the same filter.
+Days and weeks are the company's (`Settings.time_zone`) and start at midnight (weeks on Monday).
+A payment counts on the day it was started, as in the history, so a figure here equals the
+history's totals for the same filter.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
@@ -70,10 +72,11 @@ class HomeFigures:
     balances: list[BalanceEstimate]
 
 
-def _completed_moves(since: date, until: date) -> HistoryFilter:
+def _completed_moves(since: date, until: date, zone: str) -> HistoryFilter:
     return HistoryFilter(
         since=since,
         until=until,
+        time_zone=zone,
         operations=(OperationType.COLLECTION.value, OperationType.PAYOUT.value),
         outcomes=(Outcome.COMPLETED,),
     )
@@ -138,10 +141,13 @@ def home_figures(
     open payment, change with no state change)."""
     require(actor, Permission.VIEW_HOME)
     engine = svc.engine
+    zone = svc.settings.time_zone
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    today = moment.date()
+    today = moment.astimezone(ZoneInfo(zone)).date()  # the company's today
     week_start = today - timedelta(days=today.weekday())
-    sums = figures_cache.remembered(engine, "home", today, lambda: _home_sums(engine, today, week_start))
+    sums = figures_cache.remembered(
+        engine, "home", (today, zone), lambda: _home_sums(engine, today, week_start, zone)
+    )
     return HomeFigures(
         as_of=moment,
         today=today,
@@ -163,10 +169,10 @@ class _HomeSums:
     balances: list[BalanceEstimate]
 
 
-def _home_sums(engine: Engine, today: date, week_start: date) -> _HomeSums:
+def _home_sums(engine: Engine, today: date, week_start: date, zone: str) -> _HomeSums:
     return _HomeSums(
-        today_totals=_moved(query_totals(engine, _completed_moves(today, today))),
-        week_totals=_moved(query_totals(engine, _completed_moves(week_start, today))),
+        today_totals=_moved(query_totals(engine, _completed_moves(today, today, zone))),
+        week_totals=_moved(query_totals(engine, _completed_moves(week_start, today, zone))),
         open_count=history.query_count(engine, HistoryFilter(outcomes=OPEN_OUTCOMES)),
         balances=balance_estimates(engine),
     )

@@ -21,6 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 from sqlmodel import col
@@ -119,6 +120,12 @@ class HistoryFilter:
     #: Part of a name, phone number, payment reference, document number or operator's transaction
     #: id, or an amount ("250", "USD 1,000.50").
     text: str = ""
+    #: Whose days `since` and `until` are: the company's time zone (`Settings.time_zone`).
+    time_zone: str = "UTC"
+
+    def starts(self, day: date) -> datetime:
+        """The UTC moment the company's `day` begins."""
+        return datetime.combine(day, time(), ZoneInfo(self.time_zone)).astimezone(UTC)
 
 
 A = Attempt
@@ -142,9 +149,9 @@ def _contains(column: Any, pattern: str, dialect: str) -> ColumnElement[bool]:
 def _conditions(flt: HistoryFilter, dialect: str) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if flt.since is not None:
-        where.append(col(A.created_at) >= datetime.combine(flt.since, time(), UTC))
+        where.append(col(A.created_at) >= flt.starts(flt.since))
     if flt.until is not None:
-        where.append(col(A.created_at) < datetime.combine(flt.until + timedelta(days=1), time(), UTC))
+        where.append(col(A.created_at) < flt.starts(flt.until + timedelta(days=1)))
     if flt.operations:
         where.append(col(A.operation_type).in_(flt.operations))
     if flt.outcomes:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Engine, case, func, select
 from sqlmodel import col
@@ -132,10 +133,16 @@ class DayRow:
     amount: Decimal
 
 
-def _day(engine: Engine) -> Any:
+def _day(engine: Engine, time_zone: str) -> Any:
+    """The company's day a payment was started on."""
     if engine.dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", col(A.created_at)))
-    return func.date(col(A.created_at))  # SQLite keeps UTC as naive text: date() reads the day
+        return func.date(func.timezone(time_zone, col(A.created_at)))
+    # SQLite keeps UTC as naive text and knows no zones: date() reads the day after the zone's
+    # offset now. Exact for zones without summer time (Liberia's and Rwanda's); elsewhere a
+    # payment in the hour after midnight can fall on the day before for half the year.
+    offset = datetime.now(ZoneInfo(time_zone)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    return func.date(col(A.created_at), f"{minutes:+d} minutes")
 
 
 def _as_date(value: Any) -> date:
@@ -147,10 +154,10 @@ def _as_date(value: Any) -> date:
 
 
 def daily(svc: Services, actor: Actor, flt: HistoryFilter) -> list[DayRow]:
-    """Payments per UTC day, currency and outcome (count and amount), oldest day first."""
+    """Payments per company day (`flt.time_zone`), currency and outcome (count, amount), oldest first."""
     require(actor, Permission.VIEW_HISTORY)
     engine = svc.engine
-    day = _day(engine).label("day")
+    day = _day(engine, flt.time_zone).label("day")
     query = filtered(
         select(
             day,

@@ -10,6 +10,7 @@ from decimal import Decimal
 from streamlit.testing.v1 import AppTest
 
 from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.words import short_reference
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
 from tests.flows.helpers import collect, executions_by_reference, pay_out, settle
@@ -49,7 +50,7 @@ def test_home_shows_what_moved_what_is_open_and_what_failed(
 
     tables = [d.value.to_dict("records") for d in at.dataframe]
     open_rows, failures, balances = tables[0], tables[1], tables[2]
-    assert [r["Reference"] for r in open_rows] == [slow.reference_id]
+    assert [r["Reference"] for r in open_rows] == [short_reference(slow.reference_id)]
     assert [r["Where it stands"] for r in open_rows] == ["Processing"]
     assert [r["Name"] for r in failures] == ["Musa Kollie"]
     assert "rejected the payout" in failures[0]["Why it failed"]

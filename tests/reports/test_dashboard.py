@@ -104,3 +104,27 @@ def test_days_and_weeks_are_utc_and_start_on_monday(services: Services) -> None:
         )
     finally:
         engine.dispose()
+
+
+def test_days_are_the_company_s_days(services: Services) -> None:
+    """In Kigali (UTC+2) a payment at 23:30 UTC on Monday was made on Tuesday: the Dashboard's
+    today and History's day filter and daily chart say so."""
+    engine: Engine = services.engine
+    kigali = services.settings.model_copy(update={"time_zone": "Africa/Kigali"})
+    late_monday = NOON.replace(hour=23, minute=30)  # Tuesday 01:30 in Kigali
+    services.settings = kigali
+    try:
+        add(engine, attempt(created_at=late_monday, amount="5.00"), attempt(created_at=NOON, amount="7.00"))
+        tuesday = (NOON + timedelta(days=1)).date()
+        figures = dashboard.home_figures(services, OPERATOR, now=late_monday + timedelta(hours=1))
+        assert figures.today == tuesday
+        assert [t.completed_amount for t in figures.today_totals] == [Decimal("5.00")]
+        on_tuesday = HistoryFilter(since=tuesday, until=tuesday, time_zone="Africa/Kigali")
+        assert [r.amount for r in history.query_newest(engine, on_tuesday, 10)] == [Decimal("5.00")]
+        days = history_totals.daily(services, FINANCE, HistoryFilter(time_zone="Africa/Kigali"))
+        assert sorted((d.day, d.amount) for d in days) == [
+            (NOON.date(), Decimal("7.00")),
+            (tuesday, Decimal("5.00")),
+        ]
+    finally:
+        engine.dispose()

@@ -98,7 +98,8 @@ def test_a_late_commit_below_the_newest_id_moves_the_marker(pg_url: str) -> None
     engine = open_ledger(pg_url)
     figures_cache.forget()
     add(engine, attempt(state="ACCEPTED"), attempt(state="ACCEPTED"))
-    first, second = (a.id for a in Session(engine).exec(select(Attempt).order_by(col(Attempt.id))).all())
+    with Session(engine) as db:  # closed, or its open transaction blocks the schema's drop
+        first, second = (a.id for a in db.exec(select(Attempt).order_by(col(Attempt.id))).all())
 
     def complete(db: Session, attempt_id: int | None) -> None:
         row = db.get(Attempt, attempt_id, with_for_update=True)
