@@ -15,6 +15,7 @@ from sqlmodel import col
 from dollr_core.basics import spreadsheet
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.money import amount_text
+from dollr_core.explain import NETWORK_TRANSACTION_ID
 from dollr_core.ledger.tables import Attempt
 from dollr_core.reports.history import (
     NEWEST_FIRST,
@@ -46,7 +47,7 @@ EXPORT_HEADER = (
     "Payee received",
     "Payee currency",
     "Document",
-    "Operator's transaction id",
+    NETWORK_TRANSACTION_ID,
     "Started by",
     "Finished (UTC)",
     "Reason",

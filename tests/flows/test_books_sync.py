@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import Session, select
 
 from dollr_core.__main__ import main
+from dollr_core.explain import NETWORK_TRANSACTION_ID
 from dollr_core.flows.sync import sync_once
 from dollr_core.ledger.tables import Attempt, AuditRecord, DocumentItem, DocumentRecord
 from dollr_core.services import Services
@@ -89,7 +90,7 @@ def test_portal_document_paid_on_its_hosted_page_is_in_the_history_export_after_
     assert row["Outcome"] == "Completed" and row["Type"] == "COLLECTION"
     assert row["Started by"] == "outside the console"
     assert row["Payee received"] == f"{paid['payee_amount']:.2f}"
-    assert row["Operator's transaction id"] == paid["provider_transaction_id"]
+    assert row[NETWORK_TRANSACTION_ID] == paid["provider_transaction_id"]
 
     with Session(services.engine) as db:
         record = db.exec(select(DocumentRecord)).one()
