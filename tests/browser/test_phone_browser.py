@@ -57,10 +57,15 @@ def test_a_day_on_a_phone(page: Any, console_server: Console, shots: Shots, brow
     p.get_by_text("The items are locked").wait_for()
     number = p.get_by_role("heading", name=re.compile(r"^Invoice \S+$")).inner_text().split()[-1]
     execution = collect_by_wallet(p, console_server, shots, number)
-    reference = p.locator("[data-testid=stCode]").filter(has_text=str(execution["reference_id"])).first
-    reference.scroll_into_view_if_needed()
+    whole = str(execution["reference_id"])
+    short = p.get_by_role("button", name=f"Payment reference: {whole[:8]}")
+    short.scroll_into_view_if_needed()
+    short.click()  # the whole reference, ready to copy
+    reference = p.locator("[data-testid=stCode]").filter(has_text=whole).first
+    reference.wait_for()
     shots("phone payment reference")
     assert fits(reference.locator("pre").first), "the payment reference is not cut off"
+    p.keyboard.press("Escape")  # the popover closes
 
     p.get_by_role("button", name="Open the receipt").click()
     p.get_by_role("heading", name=f"Receipt for invoice {number}").wait_for()
