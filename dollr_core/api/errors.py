@@ -22,7 +22,11 @@ from pydantic import ValidationError
 
 from dollr_core.basics.redact import redact_text, redact_value
 
+#: How a 429 reads; kept as an attempt's last error, where the bulk worker recognises it.
+RATE_LIMITED = "Dollr is limiting the request rate; try again shortly."
+
 __all__ = [
+    "RATE_LIMITED",
     "AuthenticationError",
     "DollrError",
     "DollrTimeout",
@@ -313,9 +317,7 @@ def error_from_response(
         return InvalidRequestError(message, errors=errors, **where)
     if status == 429:
         wait = f" Dollr asked to wait {retry_after:g} s." if retry_after is not None else ""
-        return RateLimitError(
-            "Dollr is limiting the request rate; try again shortly." + wait, retry_after=retry_after, **where
-        )
+        return RateLimitError(RATE_LIMITED + wait, retry_after=retry_after, **where)
     if status >= 500:
         return ServerError(
             _with_detail(

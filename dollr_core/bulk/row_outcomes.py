@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, exists, func
 from sqlmodel import Session, col, select
 
+from dollr_core.api.errors import RATE_LIMITED
 from dollr_core.bulk.states import IN_FLIGHT_ROWS, LIVE_BATCHES
 from dollr_core.explain import failure_reason
 from dollr_core.ledger import audit, transitions
@@ -91,8 +92,6 @@ def fail_row(engine: Engine, row_id: int, reason: str) -> None:
         db.commit()
 
 
-#: How the client words a 429 (`api.errors.error_from_response`), kept as the attempt's last error.
-_RATE_LIMITED = "limiting the request rate"
 
 
 def turned_away(attempt: Attempt) -> bool:
@@ -103,7 +102,7 @@ def turned_away(attempt: Attempt) -> bool:
         AttemptState(attempt.local_state) is AttemptState.REFUSED
         and attempt.session_id is None
         and attempt.sent_at is None
-        and _RATE_LIMITED in (attempt.last_error or "")
+        and RATE_LIMITED in (attempt.last_error or "")
     )
 
 
