@@ -156,11 +156,16 @@ def attempt_summary(attempt: Attempt) -> None:
     }
     if attempt.provider_transaction_id:
         rows[NETWORK_TRANSACTION_ID] = attempt.provider_transaction_id
-    st.dataframe(
-        {"What": list(rows.keys()), "Value": [str(v) for v in rows.values()]},
-        hide_index=True,
-        width="stretch",
-    )
+    # A table on a desktop; on a phone, where its second column was cut off, one line per figure
+    # (the containers' keys follow console/tables.py's convention, which console/look.css reads).
+    with st.container(key=f"desktop-table-payment-{attempt.id}"):
+        st.dataframe(
+            {"What": list(rows.keys()), "Value": [str(v) for v in rows.values()]},
+            hide_index=True,
+            width="stretch",
+        )
+    with st.container(key=f"phone-rows-payment-{attempt.id}"):
+        st.markdown("  \n".join(f"**{plain(what)}:** {plain(value)}" for what, value in rows.items()))
 
 
 def live_status(reference_id: str, refresh: Callable[[str], Attempt], *, every: float = 2.0) -> None:
