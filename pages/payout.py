@@ -79,6 +79,14 @@ def fill_saved(people: dict[int, Any]) -> None:
 
 
 def request_confirm(key: str) -> None:
+    """The confirm button's callback. Callbacks run whole before the next run starts, so the
+    passcode is taken here, not in the run: a second click that lands while the first click's run
+    is still drawing interrupts that run, and its form arrives cleared; it finds the passcode the
+    first click took and sends nothing of its own (absorbed, not "enter the passcode")."""
+    typed = st.session_state.pop(PASSCODE, None) or ""
+    held = f"payout:passcode:{key}"
+    if typed and held not in st.session_state:
+        st.session_state[held] = typed
     st.session_state[f"payout:confirming:{key}"] = True
 
 
@@ -267,11 +275,13 @@ def confirm_step(intent: Intent, heading: str = "4. Confirm") -> None:
 
 
 def send(key: str) -> None:
-    # Read once and drop from the session before the call: nothing keeps the passcode afterwards.
-    passcode: str = st.session_state.pop(PASSCODE, None) or ""
     pay_again = bool(st.session_state.pop(PAY_AGAIN, False))
+    passcode = ""
     try:
         with st.spinner("Sending the payout to Dollr…"):
+            # Dropped from the session right before the call (no Streamlit call in between, where
+            # a rerun could stop this one): nothing keeps the passcode afterwards.
+            passcode = st.session_state.pop(f"payout:passcode:{key}", None) or ""
             payouts.confirm_payout(svc, who, key, passcode, pay_again=pay_again)
     except Exception as exc:
         st.session_state[f"payout:confirm_error:{key}"] = without_traceback(exc)
