@@ -348,39 +348,30 @@ def _prepare_new_document(
 ) -> None:
     # Checkout items have no quantity: a line of several would reach the receipt as one priced line,
     # so only payer-pays sales of single-quantity lines take the shortcut.
+    made = None
     if order.fee_bearer is FeeBearer.PAYER and all(item.qty == 1 for item in order.items):
         made = _checkout_new_document(svc, actor, intent_key, order, recovering=recovering)
-        if made is not None:
-            record, payer = made
-            prepare_collection(
-                svc,
-                actor,
-                intent_key,
-                record=record,
-                phone=order.wallet_phone,
-                payer_currency=order.payer_currency,
-                just_made=payer,
-            )
-            protocol.checkpoint("after_quote")
-            return
-    record = publish_new_document(
-        svc,
-        actor,
-        intent_key,
-        source_type=order.source_type,
-        customer=order.customer,
-        currency=order.currency,
-        items=order.items,
-        fee_bearer=order.fee_bearer,
-        note=order.note,
-        recovering=recovering,
-    )
-    # Made and published by this very run: the publish answer said it is payable, for whom, and
-    # for the sum of the lines we added (anything else, and it is read from Dollr after all).
-    payer = None
-    answered = record.total_amount == documents.lines_total(order.items)
-    if not recovering and answered and record.dollr_counterparty_id is not None:
-        payer = customer_for_counterparty(svc.engine, record.dollr_counterparty_id)
+    if made is not None:
+        record, payer = made
+    else:
+        record = publish_new_document(
+            svc,
+            actor,
+            intent_key,
+            source_type=order.source_type,
+            customer=order.customer,
+            currency=order.currency,
+            items=order.items,
+            fee_bearer=order.fee_bearer,
+            note=order.note,
+            recovering=recovering,
+        )
+        # Made and published by this very run: the publish answer said it is payable, for whom,
+        # and for the sum of the lines we added (anything else, and it is read from Dollr after all).
+        payer = None
+        answered = record.total_amount == documents.lines_total(order.items)
+        if not recovering and answered and record.dollr_counterparty_id is not None:
+            payer = customer_for_counterparty(svc.engine, record.dollr_counterparty_id)
     prepare_collection(
         svc,
         actor,
