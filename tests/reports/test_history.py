@@ -276,8 +276,22 @@ def test_the_workbook_export_holds_the_same_rows_as_the_csv(engine: Engine, serv
 
 
 def test_operators_lists_who_started_payments(engine: Engine, services: Services) -> None:
-    add(engine, attempt(), attempt(operator="fred@example.com"), attempt(operator="fred@example.com"))
-    assert history.operators(services, FINANCE) == ["fred@example.com", "olivia@example.com"]
+    assert history.operators(services, FINANCE) == []
+    add(
+        engine,
+        attempt(),
+        attempt(operator="fred@example.com"),
+        attempt(operator="fred@example.com"),
+        attempt(operator=""),  # started by no one named: not a choice
+        attempt(operator="Zoe@example.com"),
+        attempt(operator="zoe@example.com"),
+    )
+    assert history.operators(services, FINANCE) == [
+        "Zoe@example.com",
+        "fred@example.com",
+        "olivia@example.com",
+        "zoe@example.com",
+    ]
 
 
 def test_figures_are_remembered_per_filter_until_the_ledger_changes(engine: Engine) -> None:
