@@ -8,13 +8,13 @@ reading of the ledger's change marker per run (`figures_cache.AsOf`); no call to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]  # Streamlit's own dependency; no type stubs
 import streamlit as st
 
 from console.widgets import page_link, time_heading, when
@@ -133,6 +133,12 @@ def split_spec(title: str) -> dict[str, Any]:
     }
 
 
+def arrow(rows: Sequence[Mapping[str, object]]) -> Any:
+    """Rows as an Arrow table, which Streamlit sends as it is: rows as dicts (or a DataFrame) are
+    turned into a DataFrame and then into Arrow, several times the work, on every rerun."""
+    return pa.Table.from_pylist(list(rows))
+
+
 # --------------------------------------------------------------------------- what is asked
 
 
@@ -233,6 +239,21 @@ def filters(figures: Figures) -> HistoryFilter:
 # --------------------------------------------------------------------------- totals and downloads
 
 
+def total_row(t: history_totals.CurrencyTotal) -> dict[str, object]:
+    return {
+        "Type": operation_name(t.operation),
+        "Currency": t.currency,
+        "Payments": t.count,
+        "Completed": t.completed,
+        "Failed": t.failed,
+        "Still open": t.open,
+        "Amount (all)": t.amount if t.count else None,
+        "Amount completed": t.completed_amount if t.count else None,
+        "Payers paid (completed)": t.payer_amount or None,
+        "Payees received (completed)": t.payee_amount or None,
+    }
+
+
 def show_totals(totals: Sequence[history_totals.CurrencyTotal]) -> None:
     counted = [t for t in totals if t.count]
     done = sum(t.completed for t in counted)
@@ -247,21 +268,7 @@ def show_totals(totals: Sequence[history_totals.CurrencyTotal]) -> None:
         help="Completed ÷ (completed + failed or refused). Payments still open are left out.",
     )
     st.dataframe(
-        [
-            {
-                "Type": operation_name(t.operation),
-                "Currency": t.currency,
-                "Payments": t.count,
-                "Completed": t.completed,
-                "Failed": t.failed,
-                "Still open": t.open,
-                "Amount (all)": t.amount if t.count else None,
-                "Amount completed": t.completed_amount if t.count else None,
-                "Payers paid (completed)": t.payer_amount or None,
-                "Payees received (completed)": t.payee_amount or None,
-            }
-            for t in totals
-        ],
+        arrow([total_row(t) for t in totals]),
         hide_index=True,
         width="stretch",
         column_config=dict.fromkeys(TOTAL_AMOUNTS, AMOUNT),
@@ -310,19 +317,17 @@ def show_charts(figures: history_totals.HistoryFigures) -> None:
         if not days:
             st.caption("Nothing to chart.")
         else:
-            frame = pd.DataFrame(
-                [{"Day": d.day.isoformat(), "Outcome": d.outcome.value, "Payments": d.count} for d in days]
-            )
-            st.vega_lite_chart(frame, PER_DAY_SPEC, width="stretch")
-            volume = pd.DataFrame(
-                [
-                    {"Day": d.day.isoformat(), "Currency": d.currency, "Amount": float(d.amount)}
-                    for d in days
-                    if d.outcome is Outcome.COMPLETED
-                ]
-            )
-            if not volume.empty:
-                st.vega_lite_chart(volume, VOLUME_SPEC, width="stretch")
+            per_day_rows = [
+                {"Day": d.day.isoformat(), "Outcome": d.outcome.value, "Payments": d.count} for d in days
+            ]
+            st.vega_lite_chart(arrow(per_day_rows), PER_DAY_SPEC, width="stretch")
+            volume = [
+                {"Day": d.day.isoformat(), "Currency": d.currency, "Amount": float(d.amount)}
+                for d in days
+                if d.outcome is Outcome.COMPLETED
+            ]
+            if volume:
+                st.vega_lite_chart(arrow(volume), VOLUME_SPEC, width="stretch")
     with per_method:
         split(figures.by_method, "Method", method_name)
     with per_outcome:
@@ -333,26 +338,26 @@ def split(rows: Sequence[history_totals.BreakdownRow], title: str, name: Callabl
     if not rows:
         st.caption("Nothing to chart.")
         return
-    frame = pd.DataFrame(
-        [
-            {title: name(r.key), "Outcome": outcome.value, "Payments": n}
-            for r in rows
-            for outcome, n in r.per_outcome.items()
-        ]
-    )
-    st.vega_lite_chart(frame, split_spec(title), width="stretch")
+    bars = [
+        {title: name(r.key), "Outcome": outcome.value, "Payments": n}
+        for r in rows
+        for outcome, n in r.per_outcome.items()
+    ]
+    st.vega_lite_chart(arrow(bars), split_spec(title), width="stretch")
     st.dataframe(
-        [
-            {
-                title: name(r.key),
-                "Payments": r.count,
-                "Completed": r.completed,
-                "Failed": r.failed,
-                "Still open": r.open,
-                "Success rate": f"{r.success_rate:.1%}" if r.success_rate is not None else "—",
-            }
-            for r in rows
-        ],
+        arrow(
+            [
+                {
+                    title: name(r.key),
+                    "Payments": r.count,
+                    "Completed": r.completed,
+                    "Failed": r.failed,
+                    "Still open": r.open,
+                    "Success rate": f"{r.success_rate:.1%}" if r.success_rate is not None else "—",
+                }
+                for r in rows
+            ]
+        ),
         hide_index=True,
         width="stretch",
     )
@@ -431,7 +436,7 @@ def show_rows(svc: Services, who: Actor, flt: HistoryFilter, total: int) -> None
         st.session_state[TABLE_PAGE] = shown.page
         st.session_state.pop(TABLE, None)
     picked = st.dataframe(
-        [table_row(r) for r in shown.rows],
+        arrow([table_row(r) for r in shown.rows]),
         hide_index=True,
         width="stretch",
         # Who and how much stay in view when the table scrolls sideways (on a phone it must).
