@@ -1,7 +1,8 @@
 """Screen pieces for Payment history: its filters (kept across pages), totals, charts and table.
 
-They live here, not in the page, so that the page reads as a script of the screen and Python
-compiles them once per process (Streamlit compiles a page's own source on its runs). Every figure
+They live here, not in the page, so that the page reads as a script of the screen and they are
+compiled once per process: Streamlit compiles a page's own source (with its "magic" pass), once
+per process when served but on every run under AppTest, which the page benches use. Every figure
 comes from the ledger's SQL (`dollr_core.reports.history*`), remembered per filter as of one
 reading of the ledger's change marker per run (`figures_cache.AsOf`); no call to Dollr is made.
 """
