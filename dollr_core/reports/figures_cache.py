@@ -25,7 +25,7 @@ from sqlmodel import col
 
 from dollr_core.ledger.tables import Attempt, LedgerEvent
 
-__all__ = ["Marker", "change_marker", "forget", "remembered"]
+__all__ = ["AsOf", "Marker", "change_marker", "forget", "remembered"]
 
 T = TypeVar("T")
 Marker = tuple[int, int, int, int]
@@ -55,25 +55,37 @@ def change_marker(engine: Engine) -> Marker:
     return newest_event, recent_events, newest_attempt, recent_attempts
 
 
-def remembered(engine: Engine, what: str, key: Hashable, compute: Callable[[], T]) -> T:
-    """`compute()`'s answer for (`what`, `key`) as of the ledger's current change marker.
+class AsOf:
+    """Remembered figures as of one reading of the change marker: a page asking for several figures
+    in one run reads the marker once (a statement each time), not once per figure.
 
-    The marker is read before computing: a write landing in between leaves the answer filed
-    under the older marker, so the next call recomputes (never the other way round)."""
-    with _lock:
-        token = _engines.setdefault(engine, uuid.uuid4().hex)
-    full = (token, what, key, change_marker(engine))
-    with _lock:
-        if full in _remembered:
-            _remembered.move_to_end(full)
-            hit: T = _remembered[full]
-            return hit
-    value = compute()
-    with _lock:
-        _remembered[full] = value
-        while len(_remembered) > _KEEP:
-            _remembered.popitem(last=False)
-    return value
+    The marker is read before any figure is computed: a write landing in between leaves the answers
+    filed under the older marker, so the next reading recomputes (never the other way round)."""
+
+    def __init__(self, engine: Engine) -> None:
+        with _lock:
+            self._token = _engines.setdefault(engine, uuid.uuid4().hex)
+        self.marker = change_marker(engine)
+
+    def remembered(self, what: str, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`'s answer for (`what`, `key`) as of this marker."""
+        full = (self._token, what, key, self.marker)
+        with _lock:
+            if full in _remembered:
+                _remembered.move_to_end(full)
+                hit: T = _remembered[full]
+                return hit
+        value = compute()
+        with _lock:
+            _remembered[full] = value
+            while len(_remembered) > _KEEP:
+                _remembered.popitem(last=False)
+        return value
+
+
+def remembered(engine: Engine, what: str, key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()`'s answer for (`what`, `key`) as of the ledger's current change marker."""
+    return AsOf(engine).remembered(what, key, compute)
 
 
 def forget() -> None:

@@ -7,16 +7,18 @@ import io
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import Engine, event
 from streamlit.testing.v1 import AppTest
 
 from dollr_core.basics.access import Actor, Role
 from dollr_core.basics.words import short_reference
-from dollr_core.reports import history, history_export
+from dollr_core.reports import figures_cache, history, history_export
 from dollr_core.reports.history import HistoryFilter, Outcome
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
@@ -232,3 +234,53 @@ def test_amounts_sort_by_value_with_their_currency_beside(
     assert list(by_amount["Payee received"]) == [Decimal("9.50"), Decimal("250.00"), Decimal("1000.00")]
     totals = _totals(at)[("Payout (money out)", "USD")]
     assert totals["Amount (all)"] == Decimal("1259.50")
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements run on `engine` inside the block (the console's workers are stopped)."""
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def test_an_idle_rerun_reads_the_change_marker_and_the_rows_shown_only(
+    page: Callable[..., AppTest], console: Services, payments: dict[str, str]
+) -> None:
+    """Issue 16: counts, totals, charts and the operators are remembered per filter; a rerun that
+    changed no filter asks the ledger whether anything changed (one statement) and reads the page
+    of rows shown (whose details can change with no state change), nothing else."""
+    figures_cache.forget()
+    at = page("pages/history.py", role=Role.FINANCE)
+    with statements(console.engine) as first_open:
+        at.run()
+    assert not at.exception, at.exception
+    # the marker, the operators, every figure in one GROUP BY, the rows
+    assert len(first_open) == 4, first_open
+    with statements(console.engine) as idle:
+        at.run()
+    assert len(idle) == 2, idle
+    assert "ledger_event" in idle[0] and "GROUP BY" not in idle[1]
+    shown = _rows(at)
+    assert len(shown) == 3
+
+    at.multiselect(key="history_outcomes").set_value([Outcome.FAILED])
+    with statements(console.engine) as new_filter:
+        at.run()
+    assert len(new_filter) == 3, new_filter  # the marker, the new filter's figures, its rows
+    assert [r["Outcome"] for r in _rows(at)] == ["Failed"]
+
+    at.multiselect(key="history_outcomes").set_value([])  # the first filter, remembered
+    pay_out(console, OPERATOR, uuid.uuid4().hex, amount="12")  # but the ledger has moved since
+    with statements(console.engine) as moved:
+        at.run()
+    assert len(moved) == 4, moved  # the figures again (and the operators), never stale
+    assert len(_rows(at)) == 4
+    assert at.get("download_button")[0].label == "Download these 4 payments (CSV)"

@@ -32,18 +32,12 @@ EVERYTHING = HistoryFilter()
 
 
 def shown(svc: Services) -> tuple[Any, ...]:
-    """What the Dashboard and History show, through the cache (History's page asks the same way)."""
+    """What the Dashboard and History show, through the cache, as their pages ask."""
     home = dataclasses.replace(dashboard.home_figures(svc, FINANCE), as_of=NOON)
-    totals = figures_cache.remembered(
-        svc.engine, "totals", EVERYTHING, lambda: history_totals.totals(svc, FINANCE, EVERYTHING)
+    history = figures_cache.AsOf(svc.engine).remembered(
+        "figures", EVERYTHING, lambda: history_totals.figures(svc, FINANCE, EVERYTHING)
     )
-    by_outcome = figures_cache.remembered(
-        svc.engine,
-        "outcome",
-        EVERYTHING,
-        lambda: history_totals.breakdown(svc, FINANCE, EVERYTHING, "outcome"),
-    )
-    return home, totals, by_outcome
+    return home, history.totals, history.by_outcome, history.daily, history.by_method
 
 
 def check(svc: Services, change: Callable[[], object], *, moves: bool = True) -> tuple[Any, ...]:
@@ -123,3 +117,25 @@ def test_a_late_commit_below_the_newest_id_moves_the_marker(pg_url: str) -> None
         early.commit()
     assert done() == 2
     engine.dispose()
+
+
+def test_one_reading_of_the_marker_serves_every_figure_of_a_run(services: Services) -> None:
+    """A page asking for several figures reads the marker once; a change after that reading is
+    seen by the next run's reading, never filed under the older marker."""
+    figures_cache.forget()
+    add(services.engine, attempt())
+    asked: list[str] = []
+
+    def totals(flt: HistoryFilter) -> list[history_totals.CurrencyTotal]:
+        asked.append("totals")
+        return history_totals.query_totals(services.engine, flt)
+
+    run = figures_cache.AsOf(services.engine)
+    for flt in (EVERYTHING, HistoryFilter(currencies=("USD",)), EVERYTHING):
+        run.remembered("totals", flt, lambda flt=flt: totals(flt))
+    assert asked == ["totals", "totals"]  # the third was the first again
+    add(services.engine, attempt())
+    assert run.remembered("totals", EVERYTHING, lambda: totals(EVERYTHING))[0].count == 1  # as of its reading
+    later = figures_cache.AsOf(services.engine)
+    assert later.marker != run.marker
+    assert later.remembered("totals", EVERYTHING, lambda: totals(EVERYTHING))[0].count == 2

@@ -187,6 +187,40 @@ def test_daily_and_breakdowns(engine: Engine, services: Services) -> None:
         history_totals.breakdown(services, FINANCE, HistoryFilter(), "phone")  # type: ignore[arg-type]
 
 
+def test_every_figure_in_one_pass_is_each_figure_asked_alone(engine: Engine, services: Services) -> None:
+    """History's page asks for its totals, days and breakdowns at once (one GROUP BY); they are
+    the figures the functions that ask for one of them give, for any filter."""
+    add(
+        engine,
+        attempt(amount="5.00"),
+        attempt(created_at=NOON + timedelta(days=1), state="FAILED", method="ORANGE_MONEY_LBR"),
+        attempt(state="ACCEPTED", operation_type="COLLECTION", source_type="INVOICE", source_number="INV-1"),
+        attempt(state="REFUSED", method=None, created_at=NOON - timedelta(days=2)),
+        attempt(
+            operation_type="COLLECTION",
+            amount="20.00",
+            payer_currency="LRD",
+            settled_payer_currency="LRD",
+            payer_amount=Decimal("3900.00"),
+        ),
+        attempt(currency="RWF", amount="7000", method="MTN_MOMO_RWA", payee_currency="RWF"),
+        attempt(state="ABANDONED", party_name="Fatu Johnson"),
+    )
+    for flt in (
+        HistoryFilter(),
+        HistoryFilter(currencies=("USD",), operations=("PAYOUT",)),
+        HistoryFilter(outcomes=(Outcome.FAILED, Outcome.REFUSED)),
+        HistoryFilter(since=NOON.date(), until=NOON.date(), time_zone="Africa/Kigali"),
+        HistoryFilter(text="nobody"),
+    ):
+        together = history_totals.figures(services, FINANCE, flt)
+        assert together.totals == history_totals.totals(services, FINANCE, flt)
+        assert together.daily == history_totals.daily(services, FINANCE, flt)
+        assert together.by_method == history_totals.breakdown(services, FINANCE, flt, "method")
+        assert together.by_outcome == history_totals.breakdown(services, FINANCE, flt, "outcome")
+    assert history_totals.figures(services, FINANCE, HistoryFilter()).by_method[0].count == 4
+
+
 def test_export_streams_exactly_the_filtered_rows(engine: Engine, services: Services) -> None:
     add(
         engine, *(attempt(created_at=NOON + timedelta(seconds=i % 5), amount=f"{i}.50") for i in range(1, 40))
@@ -242,8 +276,22 @@ def test_the_workbook_export_holds_the_same_rows_as_the_csv(engine: Engine, serv
 
 
 def test_operators_lists_who_started_payments(engine: Engine, services: Services) -> None:
-    add(engine, attempt(), attempt(operator="fred@example.com"), attempt(operator="fred@example.com"))
-    assert history.operators(services, FINANCE) == ["fred@example.com", "olivia@example.com"]
+    assert history.operators(services, FINANCE) == []
+    add(
+        engine,
+        attempt(),
+        attempt(operator="fred@example.com"),
+        attempt(operator="fred@example.com"),
+        attempt(operator=""),  # started by no one named: not a choice
+        attempt(operator="Zoe@example.com"),
+        attempt(operator="zoe@example.com"),
+    )
+    assert history.operators(services, FINANCE) == [
+        "Zoe@example.com",
+        "fred@example.com",
+        "olivia@example.com",
+        "zoe@example.com",
+    ]
 
 
 def test_figures_are_remembered_per_filter_until_the_ledger_changes(engine: Engine) -> None:
