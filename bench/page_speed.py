@@ -13,6 +13,7 @@ console's own client and, independently, by the standalone sandbox (target per i
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from streamlit.components.v2.component_manager import BidiComponentManager
 from streamlit.testing.v1 import AppTest
 
 from bench.common import ROOT, StandaloneSandbox, calls, machine, median, ms, settle_all, table
@@ -240,8 +242,31 @@ def warm_up() -> None:
                 for alias in node.names:
                     importlib.import_module(alias.name)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                importlib.import_module(node.module)
-    AppTest.from_string("import streamlit as st\nst.dataframe([{'a': 1}])\n", default_timeout=60).run()
+                module = importlib.import_module(node.module)
+                for alias in node.names:  # `from console import history_ui` imports a module too
+                    if not hasattr(module, alias.name):
+                        importlib.import_module(f"{node.module}.{alias.name}")
+    table = AppTest.from_string("import streamlit as st\nst.dataframe([{'a': 1}])\n", default_timeout=60)
+    with_installed_components(table).run()
+
+
+@functools.cache
+def installed_components() -> BidiComponentManager:
+    """Streamlit's registry of the components installed in this environment, scanned once.
+
+    A served console scans the installed packages once, when its runtime starts; AppTest scans
+    them again for every new AppTest (140–260 ms on a busy machine), which would land on every
+    page's first open here. So each page's AppTest is given the one scan this process made."""
+    components = BidiComponentManager()
+    components.discover_and_register_components(start_file_watching=False)
+    return components
+
+
+def with_installed_components(at: AppTest) -> AppTest:
+    if not hasattr(at, "_bidi_component_manager"):  # AppTest's own cache of that scan, per instance
+        raise RuntimeError("This Streamlit's AppTest keeps no component registry: update bench.page_speed.")
+    at._bidi_component_manager = installed_components()
+    return at
 
 
 def measure(
@@ -252,7 +277,7 @@ def measure(
 ) -> PageResult:
     title, path, role = page.title, page.path, page.first_role()
     result = PageResult(title, path, role)
-    at = AppTest.from_file(str(ROOT / path), default_timeout=60)
+    at = with_installed_components(AppTest.from_file(str(ROOT / path), default_timeout=60))
     who = Actor(f"{role.value}@example.com", role)
     at.session_state["actor"] = who
     at.session_state["signed_in_email"] = who.email

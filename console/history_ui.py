@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pyarrow as pa  # type: ignore[import-untyped]  # Streamlit's own dependency; no type stubs
+import pyarrow as pa
 import streamlit as st
 
 from console.widgets import page_link, time_heading, when
