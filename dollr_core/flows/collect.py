@@ -91,6 +91,19 @@ def prepare_collection(
     `just_made` is the customer of a document this same flow has just made payable (the checkout
     shortcut, or draft → items → publish): then the document's state is that answer, not read again.
     """
+    return _quote(*_quoted_intent(svc, actor, intent_key, record, phone, payer_currency, just_made))
+
+
+def _quoted_intent(
+    svc: Services,
+    actor: Actor,
+    intent_key: str,
+    record: DocumentRecord,
+    phone: str,
+    payer_currency: str | None,
+    just_made: Customer | None,
+) -> tuple[Intent, str, AmountAndFeePrediction]:
+    """`prepare_collection`'s work: the intent as written, the carrier's name and the quote."""
     require(actor, Permission.COLLECT)
     number = normalize_phone(phone)
     if just_made is None:
@@ -167,7 +180,7 @@ def prepare_collection(
         predicted_gateway_fee=prediction.gateway_fee,
         predicted_fx_fee=prediction.fx_fee,
     )
-    return _quote(intent, info.carrier or method.value, prediction)
+    return intent, info.carrier or method.value, prediction
 
 
 def _not_payable(status: str) -> str:
@@ -293,7 +306,13 @@ def confirm_collection(svc: Services, actor: Actor, intent_key: str) -> Attempt:
     intent = get_intent(svc.engine, intent_key)
     if intent is None:
         raise protocol.IntentNotReady("This collection was not prepared; start again from the form.")
-    return protocol.submit(svc.engine, svc.client, intent_key, CollectionPlan(svc, intent), actor=actor.email)
+    return _submit(svc, actor, intent)
+
+
+def _submit(svc: Services, actor: Actor, intent: Intent) -> Attempt:
+    return protocol.submit(
+        svc.engine, svc.client, intent.intent_key, CollectionPlan(svc, intent), actor=actor.email
+    )
 
 
 # --------------------------------------------------------------------------- document-first, end to end
@@ -339,13 +358,13 @@ def collect_new_document(svc: Services, actor: Actor, intent_key: str, order: Ne
         )
     with holding(svc.engine, intent_key, protocol.owner_id()):
         # A fresh intent cannot have left anything on Dollr yet: no need to look for it there.
-        _prepare_new_document(svc, actor, intent_key, order, recovering=existing is not None)
-    return confirm_collection(svc, actor, intent_key)
+        intent = _prepare_new_document(svc, actor, intent_key, order, recovering=existing is not None)
+    return _submit(svc, actor, intent)  # the intent as the quote wrote it: not read again
 
 
 def _prepare_new_document(
     svc: Services, actor: Actor, intent_key: str, order: NewCollection, *, recovering: bool
-) -> None:
+) -> Intent:
     # Checkout items have no quantity: a line of several would reach the receipt as one priced line,
     # so only payer-pays sales of single-quantity lines take the shortcut.
     made = None
@@ -372,16 +391,11 @@ def _prepare_new_document(
         answered = record.total_amount == documents.lines_total(order.items)
         if not recovering and answered and record.dollr_counterparty_id is not None:
             payer = customer_for_counterparty(svc.engine, record.dollr_counterparty_id)
-    prepare_collection(
-        svc,
-        actor,
-        intent_key,
-        record=record,
-        phone=order.wallet_phone,
-        payer_currency=order.payer_currency,
-        just_made=payer,
+    intent, _, _ = _quoted_intent(
+        svc, actor, intent_key, record, order.wallet_phone, order.payer_currency, payer
     )
     protocol.checkpoint("after_quote")
+    return intent
 
 
 def _checkout_new_document(

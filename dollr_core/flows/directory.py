@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, func, or_, text
+from sqlalchemy import Connection, Engine, bindparam, func, or_, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -80,12 +80,12 @@ def search_customers(engine: Engine, text: str = "", *, limit: int = 50) -> list
 
 def ensure_party(engine: Engine, client: DollrClient, person: Person) -> Customer:
     """The Dollr party for this name and phone: ours if we made it, Dollr's if it exists, else new."""
-    lookup = select(Customer).where(Customer.phone == person.phone, Customer.fullname == person.fullname)
-    found = _first(engine, lookup)
+    named = {"phone": person.phone, "name": person.fullname}
+    found = _first(engine, _PARTY, named)
     if found is not None:
         return found
     with _one_creator(engine, f"party:{person.phone}:{person.fullname}") as bind:
-        found = _first(bind, lookup)  # stored by whoever created it while we waited
+        found = _first(bind, _PARTY, named)  # stored by whoever created it while we waited
         return found if found is not None else _create_party(engine, bind, client, person)
 
 
@@ -160,18 +160,36 @@ class KnownCustomer:
 def known_customer(engine: Engine, person: Person, relationship: RelationshipType) -> KnownCustomer | None:
     """The counterparty the ledger already holds for this name and phone, if any (no Dollr call)."""
     with Session(engine) as db:
-        customer = db.exec(
-            select(Customer).where(Customer.phone == person.phone, Customer.fullname == person.fullname)
-        ).first()
+        customer = db.exec(_PARTY, params={"phone": person.phone, "name": person.fullname}).first()
         if customer is None:
             return None
-        held = db.exec(
-            select(Relationship).where(
-                Relationship.dollr_party_id == customer.dollr_party_id,
-                Relationship.relationship_type == relationship,
-            )
-        ).first()
+        named = {"party": customer.dollr_party_id, "kind": relationship}
+        held = db.exec(_COUNTERPARTY, params=named).first()
         return None if held is None else KnownCustomer(customer, held)
+
+
+def known_payee(
+    engine: Engine,
+    person: Person,
+    relationship: RelationshipType,
+    *,
+    operation: OperationType,
+    method: PaymentMethod,
+    number: str,
+) -> tuple[Customer, AccountRecord] | None:
+    """The customer, with their counterparty of `relationship` and their active account for
+    `number`, when the ledger holds all three: one read for a repeat payment (no Dollr call).
+    None: one is missing, and `ensure_party` and the rest find or make each."""
+    with Session(engine) as db:
+        customer = db.exec(_PARTY, params={"phone": person.phone, "name": person.fullname}).first()
+        if customer is None:
+            return None
+        party = customer.dollr_party_id
+        if db.exec(_COUNTERPARTY, params={"party": party, "kind": relationship}).first() is None:
+            return None
+        named = {"party": party, "operation": operation, "method": method, "number": number}
+        account = db.exec(_ACCOUNT, params=named).first()
+        return None if account is None else (customer, account)
 
 
 def remember_customer(
@@ -232,17 +250,15 @@ def ensure_counterparty(
     engine: Engine, client: DollrClient, dollr_party_id: int, relationship: RelationshipType
 ) -> Relationship:
     """One counterparty per party and relationship type, reused for every later document."""
-    lookup = select(Relationship).where(
-        Relationship.dollr_party_id == dollr_party_id, Relationship.relationship_type == relationship
-    )
-    found = _first(engine, lookup)
+    named = {"party": dollr_party_id, "kind": relationship}
+    found = _first(engine, _COUNTERPARTY, named)
     if found is not None:
         return found
     with _one_creator(engine, f"counterparty:{dollr_party_id}:{relationship}") as bind:
-        found = _first(bind, lookup)
+        found = _first(bind, _COUNTERPARTY, named)
         if found is not None:
             return found
-        return _create_counterparty(bind, client, dollr_party_id, relationship, lookup)
+        return _create_counterparty(bind, client, dollr_party_id, relationship, _COUNTERPARTY.params(named))
 
 
 def _create_counterparty(
@@ -278,18 +294,13 @@ def ensure_account(
     country_code: str | None,
 ) -> AccountRecord:
     """A mobile-money account is reused per party + method + number (contract §3.7)."""
-    lookup = select(AccountRecord).where(
-        AccountRecord.dollr_party_id == customer.dollr_party_id,
-        AccountRecord.operation_type == operation,
-        AccountRecord.method == method,
-        AccountRecord.account_number == number,
-        col(AccountRecord.is_active).is_(True),
-    )
-    found = _first(engine, lookup)
+    named = {"party": customer.dollr_party_id, "operation": operation, "method": method, "number": number}
+    lookup = _ACCOUNT.params(named)  # for a create that finds it taken
+    found = _first(engine, _ACCOUNT, named)
     if found is not None:
         return found
     with _one_creator(engine, f"account:{customer.dollr_party_id}:{operation}:{method}:{number}") as bind:
-        found = _first(bind, lookup)
+        found = _first(bind, _ACCOUNT, named)
         if found is not None:
             return found
         return _create_account(
@@ -345,12 +356,10 @@ def _create_account(
 
 def customer_for_counterparty(engine: Engine, dollr_counterparty_id: int) -> Customer | None:
     with Session(engine) as db:
-        relationship = db.exec(
-            select(Relationship).where(Relationship.dollr_counterparty_id == dollr_counterparty_id)
-        ).first()
+        relationship = db.exec(_BY_COUNTERPARTY, params={"counterparty": dollr_counterparty_id}).first()
         if relationship is None:
             return None
-        return db.exec(select(Customer).where(Customer.dollr_party_id == relationship.dollr_party_id)).first()
+        return db.exec(_BY_PARTY, params={"party": relationship.dollr_party_id}).first()
 
 
 def deactivate_account(engine: Engine, dollr_account_id: int) -> None:
@@ -370,9 +379,30 @@ _Row = TypeVar("_Row", Customer, Relationship, AccountRecord)
 _Bind = Engine | Connection
 
 
-def _first(bind: _Bind, lookup: SelectOfScalar[_Row]) -> _Row | None:
+def _first(bind: _Bind, lookup: SelectOfScalar[_Row], params: dict[str, Any]) -> _Row | None:
     with Session(bind) as db:
-        return db.exec(lookup).first()
+        return db.exec(lookup, params=params).first()
+
+
+# The lookups every payment to or from a known person makes, built once (bound values):
+_PARTY = select(Customer).where(
+    col(Customer.phone) == bindparam("phone"), col(Customer.fullname) == bindparam("name")
+)
+_BY_PARTY = select(Customer).where(col(Customer.dollr_party_id) == bindparam("party"))
+_COUNTERPARTY = select(Relationship).where(
+    col(Relationship.dollr_party_id) == bindparam("party"),
+    col(Relationship.relationship_type) == bindparam("kind"),
+)
+_BY_COUNTERPARTY = select(Relationship).where(
+    col(Relationship.dollr_counterparty_id) == bindparam("counterparty")
+)
+_ACCOUNT = select(AccountRecord).where(
+    col(AccountRecord.dollr_party_id) == bindparam("party"),
+    col(AccountRecord.operation_type) == bindparam("operation"),
+    col(AccountRecord.method) == bindparam("method"),
+    col(AccountRecord.account_number) == bindparam("number"),
+    col(AccountRecord.is_active).is_(True),
+)
 
 
 class _KeyedLocks:

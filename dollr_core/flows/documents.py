@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, or_
+from sqlalchemy import Engine, bindparam, func, or_
 from sqlmodel import Session, col, select
 
 from dollr_core.api.errors import NotFoundError
@@ -126,11 +126,7 @@ def find_by_reference(
     statuses: Iterable[SourceStatus] = (SourceStatus.IDLE,),
 ) -> DocumentRecord | None:
     with Session(svc.engine) as db:
-        mine = db.exec(
-            select(DocumentRecord).where(
-                DocumentRecord.source_type == source_type, DocumentRecord.reference == reference
-            )
-        ).first()
+        mine = db.exec(_BY_REFERENCE, params={"type": source_type, "reference": reference}).first()
     if mine is not None or not ask_dollr:
         return mine
     for status in statuses:
@@ -172,9 +168,7 @@ def mirror(
     source_type = str(document.source_type)
     with Session(engine, expire_on_commit=False) as db:  # the row as written: never read back
         row = db.exec(
-            select(DocumentRecord).where(
-                DocumentRecord.source_type == source_type, DocumentRecord.dollr_id == document.id
-            )
+            _BY_DOLLR_ID, params={"type": source_type, "id": document.id}
         ).first() or DocumentRecord(
             source_type=source_type,
             dollr_id=document.id,
@@ -203,6 +197,16 @@ def mirror(
         db.add(row)
         db.commit()
         return as_stored(row)
+
+
+# The mirror's lookups, built once (bound values): every sale makes them.
+_BY_REFERENCE = select(DocumentRecord).where(
+    col(DocumentRecord.source_type) == bindparam("type"),
+    col(DocumentRecord.reference) == bindparam("reference"),
+)
+_BY_DOLLR_ID = select(DocumentRecord).where(
+    col(DocumentRecord.source_type) == bindparam("type"), col(DocumentRecord.dollr_id) == bindparam("id")
+)
 
 
 def detail(svc: Services, actor: Actor, source_type: SourceType | str, dollr_id: int) -> DocumentDetail:

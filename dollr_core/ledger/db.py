@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine.url import make_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -29,7 +30,37 @@ def create_ledger_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+    engine = create_engine(url, pool_size=20, max_overflow=20)
+    _ping_after_idle(engine)
+    return engine
+
+
+#: A pooled connection given back less than this long ago is handed out without a ping.
+PING_AFTER_IDLE = 2.0  # seconds
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only if it sat idle for `PING_AFTER_IDLE` or more.
+
+    What `pool_pre_ping` does on every checkout costs a round trip and about 0.1 ms of CPU, and a
+    payment step checks out a connection per transaction. A connection used a moment ago is
+    alive but for a server restart in that moment, and then its statement fails and the pool is
+    renewed, as without a ping. A failed ping renews the pool and hands out a new connection.
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.InvalidatePoolError(str(error)) from error
 
 
 def _make_sqlite_transactions_immediate(engine: Engine) -> None:

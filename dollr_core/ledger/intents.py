@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, bindparam, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dollr_core.errors import ChangedMeanwhile
-from dollr_core.ledger import leases, transitions
+from dollr_core.ledger import leases, statements, transitions
 from dollr_core.ledger.columns import as_stored, utcnow
 from dollr_core.ledger.leases import Heartbeat
 from dollr_core.ledger.tables import Attempt, Intent, IntentState
@@ -38,9 +38,19 @@ def fingerprint(terms: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+#: The intent of a form's key, built once (a bound key): every payment step starts here.
+_BY_KEY = select(Intent).where(col(Intent.intent_key) == bindparam("key"))
+_BY_KEY_LOCKED = _BY_KEY.with_for_update()
+
+
 def get_intent(engine: Engine, intent_key: str) -> Intent | None:
     with Session(engine) as db:
-        return db.exec(select(Intent).where(Intent.intent_key == intent_key)).one_or_none()
+        return db.exec(_BY_KEY, params={"key": intent_key}).one_or_none()
+
+
+def locked_intent(db: Session, intent_key: str) -> Intent | None:
+    """The intent of `intent_key`, locked in `db`'s transaction until it ends."""
+    return db.exec(_BY_KEY_LOCKED, params={"key": intent_key}).one_or_none()
 
 
 def open_intent(
@@ -57,9 +67,7 @@ def open_intent(
     """Create the intent, or bring an editable one in line with the form; never touch one in flight."""
     stamp = fingerprint(terms)
     with Session(engine, expire_on_commit=False) as db:  # the intent as written: never read back
-        intent = db.exec(
-            select(Intent).where(Intent.intent_key == intent_key).with_for_update()
-        ).one_or_none()
+        intent = locked_intent(db, intent_key)
         if intent is None:
             intent = Intent(
                 intent_key=intent_key,
@@ -123,28 +131,39 @@ def holding(engine: Engine, intent_key: str, owner: str) -> Iterator[None]:
     The lease is renewed while the holder lives, so after a crash another window takes over
     within seconds (`ledger.leases`)."""
     now = utcnow()
-    with Session(engine) as db:
-        intent_id = db.exec(
-            update(Intent)
-            .where(
-                col(Intent.intent_key) == intent_key,
-                col(Intent.state).in_(EDITABLE),
-                or_(col(Intent.lease_until).is_(None), col(Intent.lease_until) < now),
-            )
-            .values(lease_owner=owner, lease_until=now + leases.LEASE)
-            .returning(col(Intent.id))
-        ).scalar_one_or_none()
-        db.commit()
+    with engine.begin() as connection:
+        taken = {"key": intent_key, "now": now, "owner": owner, "until": now + leases.LEASE}
+        intent_id = connection.execute(_TAKE, taken).scalar_one_or_none()
     if intent_id is None:
         raise IntentBusy("This payment is being prepared in another window; wait a moment.")
     try:
         with Heartbeat(engine, owner, [intent_id]):
             yield
     finally:
-        with Session(engine) as db:
-            db.exec(
-                update(Intent)
-                .where(col(Intent.intent_key) == intent_key, col(Intent.lease_owner) == owner)
-                .values(lease_owner=None, lease_until=None)
+        with engine.begin() as connection:
+            statements.update_where(
+                connection,
+                _INTENTS,
+                {"intent_key": intent_key, "lease_owner": owner},
+                {"lease_owner": None, "lease_until": None},
             )
-            db.commit()
+
+
+_INTENTS = Intent.__table__  # type: ignore[attr-defined]
+#: `holding`'s claim, built once: an editable intent nobody holds, or whose holder's lease ran out.
+_TAKE = (
+    update(_INTENTS)
+    .where(
+        _INTENTS.c.intent_key == bindparam("key"),
+        _INTENTS.c.state.in_(EDITABLE),
+        or_(
+            _INTENTS.c.lease_until.is_(None),
+            _INTENTS.c.lease_until < bindparam("now", type_=_INTENTS.c.lease_until.type),
+        ),
+    )
+    .values(
+        lease_owner=bindparam("owner", type_=_INTENTS.c.lease_owner.type),
+        lease_until=bindparam("until", type_=_INTENTS.c.lease_until.type),
+    )
+    .returning(_INTENTS.c.id)
+)

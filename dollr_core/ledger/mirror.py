@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Engine, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
+from dollr_core.ledger import statements
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import DocumentRecord
 
@@ -43,12 +44,17 @@ def move_status(
 ) -> bool:
     """One statement: the mirrored document goes to `to` if it is in `frm` (in any other state
     when `frm` is None). False when no row was in that state (none mirrored, or moved on)."""
-    named = [col(DocumentRecord.source_type) == source_type, col(DocumentRecord.dollr_id) == dollr_id]
-    state = col(DocumentRecord.status) == frm if frm is not None else col(DocumentRecord.status) != to
     values: dict[str, object] = {"status": to, "updated_at": utcnow()}
     if paid_at is not None:
         values["paid_at"] = paid_at
-    with Session(engine) as db:
-        moved = db.exec(update(DocumentRecord).where(*named, state).values(values))
-        db.commit()
+    table = DocumentRecord.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        if frm is not None:  # the shape a payment's outcome takes: built once
+            named = {"source_type": source_type, "dollr_id": dollr_id, "status": frm}
+            return bool(statements.update_where(connection, table, named, values).rowcount)
+        moved = connection.execute(
+            update(table)
+            .where(table.c.source_type == source_type, table.c.dollr_id == dollr_id, table.c.status != to)
+            .values(values)
+        )
         return bool(moved.rowcount)

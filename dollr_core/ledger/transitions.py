@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel
 
+from dollr_core.ledger import statements
 from dollr_core.ledger.columns import as_loaded, utcnow
 from dollr_core.ledger.tables import (
     Attempt,
@@ -255,6 +256,7 @@ def move_where(
     frm: IntentState,
     to: IntentState,
     *,
+    match: Mapping[str, Any] | None = None,
     where: Iterable[ColumnElement[bool]] = (),
     values: Mapping[str, Any] | None = None,
     actor: str,
@@ -268,6 +270,7 @@ def move_where(
     frm: AttemptState,
     to: AttemptState,
     *,
+    match: Mapping[str, Any] | None = None,
     where: Iterable[ColumnElement[bool]] = (),
     values: Mapping[str, Any] | None = None,
     actor: str,
@@ -281,6 +284,7 @@ def move_where(
     frm: BatchState,
     to: BatchState,
     *,
+    match: Mapping[str, Any] | None = None,
     where: Iterable[ColumnElement[bool]] = (),
     values: Mapping[str, Any] | None = None,
     actor: str,
@@ -294,6 +298,7 @@ def move_where(
     frm: BatchRowState,
     to: BatchRowState,
     *,
+    match: Mapping[str, Any] | None = None,
     where: Iterable[ColumnElement[bool]] = (),
     values: Mapping[str, Any] | None = None,
     actor: str,
@@ -306,21 +311,34 @@ def move_where(
     frm: StrEnum,
     to: StrEnum,
     *,
+    match: Mapping[str, Any] | None = None,
     where: Iterable[ColumnElement[bool]] = (),
     values: Mapping[str, Any] | None = None,
     actor: str,
     action: str | None = None,
     detail: str | None = None,
 ) -> list[int]:
-    """Move every row in state `frm` that matches `where` to `to`, in one UPDATE statement.
+    """Move every row in state `frm` that matches `match` and `where` to `to`, in one UPDATE
+    statement.
 
     The compare-and-set form: no other transaction can change a row between the check and the
-    change (a claim, or cancelling rows a worker might take). `values` are the other columns the
-    same statement sets. Adds one event per row moved to `db`; returns the ids moved.
+    change (a claim, or cancelling rows a worker might take). `match` names columns and the
+    values they must hold (a statement built once per shape); `where` adds any other condition.
+    `values` are the other columns the same statement sets. Adds one event per row moved to
+    `db`; returns the ids moved.
     """
     _check(model, None, frm, to)
     return _compare_and_set(
-        db, model, frm, to, where, _with_times(model, to, values), actor=actor, action=action, detail=detail
+        db,
+        model,
+        frm,
+        to,
+        dict(match or {}),
+        where,
+        _with_times(model, to, values),
+        actor=actor,
+        action=action,
+        detail=detail,
     )
 
 
@@ -329,25 +347,27 @@ def move_unread(
     row: Attempt,
     to: AttemptState,
     *,
-    where: Iterable[ColumnElement[bool]] = (),
+    match: Mapping[str, Any] | None = None,
     values: Mapping[str, Any] | None = None,
     actor: str,
     action: str | None = None,
     detail: str | None = None,
 ) -> bool:
     """Move `row` as this worker last wrote it (not read again) to `to`: one compare-and-set
-    UPDATE on its id, its state and `where`, setting `values` too, and the event, in `db`.
+    UPDATE on its id, its state and `match` (columns and the values they must hold), setting
+    `values` too, and the event, in `db`.
 
     True: moved, and `row` now holds the state and values as stored. False: the ledger's row is
-    no longer in `row`'s state (or fails `where`): nothing is written, and the caller reads it.
+    no longer in `row`'s state (or fails `match`): nothing is written, and the caller reads it.
     """
     model = type(row)
     frm = AttemptState(getattr(row, _COLUMN[model]))
     _check(model, row.id, frm, to)
     extra = _with_times(model, to, values)
     table = model.__table__  # type: ignore[attr-defined]
+    matched = {"id": row.id, **(match or {})}
     if not _compare_and_set(
-        db, model, frm, to, [table.c.id == row.id, *where], extra, actor=actor, action=action, detail=detail
+        db, model, frm, to, matched, (), extra, actor=actor, action=action, detail=detail
     ):
         return False
     for name, value in {**extra, _COLUMN[model]: to}.items():
@@ -373,6 +393,7 @@ def _compare_and_set(
     model: type[Stateful],
     frm: StrEnum,
     to: StrEnum,
+    match: Mapping[str, Any],
     where: Iterable[ColumnElement[bool]],
     extra: Mapping[str, Any],
     *,
@@ -384,16 +405,24 @@ def _compare_and_set(
     table = model.__table__  # type: ignore[union-attr]
     named = _EVENT_NAMES[model]
     changes = {column: to, **extra}
-    statement = (
-        update(table)
-        .where(table.c[column] == frm, *where)
-        .values(changes)
-        .returning(*(table.c[name] for name in named.values()))
-    )
+    conditions = list(where)
+    if conditions:  # a condition of its own: built for this call
+        statement: Any = (
+            update(table)
+            .where(table.c[column] == frm, *(table.c[n] == v for n, v in match.items()), *conditions)
+            .values(changes)
+            .returning(*(table.c[name] for name in named.values()))
+        )
+        params: dict[str, Any] = {}
+    else:  # only columns compared with values: the statement of that shape, built once
+        statement, params = statements.update_statement(
+            table, {column: frm, **match}, changes, tuple(named.values())
+        )
     # A table statement, not the ORM's bulk UPDATE (several times the CPU): so the session's own
     # pending changes go first, and rows it holds are kept in step by hand below.
     db.flush()
-    moved = [dict(zip(named, found, strict=True)) for found in db.connection().execute(statement).all()]
+    found_rows = db.connection().execute(statement, params).all()
+    moved = [dict(zip(named, found, strict=True)) for found in found_rows]
     for ids in moved:
         held = db.identity_map.get(identity_key(model, ids[_ROW_ID[model]]))
         if held is not None:
@@ -441,4 +470,9 @@ def _record(
     common = {"actor": actor, "action": action[:64], "from_state": frm, "to_state": to, "detail": detail}
     now = utcnow()
     events = [{**dict.fromkeys(_EVENT_IDS), **ids, **common, "at": now} for ids in rows]
-    db.connection().execute(insert(LedgerEvent.__table__), events)  # type: ignore[attr-defined]
+    # One event goes as one row's parameters: a list, even of one, takes the many-rows path.
+    db.connection().execute(_INSERT_EVENT, events[0] if len(events) == 1 else events)
+
+
+#: Built once: every event is this statement with its own values.
+_INSERT_EVENT = insert(LedgerEvent.__table__)  # type: ignore[attr-defined]

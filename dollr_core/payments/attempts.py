@@ -27,7 +27,7 @@ from dollr_core.api.models import Execution
 from dollr_core.basics.enums import ExecutionStatus, OperationType
 from dollr_core.basics.phone import mask_phone
 from dollr_core.errors import ChangedMeanwhile
-from dollr_core.ledger import audit, transitions
+from dollr_core.ledger import audit, statements, transitions
 from dollr_core.ledger.columns import as_loaded, as_stored, utcnow
 from dollr_core.ledger.leases import LEASE
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentState
@@ -79,12 +79,15 @@ def new_attempt(db: Session, intent: Intent, operation: OperationType, *, actor:
         lease_until=utcnow() + LEASE,
     )
     transitions.created(db, attempt, actor=actor, action="attempt_created", detail=attempt.reference_id)
-    intent.current_attempt_id = attempt.id
     if intent.state != IntentState.EXECUTING:
         transitions.move(db, intent, IntentState.EXECUTING, actor=actor, detail=attempt.reference_id)
-    intent.step = "execute"
-    intent.updated_at = utcnow()
-    db.add(intent)
+        db.flush()
+    # The intent is locked by the caller: one statement, and the row held in `db` kept in step.
+    held = {"current_attempt_id": attempt.id, "step": "execute", "updated_at": utcnow()}
+    table = Intent.__table__  # type: ignore[attr-defined]
+    statements.update_where(db.connection(), table, {"id": intent.id}, held)
+    for name, value in held.items():
+        set_committed_value(intent, name, as_loaded(table.c[name].type, value))
     # In the attempt's own transaction: a payment that may go out always has its audit record.
     audit.add(
         db,
@@ -160,8 +163,7 @@ def adopt(
     with _session(engine) as db:
         if not frm.is_final and (frm is new_state or transitions.allowed(Attempt, frm, new_state)):
             # As this worker left it (same state, same poll): one statement, no read.
-            where = [col(Attempt.poll_count) == attempt.poll_count]
-            if _write(db, attempt, frm, new_state, where, values, actor, why):
+            if _write(db, attempt, frm, new_state, {"poll_count": attempt.poll_count}, values, actor, why):
                 if new_state.is_final:
                     _finish_intent(db, attempt, actor)
                 elif release_lease:
@@ -213,10 +215,9 @@ def _finish_intent(db: Session, attempt: Attempt, actor: str) -> None:
     final = IntentState.COMPLETED if attempt.local_state == AttemptState.COMPLETED else IntentState.FAILED
     why = (attempt.last_error or attempt.local_state)[:500]
     cleared = {"lease_owner": None, "lease_until": None, "last_error": attempt.last_error}
-    current = col(Intent.current_attempt_id) == attempt.id
-    where = [col(Intent.id) == attempt.intent_id, current]
+    current = {"id": attempt.intent_id, "current_attempt_id": attempt.id}
     if transitions.move_where(
-        db, Intent, IntentState.EXECUTING, final, where=where, values=cleared, actor=actor, detail=why
+        db, Intent, IntentState.EXECUTING, final, match=current, values=cleared, actor=actor, detail=why
     ):
         return
     # Not executing any more (finished by another worker, or never claimed): read it and see.
@@ -301,11 +302,11 @@ def release(engine: Engine, attempt: Attempt, *, retry_in: timedelta | None = No
 
 def _release_intent(db: Session, attempt: Attempt) -> None:
     """The intent's lease goes with its current attempt's."""
-    table = Intent.__table__  # type: ignore[attr-defined]
-    db.connection().execute(
-        sql_update(table)
-        .where(table.c.id == attempt.intent_id, table.c.current_attempt_id == attempt.id)
-        .values(lease_owner=None, lease_until=None)
+    statements.update_where(
+        db.connection(),
+        Intent.__table__,  # type: ignore[attr-defined]
+        {"id": attempt.intent_id, "current_attempt_id": attempt.id},
+        {"lease_owner": None, "lease_until": None},
     )
 
 
@@ -325,8 +326,8 @@ def update(
     values = {**changes, "updated_at": utcnow()}
     with _session(engine) as db:
         if to is frm or transitions.allowed(Attempt, frm, to):
-            where = [] if expect_owner is None else [col(Attempt.lease_owner) == expect_owner]
-            if _write(db, attempt, frm, to, where, values, actor, action):
+            match = {} if expect_owner is None else {"lease_owner": expect_owner}
+            if _write(db, attempt, frm, to, match, values, actor, action):
                 db.commit()
                 return attempt
             db.rollback()
@@ -357,22 +358,22 @@ def _write(
     attempt: Attempt,
     frm: AttemptState,
     to: AttemptState,
-    where: list[Any],
+    match: dict[str, Any],
     values: dict[str, Any],
     actor: str,
     why: str,
 ) -> bool:
-    """Compare-and-set on the attempt as this worker left it (in `frm`, and `where`): the change,
-    with its event when the state moves, in the caller's transaction; `attempt` then holds what
-    was written. False: the ledger's row is no longer like that, and nothing was written."""
+    """Compare-and-set on the attempt as this worker left it (in `frm`, and the columns `match`
+    names holding those values): the change, with its event when the state moves, in the
+    caller's transaction; `attempt` then holds what was written. False: the ledger's row is no
+    longer like that, and nothing was written."""
     if to is not frm:
         return transitions.move_unread(
-            db, attempt, to, where=where, values=values, actor=actor, detail=why[:500]
+            db, attempt, to, match=match, values=values, actor=actor, detail=why[:500]
         )
     table = Attempt.__table__  # type: ignore[attr-defined]
-    result = db.connection().execute(
-        sql_update(table).where(table.c.id == attempt.id, table.c.local_state == frm, *where).values(values)
-    )
+    as_left = {"id": attempt.id, "local_state": frm, **match}
+    result = statements.update_where(db.connection(), table, as_left, values)
     if result.rowcount != 1:
         return False
     for name, value in values.items():

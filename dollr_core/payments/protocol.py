@@ -36,7 +36,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, or_
+from sqlalchemy import Engine, bindparam, or_
 from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
@@ -46,6 +46,7 @@ from dollr_core.api.models import CollectionExecute, Execution, RefundExecute, T
 from dollr_core.basics.enums import OperationType
 from dollr_core.ledger import audit, transitions
 from dollr_core.ledger.columns import as_stored, utcnow
+from dollr_core.ledger.intents import locked_intent
 from dollr_core.ledger.leases import LEASE, Heartbeat
 from dollr_core.ledger.tables import OPEN_ATTEMPT_STATES, Attempt, AttemptState, Intent, IntentState
 from dollr_core.payments.attempts import (
@@ -169,9 +170,7 @@ def _claim(
     """Atomically take the intent for this worker. None: someone else holds it, or it is final."""
     now = utcnow()
     with Session(engine, expire_on_commit=False) as db:  # the rows as written: nothing read back
-        intent = db.exec(
-            select(Intent).where(Intent.intent_key == intent_key).with_for_update()
-        ).one_or_none()
+        intent = locked_intent(db, intent_key)
         if intent is None:
             raise IntentNotReady("This payment was not prepared; start again from the form.")
         state = IntentState(intent.state)
@@ -183,7 +182,7 @@ def _claim(
                 Intent,
                 IntentState.READY,
                 IntentState.EXECUTING,
-                where=[col(Intent.id) == intent.id],
+                match={"id": intent.id},
                 values={"lease_owner": owner, "lease_until": now + LEASE, "updated_at": now},
                 actor=actor,
                 detail="claimed for sending",
@@ -460,25 +459,13 @@ def refresh(
     """
     me = owner_id()
     now = utcnow()
-    claimable = [
-        col(Attempt.reference_id) == reference_id,
-        col(Attempt.local_state).in_(OPEN_ATTEMPT_STATES),
-        or_(col(Attempt.lease_until).is_(None), col(Attempt.lease_until) <= now),
-    ]
-    if not force:
-        claimable.append(or_(col(Attempt.next_poll_at).is_(None), col(Attempt.next_poll_at) <= now))
     with Session(engine, expire_on_commit=False) as db:
         # One compare-and-set takes the lease on an open, due attempt nobody holds.
-        claimed = db.scalars(
-            sql_update(Attempt)
-            .where(*claimable)
-            .values(lease_owner=me, lease_until=now + LEASE)
-            .returning(Attempt)
-            .execution_options(synchronize_session=False)
-        ).one_or_none()
+        claim = {"ref": reference_id, "now": now, "owner": me, "until": now + LEASE}
+        claimed = db.scalars(_CLAIM_ANY if force else _CLAIM_DUE, claim).one_or_none()
         db.commit()
         if claimed is None:  # final, held by another worker, not due yet, or not ours at all
-            seen = db.exec(select(Attempt).where(Attempt.reference_id == reference_id)).one_or_none()
+            seen = db.exec(_BY_REFERENCE, params={"ref": reference_id}).one_or_none()
             if seen is None:
                 raise LookupError(f"No payment with reference {reference_id} in the ledger.")
             return seen
@@ -487,6 +474,31 @@ def refresh(
         if attempt.local_state in (AttemptState.SENDING, AttemptState.PREPARING) and attempt.sent_at:
             attempt = mark_unknown(engine, attempt, actor)
         return poll_held(engine, client, attempt, actor=actor, owner=me, plan=plan)
+
+
+def _claim_statement(*, due_only: bool) -> Any:
+    """`refresh`'s compare-and-set, built once: the lease on an open attempt nobody holds (and,
+    unless forced, whose next look is due), the attempt as it then is."""
+    now = bindparam("now", type_=Attempt.__table__.c.lease_until.type)  # type: ignore[attr-defined]
+    claimable = [
+        col(Attempt.reference_id) == bindparam("ref"),
+        col(Attempt.local_state).in_(OPEN_ATTEMPT_STATES),
+        or_(col(Attempt.lease_until).is_(None), col(Attempt.lease_until) <= now),
+    ]
+    if due_only:
+        claimable.append(or_(col(Attempt.next_poll_at).is_(None), col(Attempt.next_poll_at) <= now))
+    return (
+        sql_update(Attempt)
+        .where(*claimable)
+        .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
+        .returning(Attempt)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_CLAIM_DUE = _claim_statement(due_only=True)
+_CLAIM_ANY = _claim_statement(due_only=False)
+_BY_REFERENCE = select(Attempt).where(col(Attempt.reference_id) == bindparam("ref"))
 
 
 def poll_held(
