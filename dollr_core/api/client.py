@@ -90,6 +90,8 @@ class DollrClient:
         self._sender.tokens = self._tokens
         #: Dollr's clock as measured from its responses (see `server_clock`).
         self.server_clock = self._sender.server_clock
+        #: When the next request may leave: Dollr's 429 hold and the rate learned (`pacing`).
+        self.pacer = self._sender.pacer
 
         self.parties = Parties(self._sender)
         self.counterparties = Counterparties(self._sender)

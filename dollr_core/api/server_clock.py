@@ -30,20 +30,33 @@ class ServerClock:
         self._wall = wall
         self._lock = threading.Lock()
         self._offset: timedelta | None = None
+        self._last: tuple[str, datetime] | None = None
 
     def observe(self, date_header: str | None, arrived: datetime | None = None) -> None:
         """Take the `Date` of a response that arrived at `arrived` (now when not given)."""
         if not date_header:
             return
-        try:
-            said = parsedate_to_datetime(date_header)
-        except (TypeError, ValueError):
+        said = self._parsed(date_header)
+        if said is None:
             return
-        if said.tzinfo is None:
-            said = said.replace(tzinfo=UTC)
         offset = said - (arrived or self._wall())
         with self._lock:
             self._offset = offset
+
+    def _parsed(self, date_header: str) -> datetime | None:
+        """The header as a time; the last one is kept, as `Date` changes once a second and
+        parsing it was a visible part of each call's CPU."""
+        last = self._last  # one (header, time) tuple, read and replaced whole: no lock needed
+        if last is not None and last[0] == date_header:
+            return last[1]
+        try:
+            said = parsedate_to_datetime(date_header)
+        except (TypeError, ValueError):
+            return None
+        if said.tzinfo is None:
+            said = said.replace(tzinfo=UTC)
+        self._last = (date_header, said)
+        return said
 
     @property
     def offset(self) -> timedelta | None:

@@ -18,7 +18,8 @@ token is safe for every call. Backoff: `min(1 s · 2^(n-1), 8 s) × U[0.5, 1]`; 
 A 429 quiets the whole client, not just the call that got it: every sender of this client waits
 until Dollr's `Retry-After` (or the backoff) has passed before its next request, so one answer
 slows the many threads a bulk batch or a team of operators share (`Sender.hold_all`; waits of
-up to `HOLD_ALL_AT_MOST`, longer ones are raised to the caller as before).
+up to `HOLD_ALL_AT_MOST`, longer ones are raised to the caller as before). From the first 429 on,
+the client's requests also leave at the rate Dollr was found to accept (`pacing.RatePacer`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from dollr_core.api.errors import (
     error_from_response,
 )
 from dollr_core.api.models import RequestModel
+from dollr_core.api.pacing import RatePacer
 from dollr_core.api.server_clock import ServerClock
 from dollr_core.basics.phone import mask_phone
 from dollr_core.basics.redact import PHONE_KEYS, RedactingFilter, redact_text, redact_value
@@ -185,6 +187,7 @@ class ClientStats:
         self._requests = 0
         self._token_requests = 0
         self._retries = 0
+        self._rate_limited_retries = 0
         self.last_success_at: float | None = None
         self.last_failure_at: float | None = None
 
@@ -200,13 +203,22 @@ class ClientStats:
     def retries(self) -> int:
         return self._retries
 
-    def record_request(self, *, token: bool = False, retry: bool = False) -> None:
+    @property
+    def refusals(self) -> int:
+        """Retries of calls Dollr failed to answer (5xx, network), not of 429s: what a bulk job's
+        concurrency slows down for (`bulk/pace.py`); the rate is the pacer's (`pacing.py`)."""
+        return self._retries - self._rate_limited_retries
+
+    def record_request(self, *, token: bool = False, retry: Failure | None = None) -> None:
+        """One request sent; `retry` says why it is sent again (None: the first time)."""
         with self._lock:
             self._requests += 1
             if token:
                 self._token_requests += 1
-            if retry:
+            if retry is not None:
                 self._retries += 1
+                if retry is Failure.RATE_LIMITED:
+                    self._rate_limited_retries += 1
 
     def record_answer(self, answered: bool) -> None:
         """Whether Dollr answered (any HTTP status below 500): the console's health light."""
@@ -262,8 +274,8 @@ class Sender:
             _log_filter.add_secret(secret)
         self.tokens: TokenCache | None = None
         self.server_clock = ServerClock()
-        self._quiet_lock = threading.Lock()
-        self._quiet_until = 0.0  # on `clock`: no request of this client leaves before then
+        #: When this client's next request may leave: Dollr's 429 hold and the learned rate.
+        self.pacer = RatePacer(clock=clock, sleep=sleep)
 
     def __repr__(self) -> str:
         return f"Sender(max_retries={self._max_retries})"
@@ -280,14 +292,7 @@ class Sender:
 
     def hold_all(self, seconds: float) -> None:
         """Dollr said 429: no sender of this client sends anything for `seconds`."""
-        with self._quiet_lock:
-            self._quiet_until = max(self._quiet_until, self._clock() + seconds)
-
-    def _wait_while_quiet(self) -> None:
-        with self._quiet_lock:
-            wait = self._quiet_until - self._clock()
-        if wait > 0:
-            self._sleep(wait)
+        self.pacer.hold(seconds)
 
     def _known_secrets(self) -> set[str]:
         with self._secrets_lock:
@@ -314,7 +319,7 @@ class Sender:
         attempt = 0
         retries = 0
         replayed = False
-        is_retry = False
+        retry_for: Failure | None = None  # why this request goes again
         while True:
             attempt += 1
             headers = {"Accept": "application/json"}
@@ -328,10 +333,9 @@ class Sender:
                 secrets.add(token)
                 headers["Authorization"] = f"Bearer {token}"
             request = self._http.build_request(method, path, params=params, content=content, headers=headers)
-            self._wait_while_quiet()
-            self._stats.record_request(token=token_request, retry=is_retry)
-            is_retry = False
-            started = self._clock()
+            started = self.pacer.acquire()
+            self._stats.record_request(token=token_request, retry=retry_for)
+            retry_for = None
             try:
                 response = self._http.send(request)
             except httpx.TransportError as exc:
@@ -340,12 +344,14 @@ class Sender:
                 self._log(method, shown, type(exc).__name__, started, attempt)
                 if retries < self._max_retries and should_retry(retry, failure):
                     retries += 1
-                    is_retry = True
+                    retry_for = failure
                     self._sleep(backoff_delay(retries, self._rng))
                     continue
                 raise _network_error(exc, failure, method, shown) from exc
             self.server_clock.observe(response.headers.get("date"))
             status = response.status_code
+            if status == 429:
+                self.pacer.refused(started)
             self._stats.record_answer(status < 500)
             self._log(method, shown, str(status), started, attempt)
             if 200 <= status < 300:
@@ -372,7 +378,7 @@ class Sender:
                 and (retry_after is None or retry_after <= MAX_RETRY_AFTER)
             ):
                 retries += 1
-                is_retry = True
+                retry_for = failure_kind
                 if not held:
                     self._sleep(retry_after if retry_after is not None else backoff_delay(retries, self._rng))
                 continue

@@ -9,16 +9,22 @@ Additive increase, multiplicative decrease (AIMD), as TCP finds a link's capacit
   `TOLERANCE` × the best median seen: more calls at once still pay off, the far side keeps up.
   It doubles until the first window that was slower or the first refusal (TCP's slow start, so
   a batch reaches its pace in a few windows, not a few hundred rows), then grows by one;
-- a refusal (Dollr's 429, a 5xx, the client retrying a call) halves it, once per round trip:
-  refusals of calls that were already on their way when it was halved do not halve it again.
-  Growing back to the limit that was refused takes `PATIENCE` good windows, not one: a rate
-  limit refuses at the same level again, and every refusal costs a sender Dollr's Retry-After;
+- a refusal (a 5xx, an unknown outcome, the client retrying such a call) halves it, once per
+  round trip: refusals of calls that were already on their way when it was halved do not halve
+  it again. Growing back to the limit that was refused takes `PATIENCE` good windows, not one;
 - it never goes above the ceiling (`Settings.bulk_max_concurrency`) nor below one.
 
+Dollr's 429 is not a refusal here: the rate is the client's pacer's (`api/pacing.py`), shared by
+every sender of the client, which learns the rate from the first 429 and spaces requests under
+it. Halving the concurrency as well would fight it: a whole number of senders is too coarse for
+a rate (at 20 requests/s one sender makes about 12 calls/s), so the job would fall to one sender
+and 60 % of the rate. Once the pacer binds, its waits are part of each call's latency, so this
+limit stops growing where more calls at once no longer go faster.
+
 `Settings.bulk_concurrency` pins the limit instead (`for_settings`): one at a time until proven,
-then that many, whatever happens. Dollr's Retry-After is not this module's business: whoever
-reads it holds every sender (`BatchWorker._hold`). Thread-safe: the coordinator reads `limit`
-while pool threads report.
+then that many, whatever happens. Dollr's Retry-After is not this module's business either: the
+client holds every sender (`Sender.hold_all`), the worker its new rows (`BatchWorker._hold`).
+Thread-safe: the coordinator reads `limit` while pool threads report.
 """
 
 from __future__ import annotations
@@ -28,10 +34,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from dollr_core.api.errors import DollrError, RateLimitError
-from dollr_core.bulk.row_outcomes import turned_away
+from dollr_core.api.errors import RATE_LIMITED, DollrError, RateLimitError
 from dollr_core.config import Settings
-from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.tables import Attempt, AttemptState
 
 #: A window's median may be this much slower than the best one before growing stops.
@@ -126,7 +130,8 @@ class Pace:
             self.peak = max(self.peak, self._limit)
 
     def refused(self, *, started_at: float | None = None) -> None:
-        """Dollr refused a call (429 or 5xx): halve the limit, unless it already was since it started."""
+        """Dollr could not answer a call (5xx, unknown): halve the limit, unless it already was
+        since the call started."""
         if not self.adapt:
             return
         with self._lock:
@@ -141,13 +146,12 @@ class Pace:
 
 
 def refusal(exc: DollrError) -> bool:
-    """Dollr refused the call (429) or could not answer it (5xx): the pace should slow down."""
-    return isinstance(exc, RateLimitError) or (exc.status is not None and exc.status >= 500)
+    """Dollr could not answer the call (5xx): fewer calls at once. A 429 is the pacer's."""
+    return not isinstance(exc, RateLimitError) and exc.status is not None and exc.status >= 500
 
 
 def attempt_refused(attempt: Attempt) -> bool:
-    """What a payment's attempt says of its call: outcome unknown (a 5xx, a timeout), or Dollr
-    asked us to wait (429 on the execution, or on its session)."""
-    if attempt.retry_not_before is not None and attempt.retry_not_before > utcnow():
-        return True
-    return AttemptState(attempt.local_state) is AttemptState.UNKNOWN or turned_away(attempt)
+    """What a payment's attempt says of its call: outcome unknown (a 5xx, a timeout), unless
+    Dollr's 429 made it so (the rate is the client's pacer's, see the module's docstring)."""
+    unknown = AttemptState(attempt.local_state) is AttemptState.UNKNOWN
+    return unknown and RATE_LIMITED not in (attempt.last_error or "")

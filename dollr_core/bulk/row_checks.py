@@ -13,6 +13,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from dollr_core.api import pacing
 from dollr_core.api.errors import DollrError, InvalidRequestError, NotFoundError
 from dollr_core.api.models import AmountAndFeePrediction, AmountAndFeesQuery, MmoProviderInfo
 from dollr_core.basics import validation
@@ -107,17 +108,18 @@ def _ask_all(svc: Services, keys: Iterable[_K], ask: Callable[[_K], _V]) -> dict
     pace = Pace.for_settings(svc.settings, proven=True)  # a look-up spends no money: no trial row
 
     def one(key: _K) -> _V | DollrError:
-        started, retries = pace.now(), svc.client.stats.retries
+        started, retries = pace.now(), svc.client.stats.refusals
         try:
-            answer: _V | DollrError = ask(key)
+            with pacing.patient() as waited:  # many look-ups at once: they wait their turn
+                answer: _V | DollrError = ask(key)
         except DollrError as exc:
             answer = exc
-        # The client retries a refused look-up by itself: its retry count tells (anyone's, but
-        # the limit is the merchant's, whoever was refused).
-        if svc.client.stats.retries > retries or (isinstance(answer, DollrError) and refusal(answer)):
+        # The client retries an unanswered look-up by itself: its count tells (anyone's, but
+        # Dollr is the merchant's, whoever was refused). A 429 is the client's rate pacer's.
+        if svc.client.stats.refusals > retries or (isinstance(answer, DollrError) and refusal(answer)):
             pace.refused(started_at=started)
         else:
-            pace.succeeded(pace.now() - started)
+            pace.succeeded(pace.now() - started - waited.seconds)  # the pacer's waits aside
         return answer
 
     answers: dict[_K, _V | DollrError] = {}

@@ -36,6 +36,7 @@ from pydantic import SecretStr
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from dollr_core.api import pacing
 from dollr_core.api.errors import AuthenticationError, DollrError, NetworkError, RateLimitError
 from dollr_core.basics.access import AccessDenied, Actor
 from dollr_core.basics.background import Workers
@@ -139,7 +140,7 @@ class BatchWorker:
         self._renewals: dict[int, int] = {}  # new sessions opened per row
         self._failures: dict[int, int] = {}  # transient failures per row before anything was sent
         self._hold_until: datetime | None = None  # Dollr said 429: send nothing new before then
-        self._retries_seen = svc.client.stats.retries  # the client's retries: Dollr refused calls
+        self._retries_seen = svc.client.stats.refusals  # the client's retries of unanswered calls
         self._retries_looked_at = self.pace.now()
         #: This worker's name in the batch's lease: one worker per batch across every console.
         self._owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -360,6 +361,10 @@ class BatchWorker:
     # ------------------------------------------------------------------ one row
 
     def _perform(self, task: _Task) -> None:
+        with pacing.patient() as waited:  # background work: it waits its turn at Dollr's rate
+            self._perform_patiently(task, waited)
+
+    def _perform_patiently(self, task: _Task, waited: pacing.Waited) -> None:
         started = self.pace.now()
         try:
             if task.action is _Action.SEND:
@@ -376,8 +381,9 @@ class BatchWorker:
             if refused:
                 self.pace.refused(started_at=started)
             elif task.action is _Action.SEND:
-                # Only sends tell the pace how Dollr keeps up: they are alike (a poll is one short call).
-                self.pace.succeeded(self.pace.now() - started)
+                # Only sends tell the pace how Dollr keeps up: they are alike (a poll is one short
+                # call). Waiting for the client's rate pacer is not Dollr being slow.
+                self.pace.succeeded(self.pace.now() - started - waited.seconds)
         except Exception:  # one row's trouble must not stop the others
             log.exception(
                 "batch %s: row %s could not be handled; trying again later", self.batch_id, task.row_id
@@ -387,7 +393,7 @@ class BatchWorker:
             self._wake.set()
 
     def _push(self, row_id: int) -> bool:
-        """Prepare and confirm the row's payment; True when Dollr refused a call (429, 5xx, unknown)."""
+        """Prepare and confirm the row's payment; True when Dollr could not answer (5xx, unknown)."""
         with Session(self.svc.engine) as db:
             row = db.get(BatchRow, row_id)
         if row is None or row.state != BatchRowState.SENT or not row.intent_key:
@@ -484,8 +490,9 @@ class BatchWorker:
             self._hold_until = max(self._hold_until or until, until)
 
     def _notice_retries(self) -> None:
-        """The client retries a refused call (429, 5xx) by itself: the pace hears of it here."""
-        retries, looked_at = self.svc.client.stats.retries, self.pace.now()
+        """The client retries an unanswered call (5xx) by itself: the pace hears of it here (a
+        429 is the client's rate pacer's, `api/pacing.py`)."""
+        retries, looked_at = self.svc.client.stats.refusals, self.pace.now()
         if retries > self._retries_seen:
             self.pace.refused(started_at=self._retries_looked_at)
         self._retries_seen, self._retries_looked_at = retries, looked_at
