@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from dollr_core.api import pacing
 from dollr_core.basics.access import RECONCILER
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.leases import Heartbeat
@@ -75,7 +76,8 @@ def reconcile_once(svc: Services, *, limit: int = 50) -> int:
     reopen_stranded(svc)
     owner = protocol.owner_id()
     attempts = claim_due(svc, owner, limit=limit)
-    with Heartbeat(svc.engine, owner, [a.intent_id for a in attempts]):
+    # Background work: under a rate limit its status reads wait their turn behind the operators' clicks.
+    with pacing.patient(), Heartbeat(svc.engine, owner, [a.intent_id for a in attempts]):
         for attempt in attempts:
             try:
                 if attempt.sent_at is not None and attempt.local_state in ("SENDING", "PREPARING"):
