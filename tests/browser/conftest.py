@@ -200,11 +200,16 @@ class Shots:
         page.set_viewport_size(size)
 
 
+#: How long one browser step may take: a 2-core machine running the whole suite on two workers
+#: has been seen to take over 20 s to answer one (a sign-in page, an approval's rerun).
+STEP_TIMEOUT_MS = 45_000
+
+
 @pytest.fixture
 def page(browser: object, console_server: Console, request: pytest.FixtureRequest) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)  # type: ignore[attr-defined]
     tab = context.new_page()
-    tab.set_default_timeout(20_000)
+    tab.set_default_timeout(STEP_TIMEOUT_MS)
     yield tab
     context.close()
 

@@ -3,7 +3,7 @@ change that signs the person's other tab out."""
 
 from __future__ import annotations
 
-from .conftest import PASSWORD, Console, Shots, absent, sign_in
+from .conftest import PASSWORD, STEP_TIMEOUT_MS, Console, Shots, absent, sign_in
 
 NEW = "purple elephant dances"
 
@@ -26,7 +26,7 @@ def test_change_your_password_signs_out_your_other_tab(
     other = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     try:
         tab = other.new_page()
-        tab.set_default_timeout(20_000)
+        tab.set_default_timeout(STEP_TIMEOUT_MS)
         sign_in(tab, console_server, "changer")
 
         p.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Your account").click()  # type: ignore[attr-defined]

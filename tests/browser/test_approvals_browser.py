@@ -7,13 +7,13 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from .conftest import PASSWORD, Console, Shots, absent, sign_in
+from .conftest import PASSWORD, STEP_TIMEOUT_MS, Console, Shots, absent, sign_in
 
 
 def _person(browser: Any, console: Console, role: str) -> Any:
     """A fresh browser context (its own session) signed in as `role`@example.com."""
     tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    tab.set_default_timeout(20_000)
+    tab.set_default_timeout(STEP_TIMEOUT_MS)
     sign_in(tab, console, role)
     return tab
 

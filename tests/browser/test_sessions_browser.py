@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import PASSWORD, Console, Shots, absent, sign_in
+from .conftest import PASSWORD, STEP_TIMEOUT_MS, Console, Shots, absent, sign_in
 
 
 def _add(console: Console, email: str, role: str = "operator") -> None:
@@ -48,7 +48,7 @@ def test_reload_and_a_second_tab_stay_signed_in(page: object, console_server: Co
     _signed_in(p, "operator@example.com")
     shots("after reload")
     second = p.context.new_page()
-    second.set_default_timeout(20_000)
+    second.set_default_timeout(STEP_TIMEOUT_MS)
     second.goto(console_server.url)
     _signed_in(second, "operator@example.com")
     Shots(second, "test_reload_and_a_second_tab_stay_signed_in_tab2")("second tab")
@@ -99,7 +99,7 @@ def test_sign_out_ends_the_cookie(
     try:
         other.add_cookies([stolen])
         tab = other.new_page()
-        tab.set_default_timeout(20_000)
+        tab.set_default_timeout(STEP_TIMEOUT_MS)
         tab.goto(console_server.url)
         _sign_in_form(tab)
         Shots(tab, "test_sign_out_ends_the_cookie_copy")("old cookie refused")
@@ -115,7 +115,7 @@ def test_an_admin_ends_a_session(
     other: Any = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     try:
         tab = other.new_page()
-        tab.set_default_timeout(20_000)
+        tab.set_default_timeout(STEP_TIMEOUT_MS)
         sign_in(tab, console_server, "roaming")
 
         sign_in(p, console_server, "admin")
@@ -128,7 +128,7 @@ def test_an_admin_ends_a_session(
         shots("sessions listed")
         row.get_by_role("button", name="End").click()
         # The End click's run, then the list's own rerun: on a busy machine longer than expect's 5 s.
-        expect(row).to_have_count(0, timeout=20_000)
+        expect(row).to_have_count(0, timeout=STEP_TIMEOUT_MS)
         shots("session ended")
 
         # The other browser is signed out at its next run (here: a click in its menu).
