@@ -52,11 +52,11 @@ def settle(svc: Services, sandbox: Sandbox, *, rounds: int = 40, step: float = 5
         if not open_attempts(svc):
             return
         sandbox.advance_clock(step)
-        _make_all_due(svc)
+        make_all_due(svc)
         reconcile_once(svc, limit=500)
 
 
-def _make_all_due(svc: Services) -> None:
+def make_all_due(svc: Services) -> None:
     """Tests move the sandbox's clock, not ours: pull every scheduled look forward."""
     with Session(svc.engine) as db:
         for row in db.exec(select(Attempt)).all():

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from sqlmodel import Session
 
+from dollr_core.api.caches import Lookups
+from dollr_core.api.client import DollrClient
+from dollr_core.api.pacing import INTERACTIVE_WAIT
 from dollr_core.basics.access import Actor
+from dollr_core.config import Settings
 from dollr_core.flows.payouts import confirm_payout, prepare_payout
+from dollr_core.ledger import open_ledger
 from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentState
 from dollr_core.payments import protocol
@@ -15,7 +21,7 @@ from dollr_core.payments.reconcile import reconcile_once
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
 
-from .helpers import PASSCODE
+from .helpers import PASSCODE, make_all_due, open_attempts, pay_out
 
 
 def test_stranded_abandoned_attempt_reopens_its_intent(
@@ -56,3 +62,58 @@ def test_stranded_abandoned_attempt_reopens_its_intent(
     sent = confirm_payout(svc, operator, key, PASSCODE)  # the person confirms again: a new attempt
     assert sent.reference_id != abandoned
     assert [e["reference_id"] for e in fresh_sandbox.executions()] == [sent.reference_id]
+
+
+class PacedClock:
+    """Monotonic seconds for the client's pacer that move only when it sleeps (no real waiting)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_a_reconciler_pass_waits_its_turn_at_the_pace(
+    fresh_sandbox: Sandbox, tmp_path: Path, operator: Actor
+) -> None:
+    """Under a rate limit the reconciler's status reads queue for the pace however long, where a
+    click waits at most `INTERACTIVE_WAIT`: background work never cuts ahead of operators."""
+    clock = PacedClock()
+    ledger = f"sqlite:///{tmp_path}/ledger.db"
+    settings = Settings(
+        base_url=fresh_sandbox.base_url, database_url=ledger, data_dir=tmp_path, duplicate_window_hours=0
+    )
+    client = DollrClient(settings, sleep=clock.sleep, clock=clock)
+    svc = Services(settings=settings, engine=open_ledger(ledger), client=client, lookups=Lookups(client))
+    try:
+        for n in range(4):
+            pay_out(svc, operator, uuid.uuid4().hex, phone=f"23188000{n:04d}")
+        assert len(open_attempts(svc)) == 4  # sent, not final yet at the sandbox
+
+        # Dollr refused this client's requests a burst, then one at a time: paced under 1.2 a second.
+        pacer = client.pacer
+        sent = [pacer.acquire() for _ in range(6)]
+        pacer.refused(sent[-1])
+        while (pacer.rate or 0) >= 1.2:
+            clock.now += 10.0
+            pacer.refused(pacer.acquire())
+        clock.sleeps.clear()
+
+        make_all_due(svc)
+        assert reconcile_once(svc) == 4
+        assert max(clock.sleeps) > INTERACTIVE_WAIT, clock.sleeps  # it queued for its slot
+
+        clock.sleeps.clear()
+        for _ in range(3):  # a person's lookups, outside the reconciler: never held past the cap
+            attempt = open_attempts(svc)[0]
+            client.status.execution(attempt.op, attempt.reference_id)
+        assert clock.sleeps and max(clock.sleeps) <= INTERACTIVE_WAIT, clock.sleeps
+    finally:
+        client.close()
+        svc.engine.dispose()
