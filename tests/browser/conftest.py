@@ -175,6 +175,15 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+def run_finished(tab: Any) -> None:
+    """Wait until Streamlit has finished the run: the app says it is not running, and no element
+    of the previous run is left (greyed out) on screen."""
+    tab.wait_for_function(
+        """() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'notRunning'
+                 && !document.querySelector('[data-stale=true]')"""
+    )
+
+
 class Shots:
     """Numbered screenshots of one test's steps, for people to look at afterwards."""
 
@@ -188,6 +197,7 @@ class Shots:
         self.n += 1
         name = re.sub(r"[^a-z0-9]+", "-", step.lower())
         page: Any = self.page
+        run_finished(page)  # a shot taken mid-run shows grey placeholders, not the screen people see
         # Streamlit scrolls inside its main area, not the page: grow the window to show it all.
         height = page.evaluate(
             "() => (document.querySelector('[data-testid=stMain]') || document.body).scrollHeight"

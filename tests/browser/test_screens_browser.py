@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import Console, Shots, sign_in
+from .conftest import Console, Shots, run_finished, sign_in
 from .screen_checks import problems_on, sideways_tables
 from .test_access_browser import MENUS
 
@@ -37,13 +37,9 @@ def pages_to_visit() -> dict[str, list[str]]:
 
 
 def settle(tab: Any) -> None:
-    """Wait until Streamlit has finished the run: the app says it is not running, and no element
-    of the previous run is left (greyed out) on screen."""
+    """Wait for the page's title, the end of its run, then its tables' paint."""
     tab.locator("[data-testid=stMain] h1").first.wait_for()
-    tab.wait_for_function(
-        """() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'notRunning'
-                 && !document.querySelector('[data-stale=true]')"""
-    )
+    run_finished(tab)
     tab.wait_for_timeout(700)  # tables paint their canvas a moment after the run
 
 
