@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, bindparam, func
 from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor, Permission, Role, require, roles_with
@@ -106,10 +106,15 @@ def current(engine: Engine, settings: Settings) -> ApprovalRules:
     return ApprovalRules(**values, company_timezone=settings.time_zone, locked=locked)
 
 
+#: Read at every payout's prepare and confirm: built once, run on a bare connection (a Session
+#: and a statement built per call were 6 % of a payout's CPU).
+_STORED = select(col(ConsoleSetting.value)).where(col(ConsoleSetting.key) == SETTING_KEY)
+
+
 def _stored(engine: Engine) -> dict[str, Any]:
-    with Session(engine) as db:
-        row = db.get(ConsoleSetting, SETTING_KEY)
-    return dict(json.loads(row.value)) if row is not None else {}
+    with engine.connect() as conn:
+        raw = conn.execute(_STORED).scalar()
+    return dict(json.loads(raw)) if raw is not None else {}
 
 
 def update(
@@ -245,19 +250,23 @@ def daily_allowance(
     if actor.role is not Role.OPERATOR or limit is None:
         return None
     start, end = rules.day_bounds()
-    query = select(func.sum(col(Intent.amount), type_=Money)).where(
-        func.lower(Intent.operator) == actor.email.lower(),
-        Intent.kind == IntentKind.PAYOUT,
-        Intent.currency == currency,
-        col(Intent.created_at) >= start,
-        col(Intent.created_at) < end,
-        col(Intent.state).not_in(_NOT_COUNTED),
-    )
-    if excluding is not None:
-        query = query.where(Intent.intent_key != excluding)
-    with Session(engine) as db:
-        used = db.exec(query).one() or Decimal(0)
+    day = {"operator": actor.email.lower(), "currency": currency, "start": start, "end": end}
+    # No intent has an empty key: excluding "" leaves every payout in.
+    with engine.connect() as conn:
+        used = conn.execute(_PAID_TODAY, {**day, "excluding": excluding or ""}).scalar() or Decimal(0)
     return DailyAllowance(currency, limit, used, start, rules.company_timezone)
+
+
+#: What an operator paid out in a day; built once (read at every payout's prepare and confirm).
+_PAID_TODAY = select(func.sum(col(Intent.amount), type_=Money)).where(
+    func.lower(Intent.operator) == bindparam("operator"),
+    Intent.kind == IntentKind.PAYOUT,
+    Intent.currency == bindparam("currency"),
+    col(Intent.created_at) >= bindparam("start"),
+    col(Intent.created_at) < bindparam("end"),
+    col(Intent.state).not_in(_NOT_COUNTED),
+    Intent.intent_key != bindparam("excluding"),
+)
 
 
 def over_daily_limit(allowance: DailyAllowance | None, amount: Decimal) -> str | None:
