@@ -177,10 +177,15 @@ def browser() -> Iterator[object]:
 
 def run_finished(tab: Any) -> None:
     """Wait until Streamlit has finished the run: the app says it is not running, and no element
-    of the previous run is left (greyed out) on screen."""
+    of the previous run is left (greyed out) on screen. A page that is not the console (the
+    customer's receipt at Dollr) has no run to wait for."""
     tab.wait_for_function(
-        """() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'notRunning'
-                 && !document.querySelector('[data-stale=true]')"""
+        """() => {
+            const app = document.querySelector('[data-testid=stApp]');
+            if (!app) return document.readyState === 'complete';
+            return app.dataset.testScriptState === 'notRunning'
+                && !document.querySelector('[data-stale=true]');
+        }"""
     )
 
 
