@@ -7,13 +7,11 @@ import io
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, event
 from streamlit.testing.v1 import AppTest
 
 from dollr_core.basics.access import Actor, Role
@@ -24,6 +22,7 @@ from dollr_core.services import Services
 from dollr_sandbox import Sandbox
 from tests.flows.helpers import collect, pay_out, settle
 from tests.reports.fakes import add, attempt
+from tests.support.sql import statements
 
 OPERATOR = Actor("olivia@example.com", Role.OPERATOR)
 FINANCE = Actor("fred@example.com", Role.FINANCE)
@@ -234,21 +233,6 @@ def test_amounts_sort_by_value_with_their_currency_beside(
     assert list(by_amount["Payee received"]) == [Decimal("9.50"), Decimal("250.00"), Decimal("1000.00")]
     totals = _totals(at)[("Payout (money out)", "USD")]
     assert totals["Amount (all)"] == Decimal("1259.50")
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements run on `engine` inside the block (the console's workers are stopped)."""
-    seen: list[str] = []
-
-    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 def test_an_idle_rerun_reads_the_change_marker_and_the_rows_shown_only(

@@ -11,13 +11,15 @@ from streamlit.testing.v1 import AppTest
 from dollr_core.basics.access import Actor, Role
 from dollr_core.basics.enums import FeeBearer, SourceType
 from dollr_core.basics.money import format_money
+from dollr_core.basics.words import short_reference
 from dollr_core.explain import GATEWAY_FEE, NETWORK_TRANSACTION_ID, PLATFORM_FEE
 from dollr_core.flows import documents
 from dollr_core.flows.collect import NewCollection, collect_new_document
 from dollr_core.flows.directory import Person
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
-from tests.flows.helpers import collect, executions_by_reference, settle
+from tests.flows.helpers import collect, executions_by_reference, pay_out, settle
+from tests.support.sql import statements
 
 FINANCE = Actor("finance@example.com", Role.FINANCE)
 
@@ -160,3 +162,25 @@ def test_operators_cannot_open_receipts(page: Callable[..., AppTest], console: S
     at = page("pages/receipts.py", role=Role.OPERATOR).run()
     assert at.error and "does not give access" in at.error[0].value
     assert not at.text_input
+
+
+def test_every_payment_lists_completed_payments_newest_first_and_counts_none(
+    page: Callable[..., AppTest], console: Services, fresh_sandbox: Sandbox
+) -> None:
+    """The "Every payment" tab shows no total, so it never counts the ledger's payments (a COUNT
+    over 100,000 completed payments was half of the page's idle rerun)."""
+    operator = Actor("olivia.operator@example.com", Role.OPERATOR)
+    older = pay_out(console, operator, uuid.uuid4().hex, amount="11")
+    newer = pay_out(console, operator, uuid.uuid4().hex, amount="12")
+    settle(console, fresh_sandbox)
+    at = page("pages/receipts.py")
+    at.run()
+    assert not at.exception, at.exception
+    with statements(console.engine) as idle:
+        at.run()
+    listed = at.dataframe(key="receipts_browse").value.to_dict("records")
+    assert [r["Payment reference"] for r in listed] == [
+        short_reference(newer.reference_id),
+        short_reference(older.reference_id),
+    ]
+    assert idle and not any("count(" in s.lower() for s in idle), idle
