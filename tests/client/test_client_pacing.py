@@ -19,34 +19,20 @@ from dollr_core.api.pacing import (
     PROBE_STEP,
     RatePacer,
 )
-
-
-class Clock:
-    """Monotonic seconds that move only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.support.clocks import SleepClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> SleepClock:
+    return SleepClock()
 
 
 @pytest.fixture
-def pacer(clock: Clock) -> RatePacer:
+def pacer(clock: SleepClock) -> RatePacer:
     return RatePacer(clock=clock, sleep=clock.sleep)
 
 
-def refused_at_twenty(pacer: RatePacer, clock: Clock) -> None:
+def refused_at_twenty(pacer: RatePacer, clock: SleepClock) -> None:
     """Twenty requests accepted within a second, then the next two answered 429 (a burst)."""
     for _ in range(20):
         pacer.acquire()
@@ -64,19 +50,19 @@ def most_in_a_second(times: list[float]) -> int:
     return max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
 
 
-def test_nothing_is_paced_before_a_429(pacer: RatePacer, clock: Clock) -> None:
+def test_nothing_is_paced_before_a_429(pacer: RatePacer, clock: SleepClock) -> None:
     for _ in range(500):
         pacer.acquire()
     assert pacer.rate is None and clock.sleeps == []
 
 
-def test_a_429_teaches_the_rate_dollr_accepted(pacer: RatePacer, clock: Clock) -> None:
+def test_a_429_teaches_the_rate_dollr_accepted(pacer: RatePacer, clock: SleepClock) -> None:
     refused_at_twenty(pacer, clock)
     assert pacer.rate == pytest.approx(20 * (1 - MARGIN))
     assert pacer.cuts == 1
 
 
-def test_paced_requests_leave_evenly_and_no_second_holds_more(pacer: RatePacer, clock: Clock) -> None:
+def test_paced_requests_leave_evenly_and_no_second_holds_more(pacer: RatePacer, clock: SleepClock) -> None:
     refused_at_twenty(pacer, clock)
     with pacing.patient() as waited:
         sent = [pacer.acquire() for _ in range(90)]
@@ -86,7 +72,7 @@ def test_paced_requests_leave_evenly_and_no_second_holds_more(pacer: RatePacer, 
     assert waited.seconds == pytest.approx(sum(clock.sleeps))
 
 
-def test_refusals_already_on_their_way_do_not_cut_again(pacer: RatePacer, clock: Clock) -> None:
+def test_refusals_already_on_their_way_do_not_cut_again(pacer: RatePacer, clock: SleepClock) -> None:
     for _ in range(20):
         pacer.acquire()
         clock.now += 0.04
@@ -109,7 +95,7 @@ def test_refusals_already_on_their_way_do_not_cut_again(pacer: RatePacer, clock:
     assert pacer.cuts == 2 and pacer.rate == pytest.approx(18 * (1 - MARGIN))
 
 
-def test_a_429_with_too_few_of_ours_teaches_nothing(pacer: RatePacer, clock: Clock) -> None:
+def test_a_429_with_too_few_of_ours_teaches_nothing(pacer: RatePacer, clock: SleepClock) -> None:
     """Another console used the merchant's quota: the Retry-After hold alone is waited."""
     pacer.acquire()
     pacer.refused(pacer.acquire())
@@ -119,7 +105,7 @@ def test_a_429_with_too_few_of_ours_teaches_nothing(pacer: RatePacer, clock: Clo
     assert clock.sleeps == [2.0]
 
 
-def test_the_pace_probes_upward_slowly_while_requests_queue(pacer: RatePacer, clock: Clock) -> None:
+def test_the_pace_probes_upward_slowly_while_requests_queue(pacer: RatePacer, clock: SleepClock) -> None:
     refused_at_twenty(pacer, clock)
     with pacing.patient():
         while clock.now < 100.8 + PROBE_EVERY - 0.1:
@@ -130,7 +116,9 @@ def test_the_pace_probes_upward_slowly_while_requests_queue(pacer: RatePacer, cl
     assert pacer.rate == pytest.approx(18 + PROBE_STEP * 20)  # one step, after PROBE_EVERY
 
 
-def test_a_cut_from_a_lower_rate_is_regained_quickly_then_crept_up(pacer: RatePacer, clock: Clock) -> None:
+def test_a_cut_from_a_lower_rate_is_regained_quickly_then_crept_up(
+    pacer: RatePacer, clock: SleepClock
+) -> None:
     """A 429 that came while little was sent (a spurious one, another console's burst) costs a
     few seconds of pace, not minutes: back to just under the rate refused before, fast."""
     refused_at_twenty(pacer, clock)
@@ -150,7 +138,7 @@ def test_a_cut_from_a_lower_rate_is_regained_quickly_then_crept_up(pacer: RatePa
     assert pacer.rate == pytest.approx(16.2)  # 10 % under the rate refused before: it creeps on
 
 
-def test_dollrs_hold_keeps_every_sender_waiting(pacer: RatePacer, clock: Clock) -> None:
+def test_dollrs_hold_keeps_every_sender_waiting(pacer: RatePacer, clock: SleepClock) -> None:
     refused_at_twenty(pacer, clock)
     pacer.hold(1.0)
     start = clock.now
@@ -159,7 +147,7 @@ def test_dollrs_hold_keeps_every_sender_waiting(pacer: RatePacer, clock: Clock) 
         assert pacer.acquire() >= start + 1.0
 
 
-def test_a_click_waits_at_most_a_moment(pacer: RatePacer, clock: Clock) -> None:
+def test_a_click_waits_at_most_a_moment(pacer: RatePacer, clock: SleepClock) -> None:
     refused_at_twenty(pacer, clock)
     clock.now += 5.0
     for _ in range(40):  # forty clicks at once, far above the pace
@@ -168,7 +156,7 @@ def test_a_click_waits_at_most_a_moment(pacer: RatePacer, clock: Clock) -> None:
         assert clock.now - before <= INTERACTIVE_WAIT
 
 
-def test_a_click_goes_ahead_of_a_queued_bulk_sender(clock: Clock) -> None:
+def test_a_click_goes_ahead_of_a_queued_bulk_sender(clock: SleepClock) -> None:
     """While a bulk sender sleeps until its slot, an operator's call cuts in at once; the bulk
     sender then yields it that slot, so the rate Dollr sees is the same."""
     clicks: list[float] = []

@@ -20,6 +20,7 @@ from dollr_core.payments import protocol
 from dollr_core.payments.reconcile import reconcile_once
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
+from tests.support.clocks import SleepClock
 
 from .helpers import PASSCODE, make_all_due, open_attempts, pay_out
 
@@ -64,27 +65,12 @@ def test_stranded_abandoned_attempt_reopens_its_intent(
     assert [e["reference_id"] for e in fresh_sandbox.executions()] == [sent.reference_id]
 
 
-class PacedClock:
-    """Monotonic seconds for the client's pacer that move only when it sleeps (no real waiting)."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def test_a_reconciler_pass_waits_its_turn_at_the_pace(
     fresh_sandbox: Sandbox, tmp_path: Path, operator: Actor
 ) -> None:
     """Under a rate limit the reconciler's status reads queue for the pace however long, where a
     click waits at most `INTERACTIVE_WAIT`: background work never cuts ahead of operators."""
-    clock = PacedClock()
+    clock = SleepClock()
     ledger = f"sqlite:///{tmp_path}/ledger.db"
     settings = Settings(
         base_url=fresh_sandbox.base_url, database_url=ledger, data_dir=tmp_path, duplicate_window_hours=0
