@@ -78,9 +78,8 @@ def test_a_reconciler_pass_waits_its_turn_at_the_pace(
     client = DollrClient(settings, sleep=clock.sleep, clock=clock)
     svc = Services(settings=settings, engine=open_ledger(ledger), client=client, lookups=Lookups(client))
     try:
-        for n in range(4):
-            pay_out(svc, operator, uuid.uuid4().hex, phone=f"23188000{n:04d}")
-        assert len(open_attempts(svc)) == 4  # sent, not final yet at the sandbox
+        sent_payouts = [pay_out(svc, operator, uuid.uuid4().hex, phone=f"23188000{n:04d}") for n in range(4)]
+        assert len(open_attempts(svc)) == 4  # sent, not final yet in the ledger
 
         # Dollr refused this client's requests a burst, then one at a time: paced under 1.2 a second.
         pacer = client.pacer
@@ -96,8 +95,7 @@ def test_a_reconciler_pass_waits_its_turn_at_the_pace(
         assert max(clock.sleeps) > INTERACTIVE_WAIT, clock.sleeps  # it queued for its slot
 
         clock.sleeps.clear()
-        for _ in range(3):  # a person's lookups, outside the reconciler: never held past the cap
-            attempt = open_attempts(svc)[0]
+        for attempt in sent_payouts[:3]:  # a person's lookups, outside the reconciler: held no longer
             client.status.execution(attempt.op, attempt.reference_id)
         assert clock.sleeps and max(clock.sleeps) <= INTERACTIVE_WAIT, clock.sleeps
     finally:
