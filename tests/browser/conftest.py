@@ -189,6 +189,28 @@ def run_finished(tab: Any) -> None:
     )
 
 
+def _finished_height(tab: Any) -> int:
+    """The height of the main area once the run has finished (a shot taken mid-run shows grey
+    placeholders, not the screen people see). A sign-in or sign-out still redirecting through
+    /session/… replaces the page meanwhile: the page it lands on is measured."""
+    from playwright.sync_api import Error
+
+    pages_left = 5
+    while True:
+        tab.wait_for_load_state()
+        try:
+            run_finished(tab)
+            return int(
+                tab.evaluate(
+                    "() => (document.querySelector('[data-testid=stMain]') || document.body).scrollHeight"
+                )
+            )
+        except Error as exc:
+            pages_left -= 1
+            if "Execution context was destroyed" not in str(exc) or not pages_left:
+                raise
+
+
 class Shots:
     """Numbered screenshots of one test's steps, for people to look at afterwards."""
 
@@ -202,15 +224,10 @@ class Shots:
         self.n += 1
         name = re.sub(r"[^a-z0-9]+", "-", step.lower())
         page: Any = self.page
-        run_finished(page)  # a shot taken mid-run shows grey placeholders, not the screen people see
+        height = _finished_height(page)
         # Streamlit scrolls inside its main area, not the page: grow the window to show it all.
-        height = page.evaluate(
-            "() => (document.querySelector('[data-testid=stMain]') || document.body).scrollHeight"
-        )
         size = page.viewport_size
-        page.set_viewport_size(
-            {"width": size["width"], "height": min(max(int(height), size["height"]), 5000)}
-        )
+        page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 5000)})
         page.screenshot(path=str(self.dir / f"{self.n:02d}-{name}.png"))
         page.set_viewport_size(size)
 
