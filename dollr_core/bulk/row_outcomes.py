@@ -92,8 +92,6 @@ def fail_row(engine: Engine, row_id: int, reason: str) -> None:
         db.commit()
 
 
-
-
 def turned_away(attempt: Attempt) -> bool:
     """Dollr answered 429 to opening the payment's session, and the protocol recorded the attempt
     as refused. Nothing was sent (no session, no execution), so nothing was paid, and a rate is

@@ -167,9 +167,7 @@ def test_approving_a_batch_asks_first_and_says_what_happens(
     at.button(key="bulk_approve").click().run()
     at.button(key="bulk_approve_yes").click().run()
     assert records.get_batch(console, MAKER, batch.id or 0).state == BatchState.APPROVED
-    assert [t.value for t in at.toast] == [
-        f"Bulk payout #{batch.id} is approved: {maker} can start it now."
-    ]
+    assert [t.value for t in at.toast] == [f"Bulk payout #{batch.id} is approved: {maker} can start it now."]
     at.run()  # the toast was for what just happened: the next run does not repeat it
     assert not at.toast
 
