@@ -98,3 +98,11 @@ def test_a_day_on_a_phone(page: Any, console_server: Console, shots: Shots, brow
     assert heads[:3] == ["Name", "Amount", "Currency"], heads  # in view before the table scrolls sideways
     row = next(r for r in cells[1:] if any("Hawa" in c for c in r))
     assert row[1:3] == ["250", "USD"], row  # a number, sorted by value, its currency beside it
+
+    menu(p, "Receipts")
+    p.get_by_role("tab", name="Every payment").click()
+    (heads, newest, *_) = grid(p.locator(".st-key-receipts_browse"), showing="Hawa")
+    # The grid draws only the columns in view: on a phone the amount and document scroll sideways.
+    assert newest[heads.index("Name")].startswith("Hawa"), newest  # the payment just collected, first
+    assert newest[heads.index("Type")] == "Collection (money in)", newest
+    shots("phone every payment")

@@ -174,6 +174,15 @@ def test_history_filter_export_and_receipt_pdf(page: object, console_server: Con
     assert len(pdf) > 1500
     assert number in pdf_text(pdf)
 
+    # Every completed payment has its receipt: the one just collected heads that list.
+    go(p, "Receipts")
+    p.get_by_role("tab", name="Every payment").click()  # type: ignore[attr-defined]
+    listed = p.locator(".st-key-receipts_browse")  # type: ignore[attr-defined]
+    (header, newest, *_) = grid(listed, showing=customer)
+    assert newest[header.index("Name")] == customer
+    assert newest[header.index("Document")] == number
+    shots("every payment")
+
 
 def reopen_receipt(p: object, number: str) -> None:
     go(p, "Receipts")
