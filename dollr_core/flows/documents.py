@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, or_
 from sqlmodel import Session, col, select
@@ -33,7 +34,8 @@ from dollr_core.basics.validation import NOTE_LENGTH, check_text, printable
 from dollr_core.errors import ChangedMeanwhile, InputRefused
 from dollr_core.flows.directory import Person, ensure_counterparty, ensure_party
 from dollr_core.ledger import audit
-from dollr_core.ledger.columns import as_stored, utcnow
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.statements import dialect_insert
 from dollr_core.ledger.tables import Customer, DocumentRecord
 from dollr_core.services import Services
 
@@ -164,39 +166,53 @@ def mirror(
     customer: Customer | None = None,
     created_by: str | None = None,
 ) -> DocumentRecord:
-    """Store what Dollr says about the document (insert or update)."""
-    source_type = str(document.source_type)
-    with Session(engine, expire_on_commit=False) as db:  # the row as written: never read back
-        row = db.exec(
-            _BY_DOLLR_ID, params={"type": source_type, "id": document.id}
-        ).first() or DocumentRecord(
-            source_type=source_type,
-            dollr_id=document.id,
-            status=str(document.status),
-            currency=document.currency,
-            fee_bearer=str(document.fee_bearer or FeeBearer.PAYER),
+    """Store what Dollr says about the document (insert or update), in one statement.
+
+    What Dollr's answer leaves out (a detail's customer, a list's note) keeps what the mirror
+    had; `customer` and `created_by` are ours and, when given, always win.
+    """
+    now = utcnow()
+    party = (
+        document.counterparty.party
+        if isinstance(document, DocumentDetail) and document.counterparty is not None
+        else None
+    )
+    named = customer or party
+    always: dict[str, Any] = {
+        "status": str(document.status),
+        "currency": document.currency,
+        "as_payment_link": bool(document.as_payment_link),
+        "updated_at": now,
+    }
+    if_said: dict[str, Any] = {
+        "number": document.number or None,
+        "total_amount": document.total_amount,
+        "fee_bearer": str(document.fee_bearer) if document.fee_bearer else None,
+        "note": document.note,
+        "dollr_counterparty_id": document.counterparty_id or None,
+        "reference": document.reference_id or None,
+        "paid_at": document.paid_at,
+        "customer_name": named.fullname if named is not None else None,
+        "customer_phone": named.phone if named is not None else None,
+        "created_by": created_by,
+    }
+    said = {name: value for name, value in if_said.items() if value is not None}
+    first = {"fee_bearer": str(FeeBearer.PAYER), "note": "", "customer_name": "", "customer_phone": ""}
+    upsert = (
+        dialect_insert(engine)(DocumentRecord)
+        .values(
+            first
+            | said
+            | always
+            | {"source_type": str(document.source_type), "dollr_id": document.id, "created_at": now}
         )
-        row.number = document.number or row.number
-        row.status = str(document.status)
-        row.currency = document.currency
-        row.total_amount = document.total_amount if document.total_amount is not None else row.total_amount
-        row.fee_bearer = str(document.fee_bearer or row.fee_bearer)
-        row.note = document.note if document.note is not None else row.note
-        row.as_payment_link = bool(document.as_payment_link)
-        row.dollr_counterparty_id = document.counterparty_id or row.dollr_counterparty_id
-        row.reference = document.reference_id or row.reference
-        row.paid_at = document.paid_at or row.paid_at
-        if isinstance(document, DocumentDetail) and document.counterparty and document.counterparty.party:
-            row.customer_name = document.counterparty.party.fullname
-            row.customer_phone = document.counterparty.party.phone
-        if customer is not None:
-            row.customer_name, row.customer_phone = customer.fullname, customer.phone
-        if created_by is not None:
-            row.created_by = created_by
-        row.updated_at = utcnow()
-        db.add(row)
+        .on_conflict_do_update(index_elements=["source_type", "dollr_id"], set_=always | said)
+        .returning(DocumentRecord)
+    )
+    with Session(engine, expire_on_commit=False) as db:  # the row as written: never read back
+        row: DocumentRecord = db.scalars(upsert, execution_options={"populate_existing": True}).one()
         db.commit()
-        return as_stored(row)
+        return row
 
 
 # The mirror's lookups, built once (bound values): every sale makes them.

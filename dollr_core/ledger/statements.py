@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Table, Update, bindparam, update
+from sqlalchemy import Connection, CursorResult, Engine, Table, Update, bindparam, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 #: The state column of each table that has one (`ledger.transitions` is its one writer).
 STATE_COLUMNS: Mapping[str, str] = {
@@ -67,3 +68,8 @@ def update_where(
         raise ValueError(f"{table.name}'s state changes only through ledger.transitions")
     statement, params = update_statement(table, match, values, returning)
     return connection.execute(statement, params)
+
+
+def dialect_insert(bind: Engine | Connection) -> Any:
+    """The ledger database's own INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert

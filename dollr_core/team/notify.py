@@ -26,8 +26,6 @@ from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import Engine, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from dollr_core.basics import mail
@@ -39,6 +37,7 @@ from dollr_core.basics.validation import printable
 from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.statements import dialect_insert
 from dollr_core.ledger.tables import (
     Attempt,
     AttemptState,
@@ -226,8 +225,7 @@ def queue(db: Session, svc: Services, message: Message, people: Sequence[str]) -
             "next_try_at": now,
             "created_at": now,
         }
-        insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-        db.execute(insert(Notification).values(**values).on_conflict_do_nothing())
+        db.execute(dialect_insert(db.get_bind())(Notification).values(**values).on_conflict_do_nothing())
 
 
 def people_in(db: Session, *roles: Role) -> list[str]:
