@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, or_
@@ -197,22 +198,49 @@ def mirror(
         "created_by": created_by,
     }
     said = {name: value for name, value in if_said.items() if value is not None}
-    first = {"fee_bearer": str(FeeBearer.PAYER), "note": "", "customer_name": "", "customer_phone": ""}
-    upsert = (
-        dialect_insert(engine)(DocumentRecord)
-        .values(
-            first
-            | said
-            | always
-            | {"source_type": str(document.source_type), "dollr_id": document.id, "created_at": now}
-        )
-        .on_conflict_do_update(index_elements=["source_type", "dollr_id"], set_=always | said)
-        .returning(DocumentRecord)
+    values = (
+        if_said
+        | _FIRST
+        | said
+        | always
+        | {"source_type": str(document.source_type), "dollr_id": document.id, "created_at": now}
     )
     with Session(engine, expire_on_commit=False) as db:  # the row as written: never read back
-        row: DocumentRecord = db.scalars(upsert, execution_options={"populate_existing": True}).one()
+        upsert = _upsert(db.get_bind().dialect.name, frozenset(always | said))
+        row: DocumentRecord = db.scalars(upsert, values, execution_options={"populate_existing": True}).one()
         db.commit()
         return row
+
+
+#: What a document first seen without them is stored with.
+_FIRST: dict[str, Any] = {
+    "fee_bearer": str(FeeBearer.PAYER),
+    "note": "",
+    "customer_name": "",
+    "customer_phone": "",
+    "created_by": "",
+    "made_outside": False,
+    "expires_at": None,
+    "next_check_at": None,
+    "check_count": 0,
+}
+
+
+@cache
+def _upsert(dialect: str, updated: frozenset[str]) -> Any:
+    """The mirror's INSERT … ON CONFLICT DO UPDATE of the columns `updated`, built once per shape:
+    building a statement costs more CPU than SQLite takes to run it."""
+    table = DocumentRecord.__table__  # type: ignore[attr-defined]
+    columns = [column.key for column in table.columns if column.key != "id"]
+    statement = dialect_insert(dialect)(table).values(
+        {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    )
+    return select(DocumentRecord).from_statement(
+        statement.on_conflict_do_update(
+            index_elements=["source_type", "dollr_id"],
+            set_={name: statement.excluded[name] for name in sorted(updated)},
+        ).returning(*table.columns)
+    )
 
 
 # The mirror's lookups, built once (bound values): every sale makes them.

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Engine, Table, Update, bindparam, update
+from sqlalchemy import Connection, CursorResult, Table, Update, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 #: The state column of each table that has one (`ledger.transitions` is its one writer).
@@ -70,6 +70,7 @@ def update_where(
     return connection.execute(statement, params)
 
 
-def dialect_insert(bind: Engine | Connection) -> Any:
-    """The ledger database's own INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
-    return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+def dialect_insert(dialect: str) -> Any:
+    """The INSERT of the ledger's database (a dialect's name), which has ON CONFLICT: SQLite and
+    PostgreSQL spell it alike."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -225,7 +225,9 @@ def queue(db: Session, svc: Services, message: Message, people: Sequence[str]) -
             "next_try_at": now,
             "created_at": now,
         }
-        db.execute(dialect_insert(db.get_bind())(Notification).values(**values).on_conflict_do_nothing())
+        db.execute(
+            dialect_insert(db.get_bind().dialect.name)(Notification).values(**values).on_conflict_do_nothing()
+        )
 
 
 def people_in(db: Session, *roles: Role) -> list[str]:
