@@ -40,7 +40,7 @@ from dollr_core.api.resources import (
     Status,
     parse_response,
 )
-from dollr_core.api.transport import ClientStats, Retry, Sender
+from dollr_core.api.transport import ClientStats, HttpClient, Retry, Sender
 from dollr_core.basics.enums import SourceType
 from dollr_core.config import Settings
 
@@ -61,7 +61,7 @@ class DollrClient:
     ) -> None:
         self._settings = settings
         self.base_url = settings.resolved_base_url()
-        self._http = httpx.Client(
+        self._http = HttpClient(
             base_url=self.base_url,
             transport=transport,
             timeout=httpx.Timeout(

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -38,7 +39,7 @@ from dollr_core.api.models import (
 )
 from dollr_core.basics.enums import OperationType, SourceType
 
-from .fakes import FakeDollr
+from .fakes import FakeDollr, respond
 
 REF = "550e8400-e29b-41d4-a716-446655440000"
 DEVICE = {
@@ -486,3 +487,44 @@ def test_request_validation_error_from_pydantic() -> None:
     error = RequestValidationError.from_pydantic(caught.value)
     assert [e.field for e in error.errors] == ["currency", "qty", "amount"]
     assert error.message.startswith("The request was not sent: currency: ")
+
+
+def test_cookies_dollr_sets_are_never_sent_back(client: DollrClient, fake: FakeDollr) -> None:
+    """Dollr authenticates by bearer token: a cookie in an answer is not kept, not replayed."""
+    party = {"id": 7, "fullname": "Amara Kamara", "phone": "231771234567"}
+    fake.on("GET", "/v1/parties/retrieve/7", respond(200, party, headers={"set-cookie": "sid=abc; Path=/"}))
+    seen: list[str | None] = []
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return respond(200, [])
+
+    fake.on("GET", "/v1/parties/list", listing)
+    client.parties.retrieve(7)
+    client.parties.list()
+    assert seen == [None]
+    with pytest.raises(TypeError):
+        client._http.cookies = {"sid": "abc"}
+
+
+def test_request_urls_join_the_base_url_as_httpx_does(
+    make_client: Callable[..., DollrClient], fake: FakeDollr
+) -> None:
+    """Paths are joined once and reused; a base URL with a path keeps it, a query stays a query."""
+    client = make_client(base_url="https://dollr.test/api/")
+    fake.on(
+        "POST", "/api/v1/jwt/client/obtain/token", respond(200, {"access_token": "tok", "expires_in": 60})
+    )
+    fake.on(
+        "GET",
+        "/api/v1/parties/retrieve/7",
+        respond(200, {"id": 7, "fullname": "A B", "phone": "231771234567"}),
+    )
+    fake.on("GET", "/api/v1/parties/list", respond(200, []))
+    for _ in range(2):
+        client.parties.retrieve(7)
+        client.parties.list(fullname="Amara K")
+    assert [(s.path, s.params) for s in fake.seen[1:]] == [
+        ("/api/v1/parties/retrieve/7", {}),
+        ("/api/v1/parties/list", {"fullname": "Amara K"}),
+    ] * 2
