@@ -33,6 +33,7 @@ from dollr_core.api.caches import Lookups  # noqa: E402
 from dollr_core.api.client import DollrClient  # noqa: E402
 from dollr_core.config import Settings  # noqa: E402
 from dollr_core.ledger import open_ledger  # noqa: E402
+from dollr_core.runtime import freeze_start_up  # noqa: E402
 from dollr_core.services import Services  # noqa: E402
 
 PG_URL = os.environ.get("DOLLR_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -255,7 +256,9 @@ def services_on(base_url: str, ledger_url: str, **settings: Any) -> Services:
         base_url=base_url, database_url=ledger_url, data_dir=Path(tempfile.gettempdir()), **settings
     )
     client = DollrClient(config)
-    return Services(settings=config, engine=open_ledger(ledger_url), client=client, lookups=Lookups(client))
+    svc = Services(settings=config, engine=open_ledger(ledger_url), client=client, lookups=Lookups(client))
+    freeze_start_up()  # as start_services does
+    return svc
 
 
 def settle_all(svc: Services, sandbox: StandaloneSandbox) -> None:
