@@ -71,11 +71,12 @@ SQLITE_LOCK_WAIT = 30.0  # seconds
 class _WriteTurn:
     """The process's one SQLite write transaction at a time, handed to the next thread at once.
 
-    SQLite lets one transaction write at a time and a connection that finds the lock taken polls
-    for it, sleeping 1, 2, 5, 10 … up to 100 ms between tries. With 16 bulk senders that sleep was
-    half their time: the lock was free after a millisecond while they slept on. Threads of one
-    process queue here instead and wake the moment the holder ends its transaction; another
-    process on the same file (a reconciler) still meets SQLite's own wait.
+    SQLite lets one transaction write at a time, and a connection that finds the lock taken polls
+    for it, sleeping 1, 2, 5, 10 … up to 100 ms between tries: a transaction of a millisecond
+    could keep the next one asleep a hundred times longer (py-spy found 16 bulk senders in that
+    wait half the time). Threads of one process queue here instead and the next wakes the moment
+    the holder's transaction ends; another process on the same file (a reconciler) still meets
+    SQLite's own wait.
     """
 
     def __init__(self) -> None:
