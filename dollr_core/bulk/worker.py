@@ -64,11 +64,12 @@ log = logging.getLogger("dollr_core.bulk.worker")
 
 #: The longest the coordinator sleeps before looking at the ledger again.
 TICK = 0.25
-#: The shortest time between two looks. Every row's step that ends wakes the coordinator, and a
-#: look reads every row on its way; at 16 senders that was up to a hundred looks a second and
-#: 15 % of the process's CPU. A row's step takes a Dollr round trip (≥ 50 ms from Monrovia), so
-#: the few milliseconds a freed sender waits here cost little and its fellows are filled together.
-LOOK_GAP = 0.02
+#: The shortest time between two looks, per row step on its way. Every step that ends wakes the
+#: coordinator, and a look reads every row on its way: at 16 senders that was up to a hundred
+#: looks a second and 15 % of the process's CPU. So the coordinator waits this long for each step
+#: in flight (20 ms at 16), and fills the senders freed meanwhile together; one sender alone
+#: is given its next row almost at once (the wait grows with what there is to gather).
+LOOK_GAP_PER_STEP = 0.00125
 #: A paused batch's worker that is not resumed within this time forgets the passcode and stops.
 IDLE_LIMIT = timedelta(minutes=30)
 #: New sessions for a row whose earlier ones expired unseen, before the row is reported failed.
@@ -260,7 +261,7 @@ class BatchWorker:
                         log.info("batch %s: paused too long, the worker forgets the passcode", self.batch_id)
                         return
                 self._wake.wait(TICK)
-                self._stop.wait(LOOK_GAP)
+                self._stop.wait(LOOK_GAP_PER_STEP * len(in_flight))
 
     def _look(self, *, exclude: set[int]) -> tuple[BatchState | None, list[_Task], _View]:
         """Read the batch and its open rows; record settled rows; return what is due, best first.
