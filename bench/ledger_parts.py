@@ -1,0 +1,157 @@
+"""The parts issue 16's sixth round changed, each timed alone: the document mirror's CPU per call,
+SQLite write transactions a second from many threads, the CPU of building one request, and a full
+garbage-collector pass over a console process's start-up objects.
+
+    .venv/bin/python -m bench.ledger_parts [--mirrors 2000] [--threads 16 32]
+
+No sandbox and no network: a throw-away SQLite ledger, and requests built but never sent. It runs
+on earlier trees too (`PYTHONPATH=<tree>`), for a before-and-after of the mirror and the writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+from sqlalchemy import text
+
+from bench.common import machine, table, throwaway_ledger
+from dollr_core.api.models import Document
+from dollr_core.flows.documents import mirror
+from dollr_core.ledger.db import create_ledger_engine, open_ledger
+from dollr_core.ledger.tables import Customer
+
+BUYER = Customer(dollr_party_id=3, fullname="Amara Kamara", phone="231771231234")
+
+
+def _document(number: int, **changes: object) -> Document:
+    fields: dict[str, object] = {
+        "id": number,
+        "invoice_number": f"INV-{number:05d}",
+        "source_type": "INVOICE",
+        "status": "IDLE",
+        "currency": "USD",
+        "note": "Consulting",
+        "fee_bearer": "PAYER",
+        "as_payment_link": True,
+        "counterparty_id": 7,
+        "reference_id": f"draft-{number}",
+        "total_amount": "0",
+    }
+    return Document.model_validate(fields | changes)
+
+
+def mirror_cpu(count: int) -> float:
+    """CPU ms per mirror: half creates (with our customer), half publishes of the same documents."""
+    with throwaway_ledger() as url:
+        engine = open_ledger(url)
+        created = [_document(n) for n in range(1, count // 2 + 1)]
+        published = [d.model_copy(update={"status": "ACTIVE"}) for d in created]
+        for document in created[:50]:  # warm: statements built, pool filled
+            mirror(engine, document, customer=BUYER, created_by="fred@example.com")
+        started = time.process_time()
+        for document in created[50:]:
+            mirror(engine, document, customer=BUYER, created_by="fred@example.com")
+        for document in published[50:]:
+            mirror(engine, document)
+        spent = time.process_time() - started
+        engine.dispose()
+    return 1000 * spent / (len(created) - 50 + len(published) - 50)
+
+
+def write_transactions_per_second(threads: int, each: int = 300) -> float:
+    """One-insert transactions a second from `threads` threads, each pausing 2 ms between two
+    (as a sender waiting for Dollr would)."""
+    with throwaway_ledger() as url:
+        engine = create_ledger_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+
+        def work() -> None:
+            for _ in range(each):
+                with engine.begin() as connection:
+                    connection.execute(text("INSERT INTO t (v) VALUES ('x')"))
+                time.sleep(0.002)
+
+        workers = [threading.Thread(target=work) for _ in range(threads)]
+        started = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        elapsed = time.perf_counter() - started
+        engine.dispose()
+    return threads * each / elapsed
+
+
+def request_build_us(*, joined: bool, count: int = 20_000) -> float:
+    """CPU µs to build one request from a path (as `transport.Sender` did before round 6) or from
+    the URL it joins once per path (since)."""
+    with httpx.Client(base_url="http://127.0.0.1:9") as http:
+        path = "/v1/parties/create"
+        target: str | httpx.URL = http.base_url.copy_with(raw_path=path.encode()) if joined else path
+        headers = {"Accept": "application/json", "Authorization": "Bearer x"}
+        started = time.process_time()
+        for _ in range(count):
+            http.build_request("POST", target, content=b"{}", headers=headers)
+        return 1e6 * (time.process_time() - started) / count
+
+
+_CONSOLE_HEAP = """
+import gc, time
+import streamlit, streamlit.runtime, pandas, altair  # what a console process has imported
+import console, dollr_core.services, dollr_core.reports.history
+objects = len(gc.get_objects())
+started = time.perf_counter(); gc.collect(); full = time.perf_counter() - started
+gc.freeze()
+started = time.perf_counter(); gc.collect(); frozen = time.perf_counter() - started
+print(objects, full * 1000, frozen * 1000)
+"""
+
+
+def console_gc_pass() -> tuple[int, float, float]:
+    """Start-up objects of a console process, and a full collection before and after `gc.freeze`."""
+    run = subprocess.run(
+        [sys.executable, "-c", _CONSOLE_HEAP], capture_output=True, text=True, check=True, timeout=120
+    )
+    objects, full, frozen = run.stdout.split()
+    return int(objects), float(full), float(frozen)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mirrors", type=int, default=2000)
+    parser.add_argument("--threads", type=int, nargs="+", default=[16, 32])
+    args = parser.parse_args(argv)
+    gc.collect()
+    print(f"# Ledger and client parts ({machine()})\n")
+    mirrored = mirror_cpu(args.mirrors)
+    rows: list[list[object]] = [["document mirror (insert or update)", f"{mirrored:.3f} ms CPU"]]
+    for threads in args.threads:
+        rate = write_transactions_per_second(threads)
+        rows.append([f"SQLite one-insert transactions, {threads} threads", f"{rate:,.0f} a second"])
+    for joined, how in ((False, "from its path"), (True, "from a URL joined once")):
+        rows.append([f"building one request {how}", f"{request_build_us(joined=joined):.1f} µs CPU"])
+    objects, full, frozen = console_gc_pass()
+    rows.append(
+        [
+            f"full GC pass over a console's {objects:,} start-up objects",
+            f"{full:.1f} ms; {frozen:.2f} ms after gc.freeze",
+        ]
+    )
+    print(table(["part", "figure"], rows))
+
+
+if __name__ == "__main__":
+    main()
