@@ -52,10 +52,9 @@ def test_a_started_process_keeps_its_start_up_out_of_the_garbage_collector(tmp_p
         "from dollr_core.runtime import start_services\n"
         "assert gc.get_freeze_count() == 0\n"
         "settings = Settings.load(environ={'DOLLR_DATA_DIR': sys.argv[1]})\n"
-        "svc = start_services(settings)\n"
+        "start_services(settings).close()\n"
         "frozen = gc.get_freeze_count()\n"
         "start_services(settings).close()\n"
-        "svc.close()\n"
         "print(frozen, gc.get_freeze_count(), len(gc.get_objects()))\n"
     )
     run = subprocess.run(
