@@ -243,13 +243,10 @@ def _upsert(dialect: str, updated: frozenset[str]) -> Any:
     )
 
 
-# The mirror's lookups, built once (bound values): every sale makes them.
+# A draft found again by its reference (every sale looks), built once (bound values).
 _BY_REFERENCE = select(DocumentRecord).where(
     col(DocumentRecord.source_type) == bindparam("type"),
     col(DocumentRecord.reference) == bindparam("reference"),
-)
-_BY_DOLLR_ID = select(DocumentRecord).where(
-    col(DocumentRecord.source_type) == bindparam("type"), col(DocumentRecord.dollr_id) == bindparam("id")
 )
 
 
