@@ -379,12 +379,12 @@ class WireTimer(httpx.BaseTransport):
 def time_the_wire(client: DollrClient, *, pool: int | None = None) -> WireTimer:
     """Put a `WireTimer` under the client's own transport (same pool limits, unless `pool` says)."""
     http = client._http  # a bench may look inside; the console never does
-    inner: httpx.BaseTransport = http._transport
+    inner: httpx.BaseTransport = http.transport
     if pool is not None:
         inner.close()
         inner = httpx.HTTPTransport(limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool))
     timer = WireTimer(inner)
-    http._transport = timer
+    http.transport = timer
     return timer
 
 

@@ -48,7 +48,8 @@ __all__ = ["ClientStats", "Documents", "DollrClient"]
 
 
 class DollrClient:
-    """A Dollr v1 client over one pooled `httpx.Client`. Thread-safe; close it (or use `with`)."""
+    """A Dollr v1 client over one pool of connections (`transport.HttpClient`). Thread-safe; close
+    it (or use `with`)."""
 
     def __init__(
         self,
@@ -62,7 +63,7 @@ class DollrClient:
         self._settings = settings
         self.base_url = settings.resolved_base_url()
         self._http = HttpClient(
-            base_url=self.base_url,
+            self.base_url,
             transport=transport,
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
@@ -74,7 +75,6 @@ class DollrClient:
             # hit a dead pooled connection (encode/httpcore#1110).
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
             headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
         )
         self.stats = ClientStats()
         self._sender = Sender(

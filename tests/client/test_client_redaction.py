@@ -172,8 +172,7 @@ def test_one_info_line_per_request_with_masked_phone(
         "GET /v1/predictions/mmo-provider-info?phone=••••4567&operation_type=COLLECTION -> 503"
     )
     assert lines[1].endswith("(attempt 1)") and lines[2].endswith("-> 200 in 0 ms (attempt 2)")
-    assert "231771234567" not in caplog.text
-    assert any(r.name == "httpx" and "••••4567" in r.getMessage() for r in caplog.records)
+    assert "231771234567" not in caplog.text  # no logger at all (httpx's and httpcore's included)
     assert fake.calls()[0].params["phone"] == "231771234567"  # the real number is still sent
 
 
