@@ -48,7 +48,7 @@ from dollr_core.flows.directory import (
     remember_customer,
 )
 from dollr_core.flows.payment_links import checkout_lines
-from dollr_core.ledger.intents import get_intent, holding, open_intent
+from dollr_core.ledger.intents import get_intent, holding, open_intent, open_new_intent
 from dollr_core.ledger.tables import Attempt, Customer, DocumentRecord, Intent, IntentKind, IntentState
 from dollr_core.payments import protocol
 from dollr_core.services import Services
@@ -340,25 +340,23 @@ def collect_new_document(svc: Services, actor: Actor, intent_key: str, order: Ne
     """
     require(actor, Permission.MANAGE_INVOICES)
     require(actor, Permission.COLLECT)
-    existing = get_intent(svc.engine, intent_key)
-    if existing is not None and IntentState(existing.state) not in (IntentState.OPEN, IntentState.READY):
+    intent, made = open_new_intent(
+        svc.engine,
+        intent_key,
+        kind=IntentKind.DOCUMENT_COLLECTION,
+        operation_type=OperationType.COLLECTION,
+        operator=actor.email,
+        state=IntentState.OPEN,
+        terms={"new_document": intent_key},
+        party_name=order.customer.fullname,
+        phone=order.customer.phone,
+        currency=order.currency,
+    )
+    if not made and IntentState(intent.state) not in (IntentState.OPEN, IntentState.READY):
         return confirm_collection(svc, actor, intent_key)  # reports on it, or takes over a dead sender
-    if existing is None:
-        open_intent(
-            svc.engine,
-            intent_key,
-            kind=IntentKind.DOCUMENT_COLLECTION,
-            operation_type=OperationType.COLLECTION,
-            operator=actor.email,
-            state=IntentState.OPEN,
-            terms={"new_document": intent_key},
-            party_name=order.customer.fullname,
-            phone=order.customer.phone,
-            currency=order.currency,
-        )
     with holding(svc.engine, intent_key, protocol.owner_id()):
         # A fresh intent cannot have left anything on Dollr yet: no need to look for it there.
-        intent = _prepare_new_document(svc, actor, intent_key, order, recovering=existing is not None)
+        intent = _prepare_new_document(svc, actor, intent_key, order, recovering=not made)
     return _submit(svc, actor, intent)  # the intent as the quote wrote it: not read again
 
 

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dollr_core.errors import ChangedMeanwhile
@@ -69,31 +68,13 @@ def open_intent(
     with Session(engine, expire_on_commit=False) as db:  # the intent as written: never read back
         intent = locked_intent(db, intent_key)
         if intent is None:
-            intent = Intent(
-                intent_key=intent_key,
-                kind=kind,
-                operation_type=operation_type,
-                operator=operator,
-                state=state,
-                params_fingerprint=stamp,
-                **fields,
-            )
-            try:
-                transitions.created(db, intent, actor=operator, action="intent_opened")
+            intent = _insert(db, intent_key, kind, operation_type, operator, state, stamp, fields)
+            if intent is not None:
                 db.commit()
-            except IntegrityError:  # a second tab opened the same key a moment earlier
-                db.rollback()
-                return open_intent(
-                    engine,
-                    intent_key,
-                    kind=kind,
-                    operation_type=operation_type,
-                    operator=operator,
-                    state=state,
-                    terms=terms,
-                    **fields,
-                )
-            return as_stored(intent)
+                return intent
+            # A second tab opened the same key a moment earlier: it is that intent now.
+            intent = locked_intent(db, intent_key)
+            assert intent is not None
         if IntentState(intent.state) not in EDITABLE:
             return intent
         if intent.params_fingerprint != stamp or (intent.state == IntentState.OPEN and state != intent.state):
@@ -106,6 +87,56 @@ def open_intent(
             db.commit()
             as_stored(intent)
         return intent
+
+
+def open_new_intent(
+    engine: Engine,
+    intent_key: str,
+    *,
+    kind: str,
+    operation_type: str,
+    operator: str,
+    state: IntentState,
+    terms: dict[str, Any],
+    **fields: Any,
+) -> tuple[Intent, bool]:
+    """The intent of a flow that expects to start it: created in one statement, with its event.
+
+    (intent, True) when it was made now; (the intent as it stands, False) when the key already
+    had one (a rerun, a second tab), which is left as it is: the flow resumes it.
+    """
+    with Session(engine, expire_on_commit=False) as db:
+        made = _insert(db, intent_key, kind, operation_type, operator, state, fingerprint(terms), fields)
+        if made is not None:
+            db.commit()
+            return made, True
+        found = db.exec(_BY_KEY, params={"key": intent_key}).one()
+        return found, False
+
+
+def _insert(
+    db: Session,
+    intent_key: str,
+    kind: str,
+    operation_type: str,
+    operator: str,
+    state: IntentState,
+    stamp: str,
+    fields: dict[str, Any],
+) -> Intent | None:
+    """A new intent and its event in `db`; None when the key is taken (nothing written)."""
+    values = {
+        "intent_key": intent_key,
+        "kind": kind,
+        "operation_type": operation_type,
+        "operator": operator,
+        "state": state,
+        "params_fingerprint": stamp,
+        **fields,
+    }
+    return transitions.insert(
+        db, Intent, values, actor=operator, action="intent_opened", unless_taken="intent_key"
+    )
 
 
 def attempts_of(engine: Engine, intent_id: int) -> list[Attempt]:

@@ -51,34 +51,22 @@ def not_ready_reason(state: IntentState) -> str:
 
 def new_attempt(db: Session, intent: Intent, operation: OperationType, *, actor: str, owner: str) -> Attempt:
     """Store a fresh reference_id for the intent: only ever called while holding the intent."""
-    attempt = Attempt(
-        reference_id=str(uuid.uuid4()),
-        intent_id=intent.id or 0,
-        operation_type=operation,
-        step="execute",
-        local_state=AttemptState.PREPARING,
-        account_id=intent.account_id,
-        source_type=intent.source_type,
-        source_id=intent.source_id,
-        source_number=intent.source_number,
-        party_name=intent.party_name,
-        phone=intent.phone,
-        method=intent.method,
-        provider=intent.provider,
-        amount=intent.amount,
-        currency=intent.currency,
-        payer_currency=intent.payer_currency,
-        operator=intent.operator or actor,
-        batch_id=intent.batch_id,
-        predicted_payer_amount=intent.predicted_payer_amount,
-        predicted_payee_amount=intent.predicted_payee_amount,
-        predicted_platform_fee=intent.predicted_platform_fee,
-        predicted_gateway_fee=intent.predicted_gateway_fee,
-        predicted_fx_fee=intent.predicted_fx_fee,
-        lease_owner=owner,
-        lease_until=utcnow() + LEASE,
+    reference_id = str(uuid.uuid4())
+    values = {
+        "reference_id": reference_id,
+        "intent_id": intent.id or 0,
+        "operation_type": operation,
+        "step": "execute",
+        "local_state": AttemptState.PREPARING,
+        **{name: getattr(intent, name) for name in _FROM_INTENT},
+        "operator": intent.operator or actor,
+        "lease_owner": owner,
+        "lease_until": utcnow() + LEASE,
+    }
+    attempt = transitions.insert(
+        db, Attempt, values, actor=actor, action="attempt_created", detail=reference_id
     )
-    transitions.created(db, attempt, actor=actor, action="attempt_created", detail=attempt.reference_id)
+    assert attempt is not None  # no conflict column: the row is written, or the statement raises
     if intent.state != IntentState.EXECUTING:
         transitions.move(db, intent, IntentState.EXECUTING, actor=actor, detail=attempt.reference_id)
         db.flush()
@@ -108,6 +96,28 @@ def new_attempt(db: Session, intent: Intent, operation: OperationType, *, actor:
         ),
     )
     return attempt
+
+
+#: What an attempt copies from its intent: the terms it sends, frozen when it is made.
+_FROM_INTENT = (
+    "account_id",
+    "source_type",
+    "source_id",
+    "source_number",
+    "party_name",
+    "phone",
+    "method",
+    "provider",
+    "amount",
+    "currency",
+    "payer_currency",
+    "batch_id",
+    "predicted_payer_amount",
+    "predicted_payee_amount",
+    "predicted_platform_fee",
+    "predicted_gateway_fee",
+    "predicted_fx_fee",
+)
 
 
 def reopen_intent(engine: Engine, attempt: Attempt, actor: str) -> None:
