@@ -355,11 +355,9 @@ def _create_account(
 
 
 def customer_for_counterparty(engine: Engine, dollr_counterparty_id: int) -> Customer | None:
+    """The customer whose counterparty this is, when the ledger holds both (one read)."""
     with Session(engine) as db:
-        relationship = db.exec(_BY_COUNTERPARTY, params={"counterparty": dollr_counterparty_id}).first()
-        if relationship is None:
-            return None
-        return db.exec(_BY_PARTY, params={"party": relationship.dollr_party_id}).first()
+        return db.exec(_BY_COUNTERPARTY_CUSTOMER, params={"counterparty": dollr_counterparty_id}).first()
 
 
 def deactivate_account(engine: Engine, dollr_account_id: int) -> None:
@@ -388,13 +386,15 @@ def _first(bind: _Bind, lookup: SelectOfScalar[_Row], params: dict[str, Any]) ->
 _PARTY = select(Customer).where(
     col(Customer.phone) == bindparam("phone"), col(Customer.fullname) == bindparam("name")
 )
-_BY_PARTY = select(Customer).where(col(Customer.dollr_party_id) == bindparam("party"))
 _COUNTERPARTY = select(Relationship).where(
     col(Relationship.dollr_party_id) == bindparam("party"),
     col(Relationship.relationship_type) == bindparam("kind"),
 )
-_BY_COUNTERPARTY = select(Relationship).where(
-    col(Relationship.dollr_counterparty_id) == bindparam("counterparty")
+_BY_COUNTERPARTY_CUSTOMER = (
+    select(Customer)
+    .join(Relationship, col(Relationship.dollr_party_id) == col(Customer.dollr_party_id))
+    .where(col(Relationship.dollr_counterparty_id) == bindparam("counterparty"))
+    .order_by(col(Relationship.id), col(Customer.id))
 )
 _ACCOUNT = select(AccountRecord).where(
     col(AccountRecord.dollr_party_id) == bindparam("party"),

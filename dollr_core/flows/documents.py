@@ -33,7 +33,7 @@ from dollr_core.basics.enums import FeeBearer, RelationshipType, SourceStatus, S
 from dollr_core.basics.money import check_currency, money_text, parse_amount
 from dollr_core.basics.validation import NOTE_LENGTH, check_text, printable
 from dollr_core.errors import ChangedMeanwhile, InputRefused
-from dollr_core.flows.directory import Person, ensure_counterparty, ensure_party
+from dollr_core.flows.directory import Person, ensure_counterparty, ensure_party, known_customer
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.statements import dialect_insert
@@ -92,10 +92,14 @@ def create_document(
     existing = find_by_reference(svc, source_type, draft_key, ask_dollr=recovering)
     if existing is not None:
         return existing
-    person = ensure_party(svc.engine, svc.client, customer)
-    relationship = ensure_counterparty(
-        svc.engine, svc.client, person.dollr_party_id, RelationshipType.CUSTOMER
-    )
+    known = known_customer(svc.engine, customer, RelationshipType.CUSTOMER)  # both in one read
+    if known is not None:
+        person, relationship = known.customer, known.relationship
+    else:
+        person = ensure_party(svc.engine, svc.client, customer)
+        relationship = ensure_counterparty(
+            svc.engine, svc.client, person.dollr_party_id, RelationshipType.CUSTOMER
+        )
     request: InvoiceCreate | OrderCreate
     if source_type is SourceType.INVOICE:
         request = InvoiceCreate(
@@ -166,11 +170,13 @@ def mirror(
     *,
     customer: Customer | None = None,
     created_by: str | None = None,
+    audited: tuple[Actor, str] | None = None,
 ) -> DocumentRecord:
     """Store what Dollr says about the document (insert or update), in one statement.
 
     What Dollr's answer leaves out (a detail's customer, a list's note) keeps what the mirror
-    had; `customer` and `created_by` are ours and, when given, always win.
+    had; `customer` and `created_by` are ours and, when given, always win. `audited`: who did
+    what to the document (published, canceled), recorded in the same transaction.
     """
     now = utcnow()
     party = (
@@ -208,6 +214,8 @@ def mirror(
     with Session(engine, expire_on_commit=False) as db:  # the row as written: never read back
         upsert = _upsert(db.get_bind().dialect.name, frozenset(always | said))
         row: DocumentRecord = db.scalars(upsert, values, execution_options={"populate_existing": True}).one()
+        if audited is not None:
+            _audit(db, *audited, row)
         db.commit()
         return row
 
@@ -366,9 +374,8 @@ def publish(
             return mirror(svc.engine, current)
         if not current.items:
             raise InputRefused("Add at least one item before publishing.")
-    published = mirror(svc.engine, documents_api(svc, record.source_type).publish(record.dollr_id))
-    _audit(svc, actor, "published", published)
-    return published
+    answer = documents_api(svc, record.source_type).publish(record.dollr_id)
+    return mirror(svc.engine, answer, audited=(actor, "published"))
 
 
 def cancel(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentRecord:
@@ -380,14 +387,13 @@ def cancel(svc: Services, actor: Actor, record: DocumentRecord) -> DocumentRecor
         )
     if current.status in (SourceStatus.PAID, SourceStatus.CANCELED):
         raise ChangedMeanwhile(f"This document is already {str(current.status).lower()}.")
-    canceled = mirror(svc.engine, documents_api(svc, record.source_type).cancel(record.dollr_id))
-    _audit(svc, actor, "canceled", canceled)
-    return canceled
+    answer = documents_api(svc, record.source_type).cancel(record.dollr_id)
+    return mirror(svc.engine, answer, audited=(actor, "canceled"))
 
 
-def _audit(svc: Services, actor: Actor, what: str, record: DocumentRecord) -> None:
-    audit.record(
-        svc.engine,
+def _audit(db: Session, actor: Actor, what: str, record: DocumentRecord) -> None:
+    audit.add(
+        db,
         actor.email,
         f"{record.source_type.lower()}_{what}",
         target=record.number or str(record.dollr_id),
