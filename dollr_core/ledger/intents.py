@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from dollr_core.errors import ChangedMeanwhile
 from dollr_core.ledger import leases, statements, transitions
-from dollr_core.ledger.columns import as_stored, utcnow
+from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.leases import Heartbeat
 from dollr_core.ledger.tables import Attempt, Intent, IntentState
 
@@ -78,14 +78,15 @@ def open_intent(
         if IntentState(intent.state) not in EDITABLE:
             return intent
         if intent.params_fingerprint != stamp or (intent.state == IntentState.OPEN and state != intent.state):
-            for name, value in fields.items():
-                setattr(intent, name, value)
-            intent.params_fingerprint = stamp
+            changes = {**fields, "params_fingerprint": stamp}
             if state is IntentState.AWAITING_APPROVAL:
-                intent.decided_by = intent.decided_at = intent.decision_reason = None
-            transitions.move(db, intent, state, actor=operator, action="intent_changed")
+                changes |= {"decided_by": None, "decided_at": None, "decision_reason": None}
+            # Locked above: the row is as read, so the one UPDATE finds it.
+            if not transitions.move_unread(
+                db, intent, state, values=changes, actor=operator, action="intent_changed"
+            ):
+                raise RuntimeError(f"Fault in the console: intent {intent.id} changed while locked.")
             db.commit()
-            as_stored(intent)
         return intent
 
 

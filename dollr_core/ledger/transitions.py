@@ -348,8 +348,8 @@ def move_where(
 
 def move_unread(
     db: Session,
-    row: Attempt,
-    to: AttemptState,
+    row: Attempt | Intent,
+    to: AttemptState | IntentState,
     *,
     match: Mapping[str, Any] | None = None,
     values: Mapping[str, Any] | None = None,
@@ -357,18 +357,18 @@ def move_unread(
     action: str | None = None,
     detail: str | None = None,
 ) -> bool:
-    """Move `row` as this worker last wrote it (not read again) to `to`: one compare-and-set
-    UPDATE on its id, its state and `match` (columns and the values they must hold), setting
-    `values` too, and the event, in `db`.
+    """Move `row` as this worker last wrote it (or as it holds it locked) to `to`: one
+    compare-and-set UPDATE on its id, its state and `match` (columns and the values they must
+    hold), setting `values` too, and the event, in `db`; no unit of work flushes the row.
 
     True: moved, and `row` now holds the state and values as stored. False: the ledger's row is
     no longer in `row`'s state (or fails `match`): nothing is written, and the caller reads it.
     """
     model = type(row)
-    frm = AttemptState(getattr(row, _COLUMN[model]))
+    frm = _STATE_ENUM[model](getattr(row, _COLUMN[model]))
     _check(model, row.id, frm, to)
     extra = _with_times(model, to, values)
-    table = model.__table__  # type: ignore[attr-defined]
+    table = model.__table__  # type: ignore[union-attr]
     matched = {"id": row.id, **(match or {})}
     if not _compare_and_set(
         db, model, frm, to, matched, (), extra, actor=actor, action=action, detail=detail
