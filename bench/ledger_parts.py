@@ -1,34 +1,45 @@
-"""The parts issue 16's sixth round changed, each timed alone: the document mirror's CPU per call,
-SQLite write transactions a second from many threads, the CPU of building one request, and a full
-garbage-collector pass over a console process's start-up objects.
+"""The parts issue 16's sixth and seventh rounds changed, each timed alone: the document mirror's
+CPU per call, SQLite write transactions a second from many threads, the CPU of building one
+request, of sending one through `httpx.Client` and through the client's own `HttpClient`, of
+writing a new intent with its event, and a full garbage-collector pass over a console process's
+start-up objects.
 
     .venv/bin/python -m bench.ledger_parts [--mirrors 2000] [--threads 16 32]
 
-No sandbox and no network: a throw-away SQLite ledger, and requests built but never sent. It runs
-on earlier trees too (`PYTHONPATH=<tree>`), for a before-and-after of the mirror and the writes.
+No sandbox: a throw-away SQLite ledger, and requests sent to a small HTTP server on loopback
+(a thread of this process: the sender's own thread CPU is what is counted). It runs on earlier
+trees too (`PYTHONPATH=<tree>`); a part a tree does not have yet is printed as "—".
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import subprocess
 import sys
 import threading
 import time
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 from sqlalchemy import text
+from sqlmodel import Session
 
 from bench.common import machine, table, throwaway_ledger
+from dollr_core.api import transport
 from dollr_core.api.models import Document
 from dollr_core.flows.documents import mirror
+from dollr_core.ledger import transitions
 from dollr_core.ledger.db import create_ledger_engine, open_ledger
-from dollr_core.ledger.tables import Customer
+from dollr_core.ledger.intents import new_intent_key
+from dollr_core.ledger.tables import Customer, Intent, IntentState
 
 BUYER = Customer(dollr_party_id=3, fullname="Amara Kamara", phone="231771231234")
 
@@ -106,6 +117,93 @@ def request_build_us(*, joined: bool, count: int = 20_000) -> float:
         return 1e6 * (time.process_time() - started) / count
 
 
+class _Answer(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    BODY = json.dumps({"phone": "231880005678", "payment_method": "MTN_MOMO_LBR"}).encode()
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.BODY)))
+        self.end_headers()
+        self.wfile.write(self.BODY)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def send_us(*, through: str, count: int = 3000) -> float | None:
+    """Thread CPU µs to send one GET with a query and read its answer: `through` "httpx.Client"
+    (build_request then send, as the Sender did up to round 6) or "HttpClient" (round 7's)."""
+    if through == "HttpClient" and not hasattr(transport.HttpClient, "send"):
+        return None  # a tree from before round 7
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    path, params = "/v1/predictions/mmo-provider-info", {"phone": "231880005678", "operation_type": "PAYOUT"}
+    headers = {"Accept": "application/json", "Authorization": "Bearer x"}
+    limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
+    timeout = httpx.Timeout(5.0)
+    send: Any
+    if through == "httpx.Client":
+        client: Any = httpx.Client(base_url=base, limits=limits, timeout=timeout)
+        url: Any = client.base_url.copy_with(raw_path=path.encode())
+
+        def send() -> None:
+            client.send(client.build_request("GET", url, params=params, headers=headers))
+    else:
+        client = transport.HttpClient(base, timeout=timeout, limits=limits, headers={})
+        url = client.base_url.copy_with(raw_path=path.encode())
+
+        def send() -> None:
+            query = url.copy_with(raw_path=url.raw_path + b"?" + str(httpx.QueryParams(params)).encode())
+            client.send("GET", query, headers=headers, content=None)
+
+    try:
+        for _ in range(100):
+            send()
+        started = time.thread_time()
+        for _ in range(count):
+            send()
+        return 1e6 * (time.thread_time() - started) / count
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+
+
+def new_intent_ms(*, inserted: bool, count: int = 1500) -> float | None:
+    """CPU ms for a new intent and its event, committed: a model object flushed through the ORM
+    (`transitions.created`, up to round 6) or one INSERT … RETURNING (`transitions.insert`)."""
+    if inserted and not hasattr(transitions, "insert"):
+        return None
+    values = {
+        "kind": "PAYOUT",
+        "operation_type": "PAYOUT",
+        "operator": "olu@example.com",
+        "state": IntentState.READY,
+        "party_name": "Musa Kollie",
+        "amount": Decimal("12.50"),
+    }
+    with throwaway_ledger() as url:
+        engine = open_ledger(url)
+        started = time.process_time()
+        for _ in range(count):
+            with Session(engine, expire_on_commit=False) as db:
+                key = {"intent_key": new_intent_key()}
+                if inserted:
+                    transitions.insert(
+                        db, Intent, key | values, actor="olu@example.com", action="intent_opened"
+                    )
+                else:
+                    row = Intent(**key, **values)
+                    transitions.created(db, row, actor="olu@example.com", action="intent_opened")
+                db.commit()
+        elapsed = time.process_time() - started
+        engine.dispose()
+    return 1000 * elapsed / count
+
+
 _CONSOLE_HEAP = """
 import gc, time
 import streamlit, streamlit.runtime, pandas, altair  # what a console process has imported
@@ -143,6 +241,13 @@ def main(argv: list[str] | None = None) -> None:
         rows.append([f"SQLite one-insert transactions, {threads} threads", f"{rate:,.0f} a second"])
     for joined, how in ((False, "from its path"), (True, "from a URL joined once")):
         rows.append([f"building one request {how}", f"{request_build_us(joined=joined):.1f} µs CPU"])
+    for through in ("httpx.Client", "HttpClient"):
+        cpu = send_us(through=through)
+        shown = "—" if cpu is None else f"{cpu:.0f} µs CPU"
+        rows.append([f"one GET with a query sent and read through {through}", shown])
+    for inserted, how in ((False, "a model object flushed by the ORM"), (True, "one INSERT … RETURNING")):
+        cpu = new_intent_ms(inserted=inserted)
+        rows.append([f"a new intent and its event, as {how}", "—" if cpu is None else f"{cpu:.3f} ms CPU"])
     objects, full, frozen = console_gc_pass()
     rows.append(
         [

@@ -412,12 +412,13 @@ def _checkout_new_document(
         raise ValueError("Add at least one item.")
     lines = checkout_lines(order.items, order.currency)
     check_text(order.note, "note", max_length=NOTE_LENGTH, multiline=True)
-    found = documents.find_by_reference(
-        svc,
-        order.source_type,
-        draft_key,
-        ask_dollr=recovering,
-        statuses=(SourceStatus.IDLE, SourceStatus.ACTIVE),
+    # A run whose intent was opened just now (not recovering) has made nothing under its key yet.
+    found = (
+        documents.find_by_reference(
+            svc, order.source_type, draft_key, statuses=(SourceStatus.IDLE, SourceStatus.ACTIVE)
+        )
+        if recovering
+        else None
     )
     if found is not None:
         # Found again after an interruption: the caller finishes an IDLE draft item by item, and

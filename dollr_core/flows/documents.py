@@ -88,8 +88,9 @@ def create_document(
     require(actor, Permission.MANAGE_INVOICES)
     check_currency(currency)
     check_text(note.strip(), "note", max_length=NOTE_LENGTH, multiline=True)
-    # Only a run that may have been cut off after Dollr's create needs to look there as well.
-    existing = find_by_reference(svc, source_type, draft_key, ask_dollr=recovering)
+    # Only a run that may have been cut off after Dollr's create can find a document under its
+    # key (ours or Dollr's); one whose intent was opened just now has made nothing yet.
+    existing = find_by_reference(svc, source_type, draft_key) if recovering else None
     if existing is not None:
         return existing
     known = known_customer(svc.engine, customer, RelationshipType.CUSTOMER)  # both in one read
