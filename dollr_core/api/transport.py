@@ -414,8 +414,9 @@ class Sender:
                 secrets.add(token)
                 headers["Authorization"] = f"Bearer {token}"
             url = self._url_of(path)
-            if params:
-                url = url.copy_with(raw_path=url.raw_path + b"?" + str(httpx.QueryParams(params)).encode())
+            if params:  # encoded as httpx.Client merged them; a path's own query is kept
+                query = str(httpx.QueryParams(params)).encode()
+                url = url.copy_with(raw_path=url.raw_path + (b"&" if url.query else b"?") + query)
             started = self.pacer.acquire()
             self._stats.record_request(token=token_request, retry=retry_for)
             retry_for = None

@@ -526,3 +526,17 @@ def test_request_urls_join_the_base_url_as_httpx_does(
         ("/api/v1/parties/retrieve/7", {}),
         ("/api/v1/parties/list", {"fullname": "Amara K"}),
     ] * 2
+
+
+def test_parameters_are_encoded_as_httpx_client_merged_them(client: DollrClient, fake: FakeDollr) -> None:
+    """The query is written by the Sender now: spaces, slashes and ampersands stay values, and a
+    path that has a query of its own keeps it."""
+    from dollr_core.api.transport import Retry
+
+    fake.on("GET", "/v1/parties/list", respond(200, []))
+    client._sender.request("GET", "/v1/parties/list", params={"fullname": "A & B/C d"}, retry=Retry.SAFE)
+    client._sender.request("GET", "/v1/parties/list?page=2", params={"fullname": "Amara"}, retry=Retry.SAFE)
+    assert [s.params for s in fake.seen[1:]] == [
+        {"fullname": "A & B/C d"},
+        {"page": "2", "fullname": "Amara"},
+    ]
