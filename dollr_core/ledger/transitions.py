@@ -472,10 +472,10 @@ def insert(
     Every column takes its model's default unless `values` names it. `unless_taken`: a unique
     column; when a row already holds that value, nothing is written and None comes back.
     """
-    state = str(({**_defaults_of(model), **values})[_COLUMN[model]])
+    row_values = _defaults_of(model) | dict(values)
+    state = str(row_values[_COLUMN[model]])
     if state not in INITIAL[model]:
         raise IllegalTransition(model, None, "(new)", state)
-    row_values = _defaults_of(model) | dict(values)
     now = utcnow()  # one reading: a new row is created and updated at the same instant
     for name, factory in _factories_of(model).items():
         if name not in row_values:
