@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 from dollr_core.basics.access import Actor, Permission, require_any
 from dollr_core.bulk.states import BATCH_STATUS, BulkError
 from dollr_core.ledger import transitions
+from dollr_core.ledger.db import read_only
 from dollr_core.ledger.tables import (
     Batch,
     BatchRow,
@@ -19,13 +20,13 @@ from dollr_core.services import Services
 def list_batches(svc: Services, actor: Actor, *, limit: int = 50) -> list[Batch]:
     """The newest batches first."""
     require_any(actor, Permission.BULK_PAYOUTS, Permission.APPROVE)
-    with Session(svc.engine) as db:
+    with Session(read_only(svc.engine)) as db:
         return list(db.exec(select(Batch).order_by(col(Batch.id).desc()).limit(limit)).all())
 
 
 def get_batch(svc: Services, actor: Actor, batch_id: int) -> Batch:
     require_any(actor, Permission.BULK_PAYOUTS, Permission.APPROVE)
-    with Session(svc.engine) as db:
+    with Session(read_only(svc.engine)) as db:
         batch = db.get(Batch, batch_id)
     if batch is None:
         raise BulkError(f"There is no batch {batch_id}.")
@@ -38,7 +39,7 @@ def batch_rows(svc: Services, actor: Actor, batch_id: int) -> list[BatchRow]:
 
 
 def all_rows(engine: Engine, batch_id: int) -> list[BatchRow]:
-    with Session(engine) as db:
+    with Session(read_only(engine)) as db:
         return list(
             db.exec(
                 select(BatchRow).where(BatchRow.batch_id == batch_id).order_by(col(BatchRow.row_number))

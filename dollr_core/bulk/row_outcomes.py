@@ -41,18 +41,19 @@ def claim_row(engine: Engine, row_id: int) -> str | None:
             values={"intent_key": func.coalesce(BatchRow.intent_key, key), "failure_reason": None},
             actor=WORKER,
         )
-        db.commit()
         if not claimed:
             return None
-        row = db.get(BatchRow, row_id)
+        row = db.get(BatchRow, row_id)  # in the claim's transaction: the key as it was just written
         assert row is not None and row.intent_key is not None
-        return row.intent_key
+        intent_key = row.intent_key
+        db.commit()
+        return intent_key
 
 
 def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> BatchRow | None:
     """Copy where the row's payment stands onto the row (only while the row is in flight)."""
     state = AttemptState(attempt.local_state)
-    with Session(engine) as db:
+    with Session(engine, expire_on_commit=False) as db:  # the row as written: not read back
         row = db.get(BatchRow, row_id, with_for_update=True)
         if row is None or row.state != BatchRowState.SENT:
             return row
@@ -72,7 +73,6 @@ def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> BatchRow | 
         else:
             db.add(row)
         db.commit()
-        db.refresh(row)
         return row
 
 

@@ -46,6 +46,7 @@ from dollr_core.explain import explain
 from dollr_core.flows import payouts
 from dollr_core.ledger import leases
 from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.db import read_only
 from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import (
     Attempt,
@@ -270,7 +271,7 @@ class BatchWorker:
         could be sent now.
         """
         now = utcnow()
-        with Session(self.svc.engine) as db:
+        with Session(read_only(self.svc.engine)) as db:
             batch = db.get(Batch, self.batch_id)
             sent = db.execute(
                 sa_select(
@@ -360,7 +361,7 @@ class BatchWorker:
             return self._hold_until is not None and self._hold_until > now
 
     def _attempt(self, attempt_id: int) -> Attempt:
-        with Session(self.svc.engine) as db:
+        with Session(read_only(self.svc.engine)) as db:
             attempt = db.get(Attempt, attempt_id)
         assert attempt is not None
         return attempt
@@ -401,7 +402,7 @@ class BatchWorker:
 
     def _push(self, row_id: int) -> bool:
         """Prepare and confirm the row's payment; True when Dollr could not answer (5xx, unknown)."""
-        with Session(self.svc.engine) as db:
+        with Session(read_only(self.svc.engine)) as db:
             row = db.get(BatchRow, row_id)
         if row is None or row.state != BatchRowState.SENT or not row.intent_key:
             return False
@@ -515,7 +516,7 @@ class BatchWorker:
 
 
 def _still_sent(svc: Services, row_id: int) -> bool:
-    with Session(svc.engine) as db:
+    with Session(read_only(svc.engine)) as db:
         row = db.get(BatchRow, row_id)
     return row is not None and row.state == BatchRowState.SENT
 

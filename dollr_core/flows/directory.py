@@ -31,6 +31,7 @@ from dollr_core.basics.phone import normalize_phone
 from dollr_core.basics.validation import check_text, printable
 from dollr_core.errors import InputRefused
 from dollr_core.ledger.columns import as_stored
+from dollr_core.ledger.db import read_only
 from dollr_core.ledger.tables import AccountRecord, ConsoleSetting, Customer, Relationship
 
 
@@ -66,7 +67,7 @@ class Person:
 
 def search_customers(engine: Engine, text: str = "", *, limit: int = 50) -> list[Customer]:
     """Saved people whose name or phone contains `text` (all of them, newest first, when empty)."""
-    with Session(engine) as db:
+    with Session(read_only(engine)) as db:
         query = select(Customer).order_by(col(Customer.updated_at).desc()).limit(limit)
         if text.strip():
             like = f"%{printable(text.strip()).lower()}%"  # a NUL would make PostgreSQL fail
@@ -129,7 +130,7 @@ def creating_marker(*what: str) -> str:
 
 
 def is_marked(engine: Engine, marker: str) -> bool:
-    with Session(engine) as db:
+    with Session(read_only(engine)) as db:
         return db.get(ConsoleSetting, marker) is not None
 
 
@@ -159,7 +160,7 @@ class KnownCustomer:
 
 def known_customer(engine: Engine, person: Person, relationship: RelationshipType) -> KnownCustomer | None:
     """The counterparty the ledger already holds for this name and phone, if any (no Dollr call)."""
-    with Session(engine) as db:
+    with Session(read_only(engine)) as db:
         customer = db.exec(_PARTY, params={"phone": person.phone, "name": person.fullname}).first()
         if customer is None:
             return None
@@ -180,7 +181,7 @@ def known_payee(
     """The customer, with their counterparty of `relationship` and their active account for
     `number`, when the ledger holds all three: one read for a repeat payment (no Dollr call).
     None: one is missing, and `ensure_party` and the rest find or make each."""
-    with Session(engine) as db:
+    with Session(read_only(engine)) as db:
         customer = db.exec(_PARTY, params={"phone": person.phone, "name": person.fullname}).first()
         if customer is None:
             return None
@@ -356,7 +357,7 @@ def _create_account(
 
 def customer_for_counterparty(engine: Engine, dollr_counterparty_id: int) -> Customer | None:
     """The customer whose counterparty this is, when the ledger holds both (one read)."""
-    with Session(engine) as db:
+    with Session(read_only(engine)) as db:
         return db.exec(_BY_COUNTERPARTY_CUSTOMER, params={"counterparty": dollr_counterparty_id}).first()
 
 
@@ -378,7 +379,8 @@ _Bind = Engine | Connection
 
 
 def _first(bind: _Bind, lookup: SelectOfScalar[_Row], params: dict[str, Any]) -> _Row | None:
-    with Session(bind) as db:
+    # On an engine, a read of its own; on a creator's connection, inside the creator's transaction.
+    with Session(read_only(bind) if isinstance(bind, Engine) else bind) as db:
         return db.exec(lookup, params=params).first()
 
 

@@ -35,6 +35,7 @@ from dollr_core.errors import InputRefused
 from dollr_core.explain import failure_reason
 from dollr_core.flows.directory import Person, ensure_account, ensure_counterparty, ensure_party, known_payee
 from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.db import read_only
 from dollr_core.ledger.intents import get_intent, open_intent
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentKind, IntentState
 from dollr_core.payments import protocol
@@ -243,7 +244,7 @@ def likely_duplicate(svc: Services, intent: Intent) -> Attempt | None:
         return None  # a batch's rows are checked, and approved, as a whole
     since = utcnow() - timedelta(hours=hours)
     gone = (AttemptState.FAILED, AttemptState.REFUSED, AttemptState.ABANDONED)
-    with Session(svc.engine) as db:
+    with Session(read_only(svc.engine)) as db:
         return db.exec(
             select(Attempt)
             .where(

@@ -96,6 +96,27 @@ class _WriteTurn:
             self._lock.release()
 
 
+#: The execution option of `read_only`'s engine.
+_READS_ONLY = "dollr_reads_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """`engine` for transactions that only read (one per engine, sharing its pool).
+
+    On SQLite they begin DEFERRED and take no write turn: WAL lets them read beside the one
+    writer, where an IMMEDIATE transaction would queue behind every write of the process (a bulk
+    payout row reads the ledger as often as it writes it). On PostgreSQL nothing changes. A
+    write in such a transaction is not lost, but it may fail at once with "database is locked",
+    so only reads go here.
+    """
+    reading: Engine | None = getattr(engine, _READS_ONLY, None)
+    if reading is None:
+        # Kept on the engine itself (it refers back to it: a cycle the GC collects with both).
+        reading = engine.execution_options(**{_READS_ONLY: True})
+        setattr(engine, _READS_ONLY, reading)
+    return reading
+
+
 def _make_sqlite_transactions_immediate(engine: Engine) -> None:
     """Take SQLite's write lock when a transaction begins, not at its first write.
 
@@ -103,6 +124,7 @@ def _make_sqlite_transactions_immediate(engine: Engine) -> None:
     (WAL cannot upgrade a stale read snapshot) instead of waiting its turn. Threads take turns
     through `_WriteTurn`; a transaction gives its turn back once SQLite has ended it, on every
     way out: commit, rollback, a connection invalidated or closed, a connection back in the pool.
+    Transactions of `read_only`'s engine begin DEFERRED and take no turn.
     """
     turn = _WriteTurn()
 
@@ -121,6 +143,9 @@ def _make_sqlite_transactions_immediate(engine: Engine) -> None:
         # Straight to the driver: every transaction starts here, and SQLAlchemy's statement
         # machinery (a cursor, a result, events) would cost more than SQLite's BEGIN itself.
         driver = connection.connection.driver_connection
+        if connection.get_execution_options().get(_READS_ONLY):
+            driver.execute("BEGIN")
+            return
         turn.take(driver)
         try:
             driver.execute("BEGIN IMMEDIATE")

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from dollr_core.errors import ChangedMeanwhile
 from dollr_core.ledger import leases, statements, transitions
 from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.db import read_only
 from dollr_core.ledger.leases import Heartbeat
 from dollr_core.ledger.tables import Attempt, Intent, IntentState
 
@@ -43,7 +44,7 @@ _BY_KEY_LOCKED = _BY_KEY.with_for_update()
 
 
 def get_intent(engine: Engine, intent_key: str) -> Intent | None:
-    with Session(engine) as db:
+    with Session(read_only(engine)) as db:
         return db.exec(_BY_KEY, params={"key": intent_key}).one_or_none()
 
 
@@ -141,14 +142,14 @@ def _insert(
 
 
 def attempts_of(engine: Engine, intent_id: int) -> list[Attempt]:
-    with Session(engine) as db:
+    with Session(read_only(engine)) as db:
         return list(
             db.exec(select(Attempt).where(Attempt.intent_id == intent_id).order_by(col(Attempt.id))).all()
         )
 
 
 def find_attempt(engine: Engine, reference_id: str) -> Attempt | None:
-    with Session(engine) as db:
+    with Session(read_only(engine)) as db:
         return db.exec(select(Attempt).where(Attempt.reference_id == reference_id)).one_or_none()
 
 

@@ -29,6 +29,7 @@ from dollr_core.basics.phone import mask_phone
 from dollr_core.errors import ChangedMeanwhile
 from dollr_core.ledger import audit, statements, transitions
 from dollr_core.ledger.columns import as_loaded, as_stored, utcnow
+from dollr_core.ledger.db import read_only
 from dollr_core.ledger.leases import LEASE
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentState
 
@@ -416,14 +417,14 @@ def _intent_to(db: Session, intent: Intent, state: IntentState, actor: str, why:
 
 
 def reload(engine: Engine, attempt: Attempt) -> Attempt:
-    with Session(engine) as db:
+    with Session(read_only(engine)) as db:
         row = db.get(Attempt, attempt.id)
         assert row is not None
         return row
 
 
 def current_attempt(engine: Engine, intent_key: str) -> Attempt:
-    with Session(engine) as db:
+    with Session(read_only(engine)) as db:
         intent = db.exec(select(Intent).where(Intent.intent_key == intent_key)).one()
         if intent.current_attempt_id is None:
             raise IntentNotReady(not_ready_reason(IntentState(intent.state)))

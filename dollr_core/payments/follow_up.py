@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from dollr_core.api.errors import DollrError
 from dollr_core.basics.enums import OperationType, SourceStatus, SourceType
 from dollr_core.ledger import mirror
+from dollr_core.ledger.db import read_only
 from dollr_core.ledger.tables import Attempt, AttemptState, DocumentRecord
 from dollr_core.payments import protocol
 from dollr_core.services import Services
@@ -42,7 +43,7 @@ def follow_document(svc: Services, attempt: Attempt) -> None:
     expected = {AttemptState.ACCEPTED: SourceStatus.PROCESSING, AttemptState.FAILED: SourceStatus.ACTIVE}
     if state not in expected:
         return
-    with Session(svc.engine) as db:
+    with Session(read_only(svc.engine)) as db:
         record = db.exec(
             select(DocumentRecord).where(
                 DocumentRecord.source_type == kind, DocumentRecord.dollr_id == dollr_id

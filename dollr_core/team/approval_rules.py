@@ -29,6 +29,7 @@ from dollr_core.config import AMOUNT_SETTINGS, Settings
 from dollr_core.errors import InputRefused
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import Money, utcnow
+from dollr_core.ledger.db import read_only
 from dollr_core.ledger.tables import ConsoleSetting, Intent, IntentKind, IntentState
 
 SETTING_KEY = "approval_rules"
@@ -112,7 +113,7 @@ _STORED = select(col(ConsoleSetting.value)).where(col(ConsoleSetting.key) == SET
 
 
 def _stored(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
+    with read_only(engine).connect() as conn:
         raw = conn.execute(_STORED).scalar()
     return dict(json.loads(raw)) if raw is not None else {}
 
@@ -252,7 +253,7 @@ def daily_allowance(
     start, end = rules.day_bounds()
     day = {"operator": actor.email.lower(), "currency": currency, "start": start, "end": end}
     # No intent has an empty key: excluding "" leaves every payout in.
-    with engine.connect() as conn:
+    with read_only(engine).connect() as conn:
         used = conn.execute(_PAID_TODAY, {**day, "excluding": excluding or ""}).scalar() or Decimal(0)
     return DailyAllowance(currency, limit, used, start, rules.company_timezone)
 

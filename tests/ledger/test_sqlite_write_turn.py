@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, exc, text
 from sqlmodel import Session
 
-from dollr_core.ledger.db import create_ledger_engine
+from dollr_core.ledger.db import create_ledger_engine, read_only
 
 HANG = 5.0  # seconds: far more than any transaction here takes, far less than SQLITE_LOCK_WAIT
 
@@ -125,3 +125,41 @@ def test_a_writer_outside_the_process_is_still_waited_for(engine: Engine, tmp_pa
     outsider.close()
     waiting.join(HANG)
     assert _parents(engine) == [1, 2]
+
+
+def test_a_read_only_transaction_reads_beside_an_open_write(engine: Engine) -> None:
+    """`read_only`'s transactions take no turn: one reads (the last commit, not the open write)
+    while another thread's write transaction holds the turn."""
+    _commit(engine)
+    writing, finish = threading.Event(), threading.Event()
+
+    def write_slowly() -> None:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO parent (id) VALUES (2)"))
+            writing.set()
+            finish.wait(HANG)
+
+    writer = threading.Thread(target=write_slowly, daemon=True)
+    writer.start()
+    assert writing.wait(HANG)
+    read: list[list[int]] = []
+
+    def read_now() -> None:
+        with Session(read_only(engine)) as db:
+            read.append([row[0] for row in db.connection().execute(text("SELECT id FROM parent ORDER BY id"))])
+
+    reader = threading.Thread(target=read_now, daemon=True)
+    reader.start()
+    reader.join(HANG)
+    finish.set()
+    writer.join(HANG)
+    assert read == [[1]], "the read waited for the write turn"
+    assert _parents(engine) == [1, 2]
+
+
+def test_an_open_read_only_transaction_keeps_no_writer_waiting(engine: Engine) -> None:
+    with Session(read_only(engine)) as db:
+        db.connection().execute(text("SELECT count(*) FROM parent"))
+        _another_thread_writes(engine, 2)  # while the read is still open
+    assert _parents(engine) == [2]
+    assert read_only(engine) is read_only(engine)  # one per engine, sharing its pool
