@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, func, or_, text
+from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -119,8 +119,8 @@ def _create_party(engine: Engine, bind: _Bind, client: DollrClient, person: Pers
             country_code=person.country_code,
         ),
         lookup=select(Customer).where(Customer.dollr_party_id == party.id),
+        unmarking=marker,
     )
-    unmark(bind, marker)
     return stored
 
 
@@ -142,12 +142,14 @@ def mark(engine: Engine, marker: str) -> None:
 
 
 def unmark(bind: _Bind, marker: str) -> None:
-    """Removed with the stored record (on PostgreSQL in the creator's transaction)."""
+    """The create `marker` stood for is settled."""
     with Session(bind) as db:
-        row = db.get(ConsoleSetting, marker)
-        if row is not None:
-            db.delete(row)
-            db.commit()
+        _unmark_in(db, marker)
+        db.commit()
+
+
+def _unmark_in(db: Session, marker: str) -> None:
+    db.exec(delete(ConsoleSetting).where(col(ConsoleSetting.key) == marker))
 
 
 @dataclass(frozen=True)
@@ -455,8 +457,11 @@ def _one_creator(engine: Engine, key: str) -> Iterator[_Bind]:
             yield connection
 
 
-def _store(bind: _Bind, row: _Row, *, lookup: Any) -> _Row:
-    """Insert, or return the row a concurrent worker stored first (the unique key decides)."""
+def _store(bind: _Bind, row: _Row, *, lookup: Any, unmarking: str | None = None) -> _Row:
+    """Insert, or return the row a concurrent worker stored first (the unique key decides).
+
+    `unmarking`: the create's marker (`creating_marker`), removed in the same transaction, since
+    the record it stood for is stored now."""
     with Session(bind, expire_on_commit=False) as db:  # the row as written: never read back
         try:
             with db.begin_nested():  # a taken key undoes this insert only
@@ -465,6 +470,11 @@ def _store(bind: _Bind, row: _Row, *, lookup: Any) -> _Row:
             winner: _Row | None = db.exec(lookup).first()
             if winner is None:
                 raise
+            if unmarking is not None:
+                _unmark_in(db, unmarking)
+                db.commit()
             return winner
+        if unmarking is not None:
+            _unmark_in(db, unmarking)
         db.commit()
         return as_stored(row)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import event
+from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor
 from dollr_core.flows.collect import NewCollection, collect_new_document
@@ -18,7 +19,7 @@ from dollr_core.flows.directory import Person
 from dollr_core.flows.documents import LineItem
 from dollr_core.flows.payouts import confirm_payout, prepare_payout
 from dollr_core.ledger.intents import new_intent_key
-from dollr_core.ledger.tables import AttemptState
+from dollr_core.ledger.tables import AttemptState, ConsoleSetting
 from dollr_core.services import Services
 
 CUSTOMER = Person.checked("Amara Kamara", "231771231234", None, "LR")
@@ -85,3 +86,18 @@ def test_a_returning_customers_sale_billed_item_by_item(services: Services, fina
 def test_a_repeat_payout(services: Services, operator: Actor) -> None:
     """The recipient, their counterparty and account are read at once (`known_payee`)."""
     assert _work(services, _payout(services, operator)) == {"statements": 23, "transactions": 10}
+
+
+def test_a_first_payout_to_a_new_recipient(services: Services, operator: Actor) -> None:
+    """The new party's create marker goes in the transaction that stores the party (on
+    PostgreSQL every create is written in its advisory lock's transaction: fewer, longer ones)."""
+    with _counted(services) as seen:
+        _payout(services, operator)()
+    expected = {
+        "sqlite": {"statements": 40, "transactions": 21},
+        "postgresql": {"statements": 43, "transactions": 18},
+    }
+    assert dict(seen) == expected[services.engine.dialect.name]
+    with Session(services.engine) as db:
+        left = db.exec(select(ConsoleSetting).where(col(ConsoleSetting.key).startswith("creating:"))).all()
+    assert left == []

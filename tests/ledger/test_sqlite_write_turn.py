@@ -146,7 +146,8 @@ def test_a_read_only_transaction_reads_beside_an_open_write(engine: Engine) -> N
 
     def read_now() -> None:
         with Session(read_only(engine)) as db:
-            read.append([row[0] for row in db.connection().execute(text("SELECT id FROM parent ORDER BY id"))])
+            rows = db.connection().execute(text("SELECT id FROM parent ORDER BY id"))
+            read.append([row[0] for row in rows])
 
     reader = threading.Thread(target=read_now, daemon=True)
     reader.start()
