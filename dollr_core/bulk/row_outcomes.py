@@ -11,6 +11,7 @@ from dollr_core.api.errors import RATE_LIMITED
 from dollr_core.bulk.states import IN_FLIGHT_ROWS, LIVE_BATCHES
 from dollr_core.explain import failure_reason
 from dollr_core.ledger import audit, transitions
+from dollr_core.ledger.db import read_only
 from dollr_core.ledger.intents import new_intent_key
 from dollr_core.ledger.tables import (
     Attempt,
@@ -48,6 +49,13 @@ def claim_row(engine: Engine, row_id: int) -> str | None:
         intent_key = row.intent_key
         db.commit()
         return intent_key
+
+
+def still_sent(engine: Engine, row_id: int) -> bool:
+    """The row is still handed over for payment (not settled, requeued or failed meanwhile)."""
+    with Session(read_only(engine)) as db:
+        row = db.get(BatchRow, row_id)
+    return row is not None and row.state == BatchRowState.SENT
 
 
 def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> BatchRow | None:

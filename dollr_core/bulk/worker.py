@@ -421,7 +421,7 @@ class BatchWorker:
                     note=row.note,
                     batch_id=self.batch_id,
                 )
-                if not _still_sent(self.svc, row_id):
+                if not row_outcomes.still_sent(self.svc.engine, row_id):
                     return False  # the batch was canceled while the row was being prepared
             attempt = payouts.confirm_payout(self.svc, self.actor, key, self._passcode)
         except (AccessDenied, AuthenticationError) as exc:
@@ -513,12 +513,6 @@ class BatchWorker:
         with self._lock:
             self._failures[row_id] = self._failures.get(row_id, 0) + 1
             return self._failures[row_id]
-
-
-def _still_sent(svc: Services, row_id: int) -> bool:
-    with Session(read_only(svc.engine)) as db:
-        row = db.get(BatchRow, row_id)
-    return row is not None and row.state == BatchRowState.SENT
 
 
 def _sent_before(worker: BatchWorker, intent_key: str) -> bool:
