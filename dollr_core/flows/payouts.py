@@ -83,16 +83,16 @@ def prepare_payout(
     person = Person.checked(name, phone)
     note = check_text(note.strip(), "note", max_length=NOTE_LENGTH, multiline=True)
     value = parse_amount(amount, currency)
-    rules = approval_rules.current(svc.engine, svc.settings)
+    rules, allowance = approval_rules.with_allowance(
+        svc.engine, svc.settings, actor, currency, excluding=intent_key
+    )
     limit = rules.operator_payout_limits.get(currency)
     if actor.role is Role.OPERATOR and limit is not None and value > limit:
         raise PayoutRefused(
             f"Operators may pay out at most {currency} {limit:,} at once. For more,"
             f" {approval_rules.LARGER_PAYOUTS}"
         )
-    too_much = approval_rules.over_daily_limit(
-        approval_rules.daily_allowance(svc.engine, rules, actor, currency, excluding=intent_key), value
-    )
+    too_much = approval_rules.over_daily_limit(allowance, value)
     if batch_id is None and too_much:
         raise PayoutRefused(too_much)
     info = svc.lookups.operator(person.phone, OperationType.PAYOUT)
@@ -301,9 +301,8 @@ def _still_allowed(svc: Services, actor: Actor, intent: Intent) -> None:
             )
     if intent.state != IntentState.READY or intent.amount is None:
         return  # already sent: the protocol reports on the attempt made
-    rules = approval_rules.current(svc.engine, svc.settings)
-    allowance = approval_rules.daily_allowance(
-        svc.engine, rules, actor, intent.currency, excluding=intent.intent_key
+    _, allowance = approval_rules.with_allowance(
+        svc.engine, svc.settings, actor, intent.currency, excluding=intent.intent_key
     )
     too_much = approval_rules.over_daily_limit(allowance, intent.amount)
     if too_much:
@@ -314,8 +313,7 @@ def daily_allowance(
     svc: Services, actor: Actor, currency: str, intent_key: str
 ) -> approval_rules.DailyAllowance | None:
     """What the actor may still pay out today in `currency`, besides the payout `intent_key`."""
-    rules = approval_rules.current(svc.engine, svc.settings)
-    return approval_rules.daily_allowance(svc.engine, rules, actor, currency, excluding=intent_key)
+    return approval_rules.with_allowance(svc.engine, svc.settings, actor, currency, excluding=intent_key)[1]
 
 
 # --------------------------------------------------------------------------- for the console

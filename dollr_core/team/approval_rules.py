@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, bindparam, func
+from sqlalchemy import Connection, Engine, bindparam, func
 from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor, Permission, Role, require, roles_with
@@ -95,7 +95,23 @@ class ApprovalRules:
 
 def current(engine: Engine, settings: Settings) -> ApprovalRules:
     """The rules in force now."""
-    stored = _stored(engine)
+    with read_only(engine).connect() as conn:
+        return _in_force(conn, settings)
+
+
+def with_allowance(
+    engine: Engine, settings: Settings, actor: Actor, currency: str, *, excluding: str | None = None
+) -> tuple[ApprovalRules, DailyAllowance | None]:
+    """The rules in force and `actor`'s allowance today in `currency` (`daily_allowance`), in
+    one read: every payout's prepare and confirm asks both."""
+    with read_only(engine).connect() as conn:
+        rules = _in_force(conn, settings)
+        return rules, _allowance(conn, rules, actor, currency, excluding)
+
+
+def _in_force(conn: Connection, settings: Settings) -> ApprovalRules:
+    raw = conn.execute(_STORED).scalar()
+    stored = dict(json.loads(raw)) if raw is not None else {}
     locked = frozenset(name for name in EDITABLE if name in settings.model_fields_set)
     values: dict[str, Any] = {}
     for name in EDITABLE:
@@ -110,12 +126,6 @@ def current(engine: Engine, settings: Settings) -> ApprovalRules:
 #: Read at every payout's prepare and confirm: built once, run on a bare connection (a Session
 #: and a statement built per call were 6 % of a payout's CPU).
 _STORED = select(col(ConsoleSetting.value)).where(col(ConsoleSetting.key) == SETTING_KEY)
-
-
-def _stored(engine: Engine) -> dict[str, Any]:
-    with read_only(engine).connect() as conn:
-        raw = conn.execute(_STORED).scalar()
-    return dict(json.loads(raw)) if raw is not None else {}
 
 
 def update(
@@ -239,8 +249,8 @@ class DailyAllowance:
         return max(self.limit - self.used, Decimal(0))
 
 
-def daily_allowance(
-    engine: Engine, rules: ApprovalRules, actor: Actor, currency: str, *, excluding: str | None = None
+def _allowance(
+    conn: Connection, rules: ApprovalRules, actor: Actor, currency: str, excluding: str | None
 ) -> DailyAllowance | None:
     """The operator's allowance today, or None when no daily limit applies to them in `currency`.
 
@@ -253,8 +263,7 @@ def daily_allowance(
     start, end = rules.day_bounds()
     day = {"operator": actor.email.lower(), "currency": currency, "start": start, "end": end}
     # No intent has an empty key: excluding "" leaves every payout in.
-    with read_only(engine).connect() as conn:
-        used = conn.execute(_PAID_TODAY, {**day, "excluding": excluding or ""}).scalar() or Decimal(0)
+    used = conn.execute(_PAID_TODAY, {**day, "excluding": excluding or ""}).scalar() or Decimal(0)
     return DailyAllowance(currency, limit, used, start, rules.company_timezone)
 
 
