@@ -48,7 +48,7 @@ from dollr_core.flows.directory import (
     remember_customer,
 )
 from dollr_core.flows.payment_links import checkout_lines
-from dollr_core.ledger.intents import get_intent, holding, open_intent, open_new_intent
+from dollr_core.ledger.intents import born_held, get_intent, holding, open_intent, open_new_intent
 from dollr_core.ledger.tables import Attempt, Customer, DocumentRecord, Intent, IntentKind, IntentState
 from dollr_core.payments import protocol
 from dollr_core.services import Services
@@ -340,6 +340,7 @@ def collect_new_document(svc: Services, actor: Actor, intent_key: str, order: Ne
     """
     require(actor, Permission.MANAGE_INVOICES)
     require(actor, Permission.COLLECT)
+    owner = protocol.owner_id()
     intent, made = open_new_intent(
         svc.engine,
         intent_key,
@@ -351,10 +352,11 @@ def collect_new_document(svc: Services, actor: Actor, intent_key: str, order: Ne
         party_name=order.customer.fullname,
         phone=order.customer.phone,
         currency=order.currency,
+        **born_held(owner),  # a new intent is ours to prepare from its first statement
     )
     if not made and IntentState(intent.state) not in (IntentState.OPEN, IntentState.READY):
         return confirm_collection(svc, actor, intent_key)  # reports on it, or takes over a dead sender
-    with holding(svc.engine, intent_key, protocol.owner_id()):
+    with holding(svc.engine, intent_key, owner, made=intent if made else None):
         # A fresh intent cannot have left anything on Dollr yet: no need to look for it there.
         intent = _prepare_new_document(svc, actor, intent_key, order, recovering=not made)
     return _submit(svc, actor, intent)  # the intent as the quote wrote it: not read again

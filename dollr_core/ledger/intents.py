@@ -157,16 +157,26 @@ class IntentBusy(ChangedMeanwhile):
     """Another window or worker is preparing this payment right now."""
 
 
+def born_held(owner: str) -> dict[str, Any]:
+    """The lease columns of a new intent its creator holds from its first statement on
+    (`open_new_intent(..., **born_held(owner))`, then `holding(..., made=intent)`)."""
+    return {"lease_owner": owner, "lease_until": utcnow() + leases.LEASE}
+
+
 @contextmanager
-def holding(engine: Engine, intent_key: str, owner: str) -> Iterator[None]:
+def holding(engine: Engine, intent_key: str, owner: str, *, made: Intent | None = None) -> Iterator[None]:
     """Hold an editable intent while its preparation steps run, so two tabs never both prepare it.
 
     The lease is renewed while the holder lives, so after a crash another window takes over
-    within seconds (`ledger.leases`)."""
-    now = utcnow()
-    with engine.begin() as connection:
-        taken = {"key": intent_key, "now": now, "owner": owner, "until": now + leases.LEASE}
-        intent_id = connection.execute(_TAKE, taken).scalar_one_or_none()
+    within seconds (`ledger.leases`). `made`: the intent as `open_new_intent` returned it; one
+    made just now with `born_held(owner)` is `owner`'s already and is not taken again."""
+    if made is not None and made.lease_owner == owner and made.id is not None:
+        intent_id: int | None = made.id
+    else:
+        now = utcnow()
+        with engine.begin() as connection:
+            taken = {"key": intent_key, "now": now, "owner": owner, "until": now + leases.LEASE}
+            intent_id = connection.execute(_TAKE, taken).scalar_one_or_none()
     if intent_id is None:
         raise IntentBusy("This payment is being prepared in another window; wait a moment.")
     try:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from dollr_core.ledger import leases, open_ledger
-from dollr_core.ledger.intents import IntentBusy, holding, open_intent
-from dollr_core.ledger.tables import IntentKind, IntentState
+from dollr_core.ledger.intents import IntentBusy, born_held, holding, open_intent, open_new_intent
+from dollr_core.ledger.tables import Intent, IntentKind, IntentState
 
 ROOT = Path(__file__).resolve().parents[2]
 SHORT = timedelta(seconds=1)
@@ -64,6 +64,44 @@ def test_a_live_holder_keeps_its_lease_past_its_length(ledger_url: str, short_le
     worker.join()
     assert refusals > 10
     with holding(engine, key, "second-window"):  # released on exit: free at once
+        pass
+
+
+def test_a_new_intent_is_its_creators_from_its_first_statement(ledger_url: str, short_leases: None) -> None:
+    """`born_held`: no other window can start preparing it between its INSERT and the creator's
+    hold; the creator holds it without taking it again; and a creator that dies before holding
+    it loses it like any holder."""
+    engine = open_ledger(ledger_url)
+
+    def new(key: str) -> tuple[Intent, bool]:
+        return open_new_intent(
+            engine,
+            key,
+            kind=IntentKind.DOCUMENT_COLLECTION,
+            operation_type="COLLECTION",
+            operator="fred.finance@example.com",
+            state=IntentState.OPEN,
+            terms={"new_document": key},
+            **born_held("creator"),
+        )
+
+    key = uuid.uuid4().hex
+    intent, made = new(key)
+    assert made
+    with pytest.raises(IntentBusy), holding(engine, key, "second-window"):
+        pass
+    with (
+        holding(engine, key, "creator", made=intent),
+        pytest.raises(IntentBusy),
+        holding(engine, key, "second-window"),
+    ):
+        pass
+    with holding(engine, key, "second-window"):  # released on exit
+        pass
+    orphan = uuid.uuid4().hex
+    assert new(orphan)[1]
+    time.sleep(SHORT.total_seconds() + 0.3)  # its creator never came to hold it
+    with holding(engine, orphan, "second-window"):
         pass
 
 
