@@ -102,8 +102,8 @@ def current(engine: Engine, settings: Settings) -> ApprovalRules:
 def with_allowance(
     engine: Engine, settings: Settings, actor: Actor, currency: str, *, excluding: str | None = None
 ) -> tuple[ApprovalRules, DailyAllowance | None]:
-    """The rules in force and `actor`'s allowance today in `currency` (`daily_allowance`), in
-    one read: every payout's prepare and confirm asks both."""
+    """The rules in force and `actor`'s allowance today in `currency` (None when no daily limit
+    applies to them), in one read: every payout's prepare and confirm asks both."""
     with read_only(engine).connect() as conn:
         rules = _in_force(conn, settings)
         return rules, _allowance(conn, rules, actor, currency, excluding)
