@@ -470,10 +470,7 @@ def _store(bind: _Bind, row: _Row, *, lookup: Any, unmarking: str | None = None)
             winner: _Row | None = db.exec(lookup).first()
             if winner is None:
                 raise
-            if unmarking is not None:
-                _unmark_in(db, unmarking)
-                db.commit()
-            return winner
+            row = winner  # as read: `as_stored` leaves it as it is
         if unmarking is not None:
             _unmark_in(db, unmarking)
         db.commit()
