@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, text
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -30,7 +29,8 @@ from dollr_core.basics.enums import OperationType, PaymentMethod, Provider, Rela
 from dollr_core.basics.phone import normalize_phone
 from dollr_core.basics.validation import check_text, printable
 from dollr_core.errors import InputRefused
-from dollr_core.ledger.columns import as_stored
+from dollr_core.ledger import statements
+from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.db import read_only
 from dollr_core.ledger.tables import AccountRecord, ConsoleSetting, Customer, Relationship
 
@@ -135,10 +135,12 @@ def is_marked(engine: Engine, marker: str) -> bool:
 
 
 def mark(engine: Engine, marker: str) -> None:
-    """Committed on its own before the create goes out, so a crash after it still leaves the mark."""
-    with Session(engine) as db:
-        db.merge(ConsoleSetting(key=marker, value="{}", updated_by="directory"))
-        db.commit()
+    """Committed on its own before the create goes out, so a crash after it still leaves the mark
+    (one already there stands as it is)."""
+    table = ConsoleSetting.__table__  # type: ignore[attr-defined]
+    values = {"key": marker, "value": "{}", "updated_by": "directory", "updated_at": utcnow()}
+    with engine.begin() as connection:
+        connection.execute(statements.insert_statement(table, engine.dialect.name, "key"), values)
 
 
 def unmark(bind: _Bind, marker: str) -> None:
@@ -462,16 +464,17 @@ def _store(bind: _Bind, row: _Row, *, lookup: Any, unmarking: str | None = None)
 
     `unmarking`: the create's marker (`creating_marker`), removed in the same transaction, since
     the record it stood for is stored now."""
+    model = type(row)
+    table = model.__table__  # type: ignore[attr-defined]
+    values = {column.key: getattr(row, column.key) for column in table.columns if column.key != "id"}
     with Session(bind, expire_on_commit=False) as db:  # the row as written: never read back
-        try:
-            with db.begin_nested():  # a taken key undoes this insert only
-                db.add(row)
-        except IntegrityError:
-            winner: _Row | None = db.exec(lookup).first()
-            if winner is None:
-                raise
-            row = winner  # as read: `as_stored` leaves it as it is
+        statement = statements.insert_row(model, db.get_bind().dialect.name, statements.ANY_KEY)
+        stored: _Row | None = db.scalars(statement, values).one_or_none()
+        if stored is None:  # a key was taken: by this same record, stored by another worker
+            stored = db.exec(lookup).first()
+            if stored is None:
+                raise LookupError(f"{table.name}: a unique key of {values} is held by another record")
         if unmarking is not None:
             _unmark_in(db, unmarking)
         db.commit()
-        return as_stored(row)
+        return stored

@@ -1,4 +1,4 @@
-"""The payment steps' UPDATE statements, built once per shape and then only run.
+"""The payment steps' UPDATE and INSERT statements, built once per shape and then only run.
 
 Building a SQLAlchemy statement (its clauses, then its cache key) costs more CPU than running
 it on an open connection, and the payment steps run the same few shapes over and over. A shape
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Table, Update, bindparam, update
+from sqlalchemy import Connection, CursorResult, Insert, Table, Update, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 #: The state column of each table that has one (`ledger.transitions` is its one writer).
@@ -74,3 +74,33 @@ def dialect_insert(dialect: str) -> Any:
     """The INSERT of the ledger's database (a dialect's name), which has ON CONFLICT: SQLite and
     PostgreSQL spell it alike."""
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+#: `insert_statement`'s `unless_taken` for any of the table's unique keys (a bare ON CONFLICT DO NOTHING).
+ANY_KEY = "*"
+
+
+@cache
+def insert_statement(table: Table, dialect: str, unless_taken: str | None = None) -> Insert:
+    """`INSERT` of a whole row of `table`: every column but the id a bound value of its own type,
+    built once per table, database and conflict. `unless_taken`: a unique column, or `ANY_KEY`
+    for any unique key; when the row's value is taken, nothing is written (no error, so no
+    savepoint is needed around it)."""
+    columns = [column.key for column in table.columns if column.key != "id"]
+    statement = dialect_insert(dialect)(table).values(
+        {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    )
+    if unless_taken == ANY_KEY:
+        return statement.on_conflict_do_nothing()  # type: ignore[no-any-return]
+    if unless_taken is not None:
+        return statement.on_conflict_do_nothing(index_elements=[unless_taken])  # type: ignore[no-any-return]
+    return statement  # type: ignore[no-any-return]
+
+
+@cache
+def insert_row(model: type[Any], dialect: str, unless_taken: str | None = None) -> Any:
+    """`insert_statement` of the table `model` maps, returning the row as stored, mapped to
+    `model` (nothing when the key was taken)."""
+    table = model.__table__
+    statement = insert_statement(table, dialect, unless_taken).returning(*table.columns)
+    return select(model).from_statement(statement)

@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any, TypeVar, overload
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import ColumnElement, bindparam, select, update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -480,7 +480,7 @@ def insert(
     for name, factory in _factories_of(model).items():
         if name not in row_values:
             row_values[name] = now if factory is utcnow else factory()
-    statement = _insert_statement(model, db.get_bind().dialect.name, unless_taken)
+    statement = statements.insert_row(model, db.get_bind().dialect.name, unless_taken)
     row: _New | None = db.scalars(statement, row_values).one_or_none()
     if row is not None:
         _record(db, [_ids_of(row)], None, state, actor=actor, action=action, detail=detail)
@@ -505,20 +505,6 @@ def _factories_of(model: type[SQLModel]) -> dict[str, Callable[[], Any]]:
         for name, field in model.model_fields.items()
         if field.default_factory is not None
     }
-
-
-@cache
-def _insert_statement(model: type[SQLModel], dialect: str, unless_taken: str | None) -> Any:
-    """`insert`'s statement, built once per table, database and conflict column: every column a
-    bound value of its own type, the whole row returned and mapped to `model`."""
-    table = model.__table__  # type: ignore[attr-defined]
-    columns = [column.key for column in table.columns if column.key != "id"]
-    statement = statements.dialect_insert(dialect)(table).values(
-        {name: bindparam(name, type_=table.c[name].type) for name in columns}
-    )
-    if unless_taken is not None:
-        statement = statement.on_conflict_do_nothing(index_elements=[unless_taken])
-    return select(model).from_statement(statement.returning(*table.columns))
 
 
 def _ids_of(row: Stateful) -> dict[str, Any]:
