@@ -4,7 +4,9 @@ state change goes through `ledger.transitions`, which writes its ledger event.""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, exists, func
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, exists, func, or_, update
 from sqlmodel import Session, col, select
 
 from dollr_core.api.errors import RATE_LIMITED
@@ -58,30 +60,51 @@ def still_sent(engine: Engine, row_id: int) -> bool:
     return row is not None and row.state == BatchRowState.SENT
 
 
-def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> BatchRow | None:
-    """Copy where the row's payment stands onto the row (only while the row is in flight)."""
+def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> None:
+    """Copy where the row's payment stands onto the row, only while the row is in flight: one
+    compare-and-set UPDATE on the row still SENT (and its event), nothing read first."""
     state = AttemptState(attempt.local_state)
-    with Session(engine, expire_on_commit=False) as db:  # the row as written: not read back
-        row = db.get(BatchRow, row_id, with_for_update=True)
-        if row is None or row.state != BatchRowState.SENT:
-            return row
-        if not state.is_final and row.reference_id == attempt.reference_id:
-            return row  # still on its way, as the row already says: nothing to write
-        row.reference_id = attempt.reference_id
-        if state is AttemptState.COMPLETED:
-            row.payer_amount, row.payee_amount = attempt.payer_amount, attempt.payee_amount
-            row.failure_reason = None
-            transitions.move(db, row, BatchRowState.PAID, actor=WORKER, detail=attempt.reference_id)
-        elif state in (AttemptState.FAILED, AttemptState.REFUSED):
-            row.failure_reason = failure_reason(attempt)[:500]
-            transitions.move(db, row, BatchRowState.FAILED, actor=WORKER, detail=attempt.reference_id)
-        elif state is AttemptState.ABANDONED:
-            row.failure_reason = "It never reached Dollr: nothing was paid."
-            transitions.move(db, row, BatchRowState.FAILED, actor=WORKER, detail=attempt.reference_id)
-        else:
-            db.add(row)
+    reference = attempt.reference_id
+    if not state.is_final:  # still on its way: the row names its payment, if it does not yet
+        with engine.begin() as connection:
+            connection.execute(_NOTE_REFERENCE, {"row": row_id, "reference": reference})
+        return
+    values: dict[str, Any]
+    if state is AttemptState.COMPLETED:
+        to = BatchRowState.PAID
+        values = {
+            "payer_amount": attempt.payer_amount,
+            "payee_amount": attempt.payee_amount,
+            "failure_reason": None,
+        }
+    elif state is AttemptState.ABANDONED:
+        to, values = BatchRowState.FAILED, {"failure_reason": "It never reached Dollr: nothing was paid."}
+    else:  # failed or refused
+        to, values = BatchRowState.FAILED, {"failure_reason": failure_reason(attempt)[:500]}
+    with Session(engine) as db:
+        transitions.move_where(
+            db,
+            BatchRow,
+            BatchRowState.SENT,
+            to,
+            match={"id": row_id},
+            values={"reference_id": reference, **values},
+            actor=WORKER,
+            detail=reference,
+        )
         db.commit()
-        return row
+
+
+# Built once (bound values): a row in flight takes its payment's reference the first time it is seen.
+_NOTE_REFERENCE = (
+    update(BatchRow)
+    .where(
+        col(BatchRow.id) == bindparam("row"),
+        col(BatchRow.state) == BatchRowState.SENT,
+        or_(col(BatchRow.reference_id).is_(None), col(BatchRow.reference_id) != bindparam("reference")),
+    )
+    .values(reference_id=bindparam("reference"))
+)
 
 
 def fail_row(engine: Engine, row_id: int, reason: str) -> None:
