@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from typing import Any
+
+from sqlalchemy import Engine, bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor, Permission, require_any
@@ -10,9 +13,12 @@ from dollr_core.bulk.states import BATCH_STATUS, BulkError
 from dollr_core.ledger import transitions
 from dollr_core.ledger.db import read_only
 from dollr_core.ledger.tables import (
+    Attempt,
     Batch,
     BatchRow,
+    BatchRowState,
     BatchState,
+    Intent,
 )
 from dollr_core.services import Services
 
@@ -67,3 +73,46 @@ def move_batch(
         db.commit()
         db.refresh(batch)
         return batch
+
+
+def worker_look(
+    engine: Engine, batch_id: int, *, waiting: int, on_their_way: bool
+) -> tuple[BatchState | None, list[Any] | None, list[int]]:
+    """What the bulk worker decides on, in one read: the batch's state; when `on_their_way`, its
+    rows handed over for payment, each with its current attempt's columns (`_ON_THEIR_WAY`),
+    else None; and the ids of up to `waiting` of its waiting rows, first rows first."""
+    params = {"batch": batch_id, "waiting": waiting}
+    with Session(read_only(engine)) as db:
+        state = db.execute(_BATCH_STATE, params).scalar_one_or_none()
+        sent = list(db.execute(_ON_THEIR_WAY, params).all()) if on_their_way else None
+        queued = list(db.execute(_WAITING, params).scalars().all())
+    return (BatchState(state) if state is not None else None), sent, queued
+
+
+# The worker's reads, built once (bound values): it looks several times a second.
+_BATCH_STATE = sa_select(col(Batch.state)).where(col(Batch.id) == bindparam("batch"))
+_ON_THEIR_WAY = (
+    sa_select(
+        col(BatchRow.id),
+        col(Intent.state),
+        col(Attempt.id),
+        col(Attempt.reference_id),
+        col(Attempt.local_state),
+        col(Attempt.next_poll_at),
+        col(Attempt.sent_at),
+        col(Attempt.retry_not_before),
+        col(Attempt.lease_until),
+        col(Attempt.final_at),
+    )
+    .select_from(BatchRow)
+    .outerjoin(Intent, col(Intent.intent_key) == col(BatchRow.intent_key))
+    .outerjoin(Attempt, col(Attempt.id) == col(Intent.current_attempt_id))
+    .where(col(BatchRow.batch_id) == bindparam("batch"), col(BatchRow.state) == BatchRowState.SENT)
+    .order_by(col(BatchRow.row_number))
+)
+_WAITING = (
+    sa_select(col(BatchRow.id))
+    .where(col(BatchRow.batch_id) == bindparam("batch"), col(BatchRow.state) == BatchRowState.QUEUED)
+    .order_by(col(BatchRow.row_number))
+    .limit(bindparam("waiting"))
+)

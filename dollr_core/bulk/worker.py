@@ -29,18 +29,17 @@ import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from pydantic import SecretStr
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from dollr_core.api import pacing
 from dollr_core.api.errors import AuthenticationError, DollrError, NetworkError, RateLimitError
 from dollr_core.basics.access import AccessDenied, Actor
 from dollr_core.basics.background import Workers
-from dollr_core.bulk import row_outcomes
+from dollr_core.bulk import records, row_outcomes
 from dollr_core.bulk.pace import Pace, attempt_refused, refusal
 from dollr_core.explain import explain
 from dollr_core.flows import payouts
@@ -51,11 +50,9 @@ from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import (
     Attempt,
     AttemptState,
-    Batch,
     BatchRow,
     BatchRowState,
     BatchState,
-    Intent,
     IntentState,
 )
 from dollr_core.payments import follow_up, protocol
@@ -71,6 +68,10 @@ TICK = 0.25
 #: in flight (20 ms at 16), and fills the senders freed meanwhile together; one sender alone
 #: is given its next row almost at once (the wait grows with what there is to gather).
 LOOK_GAP_PER_STEP = 0.00125
+#: How often the coordinator reads the rows on their way: each one's next step is a look at
+#: Dollr's status seconds away (`FIRST_LOOK`, then the poll's backoff), so reading them at every
+#: look (up to fifty a second) spent CPU on rows that had nothing due.
+FOLLOW_GAP = timedelta(seconds=0.5)
 #: A paused batch's worker that is not resumed within this time forgets the passcode and stops.
 IDLE_LIMIT = timedelta(minutes=30)
 #: New sessions for a row whose earlier ones expired unseen, before the row is reported failed.
@@ -152,6 +153,8 @@ class BatchWorker:
         #: This worker's name in the batch's lease: one worker per batch across every console.
         self._owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._renewed_at = utcnow()
+        self._followed_at = datetime.min.replace(tzinfo=UTC)  # when the rows on their way were last read
+        self._on_their_way = (0, 0)  # how many there were, and how many of them Dollr held
         self._thread = threading.Thread(target=self._run, name=f"bulk-batch-{batch_id}", daemon=True)
 
     def __repr__(self) -> str:  # the passcode never shows up in logs or tracebacks
@@ -267,50 +270,36 @@ class BatchWorker:
     def _look(self, *, exclude: set[int]) -> tuple[BatchState | None, list[_Task], _View]:
         """Read the batch and its open rows; record settled rows; return what is due, best first.
 
-        Runs several times a second, so it reads plain columns, and only as many waiting rows as
-        could be sent now.
+        Runs several times a second, so it reads plain columns, only as many waiting rows as
+        could be sent now, and the rows on their way every `FOLLOW_GAP` (and whenever nothing
+        is left to send, so the end of the batch is decided on every row).
         """
         now = utcnow()
-        with Session(read_only(self.svc.engine)) as db:
-            batch = db.get(Batch, self.batch_id)
-            sent = db.execute(
-                sa_select(
-                    col(BatchRow.id),
-                    col(Intent.state),
-                    col(Attempt.id),
-                    col(Attempt.reference_id),
-                    col(Attempt.local_state),
-                    col(Attempt.next_poll_at),
-                    col(Attempt.sent_at),
-                    col(Attempt.retry_not_before),
-                    col(Attempt.lease_until),
-                    col(Attempt.final_at),
-                )
-                .select_from(BatchRow)
-                .outerjoin(Intent, col(Intent.intent_key) == col(BatchRow.intent_key))
-                .outerjoin(Attempt, col(Attempt.id) == col(Intent.current_attempt_id))
-                .where(col(BatchRow.batch_id) == self.batch_id, col(BatchRow.state) == BatchRowState.SENT)
-                .order_by(col(BatchRow.row_number))
-            ).all()
-            queued = db.exec(
-                select(BatchRow.id)
-                .where(BatchRow.batch_id == self.batch_id, BatchRow.state == BatchRowState.QUEUED)
-                .order_by(col(BatchRow.row_number))
-                .limit(2 * self.pace.limit + len(exclude) + len(self._not_before))
-            ).all()
-        state = BatchState(batch.state) if batch is not None else None
+        waiting = 2 * self.pace.limit + len(exclude) + len(self._not_before)
+        follow_now = self._halted.is_set() or now - self._followed_at >= FOLLOW_GAP
+        state, on_their_way, queued = records.worker_look(
+            self.svc.engine, self.batch_id, waiting=waiting, on_their_way=follow_now
+        )
+        if on_their_way is None and not queued:
+            state, on_their_way, queued = records.worker_look(
+                self.svc.engine, self.batch_id, waiting=waiting, on_their_way=True
+            )
         follow: list[_Task] = []
         send: list[_Task] = []
-        followed = 0
-        for row_id, intent_state, *attempt in sent:
-            seen = _Seen(row_id or 0, intent_state, *attempt) if attempt[0] is not None else None
-            if seen is not None and seen.state in (AttemptState.ACCEPTED, AttemptState.SENDING):
-                followed += 1
-            if row_id is None or row_id in exclude or self._waiting(row_id, now):
-                continue
-            task = self._follow(row_id, seen, now)
-            if task is not None and not (self._halted.is_set() and task.uses_passcode):
-                follow.append(task)
+        if on_their_way is not None:
+            followed = 0
+            for row_id, intent_state, *attempt in on_their_way:
+                seen = _Seen(row_id or 0, intent_state, *attempt) if attempt[0] is not None else None
+                if seen is not None and seen.state in (AttemptState.ACCEPTED, AttemptState.SENDING):
+                    followed += 1
+                if row_id is None or row_id in exclude or self._waiting(row_id, now):
+                    continue
+                task = self._follow(row_id, seen, now)
+                if task is not None and not (self._halted.is_set() and task.uses_passcode):
+                    follow.append(task)
+            self._followed_at, self._on_their_way = now, (len(on_their_way), followed)
+        # Not read this time: as they were at the last read, under `FOLLOW_GAP` ago.
+        count, followed = self._on_their_way
         if state is BatchState.RUNNING and not self._halted.is_set() and not self._held(now):
             send = [
                 _Task(row_id, _Action.SEND)
@@ -318,7 +307,7 @@ class BatchWorker:
                 if row_id is not None and row_id not in exclude and not self._waiting(row_id, now)
             ]
         # Money already on its way comes first; new rows take what capacity is left.
-        return state, follow + send, _View(open_rows=len(sent) + len(queued), followed=followed)
+        return state, follow + send, _View(open_rows=count + len(queued), followed=followed)
 
     def _follow(self, row_id: int, seen: _Seen | None, now: datetime) -> _Task | None:
         """What a row handed over for payment needs now (None: nothing yet). Settled rows are recorded."""
