@@ -155,6 +155,7 @@ class BatchWorker:
         self._renewed_at = utcnow()
         self._followed_at = datetime.min.replace(tzinfo=UTC)  # when the rows on their way were last read
         self._on_their_way = (0, 0)  # how many there were, and how many of them Dollr held
+        self._follow_ups: list[_Task] = []  # rows on their way found due, waiting for a sender
         self._thread = threading.Thread(target=self._run, name=f"bulk-batch-{batch_id}", daemon=True)
 
     def __repr__(self) -> str:  # the passcode never shows up in logs or tracebacks
@@ -253,10 +254,10 @@ class BatchWorker:
                     return
                 if self._halted.is_set() and not in_flight and not view.followed:
                     return  # what was on its way is settled; the rest waits for a new passcode
-                for task in tasks:
-                    if len(in_flight) >= self.pace.limit:  # one until a payment went through
-                        break
+                room = max(0, self.pace.limit - len(in_flight))  # one until a payment went through
+                for task in tasks[:room]:
                     in_flight[task.row_id] = (task, pool.submit(self._perform, task))
+                self._follow_ups = [task for task in tasks[room:] if task.action is not _Action.SEND]
                 if in_flight or tasks or state is BatchState.RUNNING:
                     idle_since = None
                 else:
@@ -287,19 +288,20 @@ class BatchWorker:
         follow: list[_Task] = []
         send: list[_Task] = []
         if on_their_way is not None:
-            followed = 0
+            held = 0
             for row_id, intent_state, *attempt in on_their_way:
                 seen = _Seen(row_id or 0, intent_state, *attempt) if attempt[0] is not None else None
                 if seen is not None and seen.state in (AttemptState.ACCEPTED, AttemptState.SENDING):
-                    followed += 1
+                    held += 1
                 if row_id is None or row_id in exclude or self._waiting(row_id, now):
                     continue
                 task = self._follow(row_id, seen, now)
                 if task is not None and not (self._halted.is_set() and task.uses_passcode):
                     follow.append(task)
-            self._followed_at, self._on_their_way = now, (len(on_their_way), followed)
-        # Not read this time: as they were at the last read, under `FOLLOW_GAP` ago.
-        count, followed = self._on_their_way
+            self._followed_at, self._on_their_way = now, (len(on_their_way), held)
+        else:  # not read this time: what the last read found due and no sender has taken yet
+            follow = [task for task in self._follow_ups if task.row_id not in exclude]
+        count, followed = self._on_their_way  # as the last read found them, under FOLLOW_GAP ago
         if state is BatchState.RUNNING and not self._halted.is_set() and not self._held(now):
             send = [
                 _Task(row_id, _Action.SEND)
