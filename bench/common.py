@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:  # `python bench/x.py` as well as `python -m bench
 
 from dollr_core.api.caches import Lookups  # noqa: E402
 from dollr_core.api.client import DollrClient  # noqa: E402
+from dollr_core.api.connections import Http11Transport  # noqa: E402
 from dollr_core.config import Settings  # noqa: E402
 from dollr_core.ledger import open_ledger  # noqa: E402
 from dollr_core.runtime import freeze_start_up  # noqa: E402
@@ -382,7 +383,7 @@ def time_the_wire(client: DollrClient, *, pool: int | None = None) -> WireTimer:
     inner: httpx.BaseTransport = http.transport
     if pool is not None:
         inner.close()
-        inner = httpx.HTTPTransport(limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool))
+        inner = Http11Transport(limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool))
     timer = WireTimer(inner)
     http.transport = timer
     return timer

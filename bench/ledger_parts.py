@@ -1,8 +1,8 @@
-"""The parts issue 16's sixth and seventh rounds changed, each timed alone: the document mirror's
-CPU per call, SQLite write transactions a second from many threads, the CPU of building one
-request, of sending one through `httpx.Client` and through the client's own `HttpClient`, of
-writing a new intent with its event, and a full garbage-collector pass over a console process's
-start-up objects.
+"""The parts issue 16's later rounds changed, each timed alone: the document mirror's CPU per
+call, SQLite write transactions a second from many threads, the CPU of building one request, of
+sending one through `httpx.Client`, through httpx's transport and through the client's own
+transport (round 10), of writing a new intent with its event, and a full garbage-collector pass
+over a console process's start-up objects.
 
     .venv/bin/python -m bench.ledger_parts [--mirrors 2000] [--threads 16 32]
 
@@ -133,10 +133,17 @@ class _Answer(BaseHTTPRequestHandler):
         pass
 
 
+#: How `send_us` sends: what the Sender used in each round.
+SENDERS = {
+    "httpx.Client": "httpx.Client (build_request then send; up to round 6)",
+    "httpcore": "HttpClient over httpx's transport, httpcore and h11 (rounds 7-9)",
+    "HttpClient": "HttpClient over its default transport (round 10: connections.Http11Transport)",
+}
+
+
 def send_us(*, through: str, count: int = 3000) -> float | None:
-    """Thread CPU µs to send one GET with a query and read its answer: `through` "httpx.Client"
-    (build_request then send, as the Sender did up to round 6) or "HttpClient" (round 7's)."""
-    if through == "HttpClient" and issubclass(transport.HttpClient, httpx.Client):
+    """Thread CPU µs to send one GET with a query and read its answer, `through` one of `SENDERS`."""
+    if through != "httpx.Client" and issubclass(transport.HttpClient, httpx.Client):
         return None  # a tree from before round 7, whose HttpClient was an httpx.Client
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -153,7 +160,8 @@ def send_us(*, through: str, count: int = 3000) -> float | None:
         def send() -> None:
             client.send(client.build_request("GET", url, params=params, headers=headers))
     else:
-        client = transport.HttpClient(base, timeout=timeout, limits=limits, headers={})
+        chosen = httpx.HTTPTransport(limits=limits) if through == "httpcore" else None
+        client = transport.HttpClient(base, timeout=timeout, limits=limits, headers={}, transport=chosen)
         url = client.base_url.copy_with(raw_path=path.encode())
 
         def send() -> None:
@@ -242,10 +250,10 @@ def main(argv: list[str] | None = None) -> None:
         rows.append([f"SQLite one-insert transactions, {threads} threads", f"{rate:,.0f} a second"])
     for joined, how in ((False, "from its path"), (True, "from a URL joined once")):
         rows.append([f"building one request {how}", f"{request_build_us(joined=joined):.1f} µs CPU"])
-    for through in ("httpx.Client", "HttpClient"):
+    for through, how in SENDERS.items():
         cpu = send_us(through=through)
         shown = "—" if cpu is None else f"{cpu:.0f} µs CPU"
-        rows.append([f"one GET with a query sent and read through {through}", shown])
+        rows.append([f"one GET with a query sent and read through {how}", shown])
     for inserted, how in ((False, "a model object flushed by the ORM"), (True, "one INSERT … RETURNING")):
         cpu = new_intent_ms(inserted=inserted)
         rows.append([f"a new intent and its event, as {how}", "—" if cpu is None else f"{cpu:.3f} ms CPU"])

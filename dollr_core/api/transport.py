@@ -42,6 +42,7 @@ from urllib.parse import quote
 import httpx
 
 from dollr_core.api.auth import TokenCache
+from dollr_core.api.connections import Http11Transport
 from dollr_core.api.errors import (
     DollrError,
     DollrTimeout,
@@ -263,8 +264,18 @@ def environment_proxy(url: httpx.URL) -> str | None:
     return proxy if "://" in proxy else f"http://{proxy}"
 
 
+def _direct_or_proxied(base_url: httpx.URL, limits: httpx.Limits) -> httpx.BaseTransport:
+    """Our own HTTP/1.1 connections (`connections.Http11Transport`, half httpcore's CPU per
+    request), or httpx's transport through the proxy the environment names, which it knows how
+    to reach (tunnels, proxy authentication)."""
+    proxy = environment_proxy(base_url)
+    if proxy is None:
+        return Http11Transport(limits=limits)
+    return httpx.HTTPTransport(limits=limits, proxy=proxy)
+
+
 class HttpClient:
-    """httpx's transport (its connection pool, HTTP/1.1 and TLS, its exceptions) under Dollr's
+    """A transport with httpx's interface and exceptions (`_direct_or_proxied`) under Dollr's
     base URL, with the headers and timeouts every request takes.
 
     Not an `httpx.Client`: its per-request layers (merging URLs, headers, cookies and timeouts,
@@ -296,9 +307,7 @@ class HttpClient:
         self.base_url = url if url.raw_path.endswith(b"/") else url.copy_with(raw_path=url.raw_path + b"/")
         self.timeout = timeout
         self.headers: Mapping[str, str] = {**self.DEFAULT_HEADERS, **headers}
-        self.transport = transport or httpx.HTTPTransport(
-            limits=limits, proxy=environment_proxy(self.base_url)
-        )
+        self.transport = transport or _direct_or_proxied(self.base_url, limits)
         self._extensions = {"timeout": timeout.as_dict()}
         self.is_closed = False
 
@@ -396,7 +405,9 @@ class Sender:
         if body is not None:
             secrets.update(body.secret_values())
             content = encode_json(body.to_body())
-        shown = _display_path(path, params)
+        # The path as logs and errors show it (phones masked, secrets redacted), made only when
+        # one of them needs it: most answers are neither logged nor errors.
+        shown = functools.partial(_display_path, path, params)
         attempt = 0
         retries = 0
         replayed = False
@@ -431,7 +442,7 @@ class Sender:
                     retry_for = failure
                     self._sleep(backoff_delay(retries, self._rng))
                     continue
-                raise _network_error(exc, failure, method, shown) from exc
+                raise _network_error(exc, failure, method, shown()) from exc
             self.server_clock.observe(response.headers.get("date"))
             status = response.status_code
             if status == 429:
@@ -470,12 +481,12 @@ class Sender:
                 status,
                 error_body,
                 method=method,
-                path=shown,
+                path=shown(),
                 retry_after=retry_after,
                 token_request=token_request,
             )
 
-    def _decode_success(self, response: httpx.Response, method: str, shown: str) -> Any:
+    def _decode_success(self, response: httpx.Response, method: str, shown: Callable[[], str]) -> Any:
         if not response.content.strip():
             return None
         try:
@@ -485,14 +496,16 @@ class Sender:
                 "Dollr answered with a body that is not JSON.",
                 outcome_unknown=method != "GET",
                 method=method,
-                path=shown,
+                path=shown(),
                 status=response.status_code,
                 body=redact_value(response.text[:500], self._known_secrets()),
             ) from None
 
-    def _log(self, method: str, shown: str, outcome: str, started: float, attempt: int) -> None:
+    def _log(self, method: str, shown: Callable[[], str], outcome: str, started: float, attempt: int) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
         elapsed_ms = max(0.0, (self._clock() - started) * 1000)
-        logger.info("%s %s -> %s in %.0f ms (attempt %d)", method, shown, outcome, elapsed_ms, attempt)
+        logger.info("%s %s -> %s in %.0f ms (attempt %d)", method, shown(), outcome, elapsed_ms, attempt)
 
 
 def _decode_error_body(response: httpx.Response) -> Any:

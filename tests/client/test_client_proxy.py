@@ -1,6 +1,7 @@
-"""The client sends through httpx's transport, not an httpx.Client: what Dollr receives, and a
-proxy named in the environment, must be as they were. A real HTTP server on loopback plays the
-forward proxy (it answers for Dollr itself, as a proxy that relays would)."""
+"""The client sends through its own connections (or httpx's transport, through a proxy), not an
+httpx.Client: what Dollr receives, and a proxy named in the environment, must be as they were.
+A real HTTP server on loopback plays the forward proxy (it answers for Dollr itself, as a proxy
+that relays would)."""
 
 from __future__ import annotations
 
@@ -62,9 +63,9 @@ def proxy() -> Iterator[tuple[str, Seen]]:
     server.server_close()
 
 
-def _client() -> DollrClient:
+def _client(base_url: str = "http://dollr.invalid") -> DollrClient:
     settings = Settings(
-        base_url="http://dollr.invalid",
+        base_url=base_url,
         client_id="cid_123",
         client_secret=SecretStr("sk_test_secret_abcdef"),
         max_retries=0,
@@ -87,15 +88,34 @@ def test_a_proxy_named_by_the_environment_carries_every_request(
         "POST http://dollr.invalid/v1/jwt/client/obtain/token",
         "GET http://dollr.invalid/v1/parties/retrieve/7",
     ]
-    sent = seen.headers[1]
-    # The headers httpx.Client sent, the bearer token the Sender sets, nothing more.
+    _as_httpx_client_sent(seen.headers[1], host="dollr.invalid")
+
+
+def test_straight_to_dollr_the_same_requests(
+    proxy: tuple[str, Seen], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No proxy: the client's own connections (`connections.Http11Transport`) send what httpx did."""
+    url, seen = proxy  # here the server plays Dollr itself
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with _client(url) as client:
+        assert client.parties.retrieve(7).fullname == "Amara Kamara"
+    assert seen.lines == ["POST /v1/jwt/client/obtain/token", "GET /v1/parties/retrieve/7"]
+    _as_httpx_client_sent(seen.headers[1], host=url.removeprefix("http://"))
+    token_request = seen.headers[0]
+    assert token_request["content-type"] == "application/json"
+    assert int(token_request["content-length"]) > 0
+
+
+def _as_httpx_client_sent(sent: dict[str, str], *, host: str) -> None:
+    """The headers httpx.Client sent, the bearer token the Sender sets, nothing more."""
     assert sent["authorization"] == "Bearer tok"
     assert sent["accept"] == "application/json"
     assert sent["accept-encoding"] == "gzip, deflate"
     assert sent["connection"] == "keep-alive"
-    assert sent["host"] == "dollr.invalid"
+    assert sent["host"] == host
     assert sent["user-agent"].startswith("dollr-ops-console/")
-    assert "cookie" not in sent
+    assert set(sent) == {"authorization", "accept", "accept-encoding", "connection", "host", "user-agent"}
 
 
 def test_no_proxy_sends_straight_to_dollr(proxy: tuple[str, Seen], monkeypatch: pytest.MonkeyPatch) -> None:
