@@ -74,14 +74,20 @@ class _Beats:
         self._changed = threading.Condition()
         self._open: dict[int, Heartbeat] = {}
         self._thread: threading.Thread | None = None
+        #: When the thread looks at the open heartbeats next, at the latest (None: only when
+        #: woken). A heartbeat due later needs no wake-up: waking the thread costs every
+        #: payment step a switch to it and back, for nothing to do.
+        self._looks_at: float | None = None
 
     def add(self, beat: Heartbeat) -> None:
         with self._changed:
             self._open[id(beat)] = beat
             if self._thread is None or not self._thread.is_alive():  # first use, or after a fork
+                self._looks_at = None
                 self._thread = threading.Thread(target=self._run, name="lease-heartbeats", daemon=True)
                 self._thread.start()
-            self._changed.notify()
+            if self._looks_at is None or beat.due_at < self._looks_at:
+                self._changed.notify()
 
     def remove(self, beat: Heartbeat) -> None:
         with self._changed:
@@ -95,9 +101,11 @@ class _Beats:
                 now = time.monotonic()
                 due = [b for b in self._open.values() if b.due_at <= now]
                 if not due:
-                    soonest = min((b.due_at for b in self._open.values()), default=None)
-                    self._changed.wait(None if soonest is None else soonest - now)
+                    self._looks_at = min((b.due_at for b in self._open.values()), default=None)
+                    self._changed.wait(None if self._looks_at is None else self._looks_at - now)
+                    self._looks_at = now  # awake: it looks again before it waits
                     continue
+                self._looks_at = now  # renewing, then it looks again
             for beat in due:
                 with beat.renewing:
                     with self._changed:

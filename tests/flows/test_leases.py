@@ -11,9 +11,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from dollr_core.ledger import leases, open_ledger
-from dollr_core.ledger.intents import IntentBusy, born_held, holding, open_intent, open_new_intent
+from dollr_core.ledger.intents import (
+    IntentBusy,
+    born_held,
+    get_intent,
+    holding,
+    open_intent,
+    open_new_intent,
+)
 from dollr_core.ledger.tables import Intent, IntentKind, IntentState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +50,22 @@ def _open(url: str) -> str:
 
 def test_a_live_holder_keeps_its_lease_past_its_length(ledger_url: str, short_leases: None) -> None:
     engine = open_ledger(ledger_url)
-    key = _open(ledger_url)
+    _kept_past_its_length(engine, _open(ledger_url))
+
+
+def test_a_heartbeat_due_before_the_others_is_renewed_in_time(ledger_url: str, short_leases: None) -> None:
+    """The one renewing thread sleeps until the soonest heartbeat is due, and is woken only by
+    one due sooner than that: here it sleeps for a five-minute heartbeat when the short one comes."""
+    engine = open_ledger(ledger_url)
+    slow = get_intent(engine, _open(ledger_url))
+    assert slow is not None and slow.id is not None
+    with leases.Heartbeat(engine, "slow-worker", [slow.id], every=timedelta(minutes=5)):
+        time.sleep(0.2)  # the thread has seen it and waits five minutes
+        _kept_past_its_length(engine, _open(ledger_url))
+
+
+def _kept_past_its_length(engine: Engine, key: str) -> None:
+    """A worker holding `key` keeps it for four lease lengths: only its heartbeat can do that."""
     held, done = threading.Event(), threading.Event()
 
     def work() -> None:
