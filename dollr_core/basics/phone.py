@@ -8,6 +8,7 @@ they are in that data, and Dollr's operator look-up is the authority on who serv
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -94,16 +95,25 @@ _WRONG_LENGTH = {
 
 def _check_length_for_country(digits: str) -> None:
     """Refuse a number whose length its country never uses; an unknown country code is left to Dollr."""
+    problem = _length_problem(digits)
+    if problem is not None:
+        raise InputRefused(problem)
+
+
+@functools.lru_cache(maxsize=4096)
+def _length_problem(digits: str) -> str | None:
+    """What is wrong with the length of `digits` for its country, if anything. Kept per number:
+    a payment checks its phone at several steps, and libphonenumber's parse is the costly part."""
     try:
         number = phonenumbers.parse("+" + digits, None)
     except NumberParseException:
-        return
+        return None
     problem = _WRONG_LENGTH.get(phonenumbers.is_possible_number_with_reason(number))
     if problem is None:
-        return
+        return None
     region = phonenumbers.region_code_for_number(number)
     national = len(str(number.national_number))
-    raise InputRefused(
+    return (
         f"This phone number is {problem} for country code +{number.country_code}"
         f"{f' ({region})' if region and region != 'ZZ' else ''}: {national} digits follow the country"
         " code. Check the number."
