@@ -40,6 +40,7 @@ from dollr_core.basics.validation import NOTE_LENGTH, check_text
 from dollr_core.errors import InputRefused
 from dollr_core.flows import documents
 from dollr_core.flows.directory import (
+    KnownCustomer,
     Person,
     customer_for_counterparty,
     ensure_account,
@@ -373,6 +374,9 @@ def _prepare_new_document(
     if made is not None:
         record, payer = made
     else:
+        # A run that opened its intent just now makes the document for these records; one that
+        # may be resuming first looks for the document it may have made.
+        records = None if recovering else documents.customer_records(svc, order.customer)
         record = publish_new_document(
             svc,
             actor,
@@ -384,13 +388,19 @@ def _prepare_new_document(
             fee_bearer=order.fee_bearer,
             note=order.note,
             recovering=recovering,
+            records=records,
         )
-        # Made and published by this very run: the publish answer said it is payable, for whom,
-        # and for the sum of the lines we added (anything else, and it is read from Dollr after all).
+        # Made and published by this very run: the publish answer said it is payable, for the
+        # counterparty it was made for, and for the sum of the lines we added (anything else, and
+        # it is read from Dollr after all). That customer is the one in hand: not read again.
         payer = None
         answered = record.total_amount == documents.lines_total(order.items)
-        if not recovering and answered and record.dollr_counterparty_id is not None:
-            payer = customer_for_counterparty(svc.engine, record.dollr_counterparty_id)
+        if (
+            records is not None
+            and answered
+            and record.dollr_counterparty_id == records.relationship.dollr_counterparty_id
+        ):
+            payer = records.customer
     intent, _, _ = _quoted_intent(
         svc, actor, intent_key, record, order.wallet_phone, order.payer_currency, payer
     )
@@ -470,11 +480,13 @@ def publish_new_document(
     fee_bearer: FeeBearer = FeeBearer.PAYER,
     note: str = "",
     recovering: bool = True,
+    records: KnownCustomer | None = None,
 ) -> DocumentRecord:
     """Draft → items → publish in one go (a sale billed at the counter), ready to be collected.
 
     Resumable like `collect_new_document`: the same draft key finds the document and the items
-    Dollr already holds, so a rerun or a second click never bills twice.
+    Dollr already holds, so a rerun or a second click never bills twice. `records`: as for
+    `documents.create_document`.
     """
     require(actor, Permission.MANAGE_INVOICES)
     if not items:
@@ -490,6 +502,7 @@ def publish_new_document(
         note=note or "Payment",
         fee_bearer=fee_bearer,
         recovering=recovering,
+        records=records,
     )
     protocol.checkpoint("after_document")
     if record.status == SourceStatus.IDLE:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, text
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, or_, text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -164,13 +164,10 @@ class KnownCustomer:
 
 def known_customer(engine: Engine, person: Person, relationship: RelationshipType) -> KnownCustomer | None:
     """The counterparty the ledger already holds for this name and phone, if any (no Dollr call)."""
+    named = {"phone": person.phone, "name": person.fullname, "kind": relationship}
     with Session(read_only(engine)) as db:
-        customer = db.exec(_PARTY, params={"phone": person.phone, "name": person.fullname}).first()
-        if customer is None:
-            return None
-        named = {"party": customer.dollr_party_id, "kind": relationship}
-        held = db.exec(_COUNTERPARTY, params=named).first()
-        return None if held is None else KnownCustomer(customer, held)
+        found = db.exec(_KNOWN_CUSTOMER, params=named).first()
+        return None if found is None else KnownCustomer(*found)
 
 
 def known_payee(
@@ -185,16 +182,17 @@ def known_payee(
     """The customer, with their counterparty of `relationship` and their active account for
     `number`, when the ledger holds all three: one read for a repeat payment (no Dollr call).
     None: one is missing, and `ensure_party` and the rest find or make each."""
+    named = {
+        "phone": person.phone,
+        "name": person.fullname,
+        "kind": relationship,
+        "operation": operation,
+        "method": method,
+        "number": number,
+    }
     with Session(read_only(engine)) as db:
-        customer = db.exec(_PARTY, params={"phone": person.phone, "name": person.fullname}).first()
-        if customer is None:
-            return None
-        party = customer.dollr_party_id
-        if db.exec(_COUNTERPARTY, params={"party": party, "kind": relationship}).first() is None:
-            return None
-        named = {"party": party, "operation": operation, "method": method, "number": number}
-        account = db.exec(_ACCOUNT, params=named).first()
-        return None if account is None else (customer, account)
+        found = db.exec(_KNOWN_PAYEE, params=named).first()
+        return None if found is None else (found[0], found[1])
 
 
 def remember_customer(
@@ -408,6 +406,30 @@ _ACCOUNT = select(AccountRecord).where(
     col(AccountRecord.method) == bindparam("method"),
     col(AccountRecord.account_number) == bindparam("number"),
     col(AccountRecord.is_active).is_(True),
+)
+# A known person's records in one statement (one read where each was a statement of its own):
+# the party by name and phone, its counterparty of a kind, and for a payee its active account.
+_HAS_COUNTERPARTY = and_(
+    col(Relationship.dollr_party_id) == col(Customer.dollr_party_id),
+    col(Relationship.relationship_type) == bindparam("kind"),
+)
+_KNOWN_CUSTOMER = (
+    select(Customer, Relationship)
+    .join(Relationship, _HAS_COUNTERPARTY)
+    .where(col(Customer.phone) == bindparam("phone"), col(Customer.fullname) == bindparam("name"))
+)
+_KNOWN_PAYEE = (
+    select(Customer, AccountRecord)
+    .join(Relationship, _HAS_COUNTERPARTY)
+    .join(AccountRecord, col(AccountRecord.dollr_party_id) == col(Customer.dollr_party_id))
+    .where(
+        col(Customer.phone) == bindparam("phone"),
+        col(Customer.fullname) == bindparam("name"),
+        col(AccountRecord.operation_type) == bindparam("operation"),
+        col(AccountRecord.method) == bindparam("method"),
+        col(AccountRecord.account_number) == bindparam("number"),
+        col(AccountRecord.is_active).is_(True),
+    )
 )
 
 

@@ -33,7 +33,13 @@ from dollr_core.basics.enums import FeeBearer, RelationshipType, SourceStatus, S
 from dollr_core.basics.money import check_currency, money_text, parse_amount
 from dollr_core.basics.validation import NOTE_LENGTH, check_text, printable
 from dollr_core.errors import ChangedMeanwhile, InputRefused
-from dollr_core.flows.directory import Person, ensure_counterparty, ensure_party, known_customer
+from dollr_core.flows.directory import (
+    KnownCustomer,
+    Person,
+    ensure_counterparty,
+    ensure_party,
+    known_customer,
+)
 from dollr_core.ledger import audit
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.statements import dialect_insert
@@ -79,11 +85,13 @@ def create_document(
     as_payment_link: bool = True,
     due_date: datetime | None = None,
     recovering: bool = True,
+    records: KnownCustomer | None = None,
 ) -> DocumentRecord:
     """A draft for the customer. The same draft key never creates a second document.
 
     The key travels to Dollr as the document's own reference, so even a crash between Dollr's
-    answer and our write is recovered by finding the document there.
+    answer and our write is recovered by finding the document there. `records`: the customer's
+    party and counterparty as the caller found or made them (`customer_records`).
     """
     require(actor, Permission.MANAGE_INVOICES)
     check_currency(currency)
@@ -93,14 +101,8 @@ def create_document(
     existing = find_by_reference(svc, source_type, draft_key) if recovering else None
     if existing is not None:
         return existing
-    known = known_customer(svc.engine, customer, RelationshipType.CUSTOMER)  # both in one read
-    if known is not None:
-        person, relationship = known.customer, known.relationship
-    else:
-        person = ensure_party(svc.engine, svc.client, customer)
-        relationship = ensure_counterparty(
-            svc.engine, svc.client, person.dollr_party_id, RelationshipType.CUSTOMER
-        )
+    records = records or customer_records(svc, customer)
+    person, relationship = records.customer, records.relationship
     request: InvoiceCreate | OrderCreate
     if source_type is SourceType.INVOICE:
         request = InvoiceCreate(
@@ -123,6 +125,18 @@ def create_document(
         )
     document = documents_api(svc, source_type).create(request)
     return mirror(svc.engine, document, customer=person, created_by=actor.email)
+
+
+def customer_records(svc: Services, customer: Person) -> KnownCustomer:
+    """The customer's party and counterparty: the ledger's (both in one read), or made at Dollr."""
+    known = known_customer(svc.engine, customer, RelationshipType.CUSTOMER)
+    if known is not None:
+        return known
+    person = ensure_party(svc.engine, svc.client, customer)
+    relationship = ensure_counterparty(
+        svc.engine, svc.client, person.dollr_party_id, RelationshipType.CUSTOMER
+    )
+    return KnownCustomer(person, relationship)
 
 
 def find_by_reference(
