@@ -207,6 +207,18 @@ def test_no_free_connection_in_time_sends_nothing(server: Scripted) -> None:
     single.close()
 
 
+def test_without_a_pool_timeout_a_request_waits_for_a_free_connection(server: Scripted) -> None:
+    single = Http11Transport(limits=httpx.Limits(max_connections=1))
+    busy = threading.Thread(target=_get, args=(single, f"{server.url}/slow"))
+    busy.start()
+    time.sleep(0.2)
+    request = httpx.Request("GET", f"{server.url}/ok", extensions={"timeout": {**TIMEOUTS, "pool": None}})
+    assert single.handle_request(request).status_code == 200  # after the slow one gave it back
+    busy.join()
+    assert server.received == ["/slow", "/ok"]
+    single.close()
+
+
 def test_a_tls_handshake_that_never_ends_is_a_connect_timeout(transport: Http11Transport) -> None:
     """TCP connects but the server never speaks TLS: no byte of the request can have left."""
     with socket.socket() as silent:
