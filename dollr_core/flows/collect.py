@@ -374,9 +374,9 @@ def _prepare_new_document(
     if made is not None:
         record, payer = made
     else:
-        # A run that opened its intent just now makes the document for these records; one that
-        # may be resuming first looks for the document it may have made.
-        records = None if recovering else documents.customer_records(svc, order.customer)
+        # A returning customer's records, read once for the document and the quote (a read: a
+        # first-time customer is made at Dollr only once the sale's input has been checked).
+        known = None if recovering else known_customer(svc.engine, order.customer, RelationshipType.CUSTOMER)
         record = publish_new_document(
             svc,
             actor,
@@ -388,19 +388,18 @@ def _prepare_new_document(
             fee_bearer=order.fee_bearer,
             note=order.note,
             recovering=recovering,
-            records=records,
+            records=known,
         )
-        # Made and published by this very run: the publish answer said it is payable, for the
-        # counterparty it was made for, and for the sum of the lines we added (anything else, and
-        # it is read from Dollr after all). That customer is the one in hand: not read again.
+        # Made and published by this very run: the publish answer said it is payable, for whom,
+        # and for the sum of the lines we added (anything else, and it is read from Dollr after all).
         payer = None
         answered = record.total_amount == documents.lines_total(order.items)
-        if (
-            records is not None
-            and answered
-            and record.dollr_counterparty_id == records.relationship.dollr_counterparty_id
-        ):
-            payer = records.customer
+        made_for = record.dollr_counterparty_id
+        if not recovering and answered and made_for is not None:
+            if known is not None and known.relationship.dollr_counterparty_id == made_for:
+                payer = known.customer  # in hand: not read again
+            else:
+                payer = customer_for_counterparty(svc.engine, made_for)
     intent, _, _ = _quoted_intent(
         svc, actor, intent_key, record, order.wallet_phone, order.payer_currency, payer
     )

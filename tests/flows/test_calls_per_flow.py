@@ -7,10 +7,12 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
 from sqlmodel import Session, select
 
 from dollr_core.basics.access import Actor
 from dollr_core.basics.enums import SourceStatus, SourceType
+from dollr_core.errors import InputRefused
 from dollr_core.flows.collect import (
     NewCollection,
     collect_new_document,
@@ -219,3 +221,51 @@ def test_payouts_create_each_record_once_and_repeat_with_three_calls(
     ), first
     repeat = _calls(fresh_sandbox, services, operator, payout("40"))
     assert repeat == Counter({"sessions/payout": 1, "executions/payout": 1, "status/payout": 1}), repeat
+
+
+def test_a_first_time_customers_sale_item_by_item_is_made_once_and_quoted_to_them(
+    services: Services, fresh_sandbox: Sandbox, finance: Actor
+) -> None:
+    """No records in the ledger: the party and counterparty are made with the draft, and the
+    customer the document was made for is the one quoted (one read of the ledger, no call)."""
+    newcomer = Person.checked("Musa Kollie", "231771239876", None, "LR")
+    items = (ITEMS[0], LineItem("Report", 2, Decimal("12.50")))
+    order = NewCollection(customer=newcomer, currency="USD", items=items, wallet_phone="231880019876")
+    seen = _calls(
+        fresh_sandbox,
+        services,
+        finance,
+        lambda: collect_new_document(services, finance, new_intent_key(), order),
+    )
+    assert seen == Counter(
+        {
+            "parties/create": 1,
+            "counterparties/create": 1,
+            "invoices/create": 1,
+            "invoices/items/add": 2,
+            "invoices/publish": 1,
+            "predictions/mmo-provider-info": 1,
+            "payment-accounts/create": 1,
+            "predictions/payment-source/amount-and-fees": 1,
+            "sessions/checkout": 1,
+            "executions/collection": 1,
+            "status/collection": 1,
+        }
+    ), seen
+
+
+def test_a_sale_refused_for_its_input_sends_nothing(
+    services: Services, fresh_sandbox: Sandbox, finance: Actor
+) -> None:
+    """A first-time customer and a note too long: refused naming the note, before any call."""
+    newcomer = Person.checked("Musa Kollie", "231771239876", None, "LR")
+    items = (ITEMS[0], LineItem("Report", 2, Decimal("12.50")))
+    order = NewCollection(
+        customer=newcomer, currency="USD", items=items, wallet_phone="231880019876", note="x" * 501
+    )
+    before = Counter(fresh_sandbox.state.stats.by_path())
+    with pytest.raises(InputRefused, match="note"):
+        collect_new_document(services, finance, new_intent_key(), order)
+    seen = Counter(fresh_sandbox.state.stats.by_path()) - before
+    del seen[TOKEN]
+    assert seen == Counter()
