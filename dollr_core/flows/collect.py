@@ -103,8 +103,11 @@ def _quoted_intent(
     phone: str,
     payer_currency: str | None,
     just_made: Customer | None,
+    *,
+    as_left: Intent | None = None,
 ) -> tuple[Intent, str, AmountAndFeePrediction]:
-    """`prepare_collection`'s work: the intent as written, the carrier's name and the quote."""
+    """`prepare_collection`'s work: the intent as written, the carrier's name and the quote.
+    `as_left`: the intent as this caller wrote it (`open_intent`'s)."""
     require(actor, Permission.COLLECT)
     number = normalize_phone(phone)
     if just_made is None:
@@ -175,6 +178,7 @@ def _quoted_intent(
         currency=document_currency,
         payer_currency=currency,
         step="quoted",
+        as_left=as_left,
         predicted_payer_amount=prediction.payer_amount,
         predicted_payee_amount=prediction.payee_amount,
         predicted_platform_fee=prediction.platform_fee,
@@ -311,9 +315,9 @@ def confirm_collection(svc: Services, actor: Actor, intent_key: str) -> Attempt:
 
 
 def _submit(svc: Services, actor: Actor, intent: Intent) -> Attempt:
-    return protocol.submit(
-        svc.engine, svc.client, intent.intent_key, CollectionPlan(svc, intent), actor=actor.email
-    )
+    """Claim and send `intent`, as the caller read or wrote it (`protocol.submit`'s `as_left`)."""
+    plan = CollectionPlan(svc, intent)
+    return protocol.submit(svc.engine, svc.client, intent.intent_key, plan, actor=actor.email, as_left=intent)
 
 
 # --------------------------------------------------------------------------- document-first, end to end
@@ -358,14 +362,17 @@ def collect_new_document(svc: Services, actor: Actor, intent_key: str, order: Ne
     if not made and IntentState(intent.state) not in (IntentState.OPEN, IntentState.READY):
         return confirm_collection(svc, actor, intent_key)  # reports on it, or takes over a dead sender
     with holding(svc.engine, intent_key, owner, made=intent if made else None):
-        # A fresh intent cannot have left anything on Dollr yet: no need to look for it there.
-        intent = _prepare_new_document(svc, actor, intent_key, order, recovering=not made)
+        # A fresh intent cannot have left anything on Dollr yet: no need to look for it there;
+        # and it is as this run wrote it, so the quote changes it without reading it first.
+        intent = _prepare_new_document(svc, actor, intent_key, order, opened=intent if made else None)
     return _submit(svc, actor, intent)  # the intent as the quote wrote it: not read again
 
 
 def _prepare_new_document(
-    svc: Services, actor: Actor, intent_key: str, order: NewCollection, *, recovering: bool
+    svc: Services, actor: Actor, intent_key: str, order: NewCollection, *, opened: Intent | None
 ) -> Intent:
+    """The document, then the quote; `opened`: the intent this run opened just now (None: resuming)."""
+    recovering = opened is None
     # Checkout items have no quantity: a line of several would reach the receipt as one priced line,
     # so only payer-pays sales of single-quantity lines take the shortcut.
     made = None
@@ -401,7 +408,7 @@ def _prepare_new_document(
             else:
                 payer = customer_for_counterparty(svc.engine, made_for)
     intent, _, _ = _quoted_intent(
-        svc, actor, intent_key, record, order.wallet_phone, order.payer_currency, payer
+        svc, actor, intent_key, record, order.wallet_phone, order.payer_currency, payer, as_left=opened
     )
     protocol.checkpoint("after_quote")
     return intent

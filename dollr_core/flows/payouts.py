@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, SecretStr
 from sqlmodel import Session, col, select
@@ -163,7 +164,7 @@ def prepare_payout(
     return _quote(intent, info.carrier or method.value, prediction)
 
 
-def _predicted(prediction: AmountAndFeePrediction) -> dict[str, Decimal | None]:
+def _predicted(prediction: AmountAndFeePrediction) -> dict[str, Any]:
     return {
         "predicted_payer_amount": prediction.payer_amount,
         "predicted_payee_amount": prediction.payee_amount,
@@ -285,7 +286,7 @@ def confirm_payout(
     if earlier is not None and not pay_again:
         raise LikelyDuplicate(duplicate_warning(earlier) + " Tick “Yes, pay again” if it is meant.")
     plan = PayoutPlan(svc, intent, secret)
-    return protocol.submit(svc.engine, svc.client, intent_key, plan, actor=actor.email)
+    return protocol.submit(svc.engine, svc.client, intent_key, plan, actor=actor.email, as_left=intent)
 
 
 def _still_allowed(svc: Services, actor: Actor, intent: Intent) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -111,7 +112,7 @@ def prepare_transfer(
     return intent
 
 
-def _quote(svc: Services, amount: Decimal, currency: str) -> dict[str, Decimal | None]:
+def _quote(svc: Services, amount: Decimal, currency: str) -> dict[str, Any]:
     """What Dollr says the transfer costs (a quote; none when Dollr will not quote it)."""
     try:
         prediction = svc.lookups.prediction(

@@ -62,11 +62,21 @@ def open_intent(
     operator: str,
     state: IntentState,
     terms: dict[str, Any],
+    as_left: Intent | None = None,
     **fields: Any,
 ) -> Intent:
-    """Create the intent, or bring an editable one in line with the form; never touch one in flight."""
+    """Create the intent, or bring an editable one in line with the form; never touch one in flight.
+
+    `as_left`: the intent of `intent_key` as this caller last wrote it (it holds the lease). When
+    the ledger's row is still so (same state and terms), it is changed by one compare-and-set
+    without being read first; otherwise it is read, as without it."""
     stamp = fingerprint(terms)
     with Session(engine, expire_on_commit=False) as db:  # the intent as written: never read back
+        if as_left is not None and _needs_edit(as_left, state, stamp):
+            assert as_left.intent_key == intent_key
+            unchanged = {"params_fingerprint": as_left.params_fingerprint}
+            if _edit(db, as_left, state, stamp, fields, operator, match=unchanged):
+                return as_left
         intent = locked_intent(db, intent_key)
         if intent is None:
             intent = _insert(db, intent_key, kind, operation_type, operator, state, stamp, fields)
@@ -76,19 +86,40 @@ def open_intent(
             # A second tab opened the same key a moment earlier: it is that intent now.
             intent = locked_intent(db, intent_key)
             assert intent is not None
-        if IntentState(intent.state) not in EDITABLE:
-            return intent
-        if intent.params_fingerprint != stamp or (intent.state == IntentState.OPEN and state != intent.state):
-            changes = {**fields, "params_fingerprint": stamp}
-            if state is IntentState.AWAITING_APPROVAL:
-                changes |= {"decided_by": None, "decided_at": None, "decision_reason": None}
-            # Locked above: the row is as read, so the one UPDATE finds it.
-            if not transitions.move_unread(
-                db, intent, state, values=changes, actor=operator, action="intent_changed"
-            ):
-                raise RuntimeError(f"Fault in the console: intent {intent.id} changed while locked.")
-            db.commit()
+        # Locked above: the row is as read, so the one UPDATE finds it.
+        if _needs_edit(intent, state, stamp) and not _edit(db, intent, state, stamp, fields, operator):
+            raise RuntimeError(f"Fault in the console: intent {intent.id} changed while locked.")
         return intent
+
+
+def _needs_edit(intent: Intent, state: IntentState, stamp: str) -> bool:
+    """Whether an intent must change to match the form: editable, and other terms or a first quote."""
+    if IntentState(intent.state) not in EDITABLE:
+        return False
+    return intent.params_fingerprint != stamp or (intent.state == IntentState.OPEN and state != intent.state)
+
+
+def _edit(
+    db: Session,
+    intent: Intent,
+    state: IntentState,
+    stamp: str,
+    fields: dict[str, Any],
+    operator: str,
+    *,
+    match: dict[str, Any] | None = None,
+) -> bool:
+    """`intent` moved to `state` with the form's terms, committed; False: the row is no longer
+    in `intent`'s state (or fails `match`) and nothing was written."""
+    changes = {**fields, "params_fingerprint": stamp}
+    if state is IntentState.AWAITING_APPROVAL:
+        changes |= {"decided_by": None, "decided_at": None, "decision_reason": None}
+    moved = transitions.move_unread(
+        db, intent, state, match=match, values=changes, actor=operator, action="intent_changed"
+    )
+    if moved:
+        db.commit()
+    return moved
 
 
 def open_new_intent(

@@ -144,10 +144,14 @@ def submit(
     plan: ExecutionPlan,
     *,
     actor: str,
+    as_left: Intent | None = None,
 ) -> Attempt:
-    """Carry the intent's payment out once, or report on the attempt that already holds it."""
+    """Carry the intent's payment out once, or report on the attempt that already holds it.
+
+    `as_left`: the intent as the caller last read or wrote it; when it was READY and the ledger's
+    row still is, with the same terms, the claim takes it without reading it first."""
     me = owner_id()
-    attempt = _claim(engine, intent_key, plan.operation_type, actor=actor, owner=me)
+    attempt = _claim(engine, intent_key, plan.operation_type, actor=actor, owner=me, as_left=as_left)
     if attempt is None:
         return current_attempt(engine, intent_key)
     with Heartbeat(engine, me, [attempt.intent_id]):
@@ -165,11 +169,35 @@ def submit(
 
 
 def _claim(
-    engine: Engine, intent_key: str, operation: OperationType, *, actor: str, owner: str
+    engine: Engine,
+    intent_key: str,
+    operation: OperationType,
+    *,
+    actor: str,
+    owner: str,
+    as_left: Intent | None = None,
 ) -> Attempt | None:
     """Atomically take the intent for this worker. None: someone else holds it, or it is final."""
     now = utcnow()
+    lease = {"lease_owner": owner, "lease_until": now + LEASE, "updated_at": now}
     with Session(engine, expire_on_commit=False) as db:  # the rows as written: nothing read back
+        if as_left is not None and IntentState(as_left.state) is IntentState.READY:
+            # The same compare-and-set as below (READY → EXECUTING on its id), with the terms the
+            # caller saw: a row changed since (another tab's edit, another claim) is read instead.
+            assert as_left.intent_key == intent_key
+            unchanged = {"params_fingerprint": as_left.params_fingerprint}
+            if transitions.move_unread(
+                db,
+                as_left,
+                IntentState.EXECUTING,
+                match=unchanged,
+                values=lease,
+                actor=actor,
+                detail="claimed for sending",
+            ):
+                attempt = new_attempt(db, as_left, operation, actor=actor, owner=owner)
+                db.commit()
+                return as_stored(attempt)
         intent = locked_intent(db, intent_key)
         if intent is None:
             raise IntentNotReady("This payment was not prepared; start again from the form.")
@@ -183,7 +211,7 @@ def _claim(
                 IntentState.READY,
                 IntentState.EXECUTING,
                 match={"id": intent.id},
-                values={"lease_owner": owner, "lease_until": now + LEASE, "updated_at": now},
+                values=lease,
                 actor=actor,
                 detail="claimed for sending",
             )
