@@ -15,7 +15,7 @@ from console.context import require_page, services
 from console.tables import table_on_any_screen
 from console.widgets import money, page_link, plain, show_error, show_toasts, time_heading, toast_later, when
 from dollr_core.basics.access import Permission
-from dollr_core.basics.money import SUPPORTED_CURRENCIES
+from dollr_core.basics.money import SUPPORTED_CURRENCIES, amount_text
 from dollr_core.basics.phone import mask_phone
 from dollr_core.basics.words import a_or_an
 from dollr_core.flows import payouts
@@ -293,7 +293,7 @@ def rules_editor(rules: approval_rules.ApprovalRules) -> None:
                 value = getattr(rules, name).get(currency)
                 column.text_input(
                     currency,
-                    value="" if value is None else str(value.normalize()),
+                    value="" if value is None else amount_text(value, currency),  # 500.00, not 5E+2
                     key=f"rule:{name}:{currency}",
                     disabled=fixed,
                     help="Empty: no limit in this currency.",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from .conftest import PASSWORD, STEP_TIMEOUT_MS, Console, Shots, absent, sign_in
+from .conftest import PASSWORD, STEP_TIMEOUT_MS, Console, Shots, absent, run_finished, sign_in
 
 
 def _person(browser: Any, console: Console, role: str) -> Any:
@@ -34,7 +34,10 @@ def test_a_payout_above_the_higher_threshold_needs_two_different_managers(
         sign_in(page, console_server, "admin")
         _open(page, "Approvals")
         page.get_by_text("Change the approval rules").click()
-        page.get_by_role("textbox", name="USD").nth(1).fill("1000")  # two managers approve above
+        threshold = page.get_by_role("textbox", name="USD").nth(1)
+        threshold.fill("1000")  # two managers approve above
+        threshold.press("Tab")  # left as people leave it: the value is in before the click
+        run_finished(page)
         page.get_by_role("button", name="Save the rules").click()
         page.get_by_text("The approval rules are saved").wait_for()
         shots("admin saved the rules")

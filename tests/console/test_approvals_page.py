@@ -188,6 +188,8 @@ def test_an_admin_sees_and_edits_the_rules_but_decides_nothing(
     rules = at.dataframe[0].value
     assert list(rules["Rule"])[:2] == ["One manager approves above", "Two managers approve above"]
     assert list(rules["USD"])[:2] == ["USD 500.00", "USD 5,000.00"]
+    shown = {c: at.text_input(key=f"rule:approval_thresholds:{c}").value for c in ("USD", "LRD", "RWF")}
+    assert shown == {"USD": "500.00", "LRD": "100000.00", "RWF": "500000"}  # as typed, never 5E+2
     at.text_input(key="rule:approval_thresholds:USD").input("750")
     at.text_input(key="rule:approval_two_approver_thresholds:LRD").input("")
     at.text_input(key="rule:approval_expiry_hours").input("12")
