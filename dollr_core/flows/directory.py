@@ -1,21 +1,16 @@
 """People we pay or collect from, and their payment accounts: created on Dollr once, then reused.
 
-Dollr's creates have no idempotency key, so each one is stored the moment it succeeds, and before
-creating anything we look for it: first in our own records, then on Dollr (contract §7 rule 7).
-Two operators entering the same new person at once would both miss and both create, so the
-creating part runs for one of them at a time (per record, across replicas on PostgreSQL).
+Before creating anything we look for it in our own records, and on Dollr only where an earlier
+create may have landed unstored (`creating.py`: markers, one creator at a time per record,
+across replicas on PostgreSQL, and storing what was made).
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, or_, text
+from sqlalchemy import Engine, and_, bindparam, func, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -29,10 +24,9 @@ from dollr_core.basics.enums import OperationType, PaymentMethod, Provider, Rela
 from dollr_core.basics.phone import normalize_phone
 from dollr_core.basics.validation import check_text, printable
 from dollr_core.errors import InputRefused
-from dollr_core.ledger import statements
-from dollr_core.ledger.columns import utcnow
+from dollr_core.flows import creating
 from dollr_core.ledger.db import read_only
-from dollr_core.ledger.tables import AccountRecord, ConsoleSetting, Customer, Relationship
+from dollr_core.ledger.tables import AccountRecord, Customer, Relationship
 
 
 @dataclass(frozen=True)
@@ -85,22 +79,30 @@ def ensure_party(engine: Engine, client: DollrClient, person: Person) -> Custome
     found = _first(engine, _PARTY, named)
     if found is not None:
         return found
-    with _one_creator(engine, f"party:{person.phone}:{person.fullname}") as bind:
+    with creating.one_creator(engine, _party_key(person)) as bind:
         found = _first(bind, _PARTY, named)  # stored by whoever created it while we waited
-        return found if found is not None else _create_party(engine, bind, client, person)
+        if found is not None:
+            return found
+        marker = creating.creating_marker("party", person.phone, person.fullname)
+        return creating.store(bind, _dollr_party(engine, client, person, marker), unmarking=marker)
 
 
-def _create_party(engine: Engine, bind: _Bind, client: DollrClient, person: Person) -> Customer:
+def _party_key(person: Person) -> str:
+    return f"party:{person.phone}:{person.fullname}"
+
+
+def _dollr_party(engine: Engine, client: DollrClient, person: Person, marker: str) -> Customer:
+    """The party made at Dollr (or found there, when an earlier create may have landed unstored),
+    as a record still to be stored with `marker` removed."""
     # Dollr's create has no idempotency key: look there only if an earlier create may have landed
     # without being stored (its marker is still in the ledger), never before a first create.
-    marker = creating_marker("party", person.phone, person.fullname)
     existing = None
-    if is_marked(engine, marker):
+    if creating.is_marked(engine, marker):
         existing = next(
             (p for p in client.parties.list(fullname=person.fullname) if p.phone == person.phone), None
         )
     else:
-        mark(engine, marker)
+        creating.mark(engine, marker)
     party = existing or client.parties.create(
         PartyCreate(
             fullname=person.fullname,
@@ -109,49 +111,13 @@ def _create_party(engine: Engine, bind: _Bind, client: DollrClient, person: Pers
             country_code=person.country_code,
         )
     )
-    stored = _store(
-        bind,
-        Customer(
-            dollr_party_id=party.id,
-            fullname=person.fullname,
-            phone=person.phone,
-            email=person.email,
-            country_code=person.country_code,
-        ),
-        lookup=select(Customer).where(Customer.dollr_party_id == party.id),
-        unmarking=marker,
+    return Customer(
+        dollr_party_id=party.id,
+        fullname=person.fullname,
+        phone=person.phone,
+        email=person.email,
+        country_code=person.country_code,
     )
-    return stored
-
-
-def creating_marker(*what: str) -> str:
-    """The ledger key saying "a create of this record was sent and may not be stored yet"."""
-    return "creating:" + hashlib.sha256("\x1f".join(what).encode()).hexdigest()[:48]
-
-
-def is_marked(engine: Engine, marker: str) -> bool:
-    with Session(read_only(engine)) as db:
-        return db.get(ConsoleSetting, marker) is not None
-
-
-def mark(engine: Engine, marker: str) -> None:
-    """Committed on its own before the create goes out, so a crash after it still leaves the mark
-    (one already there stands as it is)."""
-    table = ConsoleSetting.__table__  # type: ignore[attr-defined]
-    values = {"key": marker, "value": "{}", "updated_by": "directory", "updated_at": utcnow()}
-    with engine.begin() as connection:
-        connection.execute(statements.insert_statement(table, engine.dialect.name, "key"), values)
-
-
-def unmark(bind: _Bind, marker: str) -> None:
-    """The create `marker` stood for is settled."""
-    with Session(bind) as db:
-        _unmark_in(db, marker)
-        db.commit()
-
-
-def _unmark_in(db: Session, marker: str) -> None:
-    db.exec(delete(ConsoleSetting).where(col(ConsoleSetting.key) == marker))
 
 
 @dataclass(frozen=True)
@@ -170,7 +136,31 @@ def known_customer(engine: Engine, person: Person, relationship: RelationshipTyp
         return None if found is None else KnownCustomer(*found)
 
 
-def known_payee(
+@dataclass(frozen=True)
+class Payee:
+    """What paying a person at a number needs: their party, counterparty and account at Dollr."""
+
+    customer: Customer
+    account: AccountRecord
+
+
+@dataclass(frozen=True)
+class PayeeRecords:
+    """What the ledger holds of a payee, each None when missing."""
+
+    customer: Customer | None
+    counterparty: Relationship | None
+    account: AccountRecord | None
+
+    @property
+    def payee(self) -> Payee | None:
+        """All three, for a repeat payment (no Dollr call); None when one is missing."""
+        if self.customer is None or self.counterparty is None or self.account is None:
+            return None
+        return Payee(self.customer, self.account)
+
+
+def payee_records(
     engine: Engine,
     person: Person,
     relationship: RelationshipType,
@@ -178,10 +168,9 @@ def known_payee(
     operation: OperationType,
     method: PaymentMethod,
     number: str,
-) -> tuple[Customer, AccountRecord] | None:
-    """The customer, with their counterparty of `relationship` and their active account for
-    `number`, when the ledger holds all three: one read for a repeat payment (no Dollr call).
-    None: one is missing, and `ensure_party` and the rest find or make each."""
+) -> PayeeRecords:
+    """The party by name and phone, its counterparty of `relationship` and its active account for
+    `number`, in one read."""
     named = {
         "phone": person.phone,
         "name": person.fullname,
@@ -191,8 +180,103 @@ def known_payee(
         "number": number,
     }
     with Session(read_only(engine)) as db:
-        found = db.exec(_KNOWN_PAYEE, params=named).first()
-        return None if found is None else (found[0], found[1])
+        found = db.exec(_PAYEE, params=named).first()
+    return PayeeRecords(None, None, None) if found is None else PayeeRecords(*found)
+
+
+def ensure_payee(
+    engine: Engine,
+    client: DollrClient,
+    person: Person,
+    relationship: RelationshipType,
+    *,
+    operation: OperationType,
+    method: PaymentMethod,
+    provider: Provider,
+    number: str,
+    country_code: str | None,
+) -> Payee:
+    """The records to pay `person` at `number`, made at Dollr where the ledger lacks them.
+
+    One read when the ledger holds them all (a repeat payment). A new person's party,
+    counterparty and account are made one after the other under the party's creator lock and
+    stored in one transaction: no one can know the party before it is stored, so no one else
+    can be making its counterparty or account meanwhile. What was made is stored even when a
+    later create fails, so a retry makes only what is still missing."""
+    held = payee_records(engine, person, relationship, operation=operation, method=method, number=number)
+    if held.payee is not None:
+        return held.payee
+    wallet = _Wallet(operation, method, provider, number, country_code)
+    customer = held.customer
+    if customer is None:
+        made = _create_payee(engine, client, person, relationship, wallet)
+        if made is not None:
+            return made
+        customer = ensure_party(engine, client, person)  # made by another creator while we waited
+    if held.counterparty is None:
+        ensure_counterparty(engine, client, customer.dollr_party_id, relationship)
+    account = held.account or ensure_account(
+        engine,
+        client,
+        customer=customer,
+        operation=operation,
+        method=method,
+        provider=provider,
+        number=number,
+        country_code=country_code,
+    )
+    return Payee(customer, account)
+
+
+@dataclass(frozen=True)
+class _Wallet:
+    """The mobile-money account a new payee is paid to."""
+
+    operation: OperationType
+    method: PaymentMethod
+    provider: Provider
+    number: str
+    country_code: str | None
+
+
+def _create_payee(
+    engine: Engine,
+    client: DollrClient,
+    person: Person,
+    relationship: RelationshipType,
+    wallet: _Wallet,
+) -> Payee | None:
+    """A new person's three records, made and stored together. None: another creator stored the
+    party while we waited for the lock (the caller finds or makes the rest one by one)."""
+    with creating.one_creator(engine, _party_key(person)) as bind:
+        if _first(bind, _PARTY, {"phone": person.phone, "name": person.fullname}) is not None:
+            return None
+        marker = creating.creating_marker("party", person.phone, person.fullname)
+        made: list[Customer | Relationship | AccountRecord] = []
+        failed: Exception | None = None
+        try:
+            customer = _dollr_party(engine, client, person, marker)
+            made.append(customer)
+            made.append(_dollr_counterparty(client, customer.dollr_party_id, relationship))
+            made.append(
+                _dollr_account(
+                    client,
+                    customer=customer,
+                    operation=wallet.operation,
+                    method=wallet.method,
+                    provider=wallet.provider,
+                    number=wallet.number,
+                    country_code=wallet.country_code,
+                )
+            )
+        except Exception as error:  # raised once what was made is stored and the lock's work committed
+            failed = error
+        stored = creating.store_all(bind, made, unmarking=marker) if made else []
+    if failed is not None:
+        raise failed
+    stored_customer, _, stored_account = stored
+    assert isinstance(stored_customer, Customer) and isinstance(stored_account, AccountRecord)
+    return Payee(stored_customer, stored_account)
 
 
 def remember_customer(
@@ -219,7 +303,7 @@ def remember_customer(
             select(Relationship).where(Relationship.dollr_counterparty_id == dollr_counterparty_id)
         ).first()
     if customer is None:
-        customer = _store(
+        customer = creating.store(
             engine,
             Customer(
                 dollr_party_id=dollr_party_id,
@@ -228,22 +312,14 @@ def remember_customer(
                 email=person.email,
                 country_code=person.country_code,
             ),
-            lookup=select(Customer).where(Customer.dollr_party_id == dollr_party_id),
         )
     if held is None:
-        _store(
+        creating.store(
             engine,
             Relationship(
                 dollr_counterparty_id=dollr_counterparty_id,
                 dollr_party_id=dollr_party_id,
                 relationship_type=relationship,
-            ),
-            lookup=select(Relationship).where(
-                or_(
-                    col(Relationship.dollr_counterparty_id) == dollr_counterparty_id,
-                    (col(Relationship.dollr_party_id) == dollr_party_id)
-                    & (col(Relationship.relationship_type) == relationship),
-                )
             ),
         )
     return customer
@@ -257,31 +333,24 @@ def ensure_counterparty(
     found = _first(engine, _COUNTERPARTY, named)
     if found is not None:
         return found
-    with _one_creator(engine, f"counterparty:{dollr_party_id}:{relationship}") as bind:
+    with creating.one_creator(engine, f"counterparty:{dollr_party_id}:{relationship}") as bind:
         found = _first(bind, _COUNTERPARTY, named)
         if found is not None:
             return found
-        return _create_counterparty(bind, client, dollr_party_id, relationship, _COUNTERPARTY.params(named))
+        return creating.store(bind, _dollr_counterparty(client, dollr_party_id, relationship))
 
 
-def _create_counterparty(
-    bind: _Bind,
-    client: DollrClient,
-    dollr_party_id: int,
-    relationship: RelationshipType,
-    lookup: SelectOfScalar[Relationship],
+def _dollr_counterparty(
+    client: DollrClient, dollr_party_id: int, relationship: RelationshipType
 ) -> Relationship:
+    """The counterparty made at Dollr, as a record still to be stored."""
     counterparty = client.counterparties.create(
         CounterpartyCreate(relationship_type=relationship, party_id=dollr_party_id)
     )
-    return _store(
-        bind,
-        Relationship(
-            dollr_counterparty_id=counterparty.id,
-            dollr_party_id=dollr_party_id,
-            relationship_type=relationship,
-        ),
-        lookup=lookup,
+    return Relationship(
+        dollr_counterparty_id=counterparty.id,
+        dollr_party_id=dollr_party_id,
+        relationship_type=relationship,
     )
 
 
@@ -298,16 +367,16 @@ def ensure_account(
 ) -> AccountRecord:
     """A mobile-money account is reused per party + method + number (contract §3.7)."""
     named = {"party": customer.dollr_party_id, "operation": operation, "method": method, "number": number}
-    lookup = _ACCOUNT.params(named)  # for a create that finds it taken
     found = _first(engine, _ACCOUNT, named)
     if found is not None:
         return found
-    with _one_creator(engine, f"account:{customer.dollr_party_id}:{operation}:{method}:{number}") as bind:
+    with creating.one_creator(
+        engine, f"account:{customer.dollr_party_id}:{operation}:{method}:{number}"
+    ) as bind:
         found = _first(bind, _ACCOUNT, named)
         if found is not None:
             return found
-        return _create_account(
-            bind,
+        made = _dollr_account(
             client,
             customer=customer,
             operation=operation,
@@ -315,12 +384,11 @@ def ensure_account(
             provider=provider,
             number=number,
             country_code=country_code,
-            lookup=lookup,
         )
+        return creating.store(bind, made)
 
 
-def _create_account(
-    bind: _Bind,
+def _dollr_account(
     client: DollrClient,
     *,
     customer: Customer,
@@ -329,8 +397,8 @@ def _create_account(
     provider: Provider,
     number: str,
     country_code: str | None,
-    lookup: SelectOfScalar[AccountRecord],
 ) -> AccountRecord:
+    """The payment account made at Dollr, as a record still to be stored."""
     account = client.payment_accounts.create(
         PaymentAccountCreate(
             account_name=f"{customer.fullname} {method.value}"[:100],
@@ -342,18 +410,14 @@ def _create_account(
         ),
         operation_type=operation,
     )
-    return _store(
-        bind,
-        AccountRecord(
-            dollr_account_id=account.id,
-            dollr_party_id=customer.dollr_party_id,
-            operation_type=operation,
-            method=method,
-            provider=provider,
-            account_number=number,
-            is_active=account.is_active is not False,
-        ),
-        lookup=lookup,
+    return AccountRecord(
+        dollr_account_id=account.id,
+        dollr_party_id=customer.dollr_party_id,
+        operation_type=operation,
+        method=method,
+        provider=provider,
+        account_number=number,
+        is_active=account.is_active is not False,
     )
 
 
@@ -373,14 +437,9 @@ def deactivate_account(engine: Engine, dollr_account_id: int) -> None:
             db.commit()
 
 
-_Row = TypeVar("_Row", Customer, Relationship, AccountRecord)
-
-
-#: Where a creator reads and writes: the engine, or the connection holding the creator's lock.
-_Bind = Engine | Connection
-
-
-def _first(bind: _Bind, lookup: SelectOfScalar[_Row], params: dict[str, Any]) -> _Row | None:
+def _first(
+    bind: creating.Bind, lookup: SelectOfScalar[creating.Row], params: dict[str, Any]
+) -> creating.Row | None:
     # On an engine, a read of its own; on a creator's connection, inside the creator's transaction.
     with Session(read_only(bind) if isinstance(bind, Engine) else bind) as db:
         return db.exec(lookup, params=params).first()
@@ -418,85 +477,20 @@ _KNOWN_CUSTOMER = (
     .join(Relationship, _HAS_COUNTERPARTY)
     .where(col(Customer.phone) == bindparam("phone"), col(Customer.fullname) == bindparam("name"))
 )
-_KNOWN_PAYEE = (
-    select(Customer, AccountRecord)
-    .join(Relationship, _HAS_COUNTERPARTY)
-    .join(AccountRecord, col(AccountRecord.dollr_party_id) == col(Customer.dollr_party_id))
-    .where(
-        col(Customer.phone) == bindparam("phone"),
-        col(Customer.fullname) == bindparam("name"),
-        col(AccountRecord.operation_type) == bindparam("operation"),
-        col(AccountRecord.method) == bindparam("method"),
-        col(AccountRecord.account_number) == bindparam("number"),
-        col(AccountRecord.is_active).is_(True),
+# A payee's records, each None when missing: a repeat payment finds all three in one read.
+_PAYEE = (
+    select(Customer, Relationship, AccountRecord)
+    .outerjoin(Relationship, _HAS_COUNTERPARTY)
+    .outerjoin(
+        AccountRecord,
+        and_(
+            col(AccountRecord.dollr_party_id) == col(Customer.dollr_party_id),
+            col(AccountRecord.operation_type) == bindparam("operation"),
+            col(AccountRecord.method) == bindparam("method"),
+            col(AccountRecord.account_number) == bindparam("number"),
+            col(AccountRecord.is_active).is_(True),
+        ),
     )
+    .where(col(Customer.phone) == bindparam("phone"), col(Customer.fullname) == bindparam("name"))
+    .order_by(col(Customer.id))
 )
-
-
-class _KeyedLocks:
-    """One lock per key, kept only while someone holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
-
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        with self._guard:
-            lock, users = self._locks.get(key, (threading.Lock(), 0))
-            self._locks[key] = (lock, users + 1)
-        try:
-            with lock:
-                yield
-        finally:
-            with self._guard:
-                lock, users = self._locks[key]
-                if users == 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
-
-
-_creating = _KeyedLocks()
-
-
-@contextmanager
-def _one_creator(engine: Engine, key: str) -> Iterator[_Bind]:
-    """Let one worker at a time create the record `key` names: a lock in this process and, on
-    PostgreSQL, an advisory lock that other replicas of the console and jobs respect too.
-
-    Only the first payment to or from a new person comes here; the lock is held for one Dollr
-    create, so waiting is short, and the waiter then finds the record in the ledger. On
-    PostgreSQL the record is written on the lock's own connection and committed as the lock ends
-    (also if we die), so a creator holds one pooled connection, never two, and the lock works
-    behind PgBouncer too.
-    """
-    with _creating.hold(key):
-        if engine.dialect.name != "postgresql":
-            yield engine
-            return
-        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-        with engine.begin() as connection:
-            connection.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
-            yield connection
-
-
-def _store(bind: _Bind, row: _Row, *, lookup: Any, unmarking: str | None = None) -> _Row:
-    """Insert, or return the row a concurrent worker stored first (the unique key decides).
-
-    `unmarking`: the create's marker (`creating_marker`), removed in the same transaction, since
-    the record it stood for is stored now."""
-    model = type(row)
-    table = model.__table__  # type: ignore[attr-defined]
-    values = {column.key: getattr(row, column.key) for column in table.columns if column.key != "id"}
-    with Session(bind, expire_on_commit=False) as db:  # the row as written: never read back
-        statement = statements.insert_row(model, db.get_bind().dialect.name, statements.ANY_KEY)
-        stored: _Row | None = db.scalars(statement, values).one_or_none()
-        if stored is None:  # a key was taken: by this same record, stored by another worker
-            stored = db.exec(lookup).first()
-            if stored is None:
-                raise LookupError(f"{table.name}: a unique key of {values} is held by another record")
-        if unmarking is not None:
-            _unmark_in(db, unmarking)
-        db.commit()
-        return stored

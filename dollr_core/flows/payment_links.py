@@ -11,7 +11,7 @@ from dollr_core.api.models import CheckoutCreate, CheckoutItem
 from dollr_core.basics.access import Actor, Permission, require
 from dollr_core.basics.enums import RelationshipType, SourceStatus, SourceType
 from dollr_core.basics.validation import NOTE_LENGTH, check_text
-from dollr_core.flows import directory, documents
+from dollr_core.flows import creating, documents
 from dollr_core.flows.directory import Person, remember_customer
 from dollr_core.ledger.tables import DocumentRecord
 from dollr_core.services import Services
@@ -47,18 +47,18 @@ def create_checkout(
         return CheckoutLink(found, _pay_url(svc, found))
     # K1 has no idempotency key: Dollr is searched only when an earlier click's create may have
     # landed unstored (its marker is still in the ledger). K1 makes the document payable at once.
-    marker = directory.creating_marker("checkout", source_type, draft_key)
-    if directory.is_marked(svc.engine, marker):
+    marker = creating.creating_marker("checkout", source_type, draft_key)
+    if creating.is_marked(svc.engine, marker):
         found = documents.find_by_reference(
             svc, source_type, draft_key, statuses=(SourceStatus.ACTIVE, SourceStatus.IDLE)
         )
         if found is not None:
-            directory.unmark(svc.engine, marker)
+            creating.unmark(svc.engine, marker)
             return CheckoutLink(found, _pay_url(svc, found))
     else:
-        directory.mark(svc.engine, marker)
+        creating.mark(svc.engine, marker)
     link = _create_checkout(svc, actor, draft_key, source_type, customer, currency, items, note)
-    directory.unmark(svc.engine, marker)
+    creating.unmark(svc.engine, marker)
     return link
 
 

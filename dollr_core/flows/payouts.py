@@ -34,7 +34,7 @@ from dollr_core.basics.validation import NOTE_LENGTH, check_text
 from dollr_core.basics.words import short_reference
 from dollr_core.errors import InputRefused
 from dollr_core.explain import failure_reason
-from dollr_core.flows.directory import Person, ensure_account, ensure_counterparty, ensure_party, known_payee
+from dollr_core.flows.directory import Person, ensure_payee
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.db import read_only
 from dollr_core.ledger.intents import get_intent, open_intent
@@ -106,25 +106,18 @@ def prepare_payout(
         raise PayoutRefused("Dollr could not tell which mobile network serves this number.")
     method = PaymentMethod(info.payment_method)
     provider = Provider(info.gateway_provider or method.provider)
-    beneficiary = RelationshipType.BENEFICIARY
-    known = known_payee(
-        svc.engine, person, beneficiary, operation=OperationType.PAYOUT, method=method, number=person.phone
+    payee = ensure_payee(
+        svc.engine,
+        svc.client,
+        person,
+        RelationshipType.BENEFICIARY,
+        operation=OperationType.PAYOUT,
+        method=method,
+        provider=provider,
+        number=person.phone,
+        country_code=info.country,
     )
-    if known is not None:  # a repeat payout: all three read at once
-        customer, account = known
-    else:
-        customer = ensure_party(svc.engine, svc.client, person)
-        ensure_counterparty(svc.engine, svc.client, customer.dollr_party_id, beneficiary)
-        account = ensure_account(
-            svc.engine,
-            svc.client,
-            customer=customer,
-            operation=OperationType.PAYOUT,
-            method=method,
-            provider=provider,
-            number=person.phone,
-            country_code=info.country,
-        )
+    customer, account = payee.customer, payee.account
     prediction = svc.lookups.prediction(
         AmountAndFeesQuery(
             base_amount=value,

@@ -1,7 +1,7 @@
-"""`directory.known_customer` and `known_payee` read a person's records in one statement each: the
+"""`directory.known_customer` and `payee_records` read a person's records in one statement each: the
 party by name and phone, its counterparty of the kind asked, and for a payee its active account
-for the method and number. Each part that is missing makes the answer None, so the flow finds or
-makes it at Dollr (SQLite and PostgreSQL)."""
+for the method and number. Each part that is missing makes the payee None, so `ensure_payee` finds
+or makes it at Dollr (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from dollr_core.basics.enums import OperationType, PaymentMethod, RelationshipType
-from dollr_core.flows.directory import Person, known_customer, known_payee
+from dollr_core.flows.directory import Person, known_customer, payee_records
 from dollr_core.ledger import open_ledger
 from dollr_core.ledger.tables import AccountRecord, Customer, Relationship
 
@@ -49,8 +49,8 @@ def _payee(engine: Engine, person: Person = AMARA, **changes: object) -> tuple[i
         "method": PaymentMethod.MTN_MOMO_LBR,
         "number": WALLET,
     } | changes
-    found = known_payee(engine, person, **asked)  # type: ignore[arg-type]
-    return None if found is None else (found[0].dollr_party_id, found[1].dollr_account_id)
+    found = payee_records(engine, person, **asked).payee  # type: ignore[arg-type]
+    return None if found is None else (found.customer.dollr_party_id, found.account.dollr_account_id)
 
 
 def test_a_known_customer_comes_with_the_counterparty_of_the_kind_asked(engine: Engine) -> None:

@@ -96,15 +96,16 @@ def test_a_repeat_payout(services: Services, operator: Actor) -> None:
 
 
 def test_a_first_payout_to_a_new_recipient(services: Services, operator: Actor) -> None:
-    """The new party's create marker goes in the transaction that stores the party (on
-    PostgreSQL every create is written in its advisory lock's transaction: fewer, longer ones).
-    Each record is stored by one INSERT … ON CONFLICT DO NOTHING (no savepoint around it), and
-    the marker by one INSERT (no read first)."""
+    """The recipient's three records are looked for in one read (`directory.payee_records`);
+    the new party's create marker is one INSERT (no read first) committed before the creates,
+    and the party, counterparty and account are stored, and the marker removed, in one
+    transaction after the three creates (on PostgreSQL in the party's advisory lock's
+    transaction), each record by one INSERT … ON CONFLICT DO NOTHING (no savepoint around it)."""
     with _counted(services) as seen:
         _payout(services, operator)()
     expected = {
-        "sqlite": {"statements": 32, "transactions": 19},
-        "postgresql": {"statements": 35, "transactions": 16},
+        "sqlite": {"statements": 27, "transactions": 12},
+        "postgresql": {"statements": 28, "transactions": 11},
     }
     assert dict(seen) == expected[services.engine.dialect.name]
     with Session(services.engine) as db:

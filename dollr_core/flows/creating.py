@@ -1,0 +1,170 @@
+"""Storing what Dollr made for us: Dollr's creates have no idempotency key, so a record is stored
+the moment its create succeeds, one creator at a time makes it, and a create that may have landed
+unstored leaves a marker in the ledger, so only then is Dollr listed before creating again
+(contract §7 rule 7)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, and_, delete, or_, text
+from sqlmodel import Session, col, select
+
+from dollr_core.ledger import statements
+from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.db import read_only
+from dollr_core.ledger.tables import AccountRecord, ConsoleSetting, Customer, Relationship
+
+
+def creating_marker(*what: str) -> str:
+    """The ledger key saying "a create of this record was sent and may not be stored yet"."""
+    return "creating:" + hashlib.sha256("\x1f".join(what).encode()).hexdigest()[:48]
+
+
+def is_marked(engine: Engine, marker: str) -> bool:
+    with Session(read_only(engine)) as db:
+        return db.get(ConsoleSetting, marker) is not None
+
+
+def mark(engine: Engine, marker: str) -> None:
+    """Committed on its own before the create goes out, so a crash after it still leaves the mark
+    (one already there stands as it is)."""
+    table = ConsoleSetting.__table__  # type: ignore[attr-defined]
+    values = {"key": marker, "value": "{}", "updated_by": "directory", "updated_at": utcnow()}
+    with engine.begin() as connection:
+        connection.execute(statements.insert_statement(table, engine.dialect.name, "key"), values)
+
+
+def unmark(bind: Bind, marker: str) -> None:
+    """The create `marker` stood for is settled."""
+    with Session(bind) as db:
+        _unmark_in(db, marker)
+        db.commit()
+
+
+def _unmark_in(db: Session, marker: str) -> None:
+    db.exec(delete(ConsoleSetting).where(col(ConsoleSetting.key) == marker))
+
+
+Row = TypeVar("Row", Customer, Relationship, AccountRecord)
+
+
+#: Where a creator reads and writes: the engine, or the connection holding the creator's lock.
+Bind = Engine | Connection
+
+
+class _KeyedLocks:
+    """One lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
+_creating = _KeyedLocks()
+
+
+@contextmanager
+def one_creator(engine: Engine, key: str) -> Iterator[Bind]:
+    """Let one worker at a time create the record `key` names: a lock in this process and, on
+    PostgreSQL, an advisory lock that other replicas of the console and jobs respect too.
+
+    Only the first payment to or from a new person comes here; the lock is held for one Dollr
+    create (three for a new payee's party, counterparty and account), so waiting is short, and
+    the waiter then finds the record in the ledger. On
+    PostgreSQL the record is written on the lock's own connection and committed as the lock ends
+    (also if we die), so a creator holds one pooled connection, never two, and the lock works
+    behind PgBouncer too.
+    """
+    with _creating.hold(key):
+        if engine.dialect.name != "postgresql":
+            yield engine
+            return
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
+            yield connection
+
+
+def store(bind: Bind, row: Row, *, unmarking: str | None = None) -> Row:
+    """Insert, or return the row a concurrent worker stored first (the unique key decides).
+
+    `unmarking`: the create's marker (`creating_marker`), removed in the same transaction, since
+    the record it stood for is stored now."""
+    (stored,) = store_all(bind, [row], unmarking=unmarking)
+    return stored  # type: ignore[return-value]
+
+
+def store_all(
+    bind: Bind,
+    rows: list[Customer | Relationship | AccountRecord],
+    *,
+    unmarking: str | None = None,
+) -> list[Customer | Relationship | AccountRecord]:
+    """`store` of several records in one transaction, in order."""
+    stored_rows: list[Customer | Relationship | AccountRecord] = []
+    with Session(bind, expire_on_commit=False) as db:  # the rows as written: never read back
+        dialect = db.get_bind().dialect.name
+        for row in rows:
+            model = type(row)
+            table = model.__table__  # type: ignore[union-attr]
+            values = {column.key: getattr(row, column.key) for column in table.columns if column.key != "id"}
+            statement = statements.insert_row(model, dialect, statements.ANY_KEY)
+            stored = db.scalars(statement, values).one_or_none()
+            if stored is None:  # a key was taken: by this same record, stored by another worker
+                stored = db.exec(_same_record(row)).first()
+                if stored is None:
+                    raise LookupError(f"{table.name}: a unique key of {values} is held by another record")
+            stored_rows.append(stored)
+        if unmarking is not None:
+            _unmark_in(db, unmarking)
+        db.commit()
+    return stored_rows
+
+
+def _same_record(row: Customer | Relationship | AccountRecord) -> Any:
+    """The stored record that holds one of `row`'s unique keys as `row` would: its Dollr id, or
+    the same person, relationship or active account (an inactive account on the same number is
+    not taken for a new one: that is an error)."""
+    if isinstance(row, Customer):
+        return select(Customer).where(Customer.dollr_party_id == row.dollr_party_id)
+    if isinstance(row, Relationship):
+        return select(Relationship).where(
+            or_(
+                col(Relationship.dollr_counterparty_id) == row.dollr_counterparty_id,
+                (col(Relationship.dollr_party_id) == row.dollr_party_id)
+                & (col(Relationship.relationship_type) == row.relationship_type),
+            )
+        )
+    return select(AccountRecord).where(
+        or_(
+            col(AccountRecord.dollr_account_id) == row.dollr_account_id,
+            and_(
+                col(AccountRecord.dollr_party_id) == row.dollr_party_id,
+                col(AccountRecord.operation_type) == row.operation_type,
+                col(AccountRecord.method) == row.method,
+                col(AccountRecord.account_number) == row.account_number,
+                col(AccountRecord.is_active).is_(True),
+            ),
+        )
+    )
