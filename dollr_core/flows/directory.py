@@ -149,13 +149,13 @@ class PayeeRecords:
     """What the ledger holds of a payee, each None when missing."""
 
     customer: Customer | None
-    counterparty: Relationship | None
+    dollr_counterparty_id: int | None  # the counterparty's id only: nothing a payment reads of it
     account: AccountRecord | None
 
     @property
     def payee(self) -> Payee | None:
         """All three, for a repeat payment (no Dollr call); None when one is missing."""
-        if self.customer is None or self.counterparty is None or self.account is None:
+        if self.customer is None or self.dollr_counterparty_id is None or self.account is None:
             return None
         return Payee(self.customer, self.account)
 
@@ -213,7 +213,7 @@ def ensure_payee(
         if made is not None:
             return made
         customer = ensure_party(engine, client, person)  # made by another creator while we waited
-    if held.counterparty is None:
+    if held.dollr_counterparty_id is None:
         ensure_counterparty(engine, client, customer.dollr_party_id, relationship)
     account = held.account or ensure_account(
         engine,
@@ -479,7 +479,7 @@ _KNOWN_CUSTOMER = (
 )
 # A payee's records, each None when missing: a repeat payment finds all three in one read.
 _PAYEE = (
-    select(Customer, Relationship, AccountRecord)
+    select(Customer, col(Relationship.dollr_counterparty_id), AccountRecord)
     .outerjoin(Relationship, _HAS_COUNTERPARTY)
     .outerjoin(
         AccountRecord,
