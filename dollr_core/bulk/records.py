@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, bindparam
@@ -89,6 +91,29 @@ def worker_look(
     return (BatchState(state) if state is not None else None), sent, queued
 
 
+@dataclass(frozen=True)
+class RowToPay:
+    """A row handed over for payment, as the worker pays it, with its intent's state (None: no
+    intent yet)."""
+
+    state: str
+    intent_key: str | None
+    name: str
+    phone: str
+    amount: Decimal | None
+    amount_text: str
+    currency: str
+    note: str
+    intent_state: str | None
+
+
+def row_to_pay(engine: Engine, row_id: int) -> RowToPay | None:
+    """The row and its intent's state in one read (None: no such row)."""
+    with read_only(engine).connect() as conn:
+        found = conn.execute(_ROW_TO_PAY, {"row": row_id}).first()
+    return None if found is None else RowToPay(*found)
+
+
 # The worker's reads, built once (bound values) on the tables' own columns and run on a bare
 # connection: it looks up to fifty times a second, and an ORM session around Core statements
 # cost more than the statements (py-spy: a fifth of a bulk run's CPU in the coordinator).
@@ -113,6 +138,22 @@ _ON_THEIR_WAY = (
     .outerjoin(Attempt.__table__, _ATTEMPT.id == _INTENT.current_attempt_id)  # type: ignore[attr-defined]
     .where(_ROW.batch_id == bindparam("batch"), _ROW.state == BatchRowState.SENT)
     .order_by(_ROW.row_number)
+)
+_ROW_TO_PAY = (
+    sa_select(
+        _ROW.state,
+        _ROW.intent_key,
+        _ROW.name,
+        _ROW.phone,
+        _ROW.amount,
+        _ROW.amount_text,
+        _ROW.currency,
+        _ROW.note,
+        _INTENT.state,
+    )
+    .select_from(BatchRow.__table__)  # type: ignore[attr-defined]
+    .outerjoin(Intent.__table__, _INTENT.intent_key == _ROW.intent_key)  # type: ignore[attr-defined]
+    .where(_ROW.id == bindparam("row"))
 )
 _WAITING = (
     sa_select(_ROW.id)

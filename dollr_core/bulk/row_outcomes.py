@@ -55,9 +55,9 @@ def claim_row(engine: Engine, row_id: int) -> str | None:
 
 def still_sent(engine: Engine, row_id: int) -> bool:
     """The row is still handed over for payment (not settled, requeued or failed meanwhile)."""
-    with Session(read_only(engine)) as db:
-        row = db.get(BatchRow, row_id)
-    return row is not None and row.state == BatchRowState.SENT
+    with read_only(engine).connect() as conn:
+        state = conn.execute(_ROW_STATE, {"row": row_id}).scalar_one_or_none()
+    return state == BatchRowState.SENT
 
 
 def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> None:
@@ -95,6 +95,10 @@ def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> None:
         db.commit()
 
 
+# Built once (bound values): a row's state, read on a bare connection before each send.
+_ROW_STATE = select(BatchRow.__table__.c.state).where(  # type: ignore[attr-defined]
+    BatchRow.__table__.c.id == bindparam("row")  # type: ignore[attr-defined]
+)
 # Built once (bound values): a row in flight takes its payment's reference the first time it is seen.
 _NOTE_REFERENCE = (
     update(BatchRow)

@@ -50,7 +50,6 @@ from dollr_core.ledger.intents import get_intent
 from dollr_core.ledger.tables import (
     Attempt,
     AttemptState,
-    BatchRow,
     BatchRowState,
     BatchState,
     IntentState,
@@ -393,14 +392,12 @@ class BatchWorker:
 
     def _push(self, row_id: int) -> bool:
         """Prepare and confirm the row's payment; True when Dollr could not answer (5xx, unknown)."""
-        with Session(read_only(self.svc.engine)) as db:
-            row = db.get(BatchRow, row_id)
+        row = records.row_to_pay(self.svc.engine, row_id)
         if row is None or row.state != BatchRowState.SENT or not row.intent_key:
             return False
         key = row.intent_key
         try:
-            intent = get_intent(self.svc.engine, key)
-            if intent is None or intent.state == IntentState.OPEN:
+            if row.intent_state in (None, IntentState.OPEN):
                 payouts.prepare_payout(
                     self.svc,
                     self.actor,
