@@ -119,6 +119,10 @@ def row_to_pay(engine: Engine, row_id: int) -> RowToPay | None:
 # cost more than the statements (py-spy: a fifth of a bulk run's CPU in the coordinator).
 _BATCH, _ROW = Batch.__table__.c, BatchRow.__table__.c  # type: ignore[attr-defined]
 _INTENT, _ATTEMPT = Intent.__table__.c, Attempt.__table__.c  # type: ignore[attr-defined]
+_ROW_AND_INTENT = BatchRow.__table__.outerjoin(  # type: ignore[attr-defined]
+    Intent.__table__,  # type: ignore[attr-defined]
+    _INTENT.intent_key == _ROW.intent_key,
+)
 _BATCH_STATE = sa_select(_BATCH.state).where(_BATCH.id == bindparam("batch"))
 _ON_THEIR_WAY = (
     sa_select(
@@ -133,8 +137,7 @@ _ON_THEIR_WAY = (
         _ATTEMPT.lease_until,
         _ATTEMPT.final_at,
     )
-    .select_from(BatchRow.__table__)  # type: ignore[attr-defined]
-    .outerjoin(Intent.__table__, _INTENT.intent_key == _ROW.intent_key)  # type: ignore[attr-defined]
+    .select_from(_ROW_AND_INTENT)
     .outerjoin(Attempt.__table__, _ATTEMPT.id == _INTENT.current_attempt_id)  # type: ignore[attr-defined]
     .where(_ROW.batch_id == bindparam("batch"), _ROW.state == BatchRowState.SENT)
     .order_by(_ROW.row_number)
@@ -151,8 +154,7 @@ _ROW_TO_PAY = (
         _ROW.note,
         _INTENT.state,
     )
-    .select_from(BatchRow.__table__)  # type: ignore[attr-defined]
-    .outerjoin(Intent.__table__, _INTENT.intent_key == _ROW.intent_key)  # type: ignore[attr-defined]
+    .select_from(_ROW_AND_INTENT)
     .where(_ROW.id == bindparam("row"))
 )
 _WAITING = (

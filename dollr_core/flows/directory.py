@@ -215,22 +215,12 @@ def ensure_payee(
         customer = ensure_party(engine, client, person)  # made by another creator while we waited
     if held.dollr_counterparty_id is None:
         ensure_counterparty(engine, client, customer.dollr_party_id, relationship)
-    account = held.account or ensure_account(
-        engine,
-        client,
-        customer=customer,
-        operation=operation,
-        method=method,
-        provider=provider,
-        number=number,
-        country_code=country_code,
-    )
-    return Payee(customer, account)
+    return Payee(customer, held.account or _ensure_account(engine, client, customer, wallet))
 
 
 @dataclass(frozen=True)
 class _Wallet:
-    """The mobile-money account a new payee is paid to."""
+    """A mobile-money account as a payment wants it: operation, method and number."""
 
     operation: OperationType
     method: PaymentMethod
@@ -258,17 +248,7 @@ def _create_payee(
             customer = _dollr_party(engine, client, person, marker)
             made.append(customer)
             made.append(_dollr_counterparty(client, customer.dollr_party_id, relationship))
-            made.append(
-                _dollr_account(
-                    client,
-                    customer=customer,
-                    operation=wallet.operation,
-                    method=wallet.method,
-                    provider=wallet.provider,
-                    number=wallet.number,
-                    country_code=wallet.country_code,
-                )
-            )
+            made.append(_dollr_account(client, customer, wallet))
         except Exception as error:  # raised once what was made is stored and the lock's work committed
             failed = error
         stored = creating.store_all(bind, made, unmarking=marker) if made else []
@@ -366,57 +346,46 @@ def ensure_account(
     country_code: str | None,
 ) -> AccountRecord:
     """A mobile-money account is reused per party + method + number (contract §3.7)."""
-    named = {"party": customer.dollr_party_id, "operation": operation, "method": method, "number": number}
+    wallet = _Wallet(operation, method, provider, number, country_code)
+    return _ensure_account(engine, client, customer, wallet)
+
+
+def _ensure_account(
+    engine: Engine, client: DollrClient, customer: Customer, wallet: _Wallet
+) -> AccountRecord:
+    party = customer.dollr_party_id
+    named = {"party": party, "operation": wallet.operation, "method": wallet.method, "number": wallet.number}
     found = _first(engine, _ACCOUNT, named)
     if found is not None:
         return found
-    with creating.one_creator(
-        engine, f"account:{customer.dollr_party_id}:{operation}:{method}:{number}"
-    ) as bind:
+    key = f"account:{party}:{wallet.operation}:{wallet.method}:{wallet.number}"
+    with creating.one_creator(engine, key) as bind:
         found = _first(bind, _ACCOUNT, named)
         if found is not None:
             return found
-        made = _dollr_account(
-            client,
-            customer=customer,
-            operation=operation,
-            method=method,
-            provider=provider,
-            number=number,
-            country_code=country_code,
-        )
-        return creating.store(bind, made)
+        return creating.store(bind, _dollr_account(client, customer, wallet))
 
 
-def _dollr_account(
-    client: DollrClient,
-    *,
-    customer: Customer,
-    operation: OperationType,
-    method: PaymentMethod,
-    provider: Provider,
-    number: str,
-    country_code: str | None,
-) -> AccountRecord:
+def _dollr_account(client: DollrClient, customer: Customer, wallet: _Wallet) -> AccountRecord:
     """The payment account made at Dollr, as a record still to be stored."""
     account = client.payment_accounts.create(
         PaymentAccountCreate(
-            account_name=f"{customer.fullname} {method.value}"[:100],
-            provider=provider,
-            method=method,
+            account_name=f"{customer.fullname} {wallet.method.value}"[:100],
+            provider=wallet.provider,
+            method=wallet.method,
             party_id=customer.dollr_party_id,
-            country_code=country_code,
-            insensitive_account_number=number,
+            country_code=wallet.country_code,
+            insensitive_account_number=wallet.number,
         ),
-        operation_type=operation,
+        operation_type=wallet.operation,
     )
     return AccountRecord(
         dollr_account_id=account.id,
         dollr_party_id=customer.dollr_party_id,
-        operation_type=operation,
-        method=method,
-        provider=provider,
-        account_number=number,
+        operation_type=wallet.operation,
+        method=wallet.method,
+        provider=wallet.provider,
+        account_number=wallet.number,
         is_active=account.is_active is not False,
     )
 
