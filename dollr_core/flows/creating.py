@@ -51,6 +51,8 @@ def _unmark_in(db: Session, marker: str) -> None:
 
 
 Row = TypeVar("Row", Customer, Relationship, AccountRecord)
+#: Any record of what Dollr made for us.
+Record = Customer | Relationship | AccountRecord
 
 
 #: Where a creator reads and writes: the engine, or the connection holding the creator's lock.
@@ -117,12 +119,12 @@ def store(bind: Bind, row: Row, *, unmarking: str | None = None) -> Row:
 
 def store_all(
     bind: Bind,
-    rows: list[Customer | Relationship | AccountRecord],
+    rows: list[Record],
     *,
     unmarking: str | None = None,
-) -> list[Customer | Relationship | AccountRecord]:
+) -> list[Record]:
     """`store` of several records in one transaction, in order."""
-    stored_rows: list[Customer | Relationship | AccountRecord] = []
+    stored_rows: list[Record] = []
     with Session(bind, expire_on_commit=False) as db:  # the rows as written: never read back
         dialect = db.get_bind().dialect.name
         for row in rows:
@@ -142,7 +144,7 @@ def store_all(
     return stored_rows
 
 
-def _same_record(row: Customer | Relationship | AccountRecord) -> Any:
+def _same_record(row: Record) -> Any:
     """The stored record that holds one of `row`'s unique keys as `row` would: its Dollr id, or
     the same person, relationship or active account (an inactive account on the same number is
     not taken for a new one: that is an error)."""

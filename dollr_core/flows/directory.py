@@ -232,9 +232,6 @@ class _Wallet:
     country_code: str | None
 
 
-_Made = Customer | Relationship | AccountRecord
-
-
 def _create_payee(
     engine: Engine,
     client: DollrClient,
@@ -248,7 +245,7 @@ def _create_payee(
         if _first(bind, _PARTY, {"phone": person.phone, "name": person.fullname}) is not None:
             return None
         marker = creating.creating_marker("party", person.phone, person.fullname)
-        made: list[_Made] = []
+        made: list[creating.Record] = []
         failed: Exception | None = None
         try:
             customer = _dollr_party(engine, client, person, marker)
@@ -271,12 +268,12 @@ def _create_payee(
 
 
 def _side_by_side(
-    elsewhere: Callable[[], _Made], here: Callable[[], _Made]
-) -> tuple[list[_Made], Exception | None]:
+    elsewhere: Callable[[], creating.Record], here: Callable[[], creating.Record]
+) -> tuple[list[creating.Record], Exception | None]:
     """Run two creates at once, `elsewhere` on a thread of its own (in this thread's context, so a
     patient bulk sender's call waits its turn at the rate pacer too): what both made, in that
     order, once both ended, and the first error."""
-    made: list[_Made] = []
+    made: list[creating.Record] = []
     failed: Exception | None = None
     with ThreadPoolExecutor(1, thread_name_prefix="dollr-create") as pool:
         other = pool.submit(contextvars.copy_context().run, elsewhere)
