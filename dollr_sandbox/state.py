@@ -9,6 +9,7 @@ advancing the clock moves everything deterministically.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import secrets
 import threading
 import uuid
@@ -148,8 +149,12 @@ class SandboxState:
         )
         self.meta = Meta(signing_key=secrets.token_hex(32))
         self._meta_dirty = False
-        #: Executions not yet final: the only ones a tick looks at.
+        #: Executions not yet final.
         self._open: set[str] = set()
+        #: (when an open execution's next step falls due, its reference): a tick pops what is due
+        #: instead of looking at every open execution on every request (that was a third of the
+        #: sandbox's CPU with a few hundred payouts in flight).
+        self._due: list[tuple[datetime, str]] = []
         #: payment_intent_id → collection reference.
         self._intents: dict[int, str] = {}
         self._load()
@@ -190,6 +195,9 @@ class SandboxState:
 
     def _reindex(self) -> None:
         self._open = {ex.reference_id for ex in self.executions.values() if not ex.status.is_final}
+        self._due = []
+        for reference in self._open:
+            self._watch(self.executions.rows[reference])
         self._intents = {
             ex.payment_intent_id: ex.reference_id
             for ex in self.executions.values()
@@ -205,6 +213,7 @@ class SandboxState:
             self.faults.clear()
             self.limiter.clear()
             self._open.clear()
+            self._due.clear()
             self._intents.clear()
             self._initialise()
             self.flush(replace=True)
@@ -358,6 +367,7 @@ class SandboxState:
         ex.final_message = message
         self.executions.put(ex)
         self._open.add(ex.reference_id)
+        self._watch(ex)
         if ex.payment_intent_id is not None:
             self._intents[ex.payment_intent_id] = ex.reference_id
         return ex
@@ -382,6 +392,7 @@ class SandboxState:
         ex.final_status = _FAILED if card.decline else _COMPLETED
         ex.final_message = card.gateway_message
         self.executions.put(ex)
+        self._watch(ex)
         return ex
 
     def fail_at_once(
@@ -415,12 +426,23 @@ class SandboxState:
 
     def tick(self) -> None:
         """Apply every transition that is due on the sandbox clock, oldest execution first."""
-        if not self._open:
-            return
         now = self.clock.now()
-        due = sorted((self.executions.rows[ref] for ref in self._open), key=lambda ex: ex.created_at)
-        for ex in due:
+        due: dict[str, Execution] = {}
+        while self._due and self._due[0][0] <= now:
+            _, reference = heapq.heappop(self._due)
+            if reference in self._open:
+                due[reference] = self.executions.rows[reference]
+        for ex in sorted(due.values(), key=lambda ex: ex.created_at):
             self._advance(ex, now)
+            if ex.reference_id in self._open:
+                self._watch(ex)
+
+    def _watch(self, ex: Execution) -> None:
+        """Queue the open execution's next step (a stale entry is harmless: `_advance` checks)."""
+        pending = ex.status is ExecutionStatus.PENDING and ex.processing_at is not None
+        when = ex.processing_at if pending else ex.final_at
+        if when is not None:
+            heapq.heappush(self._due, (when, ex.reference_id))
 
     def _advance(self, ex: Execution, now: datetime) -> None:
         if ex.status is ExecutionStatus.PENDING and ex.processing_at is not None and now >= ex.processing_at:

@@ -478,6 +478,29 @@ def test_payout_to_a_slow_number_holds_until_it_completes(sb: Sandbox, api: Api)
     assert before - sb.wallets()["USD"] == dec(execution["payer_amount"])
 
 
+def test_each_execution_moves_when_its_own_step_falls_due(sb: Sandbox, api: Api) -> None:
+    # The sandbox queues every open execution's next step by time (`state._due`): executions made
+    # at different times, one of them slow, each move at their own moment and no sooner.
+    before = sb.wallets()["USD"]
+    slow = api.payout(10, number="231880000003")
+    first = api.payout(11)
+    api.advance(1.5)
+    later = api.payout(12)
+
+    def states() -> list[str]:
+        return [api.status("payout", e["reference_id"])["status"] for e in (slow, first, later)]
+
+    assert states() == ["PROCESSING", "PROCESSING", "PENDING"]
+    api.advance(3)  # 4.5 s: the first is final (4 s), the later one processing (due 5.5 s)
+    assert states() == ["PROCESSING", "COMPLETED", "PROCESSING"]
+    api.advance(2)
+    assert states() == ["PROCESSING", "COMPLETED", "COMPLETED"]
+    api.advance(200)
+    assert states() == ["COMPLETED", "COMPLETED", "COMPLETED"]
+    paid = sum(dec(e["payer_amount"]) for e in (slow, first, later))
+    assert before - sb.wallets()["USD"] == paid
+
+
 def test_wallet_payout(sb: Sandbox, api: Api) -> None:
     execution = api.payout(20, method="WALLET", number=None)
     assert dec(execution["payer_amount"]) == Decimal("20.10")  # platform 0.5 %, no gateway fee
