@@ -13,6 +13,12 @@ tokens): the share of requests answered 429, and the requests Dollr accepted per
 there were rows to send, against the limit. Every run checks that the sandbox holds exactly one
 payout per row.
 
+Beside them, the floor (`--wire-only 16`): the same rows sent by the typed client alone from
+that many threads, with no ledger and no checks (the calls a first-time row needs, a status look
+5 s after each send). It is not a way to pay (nothing is stored before a send); it shows what the
+machine and the sandbox allow before any of our ledger work, so a ratio the floor itself does not
+reach is a bound of the machine, not of `dollr_core`.
+
     .venv/bin/python -m bench.bulk_bench [--rows 1000] [--latency-ms 50] [--concurrency 4 16]
                                          [--sequential-rows N] [--rate-limit 20] [--limited-rows 300]
                                          [--limited-only]
@@ -28,11 +34,16 @@ nothing else (about 2 minutes for 300 rows).
 from __future__ import annotations
 
 import argparse
+import heapq
 import os
 import sys
+import threading
 import time
+import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -50,7 +61,19 @@ from bench.common import (
     table,
     throwaway_ledger,
 )
+from dollr_core.api.client import DollrClient
+from dollr_core.api.models import (
+    CounterpartyCreate,
+    PartyCreate,
+    Passcode,
+    PasscodeDevice,
+    PasscodeToken,
+    PaymentAccountCreate,
+    PayoutExecute,
+    PayoutSessionCreate,
+)
 from dollr_core.basics.access import Actor, Role
+from dollr_core.basics.enums import ExecutionStatus, OperationType, PaymentMethod, Provider, RelationshipType
 from dollr_core.bulk import drafts, progress, recipient_file, records, running, worker
 from dollr_core.ledger.tables import BatchRow, BatchRowState, BatchState
 from dollr_core.services import Services
@@ -184,6 +207,133 @@ def pay(
             svc.close()
 
 
+def wire_only(rows: int, concurrency: int, latency_ms: int) -> Run:
+    """The same rows paid by the typed client alone, no ledger and no checks: the calls a
+    first-time row needs (party, then its counterparty and payout account side by side, session,
+    execute, a status look 5 s after the send, as the worker makes them) from `concurrency`
+    threads. What this machine and the sandbox allow before any of our ledger work; not a way
+    to pay (nothing is stored before a send)."""
+    with StandaloneSandbox(latency_ms=latency_ms) as sandbox, throwaway_ledger("sqlite") as ledger:
+        svc = services_on(sandbox.base_url, ledger)
+        # A client keeps 20 connections (as the console's): more threads share more clients.
+        clients = [svc.client, *(DollrClient(svc.settings) for _ in range((concurrency - 1) // 20))]
+        settings = svc.settings
+        device = PasscodeDevice(
+            name="bench", type="SERVER", platform="PYTHON", user_agent="bench/1", client_ip="127.0.0.1"
+        )
+        passcode = Passcode(token=PasscodeToken(code=PASSCODE, phone=settings.passcode_phone), device=device)
+        due: list[tuple[float, str]] = []  # (when to look, reference_id)
+        due_lock = threading.Condition()
+        final: dict[str, str] = {}
+        last_sent = [0.0]
+
+        def pay_row(i: int, row: recipient_file.RowInput, side: ThreadPoolExecutor) -> None:
+            client = clients[i % len(clients)]
+            method = (
+                PaymentMethod.MTN_MOMO_LBR
+                if row.phone.startswith("23188")
+                else PaymentMethod.ORANGE_MONEY_LBR
+            )
+            party = client.parties.create(PartyCreate(fullname=row.name, phone=row.phone, country_code="LR"))
+            counterparty = side.submit(
+                client.counterparties.create,
+                CounterpartyCreate(relationship_type=RelationshipType.BENEFICIARY, party_id=party.id),
+            )
+            account = client.payment_accounts.create(
+                PaymentAccountCreate(
+                    account_name=f"{row.name} {method.value}",
+                    provider=Provider.PAWAPAY,
+                    method=method,
+                    party_id=party.id,
+                    country_code="LR",
+                    insensitive_account_number=row.phone,
+                ),
+                operation_type=OperationType.PAYOUT,
+            )
+            counterparty.result()
+            session = client.sessions.payout(
+                PayoutSessionCreate(
+                    payout_account_id=account.id, amount=Decimal(row.amount), currency=row.currency
+                )
+            )
+            reference = str(uuid.uuid4())
+            client.executions.payout(
+                PayoutExecute(
+                    session_id=str(session.id),
+                    payout_account_id=account.id,
+                    reference_id=reference,
+                    passcode=passcode,
+                )
+            )
+            last_sent[0] = time.perf_counter()
+            with due_lock:
+                heapq.heappush(due, (time.monotonic() + 5.0, reference))
+                due_lock.notify()
+
+        client = svc.client
+
+        def follow(looks: ThreadPoolExecutor) -> None:
+            def look(reference: str) -> None:
+                status = client.status.execution(OperationType.PAYOUT, reference).status
+                if status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
+                    with due_lock:
+                        final[reference] = str(status)
+                        due_lock.notify_all()
+                else:
+                    with due_lock:
+                        heapq.heappush(due, (time.monotonic() + 2.0, reference))
+                        due_lock.notify()
+
+            while True:
+                with due_lock:
+                    while len(final) < rows and (not due or due[0][0] > time.monotonic()):
+                        due_lock.wait(timeout=max(0.0, due[0][0] - time.monotonic()) if due else 0.5)
+                    if len(final) >= rows:
+                        return
+                    _, reference = heapq.heappop(due)
+                looks.submit(look, reference)
+
+        batch = spreadsheet(rows)
+        before = sandbox.requests()
+        cpu_before = (cpu_seconds(os.getpid()) or 0.0, cpu_seconds(sandbox.process.pid) or 0.0)
+        started = time.perf_counter()
+        with (
+            ThreadPoolExecutor(concurrency) as senders,
+            ThreadPoolExecutor(concurrency) as side,
+            ThreadPoolExecutor(concurrency) as looks,
+        ):
+            follower = threading.Thread(target=follow, args=(looks,), daemon=True)
+            follower.start()
+            for sent in [senders.submit(pay_row, i, row, side) for i, row in enumerate(batch)]:
+                sent.result()
+            follower.join()
+        settled = time.perf_counter() - started
+        cpu_after = (cpu_seconds(os.getpid()) or 0.0, cpu_seconds(sandbox.process.pid) or 0.0)
+        after = sandbox.requests()
+        executions = sandbox.executions()
+        for extra in clients[1:]:
+            extra.close()
+        svc.close()
+        return Run(
+            concurrency=concurrency,
+            rows=rows,
+            check=0.0,
+            sent=last_sent[0] - started,
+            settled=settled,
+            check_requests=0,
+            requests=calls(before, after)[0],
+            by_path=_folded(after - before),
+            paid=sum(1 for s in final.values() if s == ExecutionStatus.COMPLETED),
+            executions=len(executions),
+            peak=concurrency,
+            cuts=0,
+            our_cpu=cpu_after[0] - cpu_before[0],
+            sandbox_cpu=cpu_after[1] - cpu_before[1],
+            rate_limited=0,
+            limited_requests=0,
+        )
+
+
 def _folded(by_path: Counter[str]) -> Counter[str]:
     """Requests per path with the ids in it folded (`/v1/x/12/y` → `/v1/x/{id}/y`)."""
     folded: Counter[str] = Counter()
@@ -219,6 +369,13 @@ def main(argv: list[str] | None = None) -> int:
         "--max-concurrency", type=int, default=None, help="the ceiling of the pace (Settings default)"
     )
     parser.add_argument("--sequential-rows", type=int, default=None, help="pay fewer rows one at a time")
+    parser.add_argument(
+        "--wire-only",
+        type=int,
+        nargs="*",
+        default=[16],
+        help="thread counts for the same rows sent by the client alone, no ledger (the machine's floor)",
+    )
     parser.add_argument("--rate-limit", type=int, default=20, help="requests/s for the rate-limited run")
     parser.add_argument("--limited-rows", type=int, default=300, help="rows of the rate-limited run")
     parser.add_argument(
@@ -258,7 +415,7 @@ def unlimited_runs(options: argparse.Namespace) -> None:
             f"{run.label}{label}",
             f"{run.peak}" if run.concurrency is None else "—",
             f"{run.rows:,}",
-            f"{run.check * factor:,.1f} s",
+            f"{run.check * factor:,.1f} s" if run.check_requests else "—",
             f"{run.sent * factor:,.1f} s",
             f"{settled:,.1f} s",
             f"{run.rows / run.settled:,.1f}",
@@ -269,6 +426,10 @@ def unlimited_runs(options: argparse.Namespace) -> None:
         ]
 
     extrapolated = f" (scaled from {sequential_rows:,} rows)" if scale != 1 else ""
+    floors = []
+    for concurrency in options.wire_only:
+        print(f"… sending {options.rows:,} rows from {concurrency} threads by the client alone", flush=True)
+        floors.append(wire_only(options.rows, concurrency, options.latency_ms))
     print()
     print(
         table(
@@ -285,7 +446,11 @@ def unlimited_runs(options: argparse.Namespace) -> None:
                 "faster than one at a time",
                 "paid / payouts at Dollr",
             ],
-            [*(row(r) for r in runs), row(sequential, scale, extrapolated)],
+            [
+                *(row(r) for r in runs),
+                row(sequential, scale, extrapolated),
+                *(row(f, label=", the client alone (no ledger, no checks)") for f in floors),
+            ],
         )
     )
     found = runs[0]
@@ -302,6 +467,14 @@ def unlimited_runs(options: argparse.Namespace) -> None:
         f"{path} {n / found.rows:.2f}" for path, n in found.by_path.most_common() if n / found.rows >= 0.01
     )
     print(f"Requests per row while paying: {per_row}.")
+    for floor in floors:
+        print(
+            f"The client alone from {floor.concurrency} threads: {floor.settled:,.1f} s,"
+            f" {baseline / floor.settled:.1f}× (the sandbox used"
+            f" {1000 * floor.sandbox_cpu / floor.requests:.2f} ms of CPU per request, this process"
+            f" {1000 * floor.our_cpu / floor.rows:.1f} ms per row): what"
+            " this machine and the sandbox allow before any ledger work."
+        )
 
 
 def limited_run(options: argparse.Namespace) -> None:
