@@ -73,7 +73,10 @@ class DollrClient:
             ),
             # Keep every connection alive: with fewer kept than opened, ~1 in 500 requests under load
             # hit a dead pooled connection (encode/httpcore#1110).
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
+            limits=httpx.Limits(
+                max_connections=settings.http_connections,
+                max_keepalive_connections=settings.http_connections,
+            ),
             headers={"User-Agent": USER_AGENT},
         )
         self.stats = ClientStats()

@@ -46,6 +46,8 @@ class Scripted(socketserver.ThreadingTCPServer):
         self.connections = 0
         self.received: list[str] = []
         self.tls: ssl.SSLContext | None = None
+        self.slow_now = self.slow_at_most = 0  # `/slow` requests being answered at once
+        self.counting = threading.Lock()
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client refusing this server's certificate ends its handshake: expected here
@@ -87,7 +89,12 @@ class _Handler(socketserver.StreamRequestHandler):
         if path == "/drop":
             return False
         if path == "/slow":
+            with self.server.counting:
+                self.server.slow_now += 1
+                self.server.slow_at_most = max(self.server.slow_at_most, self.server.slow_now)
             time.sleep(1.0)
+            with self.server.counting:
+                self.server.slow_now -= 1
         if path == "/gzip":
             packed = gzip.compress(body)
             self._send(b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed) + packed)
@@ -310,3 +317,30 @@ def test_the_client_sends_through_these_connections_and_says_what_never_left(ser
         ):
             client.obtain_token()
         assert raised.value.may_have_reached_dollr is False
+
+
+def test_the_client_keeps_a_connection_for_each_bulk_sender_and_room_beside_them(server: Scripted) -> None:
+    """A batch's senders at their most (`bulk_max_concurrency`, or a fixed `bulk_concurrency`
+    above it) never queue for a connection, and eight more are left for the console's screens;
+    past that, requests wait for a free connection rather than open more."""
+    settings = Settings(
+        base_url=server.url,
+        client_id="cid_123",
+        client_secret=SecretStr("sk_test_secret_abcdef"),
+        bulk_max_concurrency=4,
+        connect_timeout=10.0,
+    )
+    assert settings.http_connections == 12
+    assert settings.model_copy(update={"bulk_concurrency": 6}).http_connections == 14
+    with DollrClient(settings, sleep=lambda _seconds: None) as client:
+
+        def slow() -> None:
+            client._sender.request("GET", "/slow", retry=Retry.SAFE, authenticated=False)
+
+        senders = [threading.Thread(target=slow) for _ in range(15)]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+    assert server.received.count("/slow") == 15
+    assert server.slow_at_most == 12
