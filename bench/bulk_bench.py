@@ -215,9 +215,11 @@ def wire_only(rows: int, concurrency: int, latency_ms: int) -> Run:
     to pay (nothing is stored before a send)."""
     with StandaloneSandbox(latency_ms=latency_ms) as sandbox, throwaway_ledger("sqlite") as ledger:
         svc = services_on(sandbox.base_url, ledger)
-        # A client keeps 20 connections (as the console's): more threads share more clients.
-        clients = [svc.client, *(DollrClient(svc.settings) for _ in range((concurrency - 1) // 20))]
         settings = svc.settings
+        # A client keeps the console's connections (`Settings.http_connections`), and a row has
+        # up to two requests out at once: enough clients that no thread waits for a connection.
+        more = (2 * concurrency - 1) // settings.http_connections
+        clients = [svc.client, *(DollrClient(settings) for _ in range(more))]
         device = PasscodeDevice(
             name="bench", type="SERVER", platform="PYTHON", user_agent="bench/1", client_ip="127.0.0.1"
         )
@@ -270,11 +272,9 @@ def wire_only(rows: int, concurrency: int, latency_ms: int) -> Run:
                 heapq.heappush(due, (time.monotonic() + 5.0, reference))
                 due_lock.notify()
 
-        client = svc.client
-
         def follow(looks: ThreadPoolExecutor) -> None:
             def look(reference: str) -> None:
-                status = client.status.execution(OperationType.PAYOUT, reference).status
+                status = svc.client.status.execution(OperationType.PAYOUT, reference).status
                 if status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
                     with due_lock:
                         final[reference] = str(status)
