@@ -46,9 +46,8 @@ def claim_row(engine: Engine, row_id: int) -> str | None:
         )
         if not claimed:
             return None
-        row = db.get(BatchRow, row_id)  # in the claim's transaction: the key as it was just written
-        assert row is not None and row.intent_key is not None
-        intent_key = row.intent_key
+        # In the claim's transaction: the key as it was just written (a bare read, no ORM row).
+        intent_key: str = db.connection().execute(_ROW_INTENT_KEY, {"row": row_id}).scalar_one()
         db.commit()
         return intent_key
 
@@ -97,6 +96,9 @@ def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> None:
 
 # Built once (bound values): a row's state, read on a bare connection before each send.
 _ROW_STATE = select(BatchRow.__table__.c.state).where(  # type: ignore[attr-defined]
+    BatchRow.__table__.c.id == bindparam("row")  # type: ignore[attr-defined]
+)
+_ROW_INTENT_KEY = select(BatchRow.__table__.c.intent_key).where(  # type: ignore[attr-defined]
     BatchRow.__table__.c.id == bindparam("row")  # type: ignore[attr-defined]
 )
 # Built once (bound values): a row in flight takes its payment's reference the first time it is seen.

@@ -77,13 +77,15 @@ def open_intent(
             unchanged = {"params_fingerprint": as_left.params_fingerprint}
             if _edit(db, as_left, state, stamp, fields, operator, match=unchanged):
                 return as_left
-        intent = locked_intent(db, intent_key)
+        # With nothing left by this caller the key is most often new (a new form, a bulk row):
+        # one INSERT, no read first; a key already taken writes nothing, and is read below.
+        intent = None if as_left is None else locked_intent(db, intent_key)
         if intent is None:
             intent = _insert(db, intent_key, kind, operation_type, operator, state, stamp, fields)
             if intent is not None:
                 db.commit()
                 return intent
-            # A second tab opened the same key a moment earlier: it is that intent now.
+            # Taken: by a second tab a moment earlier, or by this form on an earlier run.
             intent = locked_intent(db, intent_key)
             assert intent is not None
         # Locked above: the row is as read, so the one UPDATE finds it.
