@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -291,17 +292,20 @@ def test_trace_events_mark_the_exchange(server: Scripted, transport: Http11Trans
     assert seen == ["http11.send_request_headers.started", "http11.receive_response_headers.complete"]
 
 
-def test_the_client_sends_through_these_connections_and_says_what_never_left(server: Scripted) -> None:
-    """No proxy in the environment: `DollrClient` uses this transport, and a refused connection
-    reaches the caller as "not sent", a dropped answer as "may have reached Dollr"."""
-    settings = Settings(
+def _settings(server: Scripted, **overrides: Any) -> Settings:
+    """A client's settings pointed at the scripted server."""
+    return Settings(
         base_url=server.url,
         client_id="cid_123",
         client_secret=SecretStr("sk_test_secret_abcdef"),
-        max_retries=0,
-        connect_timeout=1.0,
-        read_timeout=2.0,
+        **overrides,
     )
+
+
+def test_the_client_sends_through_these_connections_and_says_what_never_left(server: Scripted) -> None:
+    """No proxy in the environment: `DollrClient` uses this transport, and a refused connection
+    reaches the caller as "not sent", a dropped answer as "may have reached Dollr"."""
+    settings = _settings(server, max_retries=0, connect_timeout=1.0, read_timeout=2.0)
     with DollrClient(settings, sleep=lambda _seconds: None) as client:
         assert isinstance(client._http.transport, Http11Transport)
         with pytest.raises(NetworkError) as dropped:
@@ -323,13 +327,7 @@ def test_the_client_keeps_a_connection_for_each_bulk_sender_and_room_beside_them
     """A batch's senders at their most (`bulk_max_concurrency`, or a fixed `bulk_concurrency`
     above it) never queue for a connection, and eight more are left for the console's screens;
     past that, requests wait for a free connection rather than open more."""
-    settings = Settings(
-        base_url=server.url,
-        client_id="cid_123",
-        client_secret=SecretStr("sk_test_secret_abcdef"),
-        bulk_max_concurrency=4,
-        connect_timeout=10.0,
-    )
+    settings = _settings(server, bulk_max_concurrency=4, connect_timeout=10.0)
     assert settings.http_connections == 12
     assert settings.model_copy(update={"bulk_concurrency": 6}).http_connections == 14
     with DollrClient(settings, sleep=lambda _seconds: None) as client:
