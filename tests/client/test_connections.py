@@ -37,7 +37,7 @@ TIMEOUTS = httpx.Timeout(connect=2.0, read=2.0, write=2.0, pool=2.0).as_dict()
 class Scripted(socketserver.ThreadingTCPServer):
     """Answers by path: `/ok`, `/gzip`, `/chunked`; `/closes` answers then closes the connection
     without saying so; `/close-header` says `Connection: close`; `/drop` reads the request and
-    closes without an answer; `/half` sends half the body; `/slow` waits 1 s first."""
+    closes without an answer; `/half` sends half the body; `/slow` waits `slow_seconds` (1 s) first."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -48,6 +48,7 @@ class Scripted(socketserver.ThreadingTCPServer):
         self.received: list[str] = []
         self.tls: ssl.SSLContext | None = None
         self.slow_now = self.slow_at_most = 0  # `/slow` requests being answered at once
+        self.slow_seconds = 1.0
         self.counting = threading.Lock()
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -93,7 +94,7 @@ class _Handler(socketserver.StreamRequestHandler):
             with self.server.counting:
                 self.server.slow_now += 1
                 self.server.slow_at_most = max(self.server.slow_at_most, self.server.slow_now)
-            time.sleep(1.0)
+            time.sleep(self.server.slow_seconds)
             with self.server.counting:
                 self.server.slow_now -= 1
         if path == "/gzip":
@@ -328,6 +329,7 @@ def test_the_client_keeps_a_connection_for_each_bulk_sender_and_room_beside_them
     above it) never queue for a connection, and eight more are left for the console's screens;
     past that, requests wait for a free connection rather than open more."""
     settings = _settings(server, bulk_max_concurrency=4, connect_timeout=10.0)
+    server.slow_seconds = 3.0  # every connection is open before the first answer, on a busy machine too
     assert settings.http_connections == 12
     assert settings.model_copy(update={"bulk_concurrency": 6}).http_connections == 14
     with DollrClient(settings, sleep=lambda _seconds: None) as client:
