@@ -81,8 +81,9 @@ def worker_look(
     engine: Engine, batch_id: int, *, waiting: int, on_their_way: bool
 ) -> tuple[BatchState | None, list[Any] | None, list[int]]:
     """What the bulk worker decides on, in one read: the batch's state; when `on_their_way`, its
-    rows handed over for payment, each with its current attempt's columns (`_ON_THEIR_WAY`),
-    else None; and the ids of up to `waiting` of its waiting rows, first rows first."""
+    rows handed over for payment, each with the reference it names and its current attempt's
+    columns (`_ON_THEIR_WAY`), else None; and the ids of up to `waiting` of its waiting rows,
+    first rows first."""
     params = {"batch": batch_id, "waiting": waiting}
     with read_only(engine).connect() as conn:
         state = conn.execute(_BATCH_STATE, params).scalar_one_or_none()
@@ -128,6 +129,7 @@ _ON_THEIR_WAY = (
     sa_select(
         _ROW.id,
         _INTENT.state,
+        _ROW.reference_id,
         _ATTEMPT.id,
         _ATTEMPT.reference_id,
         _ATTEMPT.local_state,

@@ -4,9 +4,10 @@ state change goes through `ledger.transitions`, which writes its ledger event.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, exists, func, or_, update
+from sqlalchemy import Engine, String, bindparam, cast, exists, func, literal, or_, update
 from sqlmodel import Session, col, select
 
 from dollr_core.api.errors import RATE_LIMITED
@@ -29,10 +30,15 @@ from dollr_core.ledger.tables import (
 WORKER = "system:bulk-worker"
 
 
-def claim_row(engine: Engine, row_id: int) -> str | None:
-    """Take a waiting row for sending: QUEUED → SENT, with its intent key stored before anything
-    is sent. None when the row is no longer waiting or its batch is not running (pause, cancel)."""
-    key = new_intent_key()
+def claim_rows(engine: Engine, row_ids: Sequence[int]) -> dict[int, str]:
+    """Take waiting rows for sending, in one transaction: each QUEUED → SENT, with its intent key
+    stored before anything is sent. Returns the rows taken and their keys; a row no longer waiting
+    (or whose batch is not running: pause, cancel) is left as it is and out of the answer."""
+    if not row_ids:
+        return {}
+    # A key of its own per row, made by the statement itself (one statement for every row): this
+    # claim's stamp and the row's id. A key already on a row is kept: an intent may exist under it.
+    stamp = f"{new_intent_key()}-"
     with Session(engine) as db:
         running = exists().where(col(Batch.id) == BatchRow.batch_id, col(Batch.state) == BatchState.RUNNING)
         claimed = transitions.move_where(
@@ -40,16 +46,21 @@ def claim_row(engine: Engine, row_id: int) -> str | None:
             BatchRow,
             BatchRowState.QUEUED,
             BatchRowState.SENT,
-            where=[col(BatchRow.id) == row_id, running],
-            values={"intent_key": func.coalesce(BatchRow.intent_key, key), "failure_reason": None},
+            where=[col(BatchRow.id).in_(row_ids), running],
+            values={
+                "intent_key": func.coalesce(
+                    BatchRow.intent_key, literal(stamp, String) + cast(BatchRow.id, String)
+                ),
+                "failure_reason": None,
+            },
             actor=WORKER,
         )
         if not claimed:
-            return None
-        # In the claim's transaction: the key as it was just written (a bare read, no ORM row).
-        intent_key: str = db.connection().execute(_ROW_INTENT_KEY, {"row": row_id}).scalar_one()
+            return {}
+        # In the claim's transaction: the keys as they were just written (a bare read, no ORM rows).
+        keys = {row: key for row, key in db.connection().execute(_ROW_INTENT_KEYS, {"rows": claimed})}
         db.commit()
-        return intent_key
+        return keys
 
 
 def still_sent(engine: Engine, row_id: int) -> bool:
@@ -60,37 +71,45 @@ def still_sent(engine: Engine, row_id: int) -> bool:
 
 
 def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> None:
-    """Copy where the row's payment stands onto the row, only while the row is in flight: one
-    compare-and-set UPDATE on the row still SENT (and its event), nothing read first."""
-    state = AttemptState(attempt.local_state)
-    reference = attempt.reference_id
-    if not state.is_final:  # still on its way: the row names its payment, if it does not yet
-        with engine.begin() as connection:
-            connection.execute(_NOTE_REFERENCE, {"row": row_id, "reference": reference})
+    """`record_outcomes` of one row."""
+    record_outcomes(engine, [(row_id, attempt)])
+
+
+def record_outcomes(engine: Engine, outcomes: Sequence[tuple[int, Attempt]]) -> None:
+    """Copy where each row's payment stands onto its row, only while the row is in flight, in one
+    transaction: a payment still on its way names itself on its row (if it does not yet); a final
+    one moves its row to PAID or FAILED, each a compare-and-set UPDATE on the row still SENT with
+    its event, nothing read first."""
+    on_their_way = [
+        {"row": row_id, "reference": attempt.reference_id}
+        for row_id, attempt in outcomes
+        if not AttemptState(attempt.local_state).is_final
+    ]
+    paid: list[tuple[int, dict[str, Any], str | None]] = []
+    failed: list[tuple[int, dict[str, Any], str | None]] = []
+    for row_id, attempt in outcomes:
+        state, reference = AttemptState(attempt.local_state), attempt.reference_id
+        if state is AttemptState.COMPLETED:
+            values = {
+                "payer_amount": attempt.payer_amount,
+                "payee_amount": attempt.payee_amount,
+                "failure_reason": None,
+            }
+            paid.append((row_id, {"reference_id": reference, **values}, reference))
+        elif state is AttemptState.ABANDONED:
+            reason = "It never reached Dollr: nothing was paid."
+            failed.append((row_id, {"reference_id": reference, "failure_reason": reason}, reference))
+        elif state.is_final:  # failed or refused
+            reason = failure_reason(attempt)[:500]
+            failed.append((row_id, {"reference_id": reference, "failure_reason": reason}, reference))
+    if not (on_their_way or paid or failed):
         return
-    values: dict[str, Any]
-    if state is AttemptState.COMPLETED:
-        to = BatchRowState.PAID
-        values = {
-            "payer_amount": attempt.payer_amount,
-            "payee_amount": attempt.payee_amount,
-            "failure_reason": None,
-        }
-    elif state is AttemptState.ABANDONED:
-        to, values = BatchRowState.FAILED, {"failure_reason": "It never reached Dollr: nothing was paid."}
-    else:  # failed or refused
-        to, values = BatchRowState.FAILED, {"failure_reason": failure_reason(attempt)[:500]}
     with Session(engine) as db:
-        transitions.move_where(
-            db,
-            BatchRow,
-            BatchRowState.SENT,
-            to,
-            match={"id": row_id},
-            values={"reference_id": reference, **values},
-            actor=WORKER,
-            detail=reference,
-        )
+        if on_their_way:
+            db.connection().execute(_NOTE_REFERENCE, on_their_way)
+        for to, rows in ((BatchRowState.PAID, paid), (BatchRowState.FAILED, failed)):
+            if rows:
+                transitions.move_each(db, BatchRow, BatchRowState.SENT, to, rows, actor=WORKER)
         db.commit()
 
 
@@ -98,8 +117,8 @@ def record_outcome(engine: Engine, row_id: int, attempt: Attempt) -> None:
 _ROW_STATE = select(BatchRow.__table__.c.state).where(  # type: ignore[attr-defined]
     BatchRow.__table__.c.id == bindparam("row")  # type: ignore[attr-defined]
 )
-_ROW_INTENT_KEY = select(BatchRow.__table__.c.intent_key).where(  # type: ignore[attr-defined]
-    BatchRow.__table__.c.id == bindparam("row")  # type: ignore[attr-defined]
+_ROW_INTENT_KEYS = select(BatchRow.__table__.c.id, BatchRow.__table__.c.intent_key).where(  # type: ignore[attr-defined]
+    BatchRow.__table__.c.id.in_(bindparam("rows", expanding=True))  # type: ignore[attr-defined]
 )
 # Built once (bound values): a row in flight takes its payment's reference the first time it is seen.
 _NOTE_REFERENCE = (
@@ -181,9 +200,7 @@ def sync_rows(engine: Engine, batch_id: int) -> int:
                 ),
             )
         ).all()
-    for row_id, attempt in settled:
-        if row_id is not None:
-            record_outcome(engine, row_id, attempt)
+    record_outcomes(engine, [(row_id, attempt) for row_id, attempt in settled if row_id is not None])
     return len(settled)
 
 

@@ -7,7 +7,8 @@ that to a pool of threads, keeping as many rows on the wire at once as its pace 
 
 - a waiting row is claimed (QUEUED → SENT, its intent key stored first), prepared and confirmed
   through the execution protocol (`payouts.prepare_payout(..., batch_id=…)` + `confirm_payout`);
-- a payment Dollr holds is followed with `follow_up.refresh_payment` when it is due;
+- a payment Dollr holds is followed with `follow_up.refresh_held` when it is due, its lease taken
+  by the protocol (`protocol.claim_due`) before the sender is given it;
 - a payment whose outcome is unknown (timeout, 5xx, 429, dropped response) is submitted again
   through the protocol once Dollr's Retry-After has passed; the protocol settles it by status
   lookup and never executes a claimed intent twice.
@@ -28,18 +29,18 @@ import socket
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from enum import Enum
 
 from pydantic import SecretStr
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dollr_core.api import pacing
 from dollr_core.api.errors import AuthenticationError, DollrError, NetworkError, RateLimitError
 from dollr_core.basics.access import AccessDenied, Actor
 from dollr_core.basics.background import Workers
 from dollr_core.bulk import records, row_outcomes
+from dollr_core.bulk.next_steps import Action, Seen, Task, ended, next_step
 from dollr_core.bulk.pace import Pace, attempt_refused, refusal
 from dollr_core.explain import explain
 from dollr_core.flows import payouts
@@ -77,54 +78,12 @@ IDLE_LIMIT = timedelta(minutes=30)
 MAX_RENEWALS = 3
 #: Failed looks at the ledger in a row before the worker gives up (resuming starts a new one).
 MAX_LOOK_FAILURES = 30
-#: A row's first look at Dollr's status waits this long after its payment was sent (by Dollr's
-#: clock where it is ahead of ours). The contract says to poll every 2–5 s; in a batch nobody
-#: watches one row, and a look at the slow end of that range finds more payments final (one
-#: request per row fewer than a look at 2 s, on the sandbox).
-FIRST_LOOK = timedelta(seconds=5)
-
-
-class _Action(Enum):
-    SEND = "send"  # claim a waiting row, prepare it, confirm it
-    PUSH = "push"  # confirm again: nothing sent yet, or the outcome is unknown
-    POLL = "poll"  # Dollr holds the payment: ask how it stands
 
 
 @dataclass(frozen=True)
 class _View:
     open_rows: int  # rows waiting or in flight
     followed: int  # rows whose payment Dollr holds (or may be receiving) right now
-
-
-@dataclass(frozen=True)
-class _Seen:
-    """The columns of a row's current attempt the coordinator decides on."""
-
-    row_id: int
-    intent_state: str | None
-    attempt_id: int
-    reference_id: str
-    local_state: str
-    next_poll_at: datetime | None
-    sent_at: datetime | None
-    retry_not_before: datetime | None
-    lease_until: datetime | None
-    final_at: datetime | None
-
-    @property
-    def state(self) -> AttemptState:
-        return AttemptState(self.local_state)
-
-
-@dataclass(frozen=True)
-class _Task:
-    row_id: int
-    action: _Action
-    reference_id: str | None = None
-
-    @property
-    def uses_passcode(self) -> bool:
-        return self.action is not _Action.POLL
 
 
 class BatchWorker:
@@ -154,7 +113,7 @@ class BatchWorker:
         self._renewed_at = utcnow()
         self._followed_at = datetime.min.replace(tzinfo=UTC)  # when the rows on their way were last read
         self._on_their_way = (0, 0)  # how many there were, and how many of them Dollr held
-        self._follow_ups: list[_Task] = []  # rows on their way found due, waiting for a sender
+        self._follow_ups: list[Task] = []  # rows on their way found due, waiting for a sender
         self._thread = threading.Thread(target=self._run, name=f"bulk-batch-{batch_id}", daemon=True)
 
     def __repr__(self) -> str:  # the passcode never shows up in logs or tracebacks
@@ -223,7 +182,7 @@ class BatchWorker:
             return True
 
     def _coordinate(self) -> None:
-        in_flight: dict[int, tuple[_Task, Future[None]]] = {}
+        in_flight: dict[int, tuple[Task, Future[None]]] = {}
         idle_since: datetime | None = None
         failures = 0
         # As many threads as the pace may ever allow; it decides how many are busy.
@@ -254,9 +213,9 @@ class BatchWorker:
                 if self._halted.is_set() and not in_flight and not view.followed:
                     return  # what was on its way is settled; the rest waits for a new passcode
                 room = max(0, self.pace.limit - len(in_flight))  # one until a payment went through
-                for task in tasks[:room]:
+                for task in self._take(tasks[:room]):
                     in_flight[task.row_id] = (task, pool.submit(self._perform, task))
-                self._follow_ups = [task for task in tasks[room:] if task.action is not _Action.SEND]
+                self._follow_ups = [task for task in tasks[room:] if task.action is not Action.SEND]
                 if in_flight or tasks or state is BatchState.RUNNING:
                     idle_since = None
                 else:
@@ -267,12 +226,38 @@ class BatchWorker:
                 self._wake.wait(TICK)
                 self._stop.wait(LOOK_GAP_PER_STEP * len(in_flight))
 
-    def _look(self, *, exclude: set[int]) -> tuple[BatchState | None, list[_Task], _View]:
+    def _take(self, tasks: list[Task]) -> list[Task]:
+        """Claim what the senders are about to be given: the waiting rows in one transaction and
+        the polls' leases in another (each was one per row); the tasks whose claim held."""
+        engine = self.svc.engine
+        sends = [task.row_id for task in tasks if task.action is Action.SEND]
+        polls = [task.reference_id for task in tasks if task.action is Action.POLL and task.reference_id]
+        try:
+            claimed = row_outcomes.claim_rows(engine, sends) if sends else {}
+            owner, held = protocol.claim_due(engine, polls) if polls else ("", [])
+        except Exception:  # the ledger was busy: what was claimed is found on its way at a later look
+            log.exception("batch %s: could not claim rows or polls; trying again shortly", self.batch_id)
+            return [task for task in tasks if task.action is Action.PUSH]
+        leased = {attempt.reference_id: attempt for attempt in held}
+        taken: list[Task] = []
+        for task in tasks:
+            if task.action is Action.SEND and task.row_id not in claimed:
+                continue  # canceled or paused meanwhile: not ours to send
+            if task.action is Action.POLL:
+                attempt = leased.get(task.reference_id or "")
+                if attempt is None:
+                    continue  # someone else looks at it right now, or it is no longer due
+                task = replace(task, held=attempt, owner=owner)
+            taken.append(task)
+        return taken
+
+    def _look(self, *, exclude: set[int]) -> tuple[BatchState | None, list[Task], _View]:
         """Read the batch and its open rows; record settled rows; return what is due, best first.
 
         Runs several times a second, so it reads plain columns, only as many waiting rows as
         could be sent now, and the rows on their way every `FOLLOW_GAP` (and whenever nothing
-        is left to send, so the end of the batch is decided on every row).
+        is left to send, so the end of the batch is decided on every row). What those rows'
+        payments did since is copied onto them here, all in one transaction (`_record_all`).
         """
         now = utcnow()
         waiting = 2 * self.pace.limit + len(exclude) + len(self._not_before)
@@ -284,58 +269,38 @@ class BatchWorker:
             state, on_their_way, queued = records.worker_look(
                 self.svc.engine, self.batch_id, waiting=waiting, on_their_way=True
             )
-        follow: list[_Task] = []
-        send: list[_Task] = []
+        follow: list[Task] = []
+        send: list[Task] = []
         if on_their_way is not None:
-            held = 0
-            for row_id, intent_state, *attempt in on_their_way:
-                seen = _Seen(row_id or 0, intent_state, *attempt) if attempt[0] is not None else None
+            held, sends_held, dollr_now = 0, self._held(now), self._dollr_now(now)
+            to_record: list[tuple[int, int]] = []  # rows and the attempts to copy onto them
+            for row_id, intent_state, row_reference, *attempt in on_their_way:
+                seen = Seen(row_id or 0, intent_state, *attempt) if attempt[0] is not None else None
                 if seen is not None and seen.state in (AttemptState.ACCEPTED, AttemptState.SENDING):
                     held += 1
                 if row_id is None or row_id in exclude or self._waiting(row_id, now):
                     continue
-                task = self._follow(row_id, seen, now)
+                over = seen is not None and ended(seen, now)
+                if seen is not None and (over or seen.reference_id != row_reference):
+                    to_record.append((row_id, seen.attempt_id))
+                if over:
+                    continue
+                task = next_step(row_id, seen, now, held=sends_held, dollr_now=dollr_now)
                 if task is not None and not (self._halted.is_set() and task.uses_passcode):
                     follow.append(task)
+            self._record_all(to_record)
             self._followed_at, self._on_their_way = now, (len(on_their_way), held)
         else:  # not read this time: what the last read found due and no sender has taken yet
             follow = [task for task in self._follow_ups if task.row_id not in exclude]
         count, followed = self._on_their_way  # as the last read found them, under FOLLOW_GAP ago
         if state is BatchState.RUNNING and not self._halted.is_set() and not self._held(now):
             send = [
-                _Task(row_id, _Action.SEND)
+                Task(row_id, Action.SEND)
                 for row_id in queued
                 if row_id is not None and row_id not in exclude and not self._waiting(row_id, now)
             ]
         # Money already on its way comes first; new rows take what capacity is left.
         return state, follow + send, _View(open_rows=count + len(queued), followed=followed)
-
-    def _follow(self, row_id: int, seen: _Seen | None, now: datetime) -> _Task | None:
-        """What a row handed over for payment needs now (None: nothing yet). Settled rows are recorded."""
-        if seen is None:  # claimed, but nothing reached Dollr yet
-            return None if self._held(now) else _Task(row_id, _Action.PUSH)
-        if seen.state in (AttemptState.COMPLETED, AttemptState.FAILED, AttemptState.REFUSED):
-            self._record(row_id, self._attempt(seen.attempt_id))
-            return None
-        if seen.state is AttemptState.ABANDONED:
-            if seen.intent_state == IntentState.READY:  # it never landed; a new session may be opened
-                return None if self._held(now) else _Task(row_id, _Action.PUSH)
-            # Whoever abandoned it opens the next attempt at once; long after, nobody will.
-            if seen.final_at is not None and seen.final_at + protocol.LEASE < now:
-                row_outcomes.record_outcome(self.svc.engine, row_id, self._attempt(seen.attempt_id))
-            return None
-        if seen.lease_until is not None and seen.lease_until > now:
-            return None  # someone (a reconciler, an earlier worker) is on it right now
-        if seen.state is AttemptState.ACCEPTED:
-            due = (seen.next_poll_at is None or seen.next_poll_at <= now) and (
-                seen.sent_at is None or seen.sent_at + FIRST_LOOK <= max(now, self._dollr_now(now))
-            )
-            return _Task(row_id, _Action.POLL, seen.reference_id) if due else None
-        # UNKNOWN, PREPARING, or SENDING whose sender went silent: submit again once Dollr lets us.
-        for not_before in (seen.retry_not_before, seen.next_poll_at):
-            if not_before is not None and not_before > now:
-                return None
-        return None if self._held(now) else _Task(row_id, _Action.PUSH, seen.reference_id)
 
     def _dollr_now(self, now: datetime) -> datetime:
         """Dollr's clock as far as its answers prove it (ours until one did)."""
@@ -350,35 +315,44 @@ class BatchWorker:
         with self._lock:
             return self._hold_until is not None and self._hold_until > now
 
-    def _attempt(self, attempt_id: int) -> Attempt:
+    def _record_all(self, rows: list[tuple[int, int]]) -> None:
+        """Copy each attempt onto its row, the ordinary ones (a reference to name, an outcome) in
+        one transaction: one write for everything a look found, not one per row."""
+        if not rows:
+            return
         with Session(read_only(self.svc.engine)) as db:
-            attempt = db.get(Attempt, attempt_id)
-        assert attempt is not None
-        return attempt
+            ids = [attempt_id for _, attempt_id in rows]
+            attempts = {a.id: a for a in db.exec(select(Attempt).where(col(Attempt.id).in_(ids)))}
+        ordinary: list[tuple[int, Attempt]] = []
+        for row_id, attempt_id in rows:
+            attempt = attempts[attempt_id]
+            if _batch_stopper(attempt) is not None or row_outcomes.turned_away(attempt):
+                self._record(row_id, attempt)
+            else:
+                ordinary.append((row_id, attempt))
+        row_outcomes.record_outcomes(self.svc.engine, ordinary)
 
     # ------------------------------------------------------------------ one row
 
-    def _perform(self, task: _Task) -> None:
+    def _perform(self, task: Task) -> None:
         with pacing.patient() as waited:  # background work: it waits its turn at Dollr's rate
             self._perform_patiently(task, waited)
 
-    def _perform_patiently(self, task: _Task, waited: pacing.Waited) -> None:
+    def _perform_patiently(self, task: Task, waited: pacing.Waited) -> None:
         started = self.pace.now()
         try:
-            if task.action is _Action.SEND:
-                if row_outcomes.claim_row(self.svc.engine, task.row_id) is None:
-                    return  # canceled or paused meanwhile: not ours to send
-                refused = self._push(task.row_id)
-            elif task.action is _Action.PUSH:
-                refused = self._push(task.row_id)
-            else:
-                assert task.reference_id is not None
-                attempt = follow_up.refresh_payment(self.svc, task.reference_id, actor=self.actor.email)
+            if task.action is Action.POLL:
+                assert task.held is not None and task.owner is not None
+                attempt = follow_up.refresh_held(
+                    self.svc, task.held, owner=task.owner, actor=self.actor.email
+                )
                 refused = attempt_refused(attempt)
                 self._after(task.row_id, attempt)
+            else:  # a row claimed by `_take`, or one to confirm again
+                refused = self._push(task.row_id)
             if refused:
                 self.pace.refused(started_at=started)
-            elif task.action is _Action.SEND:
+            elif task.action is Action.SEND:
                 # Only sends tell the pace how Dollr keeps up: they are alike (a poll is one short
                 # call). Waiting for the client's rate pacer is not Dollr being slow.
                 self.pace.succeeded(self.pace.now() - started - waited.seconds)
@@ -456,7 +430,10 @@ class BatchWorker:
                 return
         if attempt.retry_not_before is not None and attempt.retry_not_before > utcnow():
             self._hold(attempt.retry_not_before)
-        self._record(row_id, attempt)
+        if state is AttemptState.ABANDONED or row_outcomes.turned_away(attempt):
+            self._record(row_id, attempt)
+        # Anything else goes onto the row at the coordinator's next look at the rows on their
+        # way, with the other rows of that look in one transaction (`_record_all`).
 
     def _record(self, row_id: int, attempt: Attempt) -> None:
         stopper = _batch_stopper(attempt)

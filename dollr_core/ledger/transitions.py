@@ -47,6 +47,7 @@ __all__ = [
     "created",
     "insert",
     "move",
+    "move_each",
     "move_unread",
     "move_where",
 ]
@@ -428,15 +429,57 @@ def _compare_and_set(
     found_rows = db.connection().execute(statement, params).all()
     moved = [dict(zip(named, found, strict=True)) for found in found_rows]
     for ids in moved:
-        held = db.identity_map.get(identity_key(model, ids[_ROW_ID[model]]))
-        if held is not None:
-            for name, value in changes.items():
-                set_committed_value(held, name, as_loaded(table.c[name].type, value))
+        _keep_in_step(db, model, ids[_ROW_ID[model]], changes)
     if moved:
         _record(
             db, moved, str(frm), str(to), actor=actor, action=action or _DEFAULT_ACTION[model], detail=detail
         )
     return [ids[_ROW_ID[model]] for ids in moved]
+
+
+def move_each(
+    db: Session,
+    model: type[BatchRow],
+    frm: BatchRowState,
+    to: BatchRowState,
+    rows: Iterable[tuple[int, Mapping[str, Any], str | None]],
+    *,
+    actor: str,
+    action: str | None = None,
+) -> list[int]:
+    """`move_where` for many rows that each set values of their own: every `(id, values, detail)`
+    is one compare-and-set UPDATE on its id and state `frm`, all in `db`'s transaction, and the
+    events of the rows moved are one INSERT (each with its own detail). Returns the ids moved."""
+    _check(model, None, frm, to)
+    column = _COLUMN[model]
+    table = model.__table__  # type: ignore[attr-defined]
+    named = _EVENT_NAMES[model]
+    db.flush()
+    connection = db.connection()
+    moved: list[dict[str, Any]] = []
+    for row_id, values, detail in rows:
+        changes = {column: to, **_with_times(model, to, values)}
+        statement, params = statements.update_statement(
+            table, {"id": row_id, column: frm}, changes, tuple(named.values())
+        )
+        found = connection.execute(statement, params).first()
+        if found is not None:
+            _keep_in_step(db, model, row_id, changes)
+            moved.append({**dict(zip(named, found, strict=True)), "detail": detail})
+    if moved:
+        _record(
+            db, moved, str(frm), str(to), actor=actor, action=action or _DEFAULT_ACTION[model], detail=None
+        )
+    return [ids[_ROW_ID[model]] for ids in moved]
+
+
+def _keep_in_step(db: Session, model: type[Stateful], row_id: int, changes: Mapping[str, Any]) -> None:
+    """A row `db` holds gets what a table statement just wrote to it, as if it had been loaded."""
+    held = db.identity_map.get(identity_key(model, row_id))
+    if held is not None:
+        table = model.__table__  # type: ignore[union-attr]
+        for name, value in changes.items():
+            set_committed_value(held, name, as_loaded(table.c[name].type, value))
 
 
 def created(db: Session, row: Stateful, *, actor: str, action: str, detail: str | None = None) -> None:
@@ -525,11 +568,12 @@ def _record(
     action: str,
     detail: str | None,
 ) -> None:
-    """The one way ledger events are written: one per row (its `_EVENT_NAMES` ids), inserted at
-    once in `db`'s transaction, as one statement however many rows moved."""
+    """The one way ledger events are written: one per row (its `_EVENT_NAMES` ids, and its own
+    `detail` where it names one), inserted at once in `db`'s transaction, as one statement however
+    many rows moved."""
     common = {"actor": actor, "action": action[:64], "from_state": frm, "to_state": to, "detail": detail}
     now = utcnow()
-    events = [{**dict.fromkeys(_EVENT_IDS), **ids, **common, "at": now} for ids in rows]
+    events = [{**dict.fromkeys(_EVENT_IDS), **common, **ids, "at": now} for ids in rows]
     # One event goes as one row's parameters: a list, even of one, takes the many-rows path.
     db.connection().execute(_INSERT_EVENT, events[0] if len(events) == 1 else events)
 

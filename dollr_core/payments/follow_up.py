@@ -23,6 +23,13 @@ def refresh_payment(svc: Services, reference_id: str, *, actor: str, force: bool
     return attempt
 
 
+def refresh_held(svc: Services, attempt: Attempt, *, owner: str, actor: str) -> Attempt:
+    """`refresh_payment` of an attempt whose lease `owner` already took (`protocol.claim_due`)."""
+    attempt = protocol.follow_held(svc.engine, svc.client, attempt, actor=actor, owner=owner)
+    follow_document(svc, attempt)
+    return attempt
+
+
 def follow_document(svc: Services, attempt: Attempt) -> None:
     """Keep the invoice/order mirror in step with its collection (Dollr's word, not a guess)."""
     if attempt.op is not OperationType.COLLECTION or attempt.source_id is None or not attempt.source_type:

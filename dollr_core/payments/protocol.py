@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -46,6 +46,7 @@ from dollr_core.api.models import CollectionExecute, Execution, RefundExecute, T
 from dollr_core.basics.enums import OperationType
 from dollr_core.ledger import audit, transitions
 from dollr_core.ledger.columns import as_stored, utcnow
+from dollr_core.ledger.db import read_only
 from dollr_core.ledger.intents import locked_intent
 from dollr_core.ledger.leases import LEASE, Heartbeat
 from dollr_core.ledger.tables import OPEN_ATTEMPT_STATES, Attempt, AttemptState, Intent, IntentState
@@ -86,8 +87,10 @@ __all__ = [
     "LeaseLost",
     "OpenedSession",
     "checkpoint",
+    "claim_due",
     "crash_hook",
     "current_attempt",
+    "follow_held",
     "mark_unknown",
     "next_poll_delay",
     "owner_id",
@@ -485,31 +488,58 @@ def refresh(
     Safe to call from every open page and every reconciler: a short lease makes sure only one of
     them asks Dollr at a time, and a final attempt is never asked about again.
     """
-    me = owner_id()
-    now = utcnow()
-    with Session(engine, expire_on_commit=False) as db:
-        # One compare-and-set takes the lease on an open, due attempt nobody holds.
-        claim = {"ref": reference_id, "now": now, "owner": me, "until": now + LEASE}
-        claimed = db.scalars(_CLAIM_ANY if force else _CLAIM_DUE, claim).one_or_none()
-        db.commit()
-        if claimed is None:  # final, held by another worker, not due yet, or not ours at all
+    me, taken = _take_leases(engine, [reference_id], due_only=not force)
+    if not taken:  # final, held by another worker, not due yet, or not ours at all
+        with Session(read_only(engine)) as db:
             seen = db.exec(_BY_REFERENCE, params={"ref": reference_id}).one_or_none()
-            if seen is None:
-                raise LookupError(f"No payment with reference {reference_id} in the ledger.")
-            return seen
-        attempt = claimed
-    with Heartbeat(engine, me, [attempt.intent_id]):
+        if seen is None:
+            raise LookupError(f"No payment with reference {reference_id} in the ledger.")
+        return seen
+    return follow_held(engine, client, taken[0], actor=actor, owner=me, plan=plan)
+
+
+def claim_due(engine: Engine, reference_ids: Sequence[str]) -> tuple[str, list[Attempt]]:
+    """`refresh`'s lease for many attempts at once (a bulk batch's rows on their way): one
+    compare-and-set takes every open, due attempt among them that nobody holds. Returns the owner
+    the leases were taken for and the attempts taken; each is then followed by `follow_held`
+    (a lease not followed lapses after `LEASE`, as a dead worker's does)."""
+    return _take_leases(engine, reference_ids, due_only=True)
+
+
+def follow_held(
+    engine: Engine,
+    client: DollrClient,
+    attempt: Attempt,
+    *,
+    actor: str,
+    owner: str,
+    plan: ExecutionPlan | None = None,
+) -> Attempt:
+    """One look at Dollr for an attempt whose lease `owner` took (`refresh`, `claim_due`)."""
+    with Heartbeat(engine, owner, [attempt.intent_id]):
         if attempt.local_state in (AttemptState.SENDING, AttemptState.PREPARING) and attempt.sent_at:
             attempt = mark_unknown(engine, attempt, actor)
-        return poll_held(engine, client, attempt, actor=actor, owner=me, plan=plan)
+        return poll_held(engine, client, attempt, actor=actor, owner=owner, plan=plan)
+
+
+def _take_leases(
+    engine: Engine, reference_ids: Sequence[str], *, due_only: bool
+) -> tuple[str, list[Attempt]]:
+    me = owner_id()
+    now = utcnow()
+    claim = {"refs": list(reference_ids), "now": now, "owner": me, "until": now + LEASE}
+    with Session(engine, expire_on_commit=False) as db:
+        taken = list(db.scalars(_CLAIM_DUE if due_only else _CLAIM_ANY, claim).all())
+        db.commit()
+    return me, taken
 
 
 def _claim_statement(*, due_only: bool) -> Any:
-    """`refresh`'s compare-and-set, built once: the lease on an open attempt nobody holds (and,
-    unless forced, whose next look is due), the attempt as it then is."""
+    """`refresh`'s compare-and-set, built once: the lease on open attempts nobody holds (and,
+    unless forced, whose next look is due), the attempts as they then are."""
     now = bindparam("now", type_=Attempt.__table__.c.lease_until.type)  # type: ignore[attr-defined]
     claimable = [
-        col(Attempt.reference_id) == bindparam("ref"),
+        col(Attempt.reference_id).in_(bindparam("refs", expanding=True)),
         col(Attempt.local_state).in_(OPEN_ATTEMPT_STATES),
         or_(col(Attempt.lease_until).is_(None), col(Attempt.lease_until) <= now),
     ]
