@@ -68,11 +68,20 @@ _KEPT = 8192
 
 
 class Waited:
-    """Seconds the calls of one `patient()` block spent waiting for the pace and Dollr's hold:
-    time that says nothing about how fast Dollr answers (`bulk/pace.py` leaves it out)."""
+    """What the calls of one `patient()` block spent their time on: `seconds` waiting for the
+    pace and Dollr's hold (time that says nothing about how fast Dollr answers), `answering`
+    from each request's leaving to its answer (or its failure): what `bulk/pace.py` goes by."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.answering = 0.0
+
+
+def answered_in(seconds: float) -> None:
+    """A request of the current `patient()` block (if any) waited this long for its answer."""
+    waited = _patient.get()
+    if waited is not None:
+        waited.answering += seconds
 
 
 _patient: contextvars.ContextVar[Waited | None] = contextvars.ContextVar("dollr_patient", default=None)

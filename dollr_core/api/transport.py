@@ -51,7 +51,7 @@ from dollr_core.api.errors import (
     error_from_response,
 )
 from dollr_core.api.models import RequestModel
-from dollr_core.api.pacing import RatePacer
+from dollr_core.api.pacing import RatePacer, answered_in
 from dollr_core.api.server_clock import ServerClock
 from dollr_core.basics.phone import mask_phone
 from dollr_core.basics.redact import PHONE_KEYS, RedactingFilter, redact_text, redact_value
@@ -434,6 +434,7 @@ class Sender:
             try:
                 response = self._http.send(method, url, headers=headers, content=content)
             except httpx.TransportError as exc:
+                answered_in(self._clock() - started)
                 self._stats.record_answer(False)
                 failure = Failure.CONNECT if isinstance(exc, _NEVER_LEFT) else Failure.NETWORK
                 self._log(method, shown, type(exc).__name__, started, attempt)
@@ -443,6 +444,7 @@ class Sender:
                     self._sleep(backoff_delay(retries, self._rng))
                     continue
                 raise _network_error(exc, failure, method, shown()) from exc
+            answered_in(self._clock() - started)
             self.server_clock.observe(response.headers.get("date"))
             status = response.status_code
             if status == 429:

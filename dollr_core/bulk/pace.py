@@ -7,6 +7,9 @@ Additive increase, multiplicative decrease (AIMD), as TCP finds a link's capacit
 - after every window of calls that came back (one per call allowed, at least `MIN_WINDOW`), the
   limit grows if nothing was refused and the window's median latency is no worse than
   `TOLERANCE` × the best median seen: more calls at once still pay off, the far side keeps up.
+  A call's latency is its time waiting for Dollr's answers (`pacing.Waited.answering`), not
+  its time in our own queues (the client's pacer, the ledger's write turn), which more calls
+  at once lengthen whatever Dollr does.
   It doubles until the first window that was slower or the first refusal (TCP's slow start, so
   a batch reaches its pace in a few windows, not a few hundred rows), then grows by one;
 - a refusal (a 5xx, an unknown outcome, the client retrying such a call) halves it, once per
@@ -18,8 +21,8 @@ Dollr's 429 is not a refusal here: the rate is the client's pacer's (`api/pacing
 every sender of the client, which learns the rate from the first 429 and spaces requests under
 it. Halving the concurrency as well would fight it: a whole number of senders is too coarse for
 a rate (at 20 requests/s one sender makes about 12 calls/s), so the job would fall to one sender
-and 60 % of the rate. Once the pacer binds, its waits are part of each call's latency, so this
-limit stops growing where more calls at once no longer go faster.
+and 60 % of the rate. Once the pacer binds, more senders only wait in its queue (time this
+limit does not count), and `Settings.bulk_max_concurrency` bounds how many.
 
 `Settings.bulk_concurrency` pins the limit instead (`for_settings`): one at a time until proven,
 then that many, whatever happens. Dollr's Retry-After is not this module's business either: the

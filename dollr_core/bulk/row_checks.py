@@ -119,7 +119,7 @@ def _ask_all(svc: Services, keys: Iterable[_K], ask: Callable[[_K], _V]) -> dict
         if svc.client.stats.refusals > retries or (isinstance(answer, DollrError) and refusal(answer)):
             pace.refused(started_at=started)
         else:
-            pace.succeeded(pace.now() - started - waited.seconds)  # the pacer's waits aside
+            pace.succeeded(waited.answering)  # Dollr's answer alone: no wait for the pacer or the ledger
         return answer
 
     answers: dict[_K, _V | DollrError] = {}

@@ -354,8 +354,10 @@ class BatchWorker:
                 self.pace.refused(started_at=started)
             elif task.action is Action.SEND:
                 # Only sends tell the pace how Dollr keeps up: they are alike (a poll is one short
-                # call). Waiting for the client's rate pacer is not Dollr being slow.
-                self.pace.succeeded(self.pace.now() - started - waited.seconds)
+                # call). What it goes by is the row's time waiting for Dollr's answers: not the
+                # client's rate pacer, and not the ledger's (a row queued for SQLite's write turn
+                # behind its neighbours is no sign that Dollr is slow, and stopped the pace at 16).
+                self.pace.succeeded(waited.answering)
         except Exception:  # one row's trouble must not stop the others
             log.exception(
                 "batch %s: row %s could not be handled; trying again later", self.batch_id, task.row_id

@@ -4,11 +4,14 @@ window while latency holds, halves on a refusal (once per round trip), never abo
 from __future__ import annotations
 
 import dataclasses
+import time
 
+from dollr_core.api import pacing
 from dollr_core.api.caches import Lookups
 from dollr_core.api.client import DollrClient
 from dollr_core.api.errors import RATE_LIMITED, DollrError, InvalidRequestError, RateLimitError
 from dollr_core.basics.access import Actor
+from dollr_core.basics.enums import OperationType
 from dollr_core.bulk import running
 from dollr_core.bulk.pace import MIN_WINDOW, PATIENCE, TOLERANCE, Pace, attempt_refused, refusal
 from dollr_core.config import Settings
@@ -190,3 +193,19 @@ def test_a_rate_limited_batch_keeps_under_the_rate_and_pays_every_row_once(
     assert count(svc, BatchRowState.PAID, batch_id) == 40
     paid = executions_by_reference(fresh_sandbox)  # one payout per reference
     assert len(paid) == 40 and set(paid) <= set(row_of_reference(svc))
+
+
+def test_the_pace_goes_by_the_wait_for_dollrs_answers_not_by_our_own_queues(
+    sqlite_services: Services, fresh_sandbox: Sandbox
+) -> None:
+    """A row's latency for the pace is the time its requests waited for Dollr's answers. Its time
+    in our own queues (SQLite's write turn behind the other rows, say) lengthens whenever more
+    rows go at once, whatever Dollr does, and it had stopped the pace at 16 of 32."""
+    fresh_sandbox.configure(latency_ms=150)
+    try:
+        with pacing.patient() as waited:
+            sqlite_services.lookups.operator("231880005678", OperationType.PAYOUT)
+            time.sleep(2.0)  # the row's ledger work, queued behind its neighbours
+    finally:
+        fresh_sandbox.configure(latency_ms=0)
+    assert 0.15 <= waited.answering < 2.0
