@@ -1,7 +1,9 @@
 """The execution protocol: the one place where a call that moves money is made.
 
 Every money-moving operation (collection, payout, transfer, refund; single or bulk) goes through
-`submit`, and every later look at its outcome through `refresh`. The rules they keep:
+`submit`, and every later look at its outcome through `refresh` (or, for many attempts at once,
+`claim_due`, which takes their leases as `refresh` does, then `follow_held` for each). The rules
+they keep:
 
 - An intent (one intended payment, keyed by the key made when its form was shown) is claimed by
   one atomic state change, in the same transaction that stores a new reference_id, before any
