@@ -96,7 +96,6 @@ __all__ = [
     "mark_unknown",
     "next_poll_delay",
     "owner_id",
-    "poll_held",
     "rebuild_from_ledger",
     "refresh",
     "release",
@@ -521,7 +520,7 @@ def follow_held(
     with Heartbeat(engine, owner, [attempt.intent_id]):
         if attempt.local_state in (AttemptState.SENDING, AttemptState.PREPARING) and attempt.sent_at:
             attempt = mark_unknown(engine, attempt, actor)
-        return poll_held(engine, client, attempt, actor=actor, owner=owner, plan=plan)
+        return _poll_held(engine, client, attempt, actor=actor, owner=owner, plan=plan)
 
 
 def _take_leases(
@@ -561,7 +560,7 @@ _CLAIM_ANY = _claim_statement(due_only=False)
 _BY_REFERENCE = select(Attempt).where(col(Attempt.reference_id) == bindparam("ref"))
 
 
-def poll_held(
+def _poll_held(
     engine: Engine,
     client: DollrClient,
     attempt: Attempt,

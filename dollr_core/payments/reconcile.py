@@ -80,9 +80,7 @@ def reconcile_once(svc: Services, *, limit: int = 50) -> int:
     with pacing.patient(), Heartbeat(svc.engine, owner, [a.intent_id for a in attempts]):
         for attempt in attempts:
             try:
-                if attempt.sent_at is not None and attempt.local_state in ("SENDING", "PREPARING"):
-                    attempt = protocol.mark_unknown(svc.engine, attempt, RECONCILER.email)
-                attempt = protocol.poll_held(
+                attempt = protocol.follow_held(
                     svc.engine, svc.client, attempt, actor=RECONCILER.email, owner=owner
                 )
                 follow_document(svc, attempt)
