@@ -9,9 +9,11 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, or_, text
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from dollr_core.ledger import statements
@@ -26,8 +28,8 @@ def creating_marker(*what: str) -> str:
 
 
 def is_marked(engine: Engine, marker: str) -> bool:
-    with Session(read_only(engine)) as db:
-        return db.get(ConsoleSetting, marker) is not None
+    with read_only(engine).connect() as connection:
+        return connection.execute(_MARKED, {"key": marker}).first() is not None
 
 
 def mark(engine: Engine, marker: str) -> None:
@@ -50,7 +52,10 @@ def _unmark_in(db: Session, marker: str) -> None:
     db.connection().execute(_UNMARK, {"key": marker})
 
 
-#: Built once (a bound key): the statement costs more to build than to run.
+#: Built once (a bound key): the statements cost more to build than to run.
+_MARKED = sa_select(ConsoleSetting.__table__.c.key).where(  # type: ignore[attr-defined]
+    ConsoleSetting.__table__.c.key == bindparam("key")  # type: ignore[attr-defined]
+)
 _UNMARK = delete(ConsoleSetting.__table__).where(  # type: ignore[attr-defined]
     ConsoleSetting.__table__.c.key == bindparam("key")  # type: ignore[attr-defined]
 )
@@ -129,25 +134,49 @@ def store_all(
     *,
     unmarking: str | None = None,
 ) -> list[Record]:
-    """`store` of several records in one transaction, in order."""
-    stored_rows: list[Record] = []
-    with Session(bind, expire_on_commit=False) as db:  # the rows as written: never read back
-        dialect = db.get_bind().dialect.name
+    """`store` of several records in one transaction, in order.
+
+    A record is one INSERT on the connection, and its stored id is put on the caller's own
+    object: the row is what was written, so nothing is read back and no unit of work builds it
+    again (loading it through the ORM was most of a new payee's ledger CPU). A record whose key
+    another worker stored first is read, the one case that needs a session."""
+    with _writing(bind) as connection:
+        dialect = connection.dialect.name
+        stored_rows: list[Record] = []
         for row in rows:
-            model = type(row)
-            table = model.__table__  # type: ignore[union-attr]
+            table = type(row).__table__  # type: ignore[union-attr]
             values = {column.key: getattr(row, column.key) for column in table.columns if column.key != "id"}
-            statement = statements.insert_row(model, dialect, statements.ANY_KEY)
-            stored = db.scalars(statement, values).one_or_none()
-            if stored is None:  # a key was taken: by this same record, stored by another worker
-                stored = db.exec(_same_record(row)).first()
-                if stored is None:
-                    raise LookupError(f"{table.name}: a unique key of {values} is held by another record")
-            stored_rows.append(stored)
+            statement = _insert_returning_id(table, dialect)
+            new_id = connection.execute(statement, values).scalar_one_or_none()
+            if new_id is None:  # a key was taken: by this same record, stored by another worker
+                with Session(connection, expire_on_commit=False) as db:
+                    stored = db.exec(_same_record(row)).first()
+                    if stored is None:
+                        raise LookupError(f"{table.name}: a unique key of {values} is held by another record")
+                    db.expunge(stored)
+                stored_rows.append(stored)
+                continue
+            row.id = new_id
+            stored_rows.append(row)
         if unmarking is not None:
-            _unmark_in(db, unmarking)
-        db.commit()
+            connection.execute(_UNMARK, {"key": unmarking})
     return stored_rows
+
+
+@contextmanager
+def _writing(bind: Bind) -> Iterator[Connection]:
+    """A transaction on `bind`: the engine's own, committed at the end; or the creator's lock's
+    connection, whose transaction commits when the lock ends."""
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with bind.begin() as connection:
+        yield connection
+
+
+@cache
+def _insert_returning_id(table: Any, dialect: str) -> Any:
+    return statements.insert_statement(table, dialect, statements.ANY_KEY).returning(table.c.id)
 
 
 def _same_record(row: Record) -> Any:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -242,7 +243,7 @@ def _create_payee(
     """A new person's three records, made and stored together. None: another creator stored the
     party while we waited for the lock (the caller finds or makes the rest one by one)."""
     with creating.one_creator(engine, _party_key(person)) as bind:
-        if _first(bind, _PARTY, {"phone": person.phone, "name": person.fullname}) is not None:
+        if _party_held(bind, person):
             return None
         marker = creating.creating_marker("party", person.phone, person.fullname)
         made: list[creating.Record] = []
@@ -443,8 +444,20 @@ def _first(
         return db.exec(lookup, params=params).first()
 
 
+def _party_held(bind: creating.Bind, person: Person) -> bool:
+    """Whether the ledger holds `person`'s party: only its id is read (no record is built)."""
+    named = {"phone": person.phone, "name": person.fullname}
+    if isinstance(bind, Engine):
+        with read_only(bind).connect() as connection:
+            return connection.execute(_PARTY_ID, named).first() is not None
+    return bind.execute(_PARTY_ID, named).first() is not None
+
+
 # The lookups every payment to or from a known person makes, built once (bound values):
 _PARTY = select(Customer).where(
+    col(Customer.phone) == bindparam("phone"), col(Customer.fullname) == bindparam("name")
+)
+_PARTY_ID = sa_select(Customer.__table__.c.id).where(  # type: ignore[attr-defined]
     col(Customer.phone) == bindparam("phone"), col(Customer.fullname) == bindparam("name")
 )
 _COUNTERPARTY = select(Relationship).where(
