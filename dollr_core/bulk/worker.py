@@ -374,20 +374,23 @@ class BatchWorker:
         key = row.intent_key
         try:
             if row.intent_state in (None, IntentState.OPEN):
-                payouts.prepare_payout(
+                prepared = payouts.prepare_row_payout(
                     self.svc,
                     self.actor,
                     key,
+                    batch_id=self.batch_id,
                     name=row.name,
                     phone=row.phone,
                     amount=row.amount if row.amount is not None else row.amount_text,
                     currency=row.currency,
                     note=row.note,
-                    batch_id=self.batch_id,
                 )
                 if not row_outcomes.still_sent(self.svc.engine, row_id):
                     return False  # the batch was canceled while the row was being prepared
-            attempt = payouts.confirm_payout(self.svc, self.actor, key, self._passcode)
+                # The intent, its claim and its reference_id: one transaction, then the send.
+                attempt = payouts.send_row_payout(self.svc, self.actor, prepared, self._passcode)
+            else:
+                attempt = payouts.confirm_payout(self.svc, self.actor, key, self._passcode)
         except (AccessDenied, AuthenticationError) as exc:
             row_outcomes.requeue_row(self.svc.engine, row_id, explain(exc).headline)
             self._halt(explain(exc).headline)

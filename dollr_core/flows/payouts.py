@@ -37,7 +37,7 @@ from dollr_core.explain import failure_reason
 from dollr_core.flows.directory import Person, ensure_payee
 from dollr_core.ledger.columns import utcnow
 from dollr_core.ledger.db import read_only
-from dollr_core.ledger.intents import get_intent, open_intent
+from dollr_core.ledger.intents import NewIntent, get_intent
 from dollr_core.ledger.tables import Attempt, AttemptState, Intent, IntentKind, IntentState
 from dollr_core.payments import protocol
 from dollr_core.services import Services
@@ -80,6 +80,95 @@ def prepare_payout(
     batch_id: int | None = None,
 ) -> PayoutQuote:
     """Check the inputs, find or create the beneficiary and account, and quote the fees."""
+    prepared = _prepare(
+        svc,
+        actor,
+        intent_key,
+        name=name,
+        phone=phone,
+        amount=amount,
+        currency=currency,
+        note=note,
+        batch_id=batch_id,
+    )
+    return prepared.quote(prepared.intent.open(svc.engine))
+
+
+@dataclass(frozen=True)
+class PreparedPayout:
+    """A payout checked, its payee made and its fees quoted, its intent not written yet."""
+
+    intent: NewIntent
+    carrier: str
+    prediction: AmountAndFeePrediction
+
+    def quote(self, intent: Intent) -> PayoutQuote:
+        return _quote(intent, self.carrier, self.prediction)
+
+
+def prepare_row_payout(
+    svc: Services,
+    actor: Actor,
+    intent_key: str,
+    *,
+    batch_id: int,
+    name: str,
+    phone: str,
+    amount: str | Decimal,
+    currency: str,
+    note: str = "",
+) -> PreparedPayout:
+    """`prepare_payout` of a bulk row, whose intent is written as it is sent (`send_row_payout`)."""
+    return _prepare(
+        svc,
+        actor,
+        intent_key,
+        name=name,
+        phone=phone,
+        amount=amount,
+        currency=currency,
+        note=note,
+        batch_id=batch_id,
+    )
+
+
+def send_row_payout(
+    svc: Services, actor: Actor, prepared: PreparedPayout, passcode: str | SecretStr
+) -> Attempt:
+    """Send a bulk row's prepared payout: its intent, claim and reference_id in one transaction
+    (`protocol.open_and_submit`). When its intent is in the ledger already (an earlier run of
+    the row), it is brought in line and sent as `confirm_payout` sends it."""
+    new = prepared.intent
+    require(actor, Permission.BULK_PAYOUTS)
+    secret = passcode if isinstance(passcode, SecretStr) else SecretStr(passcode.strip())
+    if not secret.get_secret_value():
+        raise PayoutRefused("Enter the merchant passcode to confirm the payout.")
+    attempt = protocol.open_and_submit(
+        svc.engine,
+        svc.client,
+        new,
+        lambda intent: PayoutPlan(svc, intent, secret),
+        OperationType.PAYOUT,
+        actor=actor.email,
+    )
+    if attempt is not None:
+        return attempt
+    new.open(svc.engine)
+    return confirm_payout(svc, actor, new.intent_key, secret)
+
+
+def _prepare(
+    svc: Services,
+    actor: Actor,
+    intent_key: str,
+    *,
+    name: str,
+    phone: str,
+    amount: str | Decimal,
+    currency: str,
+    note: str,
+    batch_id: int | None,
+) -> PreparedPayout:
     require(actor, Permission.PAY_OUT if batch_id is None else Permission.BULK_PAYOUTS)
     person = Person.checked(name, phone)
     note = check_text(note.strip(), "note", max_length=NOTE_LENGTH, multiline=True)
@@ -131,30 +220,31 @@ def prepare_payout(
     )
     approvers = 0 if batch_id is not None else rules.approvers_needed(currency, value)
     needs_approval = approvers > 0
-    intent = open_intent(
-        svc.engine,
+    intent = NewIntent(
         intent_key,
         kind=IntentKind.PAYOUT,
         operation_type=OperationType.PAYOUT,
         operator=actor.email,
         state=IntentState.OPEN if needs_approval else IntentState.READY,
         terms={"phone": person.phone, "name": person.fullname, "amount": value, "currency": currency},
-        party_name=person.fullname,
-        phone=person.phone,
-        dollr_party_id=customer.dollr_party_id,
-        method=method,
-        provider=provider,
-        account_id=account.dollr_account_id,
-        amount=value,
-        currency=currency,
-        payer_currency=currency,
-        note=note,
-        batch_id=batch_id,
-        needs_approval=needs_approval,
-        approvals_needed=max(approvers, 1),
-        **_predicted(prediction),
+        fields={
+            "party_name": person.fullname,
+            "phone": person.phone,
+            "dollr_party_id": customer.dollr_party_id,
+            "method": method,
+            "provider": provider,
+            "account_id": account.dollr_account_id,
+            "amount": value,
+            "currency": currency,
+            "payer_currency": currency,
+            "note": note,
+            "batch_id": batch_id,
+            "needs_approval": needs_approval,
+            "approvals_needed": max(approvers, 1),
+            **_predicted(prediction),
+        },
     )
-    return _quote(intent, info.carrier or method.value, prediction)
+    return PreparedPayout(intent, info.carrier or method.value, prediction)
 
 
 def _predicted(prediction: AmountAndFeePrediction) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, or_, update
@@ -51,6 +52,42 @@ def get_intent(engine: Engine, intent_key: str) -> Intent | None:
 def locked_intent(db: Session, intent_key: str) -> Intent | None:
     """The intent of `intent_key`, locked in `db`'s transaction until it ends."""
     return db.exec(_BY_KEY_LOCKED, params={"key": intent_key}).one_or_none()
+
+
+@dataclass(frozen=True)
+class NewIntent:
+    """An intent not yet written, as `open_intent` takes it: for a caller that writes it in a
+    transaction of its own (`insert_new`), with what it does next."""
+
+    intent_key: str
+    kind: str
+    operation_type: str
+    operator: str
+    state: IntentState
+    terms: dict[str, Any]
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def open(self, engine: Engine) -> Intent:
+        """`open_intent` of these values: created, or an editable one brought in line."""
+        return open_intent(
+            engine,
+            self.intent_key,
+            kind=self.kind,
+            operation_type=self.operation_type,
+            operator=self.operator,
+            state=self.state,
+            terms=self.terms,
+            **self.fields,
+        )
+
+
+def insert_new(db: Session, new: NewIntent) -> Intent | None:
+    """`new` inserted in `db`'s transaction, with its event (the caller commits); None when its
+    key is taken, and nothing is written (the caller then goes by `NewIntent.open`)."""
+    stamp = fingerprint(new.terms)
+    return _insert(
+        db, new.intent_key, new.kind, new.operation_type, new.operator, new.state, stamp, new.fields
+    )
 
 
 def open_intent(

@@ -1,7 +1,8 @@
 """The execution protocol: the one place where a call that moves money is made.
 
 Every money-moving operation (collection, payout, transfer, refund; single or bulk) goes through
-`submit`, and every later look at its outcome through `refresh` (or, for many attempts at once,
+`submit` (a bulk row through `open_and_submit`, which writes its intent in the claim's own
+transaction), and every later look at its outcome through `refresh` (or, for many attempts at once,
 `claim_due`, which takes their leases as `refresh` does, then `follow_held` for each). The rules
 they keep:
 
@@ -49,7 +50,7 @@ from dollr_core.basics.enums import OperationType
 from dollr_core.ledger import audit, transitions
 from dollr_core.ledger.columns import as_stored, utcnow
 from dollr_core.ledger.db import read_only
-from dollr_core.ledger.intents import locked_intent
+from dollr_core.ledger.intents import NewIntent, insert_new, locked_intent
 from dollr_core.ledger.leases import LEASE, Heartbeat
 from dollr_core.ledger.tables import OPEN_ATTEMPT_STATES, Attempt, AttemptState, Intent, IntentState
 from dollr_core.payments.attempts import (
@@ -95,6 +96,7 @@ __all__ = [
     "follow_held",
     "mark_unknown",
     "next_poll_delay",
+    "open_and_submit",
     "owner_id",
     "rebuild_from_ledger",
     "refresh",
@@ -158,8 +160,50 @@ def submit(
     attempt = _claim(engine, intent_key, plan.operation_type, actor=actor, owner=me, as_left=as_left)
     if attempt is None:
         return current_attempt(engine, intent_key)
-    with Heartbeat(engine, me, [attempt.intent_id]):
-        attempt = _drive(engine, client, attempt, plan, actor=actor, owner=me)
+    return _carry_out(engine, client, attempt, plan, actor=actor, owner=me)
+
+
+def open_and_submit(
+    engine: Engine,
+    client: DollrClient,
+    new: NewIntent,
+    plan_for: Callable[[Intent], ExecutionPlan],
+    operation: OperationType,
+    *,
+    actor: str,
+) -> Attempt | None:
+    """`submit` of an intent not written yet: the intent, its claim and its attempt (with the
+    reference_id) are one transaction, where writing the intent and then submitting it are two.
+    For a payment prepared and sent in one go with no person between (a bulk row): nothing is
+    sent before that transaction commits, and a crash before it leaves nothing to follow.
+
+    None: `new`'s key is taken (an earlier run of the same payment), and nothing was written;
+    the caller opens that intent and submits it as usual. `plan_for` builds the plan from the
+    intent as stored."""
+    if new.state is not IntentState.READY:
+        raise IntentNotReady(not_ready_reason(new.state))
+    me = owner_id()
+    now = utcnow()
+    with Session(engine, expire_on_commit=False) as db:  # the rows as written: nothing read back
+        intent = insert_new(db, new)
+        if intent is None:
+            return None
+        lease = {"lease_owner": me, "lease_until": now + LEASE, "updated_at": now}
+        if not transitions.move_unread(
+            db, intent, IntentState.EXECUTING, values=lease, actor=actor, detail="claimed for sending"
+        ):
+            raise RuntimeError(f"Fault in the console: intent {intent.id} changed in its own transaction.")
+        attempt = new_attempt(db, intent, operation, actor=actor, owner=me)
+        db.commit()
+    return _carry_out(engine, client, as_stored(attempt), plan_for(intent), actor=actor, owner=me)
+
+
+def _carry_out(
+    engine: Engine, client: DollrClient, attempt: Attempt, plan: ExecutionPlan, *, actor: str, owner: str
+) -> Attempt:
+    """Drive the attempt this worker claimed, under its heartbeat, and audit a refusal."""
+    with Heartbeat(engine, owner, [attempt.intent_id]):
+        attempt = _drive(engine, client, attempt, plan, actor=actor, owner=owner)
     if attempt.local_state == AttemptState.REFUSED:
         audit.record(
             engine,

@@ -1,0 +1,203 @@
+"""A bulk row's intent, its claim and its attempt (with the reference_id) are one transaction.
+
+A bulk row is prepared and sent in one go, with no person between, so its intent is not written
+on its own first: `payouts.send_row_payout` writes it with the claim (`protocol.open_and_submit`),
+one of a first-time row's write transactions fewer, each waiting for SQLite's one write turn. The
+money path is the protocol's as before: the reference_id is stored before any call that can move
+money, a crash at any step is followed to one payout, and a row whose intent an earlier run left
+in the ledger is brought in line and sent as before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, update
+from sqlmodel import Session, col, select
+
+from dollr_core.basics.access import Actor
+from dollr_core.bulk import row_outcomes, running
+from dollr_core.flows import payouts
+from dollr_core.ledger.db import read_only
+from dollr_core.ledger.intents import get_intent
+from dollr_core.ledger.tables import (
+    Attempt,
+    AttemptState,
+    BatchRow,
+    BatchRowState,
+    Intent,
+    IntentState,
+    LedgerEvent,
+)
+from dollr_core.payments import protocol
+from dollr_core.services import Services
+from dollr_sandbox import Sandbox
+
+from ..flows.helpers import all_attempts, executions_by_reference, settle
+from .helpers import PASSCODE, approved_batch, rows_of, rows_text, run_to_end
+
+ROWS = 6
+
+
+class Crash(Exception):
+    """Stands for the process dying at a checkpoint."""
+
+
+@pytest.fixture(autouse=True)
+def _no_crash_hook() -> Any:
+    protocol.crash_hook = None
+    yield
+    protocol.crash_hook = None
+
+
+def _transactions_begun_in(engine: Engine, *functions: tuple[str, str]) -> Counter[str]:
+    """Write transactions begun on `engine` from now on, by the (module, function) they began in,
+    up to the claim (not the sending and following after it)."""
+    begun: Counter[str] = Counter()
+
+    @event.listens_for(engine, "begin")
+    def _begun(connection: Any) -> None:
+        if connection.get_execution_options().get("dollr_reads_only"):
+            return
+        frames = {(frame.filename, frame.name) for frame in traceback.extract_stack()}
+        if any(path.endswith("payments/protocol.py") and name == "_carry_out" for path, name in frames):
+            return  # the steps after the claim: the protocol's, as for any payment
+        for module, name in functions:
+            if any(path.endswith(module) and function == name for path, function in frames):
+                begun[name] += 1
+
+    return begun
+
+
+def test_a_batchs_rows_write_intent_claim_and_reference_in_one_transaction(
+    services: Services, fresh_sandbox: Sandbox, finance: Actor, manager: Actor
+) -> None:
+    svc = services
+    lines = [f"Person {n},23188{n:03d}4321,{n + 2},USD,,O-{n}" for n in range(1, ROWS + 1)]
+    batch_id = approved_batch(svc, finance, manager, rows_text(*lines)).id or 0
+    begun = _transactions_begun_in(
+        svc.engine, ("ledger/intents.py", "open_intent"), ("payments/protocol.py", "open_and_submit")
+    )
+    running.start_batch(svc, finance, batch_id, PASSCODE)
+    run_to_end(svc, batch_id, fresh_sandbox)
+
+    rows = rows_of(svc, batch_id)
+    assert [row.state for row in rows] == [BatchRowState.PAID] * ROWS
+    assert sorted(executions_by_reference(fresh_sandbox)) == sorted(row.reference_id or "" for row in rows)
+    # One transaction per row wrote its intent, claimed it and stored its reference_id; none
+    # wrote an intent alone.
+    assert begun == {"open_and_submit": ROWS}, begun
+    with Session(read_only(svc.engine)) as db:
+        for row in rows:
+            intent = db.exec(select(Intent).where(Intent.intent_key == row.intent_key)).one()
+            events = db.exec(
+                select(LedgerEvent.action, LedgerEvent.to_state)
+                .where(LedgerEvent.intent_id == intent.id)
+                .order_by(col(LedgerEvent.id))
+            ).all()
+            # Its record reads as before: opened READY, claimed, its attempt made, then paid.
+            assert events[:3] == [
+                ("intent_opened", IntentState.READY),
+                ("intent_state", IntentState.EXECUTING),
+                ("attempt_created", AttemptState.PREPARING),
+            ], events
+
+
+def _one_claimed_row(svc: Services, finance: Actor, manager: Actor) -> tuple[int, BatchRow, str]:
+    """A running batch of one row, claimed for sending as the worker claims it (no worker runs)."""
+    batch_id = approved_batch(svc, finance, manager, rows_text("Ama Dolo,231880004321,12,USD,,R-1")).id or 0
+    running._mark_running(svc.engine, batch_id, finance)
+    (row,) = rows_of(svc, batch_id)
+    (key,) = row_outcomes.claim_rows(svc.engine, [row.id or 0]).values()
+    return batch_id, row, key
+
+
+def _prepared(
+    svc: Services, finance: Actor, batch_id: int, row: BatchRow, key: str
+) -> payouts.PreparedPayout:
+    return payouts.prepare_row_payout(
+        svc,
+        finance,
+        key,
+        batch_id=batch_id,
+        name=row.name,
+        phone=row.phone,
+        amount=row.amount_text,
+        currency=row.currency,
+    )
+
+
+def test_a_row_whose_intent_an_earlier_run_left_is_brought_in_line_and_sent_once(
+    services: Services, fresh_sandbox: Sandbox, finance: Actor, manager: Actor
+) -> None:
+    svc = services
+    batch_id, row, key = _one_claimed_row(svc, finance, manager)
+    prepared = _prepared(svc, finance, batch_id, row, key)
+    # An earlier run wrote the row's intent, not yet ready, and stopped there.
+    dataclasses.replace(prepared.intent, state=IntentState.OPEN).open(svc.engine)
+
+    attempt = payouts.send_row_payout(svc, finance, prepared, PASSCODE)
+    again = payouts.send_row_payout(svc, finance, prepared, PASSCODE)  # a second run of the row
+
+    assert again.reference_id == attempt.reference_id
+    assert [e["reference_id"] for e in fresh_sandbox.executions()] == [attempt.reference_id]
+    intent = get_intent(svc.engine, key)
+    assert intent is not None and intent.state == IntentState.EXECUTING
+    assert intent.current_attempt_id == attempt.id
+
+
+def test_an_empty_passcode_writes_nothing(
+    sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor, manager: Actor
+) -> None:
+    svc = sqlite_services
+    batch_id, row, key = _one_claimed_row(svc, finance, manager)
+    with pytest.raises(payouts.PayoutRefused, match="passcode"):
+        payouts.send_row_payout(svc, finance, _prepared(svc, finance, batch_id, row, key), "  ")
+    assert get_intent(svc.engine, key) is None
+    assert fresh_sandbox.executions() == []
+
+
+def _crash_at(point: str) -> Callable[[str], None]:
+    def hook(name: str) -> None:
+        if name == point:
+            raise Crash(point)
+
+    return hook
+
+
+@pytest.mark.parametrize("point", ["before_session", "after_session", "before_execute", "after_execute"])
+def test_a_crash_at_any_step_of_a_rows_send_ends_in_one_payout(
+    sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor, manager: Actor, point: str
+) -> None:
+    svc = sqlite_services
+    batch_id, row, key = _one_claimed_row(svc, finance, manager)
+    prepared = _prepared(svc, finance, batch_id, row, key)
+    protocol.crash_hook = _crash_at(point)
+    with pytest.raises(Crash):
+        payouts.send_row_payout(svc, finance, prepared, PASSCODE)
+    protocol.crash_hook = None
+    # Whatever step it died at, the reference_id was stored before anything could move money.
+    (stored,) = all_attempts(svc)
+    sent = [e["reference_id"] for e in fresh_sandbox.executions()]
+    assert sent in ([], [stored.reference_id])
+
+    with Session(svc.engine) as db:  # the dead worker's leases run out
+        db.exec(update(Intent).values(lease_until=None))  # type: ignore[call-overload]
+        db.exec(update(Attempt).values(lease_until=None))  # type: ignore[call-overload]
+        db.commit()
+    settle(svc, fresh_sandbox)  # the reconciler follows it; only a passcode holder may send again
+    # The worker's next run of the row finds its intent and sends it as any prepared payout.
+    attempt = payouts.confirm_payout(svc, finance, key, PASSCODE)
+    settle(svc, fresh_sandbox)
+    attempt = payouts.confirm_payout(svc, finance, key, PASSCODE)
+    assert attempt.local_state == AttemptState.COMPLETED
+    executions = fresh_sandbox.executions()
+    assert [e["reference_id"] for e in executions] == [attempt.reference_id]
+    for other in all_attempts(svc):
+        if other.reference_id != attempt.reference_id:
+            assert other.local_state == AttemptState.ABANDONED  # never sent, so it cannot land
