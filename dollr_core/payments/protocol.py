@@ -47,12 +47,12 @@ from dollr_core.api.client import DollrClient
 from dollr_core.api.errors import DollrError, NotFoundError, RateLimitError
 from dollr_core.api.models import CollectionExecute, Execution, RefundExecute, TransferExecute
 from dollr_core.basics.enums import OperationType
-from dollr_core.ledger import audit, transitions
+from dollr_core.ledger import audit
 from dollr_core.ledger.columns import as_stored, utcnow
 from dollr_core.ledger.db import read_only
-from dollr_core.ledger.intents import NewIntent, insert_new, locked_intent
+from dollr_core.ledger.intents import NewIntent
 from dollr_core.ledger.leases import LEASE, Heartbeat
-from dollr_core.ledger.tables import OPEN_ATTEMPT_STATES, Attempt, AttemptState, Intent, IntentState
+from dollr_core.ledger.tables import OPEN_ATTEMPT_STATES, Attempt, AttemptState, Intent
 from dollr_core.payments.attempts import (
     IntentNotReady,
     LeaseLost,
@@ -63,7 +63,6 @@ from dollr_core.payments.attempts import (
     move_and_save,
     new_attempt,
     next_poll_delay,
-    not_ready_reason,
     record_error,
     release,
     reload,
@@ -71,6 +70,7 @@ from dollr_core.payments.attempts import (
     schedule,
     update,
 )
+from dollr_core.payments.claims import claim, claim_new
 from dollr_core.payments.landing import (
     CLOCK_MARGIN,
     judged_and_refused,
@@ -157,7 +157,7 @@ def submit(
     `as_left`: the intent as the caller last read or wrote it; when it was READY and the ledger's
     row still is, with the same terms, the claim takes it without reading it first."""
     me = owner_id()
-    attempt = _claim(engine, intent_key, plan.operation_type, actor=actor, owner=me, as_left=as_left)
+    attempt = claim(engine, intent_key, plan.operation_type, actor=actor, owner=me, as_left=as_left)
     if attempt is None:
         return current_attempt(engine, intent_key)
     return _carry_out(engine, client, attempt, plan, actor=actor, owner=me)
@@ -180,22 +180,12 @@ def open_and_submit(
     None: `new`'s key is taken (an earlier run of the same payment), and nothing was written;
     the caller opens that intent and submits it as usual. `plan_for` builds the plan from the
     intent as stored."""
-    if new.state is not IntentState.READY:
-        raise IntentNotReady(not_ready_reason(new.state))
     me = owner_id()
-    now = utcnow()
-    with Session(engine, expire_on_commit=False) as db:  # the rows as written: nothing read back
-        intent = insert_new(db, new)
-        if intent is None:
-            return None
-        lease = {"lease_owner": me, "lease_until": now + LEASE, "updated_at": now}
-        if not transitions.move_unread(
-            db, intent, IntentState.EXECUTING, values=lease, actor=actor, detail="claimed for sending"
-        ):
-            raise RuntimeError(f"Fault in the console: intent {intent.id} changed in its own transaction.")
-        attempt = new_attempt(db, intent, operation, actor=actor, owner=me)
-        db.commit()
-    return _carry_out(engine, client, as_stored(attempt), plan_for(intent), actor=actor, owner=me)
+    claimed = claim_new(engine, new, operation, actor=actor, owner=me)
+    if claimed is None:
+        return None
+    intent, attempt = claimed
+    return _carry_out(engine, client, attempt, plan_for(intent), actor=actor, owner=me)
 
 
 def _carry_out(
@@ -214,81 +204,6 @@ def _carry_out(
             detail=attempt.last_error,
         )
     return attempt
-
-
-def _claim(
-    engine: Engine,
-    intent_key: str,
-    operation: OperationType,
-    *,
-    actor: str,
-    owner: str,
-    as_left: Intent | None = None,
-) -> Attempt | None:
-    """Atomically take the intent for this worker. None: someone else holds it, or it is final."""
-    now = utcnow()
-    lease = {"lease_owner": owner, "lease_until": now + LEASE, "updated_at": now}
-    with Session(engine, expire_on_commit=False) as db:  # the rows as written: nothing read back
-        if as_left is not None and IntentState(as_left.state) is IntentState.READY:
-            # The same compare-and-set as below (READY → EXECUTING on its id), with the terms the
-            # caller saw: a row changed since (another tab's edit, another claim) is read instead.
-            assert as_left.intent_key == intent_key
-            unchanged = {"params_fingerprint": as_left.params_fingerprint}
-            if transitions.move_unread(
-                db,
-                as_left,
-                IntentState.EXECUTING,
-                match=unchanged,
-                values=lease,
-                actor=actor,
-                detail="claimed for sending",
-            ):
-                attempt = new_attempt(db, as_left, operation, actor=actor, owner=owner)
-                db.commit()
-                return as_stored(attempt)
-        intent = locked_intent(db, intent_key)
-        if intent is None:
-            raise IntentNotReady("This payment was not prepared; start again from the form.")
-        state = IntentState(intent.state)
-        if state in (IntentState.OPEN, IntentState.AWAITING_APPROVAL, IntentState.REJECTED):
-            raise IntentNotReady(not_ready_reason(state))
-        if state is IntentState.READY:
-            claimed = transitions.move_where(
-                db,
-                Intent,
-                IntentState.READY,
-                IntentState.EXECUTING,
-                match={"id": intent.id},
-                values=lease,
-                actor=actor,
-                detail="claimed for sending",
-            )
-            if claimed != [intent.id]:
-                return None
-            attempt = new_attempt(db, intent, operation, actor=actor, owner=owner)
-            db.commit()
-            return as_stored(attempt)
-        if state is not IntentState.EXECUTING or intent.current_attempt_id is None:
-            return None
-        held = db.get(Attempt, intent.current_attempt_id)
-        if held is None or not _takeover_allowed(held, now):
-            return None
-        held.lease_owner, held.lease_until = owner, now + LEASE
-        if held.local_state == AttemptState.SENDING:
-            transitions.move(
-                db, held, AttemptState.UNKNOWN, actor=actor, detail="taken over after the sender went silent"
-            )
-        db.add(held)
-        db.commit()
-        return as_stored(held)
-
-
-def _takeover_allowed(attempt: Attempt, now: datetime) -> bool:
-    """A held attempt is only taken over once its holder's lease has run out."""
-    state = AttemptState(attempt.local_state)
-    if state in (AttemptState.PREPARING, AttemptState.SENDING, AttemptState.UNKNOWN):
-        return attempt.lease_until is None or attempt.lease_until < now
-    return False
 
 
 def _drive(
