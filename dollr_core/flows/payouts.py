@@ -135,22 +135,17 @@ def prepare_row_payout(
 def send_row_payout(
     svc: Services, actor: Actor, prepared: PreparedPayout, passcode: str | SecretStr
 ) -> Attempt:
-    """Send a bulk row's prepared payout: its intent, claim and reference_id in one transaction
-    (`protocol.open_and_submit`). When its intent is in the ledger already (an earlier run of
-    the row), it is brought in line and sent as `confirm_payout` sends it."""
+    """Send a bulk row's prepared payout: its session, then its intent, claim, reference_id and
+    body in one transaction (`protocol.open_and_submit`). When its intent is in the ledger
+    already (an earlier run of the row), it is brought in line and sent as `confirm_payout`
+    sends it."""
     new = prepared.intent
     require(actor, Permission.BULK_PAYOUTS)
     secret = passcode if isinstance(passcode, SecretStr) else SecretStr(passcode.strip())
     if not secret.get_secret_value():
         raise PayoutRefused("Enter the merchant passcode to confirm the payout.")
-    attempt = protocol.open_and_submit(
-        svc.engine,
-        svc.client,
-        new,
-        lambda intent: PayoutPlan(svc, intent, secret),
-        OperationType.PAYOUT,
-        actor=actor.email,
-    )
+    plan = PayoutPlan(svc, new.unsaved(), secret)
+    attempt = protocol.open_and_submit(svc.engine, svc.client, new, plan, actor=actor.email)
     if attempt is not None:
         return attempt
     new.open(svc.engine)

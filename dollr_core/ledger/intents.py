@@ -67,6 +67,18 @@ class NewIntent:
     terms: dict[str, Any]
     fields: dict[str, Any] = field(default_factory=dict)
 
+    def unsaved(self) -> Intent:
+        """The row these values make, not written: what a plan built before the write reads."""
+        return Intent(
+            intent_key=self.intent_key,
+            kind=self.kind,
+            operation_type=self.operation_type,
+            operator=self.operator,
+            state=self.state,
+            params_fingerprint=fingerprint(self.terms),
+            **self.fields,
+        )
+
     def open(self, engine: Engine) -> Intent:
         """`open_intent` of these values: created, or an editable one brought in line."""
         return open_intent(

@@ -5,7 +5,9 @@ silent. `payments.protocol` calls these; nothing else does."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -20,10 +22,18 @@ from dollr_core.payments.attempts import IntentNotReady, new_attempt, not_ready_
 
 
 def claim_new(
-    engine: Engine, new: NewIntent, operation: OperationType, *, actor: str, owner: str
-) -> tuple[Intent, Attempt] | None:
-    """Write `new` (READY), claim it and store its attempt, in one transaction: the intent and the
-    attempt as stored. None: `new`'s key is taken, and nothing was written."""
+    engine: Engine,
+    new: NewIntent,
+    operation: OperationType,
+    *,
+    actor: str,
+    owner: str,
+    sending: Callable[[Attempt], dict[str, Any]] | None = None,
+) -> Attempt | None:
+    """Write `new` (READY), claim it and store its attempt, in one transaction; the attempt as
+    stored. `sending`: the columns of the attempt's move to SENDING (the body it will send, made
+    with its new reference_id), in the same transaction. None: `new`'s key is taken, and
+    nothing was written."""
     if new.state is not IntentState.READY:
         raise IntentNotReady(not_ready_reason(new.state))
     now = utcnow()
@@ -37,8 +47,12 @@ def claim_new(
         ):
             raise RuntimeError(f"Fault in the console: intent {intent.id} changed in its own transaction.")
         attempt = new_attempt(db, intent, operation, actor=actor, owner=owner)
+        if sending is not None and not transitions.move_unread(
+            db, attempt, AttemptState.SENDING, values=sending(attempt), actor=actor, detail="sending"
+        ):
+            raise RuntimeError(f"Fault in the console: attempt {attempt.id} changed in its own transaction.")
         db.commit()
-    return intent, as_stored(attempt)
+    return as_stored(attempt)
 
 
 def claim(

@@ -167,32 +167,61 @@ def open_and_submit(
     engine: Engine,
     client: DollrClient,
     new: NewIntent,
-    plan_for: Callable[[Intent], ExecutionPlan],
-    operation: OperationType,
+    plan: ExecutionPlan,
     *,
     actor: str,
 ) -> Attempt | None:
-    """`submit` of an intent not written yet: the intent, its claim and its attempt (with the
-    reference_id) are one transaction, where writing the intent and then submitting it are two.
-    For a payment prepared and sent in one go with no person between (a bulk row): nothing is
-    sent before that transaction commits, and a crash before it leaves nothing to follow.
+    """`submit` of an intent not written yet, for a payment prepared and sent in one go with no
+    person between (a bulk row): its session is opened first, then the intent, its claim, its
+    attempt with the reference_id and the body to send are stored as SENDING in one
+    transaction, where storing the intent, claiming it and storing the body were three; then
+    the body goes out, and the protocol follows it as any other.
+
+    A session moves no money: a crash before that transaction leaves an unused session and
+    nothing to follow, and a second worker's session, if any, stays unused. A session Dollr
+    does not open is the usual path's to handle (intent and claim, then the protocol opens the
+    session itself and records what Dollr says). `plan` is built from the intent's values.
 
     None: `new`'s key is taken (an earlier run of the same payment), and nothing was written;
-    the caller opens that intent and submits it as usual. `plan_for` builds the plan from the
-    intent as stored."""
+    the caller opens that intent and submits it as usual."""
     me = owner_id()
-    claimed = claim_new(engine, new, operation, actor=actor, owner=me)
+    checkpoint("before_session")
+    try:
+        opened: OpenedSession | None = plan.open_session()
+    except DollrError:
+        opened = None
+    checkpoint("after_session")
+    body: BaseModel | None = None
+
+    def sending(attempt: Attempt) -> dict[str, Any]:
+        nonlocal body
+        assert opened is not None
+        body = plan.build(opened.session_id, attempt.reference_id)
+        return _sending_values(body, attempt, opened)
+
+    claimed = claim_new(
+        engine, new, plan.operation_type, actor=actor, owner=me, sending=sending if opened else None
+    )
     if claimed is None:
         return None
-    intent, attempt = claimed
-    return _carry_out(engine, client, attempt, plan_for(intent), actor=actor, owner=me)
+    return _carry_out(engine, client, claimed, plan, actor=actor, owner=me, body=body)
 
 
 def _carry_out(
-    engine: Engine, client: DollrClient, attempt: Attempt, plan: ExecutionPlan, *, actor: str, owner: str
+    engine: Engine,
+    client: DollrClient,
+    attempt: Attempt,
+    plan: ExecutionPlan,
+    *,
+    actor: str,
+    owner: str,
+    body: BaseModel | None = None,
 ) -> Attempt:
-    """Drive the attempt this worker claimed, under its heartbeat, and audit a refusal."""
+    """Drive the attempt this worker claimed, under its heartbeat, and audit a refusal. `body`:
+    the attempt is SENDING with this body stored, and it goes out first."""
     with Heartbeat(engine, owner, [attempt.intent_id]):
+        if body is not None:
+            attempt = _deliver(engine, client, attempt, plan, body, actor=actor, first_copy=True)
         attempt = _drive(engine, client, attempt, plan, actor=actor, owner=owner)
     if attempt.local_state == AttemptState.REFUSED:
         audit.record(
@@ -291,20 +320,32 @@ def _send(
     assert session is not None
     body = plan.build(session, attempt.reference_id)
     first_copy = attempt.sent_at is None
-    opened_now = (
-        {} if opened is None else {"session_id": opened.session_id, "session_expires_at": opened.expires_at}
-    )
+    values = _sending_values(body, attempt, opened)
     attempt = update(
-        engine,
-        attempt,
-        actor,
-        "sending",
-        expect_owner=owner,
-        state=AttemptState.SENDING,
-        request_json=_public_json(body),
-        sent_at=attempt.sent_at or utcnow(),
-        **opened_now,
+        engine, attempt, actor, "sending", expect_owner=owner, state=AttemptState.SENDING, **values
     )
+    return _deliver(engine, client, attempt, plan, body, actor=actor, first_copy=first_copy)
+
+
+def _sending_values(body: BaseModel, attempt: Attempt, opened: OpenedSession | None) -> dict[str, Any]:
+    """The columns an attempt moving to SENDING stores with the body it sends."""
+    values: dict[str, Any] = {"request_json": _public_json(body), "sent_at": attempt.sent_at or utcnow()}
+    if opened is not None:
+        values |= {"session_id": opened.session_id, "session_expires_at": opened.expires_at}
+    return values
+
+
+def _deliver(
+    engine: Engine,
+    client: DollrClient,
+    attempt: Attempt,
+    plan: ExecutionPlan,
+    body: BaseModel,
+    *,
+    actor: str,
+    first_copy: bool,
+) -> Attempt:
+    """Send the body stored with the SENDING attempt, and write what Dollr answered."""
     checkpoint("before_execute")
     try:
         execution = _execute(client, attempt.op, body)

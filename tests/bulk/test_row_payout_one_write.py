@@ -1,11 +1,14 @@
-"""A bulk row's intent, its claim and its attempt (with the reference_id) are one transaction.
+"""A bulk row's intent, its claim, its attempt (with the reference_id) and the body it sends are
+one transaction.
 
-A bulk row is prepared and sent in one go, with no person between, so its intent is not written
-on its own first: `payouts.send_row_payout` writes it with the claim (`protocol.open_and_submit`),
-one of a first-time row's write transactions fewer, each waiting for SQLite's one write turn. The
-money path is the protocol's as before: the reference_id is stored before any call that can move
-money, a crash at any step is followed to one payout, and a row whose intent an earlier run left
-in the ledger is brought in line and sent as before.
+A bulk row is prepared and sent in one go, with no person between, so nothing of it is written
+on its own first: `payouts.send_row_payout` opens the payout session (which moves no money), then
+writes the intent with its claim and the attempt as SENDING with its body
+(`protocol.open_and_submit`): one write transaction where there were three, each waiting for
+SQLite's one write turn. The money path is the protocol's as before: the reference_id is stored
+before the call that can move money, a crash at any step is followed to one payout, a session
+Dollr does not open goes the usual way, and a row whose intent an earlier run left in the ledger
+is brought in line and sent as before.
 """
 
 from __future__ import annotations
@@ -56,8 +59,8 @@ def _no_crash_hook() -> Any:
 
 
 def _transactions_begun_in(engine: Engine, *functions: tuple[str, str]) -> Counter[str]:
-    """Write transactions begun on `engine` from now on, by the (module, function) they began in,
-    up to the claim (not the sending and following after it)."""
+    """Write transactions begun on `engine` from now on, by the (module, function) they began in
+    (`open_and_submit`'s own: up to the send, not the following after it)."""
     begun: Counter[str] = Counter()
 
     @event.listens_for(engine, "begin")
@@ -65,9 +68,12 @@ def _transactions_begun_in(engine: Engine, *functions: tuple[str, str]) -> Count
         if connection.get_execution_options().get("dollr_reads_only"):
             return
         frames = {(frame.filename, frame.name) for frame in traceback.extract_stack()}
-        if any(path.endswith("payments/protocol.py") and name == "_carry_out" for path, name in frames):
-            return  # the steps after the claim: the protocol's, as for any payment
+        after_claim = any(
+            path.endswith("payments/protocol.py") and name == "_carry_out" for path, name in frames
+        )
         for module, name in functions:
+            if name == "open_and_submit" and after_claim:
+                continue  # the steps after the claim: the protocol's, as for any payment
             if any(path.endswith(module) and function == name for path, function in frames):
                 begun[name] += 1
 
@@ -81,7 +87,10 @@ def test_a_batchs_rows_write_intent_claim_and_reference_in_one_transaction(
     lines = [f"Person {n},23188{n:03d}4321,{n + 2},USD,,O-{n}" for n in range(1, ROWS + 1)]
     batch_id = approved_batch(svc, finance, manager, rows_text(*lines)).id or 0
     begun = _transactions_begun_in(
-        svc.engine, ("ledger/intents.py", "open_intent"), ("payments/protocol.py", "open_and_submit")
+        svc.engine,
+        ("ledger/intents.py", "open_intent"),
+        ("payments/protocol.py", "open_and_submit"),
+        ("payments/protocol.py", "_send"),
     )
     running.start_batch(svc, finance, batch_id, PASSCODE)
     run_to_end(svc, batch_id, fresh_sandbox)
@@ -89,8 +98,8 @@ def test_a_batchs_rows_write_intent_claim_and_reference_in_one_transaction(
     rows = rows_of(svc, batch_id)
     assert [row.state for row in rows] == [BatchRowState.PAID] * ROWS
     assert sorted(executions_by_reference(fresh_sandbox)) == sorted(row.reference_id or "" for row in rows)
-    # One transaction per row wrote its intent, claimed it and stored its reference_id; none
-    # wrote an intent alone.
+    # One transaction per row wrote its intent, claimed it and stored its reference_id and body;
+    # none wrote an intent alone, nor stored a body to send on its own.
     assert begun == {"open_and_submit": ROWS}, begun
     with Session(read_only(svc.engine)) as db:
         for row in rows:
@@ -100,17 +109,19 @@ def test_a_batchs_rows_write_intent_claim_and_reference_in_one_transaction(
                 .where(LedgerEvent.intent_id == intent.id)
                 .order_by(col(LedgerEvent.id))
             ).all()
-            # Its record reads as before: opened READY, claimed, its attempt made, then paid.
-            assert events[:3] == [
+            # Its record reads as before: opened READY, claimed, its attempt made and sending.
+            assert events[:4] == [
                 ("intent_opened", IntentState.READY),
                 ("intent_state", IntentState.EXECUTING),
                 ("attempt_created", AttemptState.PREPARING),
+                ("attempt_state", AttemptState.SENDING),
             ], events
 
 
-def _one_claimed_row(svc: Services, finance: Actor, manager: Actor) -> tuple[int, BatchRow, str]:
+def _one_claimed_row(svc: Services, finance: Actor, manager: Actor, n: int = 1) -> tuple[int, BatchRow, str]:
     """A running batch of one row, claimed for sending as the worker claims it (no worker runs)."""
-    batch_id = approved_batch(svc, finance, manager, rows_text("Ama Dolo,231880004321,12,USD,,R-1")).id or 0
+    line = f"Ama Dolo,23188000432{n},12,USD,,R-{n}"
+    batch_id = approved_batch(svc, finance, manager, rows_text(line)).id or 0
     running._mark_running(svc.engine, batch_id, finance)
     (row,) = rows_of(svc, batch_id)
     (key,) = row_outcomes.claim_rows(svc.engine, [row.id or 0]).values()
@@ -170,6 +181,34 @@ def _crash_at(point: str) -> Callable[[str], None]:
     return hook
 
 
+def test_a_session_dollr_refuses_goes_the_usual_way(
+    sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor, manager: Actor
+) -> None:
+    """The session is opened before anything is written; one Dollr refuses leaves the row to the
+    usual path (intent and claim first, then the protocol opens the session and records what
+    Dollr says): refused once, it is paid once; refused again, the attempt says so."""
+    svc = sqlite_services
+    batch_id, row, key = _one_claimed_row(svc, finance, manager)
+    fresh_sandbox.add_fault(path="/v1/sessions", count=1, action="status", status=400)
+    attempt = payouts.send_row_payout(svc, finance, _prepared(svc, finance, batch_id, row, key), PASSCODE)
+    assert attempt.local_state in (AttemptState.ACCEPTED, AttemptState.COMPLETED)
+    assert [e["reference_id"] for e in fresh_sandbox.executions()] == [attempt.reference_id]
+
+    batch_id, row, key = _one_claimed_row(svc, finance, manager, 2)
+    fresh_sandbox.add_fault(path="/v1/sessions", count=2, action="status", status=400)
+    refused = payouts.send_row_payout(svc, finance, _prepared(svc, finance, batch_id, row, key), PASSCODE)
+    assert refused.local_state == AttemptState.REFUSED and refused.last_error
+    assert len(fresh_sandbox.executions()) == 1
+
+
+def _crash_at(point: str) -> Callable[[str], None]:
+    def hook(name: str) -> None:
+        if name == point:
+            raise Crash(point)
+
+    return hook
+
+
 @pytest.mark.parametrize("point", ["before_session", "after_session", "before_execute", "after_execute"])
 def test_a_crash_at_any_step_of_a_rows_send_ends_in_one_payout(
     sqlite_services: Services, fresh_sandbox: Sandbox, finance: Actor, manager: Actor, point: str
@@ -181,18 +220,24 @@ def test_a_crash_at_any_step_of_a_rows_send_ends_in_one_payout(
     with pytest.raises(Crash):
         payouts.send_row_payout(svc, finance, prepared, PASSCODE)
     protocol.crash_hook = None
-    # Whatever step it died at, the reference_id was stored before anything could move money.
-    (stored,) = all_attempts(svc)
     sent = [e["reference_id"] for e in fresh_sandbox.executions()]
-    assert sent in ([], [stored.reference_id])
-
-    with Session(svc.engine) as db:  # the dead worker's leases run out
-        db.exec(update(Intent).values(lease_until=None))  # type: ignore[call-overload]
-        db.exec(update(Attempt).values(lease_until=None))  # type: ignore[call-overload]
-        db.commit()
-    settle(svc, fresh_sandbox)  # the reconciler follows it; only a passcode holder may send again
-    # The worker's next run of the row finds its intent and sends it as any prepared payout.
-    attempt = payouts.confirm_payout(svc, finance, key, PASSCODE)
+    if point in ("before_session", "after_session"):
+        # Died before its one write: nothing to follow (a session, if opened, moves no money),
+        # and the worker's next run prepares and sends the row again.
+        assert all_attempts(svc) == [] and get_intent(svc.engine, key) is None and sent == []
+        attempt = payouts.send_row_payout(svc, finance, _prepared(svc, finance, batch_id, row, key), PASSCODE)
+    else:
+        # The reference_id and the body were stored before the call that moves money.
+        (stored,) = all_attempts(svc)
+        assert stored.local_state == AttemptState.SENDING and stored.request_json
+        assert sent in ([], [stored.reference_id])
+        with Session(svc.engine) as db:  # the dead worker's leases run out
+            db.exec(update(Intent).values(lease_until=None))  # type: ignore[call-overload]
+            db.exec(update(Attempt).values(lease_until=None))  # type: ignore[call-overload]
+            db.commit()
+        settle(svc, fresh_sandbox)  # the reconciler follows it; only a passcode holder may send again
+        # The worker's next run of the row finds its intent and sends it as any prepared payout.
+        attempt = payouts.confirm_payout(svc, finance, key, PASSCODE)
     settle(svc, fresh_sandbox)
     attempt = payouts.confirm_payout(svc, finance, key, PASSCODE)
     assert attempt.local_state == AttemptState.COMPLETED
@@ -200,4 +245,4 @@ def test_a_crash_at_any_step_of_a_rows_send_ends_in_one_payout(
     assert [e["reference_id"] for e in executions] == [attempt.reference_id]
     for other in all_attempts(svc):
         if other.reference_id != attempt.reference_id:
-            assert other.local_state == AttemptState.ABANDONED  # never sent, so it cannot land
+            assert other.local_state == AttemptState.ABANDONED  # Dollr's clock says it cannot land
