@@ -13,12 +13,10 @@ from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, or_, text
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from dollr_core.ledger import statements
 from dollr_core.ledger.columns import utcnow
-from dollr_core.ledger.db import read_only
 from dollr_core.ledger.tables import AccountRecord, ConsoleSetting, Customer, Relationship
 
 
@@ -27,18 +25,20 @@ def creating_marker(*what: str) -> str:
     return "creating:" + hashlib.sha256("\x1f".join(what).encode()).hexdigest()[:48]
 
 
-def is_marked(engine: Engine, marker: str) -> bool:
-    with read_only(engine).connect() as connection:
-        return connection.execute(_MARKED, {"key": marker}).first() is not None
-
-
-def mark(engine: Engine, marker: str) -> None:
-    """Committed on its own before the create goes out, so a crash after it still leaves the mark
-    (one already there stands as it is)."""
-    table = ConsoleSetting.__table__  # type: ignore[attr-defined]
+def mark(engine: Engine, marker: str) -> bool:
+    """Leave `marker` before the create goes out, committed on its own so a crash after it still
+    leaves it. False: it was there already (one already there stands as it is): an earlier
+    create may have landed unstored, so Dollr is searched before creating again. One statement
+    both asks and marks."""
     values = {"key": marker, "value": "{}", "updated_by": "directory", "updated_at": utcnow()}
     with engine.begin() as connection:
-        connection.execute(statements.insert_statement(table, engine.dialect.name, "key"), values)
+        return connection.execute(_mark_statement(engine.dialect.name), values).first() is not None
+
+
+@cache
+def _mark_statement(dialect: str) -> Any:
+    table = ConsoleSetting.__table__  # type: ignore[attr-defined]
+    return statements.insert_statement(table, dialect, "key").returning(table.c.key)
 
 
 def unmark(bind: Bind, marker: str) -> None:
@@ -52,10 +52,7 @@ def _unmark_in(db: Session, marker: str) -> None:
     db.connection().execute(_UNMARK, {"key": marker})
 
 
-#: Built once (a bound key): the statements cost more to build than to run.
-_MARKED = sa_select(ConsoleSetting.__table__.c.key).where(  # type: ignore[attr-defined]
-    ConsoleSetting.__table__.c.key == bindparam("key")  # type: ignore[attr-defined]
-)
+#: Built once (a bound key): the statement costs more to build than to run.
 _UNMARK = delete(ConsoleSetting.__table__).where(  # type: ignore[attr-defined]
     ConsoleSetting.__table__.c.key == bindparam("key")  # type: ignore[attr-defined]
 )

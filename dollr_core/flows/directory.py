@@ -101,12 +101,10 @@ def _dollr_party(engine: Engine, client: DollrClient, person: Person, marker: st
     # Dollr's create has no idempotency key: look there only if an earlier create may have landed
     # without being stored (its marker is still in the ledger), never before a first create.
     existing = None
-    if creating.is_marked(engine, marker):
+    if not creating.mark(engine, marker):
         existing = next(
             (p for p in client.parties.list(fullname=person.fullname) if p.phone == person.phone), None
         )
-    else:
-        creating.mark(engine, marker)
     party = existing or client.parties.create(
         PartyCreate(
             fullname=person.fullname,

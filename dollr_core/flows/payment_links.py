@@ -48,15 +48,13 @@ def create_checkout(
     # K1 has no idempotency key: Dollr is searched only when an earlier click's create may have
     # landed unstored (its marker is still in the ledger). K1 makes the document payable at once.
     marker = creating.creating_marker("checkout", source_type, draft_key)
-    if creating.is_marked(svc.engine, marker):
+    if not creating.mark(svc.engine, marker):
         found = documents.find_by_reference(
             svc, source_type, draft_key, statuses=(SourceStatus.ACTIVE, SourceStatus.IDLE)
         )
         if found is not None:
             creating.unmark(svc.engine, marker)
             return CheckoutLink(found, _pay_url(svc, found))
-    else:
-        creating.mark(svc.engine, marker)
     link = _create_checkout(svc, actor, draft_key, source_type, customer, currency, items, note)
     creating.unmark(svc.engine, marker)
     return link
