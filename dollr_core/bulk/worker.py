@@ -374,7 +374,7 @@ class BatchWorker:
         key = row.intent_key
         try:
             if row.intent_state in (None, IntentState.OPEN):
-                prepared = payouts.prepare_row_payout(
+                prepared = payouts.prepared_payout(
                     self.svc,
                     self.actor,
                     key,

@@ -80,7 +80,7 @@ def prepare_payout(
     batch_id: int | None = None,
 ) -> PayoutQuote:
     """Check the inputs, find or create the beneficiary and account, and quote the fees."""
-    prepared = _prepare(
+    prepared = prepared_payout(
         svc,
         actor,
         intent_key,
@@ -106,32 +106,6 @@ class PreparedPayout:
         return _quote(intent, self.carrier, self.prediction)
 
 
-def prepare_row_payout(
-    svc: Services,
-    actor: Actor,
-    intent_key: str,
-    *,
-    batch_id: int,
-    name: str,
-    phone: str,
-    amount: str | Decimal,
-    currency: str,
-    note: str = "",
-) -> PreparedPayout:
-    """`prepare_payout` of a bulk row, whose intent is written as it is sent (`send_row_payout`)."""
-    return _prepare(
-        svc,
-        actor,
-        intent_key,
-        name=name,
-        phone=phone,
-        amount=amount,
-        currency=currency,
-        note=note,
-        batch_id=batch_id,
-    )
-
-
 def send_row_payout(
     svc: Services, actor: Actor, prepared: PreparedPayout, passcode: str | SecretStr
 ) -> Attempt:
@@ -152,7 +126,7 @@ def send_row_payout(
     return confirm_payout(svc, actor, new.intent_key, secret)
 
 
-def _prepare(
+def prepared_payout(
     svc: Services,
     actor: Actor,
     intent_key: str,
@@ -161,9 +135,11 @@ def _prepare(
     phone: str,
     amount: str | Decimal,
     currency: str,
-    note: str,
-    batch_id: int | None,
+    note: str = "",
+    batch_id: int | None = None,
 ) -> PreparedPayout:
+    """`prepare_payout` without writing the intent: for a bulk row, whose intent is written as
+    it is sent (`send_row_payout`)."""
     require(actor, Permission.PAY_OUT if batch_id is None else Permission.BULK_PAYOUTS)
     person = Person.checked(name, phone)
     note = check_text(note.strip(), "note", max_length=NOTE_LENGTH, multiline=True)

@@ -131,7 +131,7 @@ def _one_claimed_row(svc: Services, finance: Actor, manager: Actor, n: int = 1) 
 def _prepared(
     svc: Services, finance: Actor, batch_id: int, row: BatchRow, key: str
 ) -> payouts.PreparedPayout:
-    return payouts.prepare_row_payout(
+    return payouts.prepared_payout(
         svc,
         finance,
         key,
