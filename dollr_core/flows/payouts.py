@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from pydantic import BaseModel, SecretStr
 from sqlmodel import Session, col, select
@@ -67,30 +67,21 @@ class PayoutQuote:
     state: IntentState
 
 
-def prepare_payout(
-    svc: Services,
-    actor: Actor,
-    intent_key: str,
-    *,
-    name: str,
-    phone: str,
-    amount: str | Decimal,
-    currency: str,
-    note: str = "",
-    batch_id: int | None = None,
-) -> PayoutQuote:
-    """Check the inputs, find or create the beneficiary and account, and quote the fees."""
-    prepared = prepared_payout(
-        svc,
-        actor,
-        intent_key,
-        name=name,
-        phone=phone,
-        amount=amount,
-        currency=currency,
-        note=note,
-        batch_id=batch_id,
-    )
+class PayoutForm(TypedDict):
+    """What a payout form says: `prepared_payout`'s keyword arguments."""
+
+    name: str
+    phone: str
+    amount: str | Decimal
+    currency: str
+    note: NotRequired[str]
+    batch_id: NotRequired[int | None]
+
+
+def prepare_payout(svc: Services, actor: Actor, intent_key: str, **form: Unpack[PayoutForm]) -> PayoutQuote:
+    """Check the inputs, find or create the beneficiary and account, and quote the fees; the
+    intent is written (`prepared_payout`, then its `open`)."""
+    prepared = prepared_payout(svc, actor, intent_key, **form)
     return prepared.quote(prepared.intent.open(svc.engine))
 
 
