@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import traceback
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import Engine, event, or_, update
 from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor, Role
@@ -112,3 +115,33 @@ def row_of_reference(svc: Services) -> dict[str, int]:
 
 def count(svc: Services, state: BatchRowState, batch_id: int) -> int:
     return sum(r.state == state for r in rows_of(svc, batch_id))
+
+
+#: A place a transaction may begin in: (the module's path ending, the function's name).
+Site = tuple[str, str]
+
+
+def write_transactions_begun(
+    engine: Engine, sites: Mapping[str, Site], *, not_within: Site | None = None
+) -> Counter[str]:
+    """Write transactions begun on `engine` from now on: all of them ("all"), and by the `sites`
+    on the stack when each began (a transaction begun within `not_within` counts for no site)."""
+    begun: Counter[str] = Counter()
+
+    def on_stack(frames: set[tuple[str, str]], site: Site) -> bool:
+        module, name = site
+        return any(path.endswith(module) and function == name for path, function in frames)
+
+    @event.listens_for(engine, "begin")
+    def _begun(connection: Any) -> None:
+        if connection.get_execution_options().get("dollr_reads_only"):
+            return
+        begun["all"] += 1
+        frames = {(frame.filename, frame.name) for frame in traceback.extract_stack()}
+        if not_within is not None and on_stack(frames, not_within):
+            return
+        for name, site in sites.items():
+            if on_stack(frames, site):
+                begun[name] += 1
+
+    return begun

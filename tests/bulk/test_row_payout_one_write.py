@@ -14,13 +14,11 @@ is brought in line and sent as before.
 from __future__ import annotations
 
 import dataclasses
-import traceback
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor
@@ -41,8 +39,9 @@ from dollr_core.payments import protocol
 from dollr_core.services import Services
 from dollr_sandbox import Sandbox
 
+from ..conftest import impatient, make_services
 from ..flows.helpers import all_attempts, executions_by_reference, settle
-from .helpers import PASSCODE, approved_batch, rows_of, rows_text, run_to_end
+from .helpers import PASSCODE, approved_batch, rows_of, rows_text, run_to_end, write_transactions_begun
 
 ROWS = 6
 
@@ -58,40 +57,22 @@ def _no_crash_hook() -> Any:
     protocol.crash_hook = None
 
 
-def _transactions_begun_in(engine: Engine, *functions: tuple[str, str]) -> Counter[str]:
-    """Write transactions begun on `engine` from now on, by the (module, function) they began in
-    (`open_and_submit`'s own: up to the send, not the following after it)."""
-    begun: Counter[str] = Counter()
-
-    @event.listens_for(engine, "begin")
-    def _begun(connection: Any) -> None:
-        if connection.get_execution_options().get("dollr_reads_only"):
-            return
-        frames = {(frame.filename, frame.name) for frame in traceback.extract_stack()}
-        after_claim = any(
-            path.endswith("payments/protocol.py") and name == "_carry_out" for path, name in frames
-        )
-        for module, name in functions:
-            if name == "open_and_submit" and after_claim:
-                continue  # the steps after the claim: the protocol's, as for any payment
-            if any(path.endswith(module) and function == name for path, function in frames):
-                begun[name] += 1
-
-    return begun
-
-
 def test_a_batchs_rows_write_intent_claim_and_reference_in_one_transaction(
     services: Services, fresh_sandbox: Sandbox, finance: Actor, manager: Actor
 ) -> None:
     svc = services
     lines = [f"Person {n},23188{n:03d}4321,{n + 2},USD,,O-{n}" for n in range(1, ROWS + 1)]
     batch_id = approved_batch(svc, finance, manager, rows_text(*lines)).id or 0
-    begun = _transactions_begun_in(
+    # Up to the send (the protocol's own steps after it are any payment's), and a body stored alone.
+    begun = write_transactions_begun(
         svc.engine,
-        ("ledger/intents.py", "open_intent"),
-        ("payments/protocol.py", "open_and_submit"),
-        ("payments/protocol.py", "_send"),
+        {
+            "open_intent": ("ledger/intents.py", "open_intent"),
+            "open_and_submit": ("payments/protocol.py", "open_and_submit"),
+        },
+        not_within=("payments/protocol.py", "_carry_out"),
     )
+    stored_alone = write_transactions_begun(svc.engine, {"_send": ("payments/protocol.py", "_send")})
     running.start_batch(svc, finance, batch_id, PASSCODE)
     run_to_end(svc, batch_id, fresh_sandbox)
 
@@ -100,7 +81,7 @@ def test_a_batchs_rows_write_intent_claim_and_reference_in_one_transaction(
     assert sorted(executions_by_reference(fresh_sandbox)) == sorted(row.reference_id or "" for row in rows)
     # One transaction per row wrote its intent, claimed it and stored its reference_id and body;
     # none wrote an intent alone, nor stored a body to send on its own.
-    assert begun == {"open_and_submit": ROWS}, begun
+    assert (begun["open_and_submit"], begun["open_intent"], stored_alone["_send"]) == (ROWS, 0, 0), begun
     with Session(read_only(svc.engine)) as db:
         for row in rows:
             intent = db.exec(select(Intent).where(Intent.intent_key == row.intent_key)).one()
@@ -246,3 +227,23 @@ def test_a_crash_at_any_step_of_a_rows_send_ends_in_one_payout(
     for other in all_attempts(svc):
         if other.reference_id != attempt.reference_id:
             assert other.local_state == AttemptState.ABANDONED  # Dollr's clock says it cannot land
+
+
+def test_a_rows_send_that_reaches_dollr_after_the_client_gave_up_is_paid_once(
+    fresh_sandbox: Sandbox, tmp_path: object, finance: Actor, manager: Actor
+) -> None:
+    """The execute sent after a row's one write arrives late: the client stops waiting after 1 s,
+    Dollr takes the request 4 s after it left. The attempt is not called failed; whether the late
+    copy or a resend of the same body (same reference_id) lands, Dollr holds one payout, and the
+    row's next run reports that attempt instead of sending again."""
+    svc = make_services(fresh_sandbox, f"sqlite:///{tmp_path}/late.db", str(tmp_path))
+    batch_id, row, key = _one_claimed_row(svc, finance, manager)
+    prepared = _prepared(svc, finance, batch_id, row, key)
+    fresh_sandbox.add_fault(path="/v1/executions", count=1, action="latency", ms=4000)
+    first = payouts.send_row_payout(impatient(svc), finance, prepared, PASSCODE)
+    assert first.local_state not in (AttemptState.FAILED, AttemptState.REFUSED, AttemptState.ABANDONED)
+    settle(svc, fresh_sandbox)
+    attempt = payouts.confirm_payout(svc, finance, key, PASSCODE)
+    assert attempt.reference_id == first.reference_id
+    assert attempt.local_state == AttemptState.COMPLETED
+    assert [e["reference_id"] for e in fresh_sandbox.executions()] == [first.reference_id]

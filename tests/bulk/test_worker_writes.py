@@ -10,15 +10,12 @@ still taken before any look at Dollr.
 
 from __future__ import annotations
 
-import traceback
-from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from dollr_core.basics.access import Actor
@@ -32,7 +29,7 @@ from dollr_sandbox import Sandbox
 
 from ..conftest import make_services
 from ..flows.helpers import executions_by_reference, pay_out
-from .helpers import PASSCODE, approved_batch, rows_of, rows_text, run_to_end
+from .helpers import PASSCODE, approved_batch, rows_of, rows_text, run_to_end, write_transactions_begun
 
 ROWS = 12
 #: Where the worker's writes begin, by module and function: once a look (the first three), or
@@ -55,29 +52,12 @@ def wide_services(fresh_sandbox: Sandbox, ledger_url: str, tmp_path: object) -> 
     svc.engine.dispose()
 
 
-def _count_write_transactions(engine: Engine) -> Counter[str]:
-    """Write transactions begun on `engine` from now on: all of them, and by `SITES`."""
-    begun: Counter[str] = Counter()
-
-    @event.listens_for(engine, "begin")
-    def _begun(connection: Any) -> None:
-        if connection.get_execution_options().get("dollr_reads_only"):
-            return
-        frames = {(frame.filename, frame.name) for frame in traceback.extract_stack()}
-        for site, (module, name) in SITES.items():
-            if any(path.endswith(module) and function == name for path, function in frames):
-                begun[site] += 1
-        begun["all"] += 1
-
-    return begun
-
-
 def test_a_batch_claims_its_rows_and_polls_and_records_them_a_look_at_a_time(
     wide_services: Services, fresh_sandbox: Sandbox, finance: Actor, manager: Actor
 ) -> None:
     lines = [f"Person {n},23188{n:03d}5678,{n + 1},USD,,W-{n}" for n in range(1, ROWS + 1)]
     batch = approved_batch(wide_services, finance, manager, rows_text(*lines))
-    begun = _count_write_transactions(wide_services.engine)
+    begun = write_transactions_begun(wide_services.engine, SITES)
     running.start_batch(wide_services, finance, batch.id or 0, PASSCODE)
     run_to_end(wide_services, batch.id or 0, fresh_sandbox)
 
@@ -125,7 +105,7 @@ def test_claimed_rows_each_get_an_intent_key_of_their_own_in_one_transaction(
     services: Services, finance: Actor, manager: Actor
 ) -> None:
     batch_id, row_ids = _running_rows(services, finance, manager, 4)
-    begun = _count_write_transactions(services.engine)
+    begun = write_transactions_begun(services.engine, SITES)
     keys = row_outcomes.claim_rows(services.engine, row_ids[:3])
     assert begun["all"] == 1
     assert sorted(keys) == row_ids[:3] and len(set(keys.values())) == 3
@@ -165,7 +145,7 @@ def test_outcomes_of_many_rows_are_one_transaction_each_event_naming_its_payment
         payee_amount=Decimal("5.00"),
     )
     failed = Attempt(reference_id="ref-failed", local_state=AttemptState.FAILED, last_error="Declined")
-    begun = _count_write_transactions(services.engine)
+    begun = write_transactions_begun(services.engine, SITES)
     outcomes = [(row_ids[0], on_its_way), (row_ids[1], paid), (row_ids[2], failed)]
     row_outcomes.record_outcomes(services.engine, outcomes)
     assert begun["all"] == 1
@@ -222,7 +202,7 @@ def test_claim_due_leases_only_open_due_attempts_nobody_holds(
         )
         db.commit()
     references = [due.reference_id, held.reference_id, later.reference_id, "not-ours"]
-    begun = _count_write_transactions(services.engine)
+    begun = write_transactions_begun(services.engine, SITES)
     owner, taken = protocol.claim_due(services.engine, references)
     assert begun["all"] == 1
     assert [a.reference_id for a in taken] == [due.reference_id] and taken[0].lease_owner == owner
