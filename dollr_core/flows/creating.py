@@ -143,7 +143,7 @@ def store_all(
         for row in rows:
             table = type(row).__table__  # type: ignore[union-attr]
             values = {column.key: getattr(row, column.key) for column in table.columns if column.key != "id"}
-            statement = _insert_returning_id(table, dialect)
+            statement = statements.insert_returning_id(table, dialect, statements.ANY_KEY)
             new_id = connection.execute(statement, values).scalar_one_or_none()
             if new_id is None:  # a key was taken: by this same record, stored by another worker
                 with Session(connection, expire_on_commit=False) as db:
@@ -169,11 +169,6 @@ def _writing(bind: Bind) -> Iterator[Connection]:
         return
     with bind.begin() as connection:
         yield connection
-
-
-@cache
-def _insert_returning_id(table: Any, dialect: str) -> Any:
-    return statements.insert_statement(table, dialect, statements.ANY_KEY).returning(table.c.id)
 
 
 def _same_record(row: Record) -> Any:

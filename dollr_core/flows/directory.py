@@ -29,6 +29,7 @@ from dollr_core.basics.phone import normalize_phone
 from dollr_core.basics.validation import check_text, printable
 from dollr_core.errors import InputRefused
 from dollr_core.flows import creating
+from dollr_core.ledger.columns import new_row
 from dollr_core.ledger.db import read_only
 from dollr_core.ledger.tables import AccountRecord, Customer, Relationship
 
@@ -113,7 +114,8 @@ def _dollr_party(engine: Engine, client: DollrClient, person: Person, marker: st
             country_code=person.country_code,
         )
     )
-    return Customer(
+    return new_row(
+        Customer,
         dollr_party_id=party.id,
         fullname=person.fullname,
         phone=person.phone,
@@ -355,7 +357,8 @@ def _dollr_counterparty(
     counterparty = client.counterparties.create(
         CounterpartyCreate(relationship_type=relationship, party_id=dollr_party_id)
     )
-    return Relationship(
+    return new_row(
+        Relationship,
         dollr_counterparty_id=counterparty.id,
         dollr_party_id=dollr_party_id,
         relationship_type=relationship,
@@ -407,7 +410,8 @@ def _dollr_account(client: DollrClient, customer: Customer, wallet: _Wallet) -> 
         ),
         operation_type=wallet.operation,
     )
-    return AccountRecord(
+    return new_row(
+        AccountRecord,
         dollr_account_id=account.id,
         dollr_party_id=customer.dollr_party_id,
         operation_type=wallet.operation,

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from dollr_core.errors import ChangedMeanwhile
 from dollr_core.ledger import leases, statements, transitions
-from dollr_core.ledger.columns import utcnow
+from dollr_core.ledger.columns import new_row, utcnow
 from dollr_core.ledger.db import read_only
 from dollr_core.ledger.leases import Heartbeat
 from dollr_core.ledger.tables import Attempt, Intent, IntentState
@@ -69,7 +69,8 @@ class NewIntent:
 
     def unsaved(self) -> Intent:
         """The row these values make, not written: what a plan built before the write reads."""
-        return Intent(
+        return new_row(
+            Intent,
             intent_key=self.intent_key,
             kind=self.kind,
             operation_type=self.operation_type,

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Insert, Table, Update, bindparam, select, update
+from sqlalchemy import Connection, CursorResult, Insert, Table, Update, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 #: The state column of each table that has one (`ledger.transitions` is its one writer).
@@ -98,9 +98,7 @@ def insert_statement(table: Table, dialect: str, unless_taken: str | None = None
 
 
 @cache
-def insert_row(model: type[Any], dialect: str, unless_taken: str | None = None) -> Any:
-    """`insert_statement` of the table `model` maps, returning the row as stored, mapped to
-    `model` (nothing when the key was taken)."""
-    table = model.__table__
-    statement = insert_statement(table, dialect, unless_taken).returning(*table.columns)
-    return select(model).from_statement(statement)
+def insert_returning_id(table: Table, dialect: str, unless_taken: str | None = None) -> Insert:
+    """`insert_statement` returning the new row's id (no row when the key was taken): the caller
+    has every other value already, so nothing else comes back and no ORM result maps it."""
+    return insert_statement(table, dialect, unless_taken).returning(table.c.id)

@@ -13,20 +13,19 @@ to a person (the callers check what a person may do before they move anything).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from functools import cache
 from typing import Any, TypeVar, overload
 
-from pydantic_core import PydanticUndefined
 from sqlalchemy import ColumnElement, update
 from sqlalchemy import insert as sql_insert
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel
 
 from dollr_core.ledger import statements
-from dollr_core.ledger.columns import as_loaded, utcnow
+from dollr_core.ledger.columns import as_loaded, defaults_of, factories_of, utcnow
 from dollr_core.ledger.tables import (
     Attempt,
     AttemptState,
@@ -515,39 +514,38 @@ def insert(
     Every column takes its model's default unless `values` names it. `unless_taken`: a unique
     column; when a row already holds that value, nothing is written and None comes back.
     """
-    row_values = _defaults_of(model) | dict(values)
+    row_values = defaults_of(model) | dict(values)
     state = str(row_values[_COLUMN[model]])
     if state not in INITIAL[model]:
         raise IllegalTransition(model, None, "(new)", state)
     now = utcnow()  # one reading: a new row is created and updated at the same instant
-    for name, factory in _factories_of(model).items():
+    for name, factory in factories_of(model).items():
         if name not in row_values:
             row_values[name] = now if factory is utcnow else factory()
-    statement = statements.insert_row(model, db.get_bind().dialect.name, unless_taken)
-    row: _New | None = db.scalars(statement, row_values).one_or_none()
-    if row is not None:
-        _record(db, [_ids_of(row)], None, state, actor=actor, action=action, detail=detail)
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = statements.insert_returning_id(table, db.get_bind().dialect.name, unless_taken)
+    db.flush()  # the session's own pending rows go first, as the ORM's INSERT would send them
+    new_id = db.connection().execute(statement, row_values).scalar_one_or_none()
+    if new_id is None:
+        return None
+    row = _mapped_as_stored(db, model, table, row_values, new_id)
+    _record(db, [_ids_of(row)], None, state, actor=actor, action=action, detail=detail)
     return row
 
 
-@cache
-def _defaults_of(model: type[SQLModel]) -> dict[str, Any]:
-    """Each column's plain default (a model's `Field(default=…)`); a required column has none."""
-    return {
-        name: field.default
-        for name, field in model.model_fields.items()
-        if name != "id" and field.default_factory is None and field.default is not PydanticUndefined
-    }
-
-
-@cache
-def _factories_of(model: type[SQLModel]) -> dict[str, Callable[[], Any]]:
-    """Each column whose default is made per row (`Field(default_factory=…)`)."""
-    return {
-        name: field.default_factory  # type: ignore[misc]
-        for name, field in model.model_fields.items()
-        if field.default_factory is not None
-    }
+def _mapped_as_stored(
+    db: Session, model: type[_New], table: Any, values: Mapping[str, Any], new_id: int
+) -> _New:
+    """The row just inserted, held by `db` as if it had been loaded: each column as reading it
+    back would give it (`as_loaded`). What the ORM's INSERT … RETURNING gives, without mapping a
+    result through its loader, which cost more CPU than the statement itself."""
+    row: _New = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    loaded = row.__dict__  # the instance's committed state: set here, nothing is pending
+    for column in table.columns:
+        loaded[column.key] = new_id if column.key == "id" else as_loaded(column.type, values.get(column.key))
+    make_transient_to_detached(row)  # it has its identity now, as a loaded row
+    db.add(row)  # back in the session as persistent: nothing to write
+    return row
 
 
 def _ids_of(row: Stateful) -> dict[str, Any]:

@@ -180,3 +180,26 @@ def test_two_windows_opening_one_new_intent_get_the_same_one(engine: Engine) -> 
         events = db.exec(select(LedgerEvent).where(col(LedgerEvent.intent_id) == stored.id)).all()
     assert stored.params_fingerprint == fingerprint({"new_document": "fresh-key"})
     assert [(e.action, e.to_state) for e in events] == [("intent_opened", "OPEN")]
+
+
+def test_an_inserted_row_is_held_by_its_session_as_a_loaded_one(engine: Engine) -> None:
+    """Built without the ORM's loader, the row is still the session's own: a change to it is an
+    UPDATE of that row at the next flush, never a second INSERT, and a move of it is recorded."""
+    with Session(engine, expire_on_commit=False) as db:
+        intent = transitions.insert(
+            db, Intent, {"intent_key": "held", **INTENT}, actor="olu@example.com", action="intent_opened"
+        )
+        assert intent is not None and intent.id is not None
+        assert db.get(Intent, intent.id) is intent  # in the identity map: no read
+        assert intent not in db.new and intent not in db.dirty  # nothing pending
+        intent.note = "changed after the insert"
+        with statements(engine) as seen:
+            db.flush()
+        assert [s.split()[0] for s in seen] == ["UPDATE"]
+        transitions.move(db, intent, IntentState.EXECUTING, actor="olu@example.com", detail="claimed")
+        db.commit()
+    row = _read(engine, Intent, intent.id)
+    assert (row.note, row.state) == ("changed after the insert", IntentState.EXECUTING)
+    with Session(engine) as db:
+        moves = db.exec(select(LedgerEvent.to_state).where(LedgerEvent.intent_id == intent.id)).all()
+    assert moves == ["READY", "EXECUTING"]
