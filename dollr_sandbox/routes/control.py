@@ -81,23 +81,23 @@ def clock_info(state: SandboxState) -> dict[str, Any]:
 
 
 @router.post("/faults")
-def add_fault(state: StateDep, body: Annotated[FaultSpec, Depends(json_body(FaultSpec))]) -> Response:
+async def add_fault(state: StateDep, body: Annotated[FaultSpec, Depends(json_body(FaultSpec))]) -> Response:
     return _json(state.faults.add(body))
 
 
 @router.get("/faults")
-def list_faults(state: StateDep) -> Response:
+async def list_faults(state: StateDep) -> Response:
     return _json(state.faults.list())
 
 
 @router.delete("/faults")
-def clear_faults(state: StateDep) -> Response:
+async def clear_faults(state: StateDep) -> Response:
     state.faults.clear()
     return _json({})
 
 
 @router.post("/clock/advance")
-def advance_clock(
+async def advance_clock(
     state: StateDep, body: Annotated[ClockAdvance, Depends(json_body(ClockAdvance))]
 ) -> Response:
     state.advance_clock(body.seconds)
@@ -105,43 +105,45 @@ def advance_clock(
 
 
 @router.get("/clock")
-def get_clock(state: StateDep) -> Response:
+async def get_clock(state: StateDep) -> Response:
     return _json(clock_info(state))
 
 
 @router.get("/executions")
-def list_executions(state: StateDep) -> Response:
+async def list_executions(state: StateDep) -> Response:
     return _json(state.execution_rows())
 
 
 @router.get("/wallets")
-def list_wallets(state: StateDep) -> Response:
+async def list_wallets(state: StateDep) -> Response:
     return _json(state.wallet_rows())
 
 
 @router.get("/pricing")
-def pricing(state: StateDep) -> Response:
+async def pricing(state: StateDep) -> Response:
     return _json(state.pricing.describe())
 
 
 @router.post("/reset")
-def reset(state: StateDep) -> Response:
+async def reset(state: StateDep) -> Response:
     state.reset()
     return _json({})
 
 
 @router.get("/config")
-def get_config(state: StateDep) -> Response:
+async def get_config(state: StateDep) -> Response:
     return _json(runtime_config(state))
 
 
 @router.post("/config")
-def set_config(state: StateDep, body: Annotated[ConfigPatch, Depends(json_body(ConfigPatch))]) -> Response:
+async def set_config(
+    state: StateDep, body: Annotated[ConfigPatch, Depends(json_body(ConfigPatch))]
+) -> Response:
     return _json(configure(state, **body.model_dump(exclude_none=True)))
 
 
 @router.get("/requests")
-def request_stats(state: StateDep) -> Response:
+async def request_stats(state: StateDep) -> Response:
     stats = state.stats
     return _json({"total": stats.total, "by_path": stats.by_path(), "rate_limited": stats.rate_limited})
 
@@ -158,7 +160,7 @@ def set_account_active(state: SandboxState, account_id: int, active: bool) -> di
 
 
 @router.post("/payment-accounts/{id}/active")
-def account_active(
+async def account_active(
     state: StateDep, id: int, body: Annotated[AccountActive, Depends(json_body(AccountActive))]
 ) -> Response:
     return _json(set_account_active(state, id, body.is_active))

@@ -124,7 +124,7 @@ def _document_routes(kind: SourceType) -> APIRouter:
     Number = Annotated[str, Path(alias=number_name)]
 
     @r.post("/create", response_model=out_model)
-    def create(state: StateDep, body: Annotated[Any, Depends(json_body(create_model))]) -> Response:
+    async def create(state: StateDep, body: Annotated[Any, Depends(json_body(create_model))]) -> Response:
         with state.transaction():
             if state.counterparties.get(body.counterparty_id) is None:
                 raise invalid(("body", "counterparty_id"), f"counterparty {body.counterparty_id} not found")
@@ -142,7 +142,7 @@ def _document_routes(kind: SourceType) -> APIRouter:
             return reply(state, views.source(record))
 
     @r.put("/update/{id}", response_model=out_model)
-    def update(
+    async def update(
         state: StateDep, id: int, body: Annotated[SourceUpdate, Depends(json_body(SourceUpdate))]
     ) -> Response:
         with state.transaction():
@@ -155,7 +155,9 @@ def _document_routes(kind: SourceType) -> APIRouter:
             return reply(state, views.source(state.sources.put(record)))
 
     @r.get("/list", response_model=list[out_model])
-    def list_(state: StateDep, currency: str | None = None, status: SourceStatus | None = None) -> Response:
+    async def list_(
+        state: StateDep, currency: str | None = None, status: SourceStatus | None = None
+    ) -> Response:
         with state.transaction():
             found = [
                 views.source(s)
@@ -167,17 +169,17 @@ def _document_routes(kind: SourceType) -> APIRouter:
             return reply(state, found)
 
     @r.get("/retrieve/{id}", response_model=detail_model)
-    def retrieve(state: StateDep, id: int) -> Response:
+    async def retrieve(state: StateDep, id: int) -> Response:
         with state.transaction():
             return reply(state, views.source_detail(state, find_source(state, kind, id)))
 
     @r.get(f"/retrieve/number/{{{number_name}}}", response_model=detail_model)
-    def retrieve_by_number(state: StateDep, number: Number) -> Response:
+    async def retrieve_by_number(state: StateDep, number: Number) -> Response:
         with state.transaction():
             return reply(state, views.source_detail(state, find_by_number(state, kind, number)))
 
     @r.post(f"/{{{parent}}}/items/add", response_model=ItemOut)
-    def add_item(
+    async def add_item(
         state: StateDep, owner: ParentId, body: Annotated[ItemAdd, Depends(json_body(ItemAdd))]
     ) -> Response:
         with state.transaction():
@@ -207,7 +209,7 @@ def _document_routes(kind: SourceType) -> APIRouter:
         raise NotFound(f"Item {item_id} not found on {record.number}")
 
     @r.put(f"/{{{parent}}}/items/{{id}}/update", response_model=ItemOut)
-    def update_item(
+    async def update_item(
         state: StateDep, owner: ParentId, id: int, body: Annotated[ItemUpdate, Depends(json_body(ItemUpdate))]
     ) -> Response:
         with state.transaction():
@@ -228,7 +230,7 @@ def _document_routes(kind: SourceType) -> APIRouter:
             return reply(state, views.item(target))
 
     @r.delete(f"/{{{parent}}}/items/{{id}}/remove")
-    def remove_item(state: StateDep, owner: ParentId, id: int) -> Response:
+    async def remove_item(state: StateDep, owner: ParentId, id: int) -> Response:
         with state.transaction():
             record = find_source(state, kind, owner)
             target = _find_item(record, id)
@@ -239,7 +241,7 @@ def _document_routes(kind: SourceType) -> APIRouter:
             return reply(state, {})
 
     @r.put("/publish/{id}", response_model=out_model)
-    def publish(state: StateDep, id: int) -> Response:
+    async def publish(state: StateDep, id: int) -> Response:
         with state.transaction():
             record = find_source(state, kind, id)
             _editable(record, ("path", "id"), "publish")
@@ -252,7 +254,7 @@ def _document_routes(kind: SourceType) -> APIRouter:
             return reply(state, views.source(state.sources.put(record)))
 
     @r.delete("/cancel/{id}", response_model=out_model)
-    def cancel(state: StateDep, id: int) -> Response:
+    async def cancel(state: StateDep, id: int) -> Response:
         with state.transaction():
             record = find_source(state, kind, id)
             if record.status not in (SourceStatus.IDLE, SourceStatus.ACTIVE):
@@ -269,12 +271,12 @@ def _document_routes(kind: SourceType) -> APIRouter:
             return reply(state, views.source(state.sources.put(record)))
 
     @r.get("/receipt/{id}", response_model=receipt_model)
-    def receipt(state: StateDep, id: int) -> Response:
+    async def receipt(state: StateDep, id: int) -> Response:
         with state.transaction():
             return _receipt(state, find_source(state, kind, id), ("path", "id"))
 
     @r.get(f"/receipt/number/{{{number_name}}}", response_model=receipt_model)
-    def receipt_by_number(state: StateDep, number: Number) -> Response:
+    async def receipt_by_number(state: StateDep, number: Number) -> Response:
         with state.transaction():
             return _receipt(state, find_by_number(state, kind, number), ("path", number_name))
 
@@ -320,7 +322,7 @@ def _match_counterparty(state: SandboxState, body: CheckoutCreate, party: Party)
 
 
 @router.post("/checkouts/create", response_model=CheckoutOut, tags=["checkouts"])
-def create_checkout(
+async def create_checkout(
     request: Request, state: StateDep, body: Annotated[CheckoutCreate, Depends(json_body(CheckoutCreate))]
 ) -> Response:
     gate(state, "Hosted checkouts")

@@ -157,7 +157,7 @@ def _page_data(state: SandboxState, page: Hosted, token: str) -> dict[str, Any]:
 
 
 @router.get("/hosted/{token}")
-def hosted_page(request: Request, state: StateDep, token: str) -> Response:
+async def hosted_page(request: Request, state: StateDep, token: str) -> Response:
     """The hosted payment page: data for programs, a page with forms for a browser."""
     with state.transaction():
         data = _page_data(state, by_token(state, token), token)
@@ -167,7 +167,7 @@ def hosted_page(request: Request, state: StateDep, token: str) -> Response:
 
 
 @router.post("/hosted/{token}/pay")
-def hosted_pay(
+async def hosted_pay(
     state: StateDep, token: str, body: Annotated[HostedPayment, Depends(json_body(HostedPayment))]
 ) -> Response:
     return _json(pay_hosted(state, token, body))
@@ -218,7 +218,7 @@ async def hosted_form_authenticate(request: Request, state: StateDep, token: str
 
 
 @router.post("/authentications/{reference_id}")
-def authenticate_route(
+async def authenticate_route(
     state: StateDep, reference_id: str, body: Annotated[Authentication, Depends(json_body(Authentication))]
 ) -> Response:
     return _json(authenticate(state, reference_id, body.succeed))
@@ -230,7 +230,7 @@ def _wants_page(request: Request) -> bool:
 
 
 @router.get("/receipts/{token}")
-def hosted_receipt(request: Request, state: StateDep, token: str) -> Response:
+async def hosted_receipt(request: Request, state: StateDep, token: str) -> Response:
     """The customer's receipt: JSON for programs, a printable page for the customer's browser."""
     with state.transaction():
         source = by_token(state, token).source

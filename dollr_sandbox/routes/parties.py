@@ -31,7 +31,9 @@ def _party_exists(state: SandboxState, party_id: int | None) -> None:
 
 
 @router.post("/parties/create", response_model=PartyOut)
-def create_party(state: StateDep, body: Annotated[PartyCreate, Depends(json_body(PartyCreate))]) -> Response:
+async def create_party(
+    state: StateDep, body: Annotated[PartyCreate, Depends(json_body(PartyCreate))]
+) -> Response:
     with state.transaction():
         now = state.now()
         party = state.parties.put(
@@ -41,7 +43,7 @@ def create_party(state: StateDep, body: Annotated[PartyCreate, Depends(json_body
 
 
 @router.get("/parties/list", response_model=list[PartyOut])
-def list_parties(state: StateDep, fullname: str | None = None) -> Response:
+async def list_parties(state: StateDep, fullname: str | None = None) -> Response:
     with state.transaction():
         parties = state.parties.values()
         if fullname:
@@ -50,7 +52,7 @@ def list_parties(state: StateDep, fullname: str | None = None) -> Response:
 
 
 @router.get("/parties/retrieve/{id}", response_model=PartyOut)
-def retrieve_party(state: StateDep, id: int) -> Response:
+async def retrieve_party(state: StateDep, id: int) -> Response:
     with state.transaction():
         party = state.parties.get(id)
         if party is None:
@@ -59,7 +61,7 @@ def retrieve_party(state: StateDep, id: int) -> Response:
 
 
 @router.post("/counterparties/create", response_model=CounterpartyOut)
-def create_counterparty(
+async def create_counterparty(
     state: StateDep, body: Annotated[CounterpartyCreate, Depends(json_body(CounterpartyCreate))]
 ) -> Response:
     with state.transaction():
@@ -76,7 +78,7 @@ def create_counterparty(
 
 
 @router.get("/counterparties/list", response_model=list[CounterpartyOut])
-def list_counterparties(
+async def list_counterparties(
     state: StateDep, fullname: str | None = None, relationship_type: RelationshipType | None = None
 ) -> Response:
     with state.transaction():
@@ -93,7 +95,7 @@ def list_counterparties(
 
 
 @router.get("/counterparties/retrieve/{id}", response_model=CounterpartyDetailOut)
-def retrieve_counterparty(state: StateDep, id: int) -> Response:
+async def retrieve_counterparty(state: StateDep, id: int) -> Response:
     with state.transaction():
         record = state.counterparties.get(id)
         if record is None:
@@ -102,7 +104,7 @@ def retrieve_counterparty(state: StateDep, id: int) -> Response:
 
 
 @router.put("/counterparties/update/{id}", response_model=CounterpartyOut)
-def update_counterparty(
+async def update_counterparty(
     state: StateDep, id: int, body: Annotated[CounterpartyUpdate, Depends(json_body(CounterpartyUpdate))]
 ) -> Response:
     with state.transaction():

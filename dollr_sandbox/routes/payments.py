@@ -149,7 +149,7 @@ def collect(
 
 
 @router.post("/executions/collection", response_model=CollectionExecutionOut, tags=["executions"])
-def execute_collection(
+async def execute_collection(
     state: StateDep, body: Annotated[CollectionExecute, Depends(json_body(CollectionExecute))]
 ) -> Response:
     fingerprint = _fingerprint(OperationType.COLLECTION, body)
@@ -220,7 +220,7 @@ def _debit(state: SandboxState, ex: Execution) -> Execution:
 
 
 @router.post("/executions/payout", response_model=ExecutionOut, tags=["executions"])
-def execute_payout(
+async def execute_payout(
     state: StateDep, body: Annotated[PayoutExecute, Depends(json_body(PayoutExecute))]
 ) -> Response:
     gate(state, "Payouts")
@@ -278,7 +278,7 @@ def execute_payout(
 
 
 @router.post("/executions/transfer", response_model=ExecutionOut, tags=["executions"])
-def execute_transfer(
+async def execute_transfer(
     state: StateDep, body: Annotated[SessionExecute, Depends(json_body(SessionExecute))]
 ) -> Response:
     gate(state, "Transfers")
@@ -314,7 +314,7 @@ def execute_transfer(
 
 
 @router.post("/executions/refund", response_model=ExecutionOut, tags=["executions"])
-def execute_refund(
+async def execute_refund(
     state: StateDep, body: Annotated[SessionExecute, Depends(json_body(SessionExecute))]
 ) -> Response:
     gate(state, "Refunds")
@@ -371,7 +371,7 @@ def _status_route(operation: OperationType) -> None:
         tags=["status"],
         name=f"status_{name}",
     )
-    def status(state: StateDep, reference_id: str) -> Response:
+    async def status(state: StateDep, reference_id: str) -> Response:
         with state.transaction():
             ex = state.executions.get(reference_id.lower())
             if ex is None or ex.operation_type is not operation:
@@ -384,7 +384,7 @@ for _operation in OperationType:
 
 
 @router.get("/status/source", response_model=SourceStatusOut, tags=["status"])
-def source_status(
+async def source_status(
     state: StateDep, source_type: Annotated[SourceType, Query()], source_id: Annotated[int, Query()]
 ) -> Response:
     with state.transaction():

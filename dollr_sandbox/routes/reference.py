@@ -122,7 +122,7 @@ def _priced(
 
 
 @router.get("/predictions/amount-and-fees", response_model=PredictionOut, tags=["predictions"])
-def predict(
+async def predict(
     state: StateDep,
     base_amount: Decimal,
     base_currency: str,
@@ -160,7 +160,7 @@ def predict(
 
 
 @router.get("/predictions/payment-source/amount-and-fees", response_model=PredictionOut, tags=["predictions"])
-def predict_source(
+async def predict_source(
     state: StateDep,
     source_type: SourceType,
     source_id: int,
@@ -193,7 +193,7 @@ def predict_source(
 
 
 @router.get("/predictions/mmo-provider-info", response_model=MmoInfoOut, tags=["predictions"])
-def mmo_provider_info(state: StateDep, phone: str, operation_type: OperationType) -> Response:
+async def mmo_provider_info(state: StateDep, phone: str, operation_type: OperationType) -> Response:
     if not re.fullmatch(r"[0-9]{8,15}", phone):
         raise invalid(("query", "phone"), "invalid phone: E.164 digits without +, 8 to 15 digits")
     operator = state.operators.detect(phone)
@@ -212,7 +212,7 @@ def mmo_provider_info(state: StateDep, phone: str, operation_type: OperationType
 
 
 @router.get("/predictions/card-provider-info", response_model=CardInfoOut, tags=["predictions"])
-def card_provider_info(
+async def card_provider_info(
     state: StateDep, payment_method_id: str, operation_type: OperationType, provider: Provider
 ) -> Response:
     if provider is not Provider.STRIPE:
@@ -234,7 +234,9 @@ def card_provider_info(
 
 
 @router.get("/fees/gateway", response_model=GatewayFeeOut, tags=["fees"])
-def gateway_fees(state: StateDep, payment_method: PaymentMethod, operation_type: OperationType) -> Response:
+async def gateway_fees(
+    state: StateDep, payment_method: PaymentMethod, operation_type: OperationType
+) -> Response:
     try:
         fee = state.pricing.gateway_fee(payment_method, operation_type)
     except PricingError as exc:
@@ -251,7 +253,7 @@ def gateway_fees(state: StateDep, payment_method: PaymentMethod, operation_type:
 
 
 @router.get("/fees/platform", response_model=PlatformFeeOut, tags=["fees"])
-def platform_fees(state: StateDep, operation_type: OperationType, fee_tier_name: str) -> Response:
+async def platform_fees(state: StateDep, operation_type: OperationType, fee_tier_name: str) -> Response:
     try:
         tier = state.pricing.tier(fee_tier_name)
     except PricingError:
@@ -265,7 +267,7 @@ def platform_fees(state: StateDep, operation_type: OperationType, fee_tier_name:
 
 
 @router.get("/fees/merchant-tier", response_model=MerchantTierOut, tags=["fees"])
-def merchant_tier(state: StateDep, owner_type: OwnerType, owner_id: int) -> Response:
+async def merchant_tier(state: StateDep, owner_type: OwnerType, owner_id: int) -> Response:
     name = _tier_for(state, owner_type, owner_id)
     out = MerchantTierOut(
         name=name,
@@ -279,7 +281,7 @@ def merchant_tier(state: StateDep, owner_type: OwnerType, owner_id: int) -> Resp
 
 
 @router.get("/fees/tiers", response_model=list[TierOut], tags=["fees"])
-def fee_tiers(state: StateDep) -> Response:
+async def fee_tiers(state: StateDep) -> Response:
     out = [
         TierOut(
             name=tier.name,
@@ -293,7 +295,9 @@ def fee_tiers(state: StateDep) -> Response:
 
 
 @router.get("/links/pay", response_model=LinkOut, tags=["links"])
-def pay_link(request: Request, state: StateDep, source_type: SourceType, source_number: str) -> Response:
+async def pay_link(
+    request: Request, state: StateDep, source_type: SourceType, source_number: str
+) -> Response:
     gate(state, "Payment links")
     with state.transaction():
         source = find_by_number(state, source_type, source_number)
@@ -309,7 +313,9 @@ def pay_link(request: Request, state: StateDep, source_type: SourceType, source_
 
 
 @router.get("/links/receipt", response_model=LinkOut, tags=["links"])
-def receipt_link(request: Request, state: StateDep, source_type: SourceType, source_number: str) -> Response:
+async def receipt_link(
+    request: Request, state: StateDep, source_type: SourceType, source_number: str
+) -> Response:
     with state.transaction():
         source = find_by_number(state, source_type, source_number)
         if source.status is not SourceStatus.PAID:
@@ -322,7 +328,7 @@ def receipt_link(request: Request, state: StateDep, source_type: SourceType, sou
 
 
 @router.get("/merchants/merchant-info", response_model=MerchantOut, tags=["merchants"])
-def merchant_info(
+async def merchant_info(
     state: StateDep, merchant_id: Annotated[int, Query()], merchant_type: Annotated[MerchantType, Query()]
 ) -> Response:
     config = state.config
@@ -339,7 +345,7 @@ def merchant_info(
 
 
 @router.post("/realtime-keys/collection", response_model=RealtimeKeyOut, tags=["realtime"])
-def realtime_key(
+async def realtime_key(
     state: StateDep, body: Annotated[RealtimeKeyCreate, Depends(json_body(RealtimeKeyCreate))]
 ) -> Response:
     loc: Loc = ("body", "session_id")

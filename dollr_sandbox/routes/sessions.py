@@ -117,7 +117,7 @@ def _new_session(state: SandboxState, operation: OperationType, **fields: Any) -
 
 
 @router.post("/sessions/checkout", response_model=CheckoutSessionOut, tags=["sessions"])
-def checkout_session(
+async def checkout_session(
     state: StateDep, body: Annotated[CheckoutSessionCreate, Depends(json_body(CheckoutSessionCreate))]
 ) -> Response:
     with state.transaction():
@@ -162,7 +162,7 @@ def account_for(
 
 
 @router.post("/sessions/payout", response_model=PayoutSessionOut, tags=["sessions"])
-def payout_session(
+async def payout_session(
     state: StateDep, body: Annotated[PayoutSessionCreate, Depends(json_body(PayoutSessionCreate))]
 ) -> Response:
     gate(state, "Payouts")
@@ -195,7 +195,7 @@ def payout_session(
 
 
 @router.post("/sessions/transfer", response_model=TransferSessionOut, tags=["sessions"])
-def transfer_session(
+async def transfer_session(
     state: StateDep, body: Annotated[TransferSessionCreate, Depends(json_body(TransferSessionCreate))]
 ) -> Response:
     gate(state, "Transfers")
@@ -233,7 +233,7 @@ def transfer_session(
 
 
 @router.post("/sessions/refund", response_model=RefundSessionOut, tags=["sessions"])
-def refund_session(
+async def refund_session(
     state: StateDep, body: Annotated[RefundSessionCreate, Depends(json_body(RefundSessionCreate))]
 ) -> Response:
     gate(state, "Refunds")
@@ -282,7 +282,7 @@ def refund_session(
 
 
 @router.post("/payment-accounts/create", response_model=PaymentAccountOut, tags=["payment accounts"])
-def create_payment_account(
+async def create_payment_account(
     state: StateDep,
     operation_type: OperationType,
     body: Annotated[PaymentAccountCreate, Depends(json_body(PaymentAccountCreate))],

@@ -17,7 +17,7 @@ router = APIRouter()
 
 
 @router.post("/jwt/client/obtain/token", response_model=TokenOut)
-def obtain_token(
+async def obtain_token(
     state: StateDep, body: Annotated[TokenRequest, Depends(json_body(TokenRequest))]
 ) -> Response:
     config = state.config
