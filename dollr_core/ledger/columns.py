@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic_core import PydanticUndefined
 from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -104,12 +105,23 @@ def factories_of(model: type[Any]) -> dict[str, Callable[[], Any]]:
     }
 
 
+def blank_row(model: type[_Table]) -> _Table:
+    """An instance of the table `model` with nothing set, as the ORM's loader makes one before
+    it fills it. The mappers are configured first: a process whose first ledger work builds a
+    row this way has not run a query that would have configured them."""
+    mapper = model.__mapper__  # type: ignore[attr-defined]
+    if not mapper.configured:
+        configure_mappers()
+    row: _Table = mapper.class_manager.new_instance()
+    return row
+
+
 def new_row(model: type[_Table], **values: Any) -> _Table:
     """A new, unsaved row of the table `model`: `values` over each field's default, as
     `model(**values)` makes it, but set straight into the instance. SQLModel's constructor sets
     every field through the ORM's attribute events, some twenty times the CPU; a table model is
     not validated by it either way, and an INSERT of the row reads the same values."""
-    row: _Table = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    row = blank_row(model)
     fields = row.__dict__
     fields.update(defaults_of(model))
     for name, factory in factories_of(model).items():

@@ -25,7 +25,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel
 
 from dollr_core.ledger import statements
-from dollr_core.ledger.columns import as_loaded, defaults_of, factories_of, utcnow
+from dollr_core.ledger.columns import as_loaded, blank_row, defaults_of, factories_of, utcnow
 from dollr_core.ledger.tables import (
     Attempt,
     AttemptState,
@@ -539,7 +539,7 @@ def _mapped_as_stored(
     """The row just inserted, held by `db` as if it had been loaded: each column as reading it
     back would give it (`as_loaded`). What the ORM's INSERT … RETURNING gives, without mapping a
     result through its loader, which cost more CPU than the statement itself."""
-    row: _New = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    row = blank_row(model)
     loaded = row.__dict__  # the instance's committed state: set here, nothing is pending
     for column in table.columns:
         loaded[column.key] = new_id if column.key == "id" else as_loaded(column.type, values.get(column.key))

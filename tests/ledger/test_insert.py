@@ -4,10 +4,13 @@ PostgreSQL alike, and a taken key must write nothing."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,3 +206,30 @@ def test_an_inserted_row_is_held_by_its_session_as_a_loaded_one(engine: Engine) 
     with Session(engine) as db:
         moves = db.exec(select(LedgerEvent.to_state).where(LedgerEvent.intent_id == intent.id)).all()
     assert moves == ["READY", "EXECUTING"]
+
+
+def test_an_insert_is_a_fresh_processs_first_ledger_work(tmp_path: Path) -> None:
+    """Nothing has configured the ORM's mappers in a process whose first ledger work is an
+    insert (a script, `bench.vs_documented`): the row is still built and mapped."""
+    script = f"""
+from dollr_core.ledger import open_ledger, transitions
+from dollr_core.ledger.columns import new_row
+from dollr_core.ledger.tables import Customer, Intent, IntentState
+from sqlmodel import Session
+
+engine = open_ledger("sqlite:///{tmp_path / "ledger.db"}")
+with Session(engine, expire_on_commit=False) as db:
+    made = transitions.insert(
+        db, Intent,
+        {{"intent_key": "k", "kind": "PAYOUT", "operation_type": "PAYOUT", "operator": "a",
+          "state": IntentState.READY}},
+        actor="a", action="intent_opened",
+    )
+    db.commit()
+assert made is not None and made.id is not None
+assert new_row(Customer, dollr_party_id=1, fullname="A B", phone="231880001234").phone == "231880001234"
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
