@@ -3,7 +3,7 @@ row objects a writer builds or keeps without the ORM's per-attribute machinery."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -86,7 +86,7 @@ _Table = TypeVar("_Table", bound=SQLModel)
 
 
 @cache
-def defaults_of(model: type[Any]) -> dict[str, Any]:
+def _defaults_of(model: type[Any]) -> dict[str, Any]:
     """Each column's plain default (a model's `Field(default=…)`); a required column has none."""
     return {
         name: field.default
@@ -96,7 +96,7 @@ def defaults_of(model: type[Any]) -> dict[str, Any]:
 
 
 @cache
-def factories_of(model: type[Any]) -> dict[str, Callable[[], Any]]:
+def _factories_of(model: type[Any]) -> dict[str, Callable[[], Any]]:
     """Each column whose default is made per row (`Field(default_factory=…)`)."""
     return {
         name: field.default_factory
@@ -116,18 +116,25 @@ def blank_row(model: type[_Table]) -> _Table:
     return row
 
 
+def with_defaults(model: type[SQLModel], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every column of a new row of `model` but its id: `values` over each field's default, the
+    ones made per row made now (the times by one reading: a new row is created and updated at
+    the same instant)."""
+    row_values = _defaults_of(model) | dict(values)
+    now = utcnow()
+    for name, factory in _factories_of(model).items():
+        if name not in row_values:
+            row_values[name] = now if factory is utcnow else factory()
+    return row_values
+
+
 def new_row(model: type[_Table], **values: Any) -> _Table:
-    """A new, unsaved row of the table `model`: `values` over each field's default, as
-    `model(**values)` makes it, but set straight into the instance. SQLModel's constructor sets
-    every field through the ORM's attribute events, some twenty times the CPU; a table model is
-    not validated by it either way, and an INSERT of the row reads the same values."""
+    """A new, unsaved row of the table `model` (`with_defaults`), as `model(**values)` makes it,
+    but set straight into the instance. SQLModel's constructor sets every field through the ORM's
+    attribute events, some twenty times the CPU; a table model is not validated by it either way,
+    and an INSERT of the row reads the same values."""
     row = blank_row(model)
-    fields = row.__dict__
-    fields.update(defaults_of(model))
-    for name, factory in factories_of(model).items():
-        if name not in values:
-            fields[name] = factory()
-    fields.update(values)
+    row.__dict__.update(with_defaults(model, values))
     return row
 
 

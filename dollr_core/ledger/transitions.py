@@ -25,7 +25,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel
 
 from dollr_core.ledger import statements
-from dollr_core.ledger.columns import as_loaded, blank_row, defaults_of, factories_of, utcnow
+from dollr_core.ledger.columns import as_loaded, blank_row, utcnow, with_defaults
 from dollr_core.ledger.tables import (
     Attempt,
     AttemptState,
@@ -514,14 +514,10 @@ def insert(
     Every column takes its model's default unless `values` names it. `unless_taken`: a unique
     column; when a row already holds that value, nothing is written and None comes back.
     """
-    row_values = defaults_of(model) | dict(values)
+    row_values = with_defaults(model, values)
     state = str(row_values[_COLUMN[model]])
     if state not in INITIAL[model]:
         raise IllegalTransition(model, None, "(new)", state)
-    now = utcnow()  # one reading: a new row is created and updated at the same instant
-    for name, factory in factories_of(model).items():
-        if name not in row_values:
-            row_values[name] = now if factory is utcnow else factory()
     table = model.__table__  # type: ignore[attr-defined]
     statement = statements.insert_returning_id(table, db.get_bind().dialect.name, unless_taken)
     db.flush()  # the session's own pending rows go first, as the ORM's INSERT would send them
